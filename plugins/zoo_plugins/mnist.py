@@ -1,0 +1,145 @@
+"""Built-in dataset: MNIST handwritten digits, carried inside the package.
+
+The Keras-layout ``mnist.npz`` (x_train, y_train, x_test, y_test) ships in
+``zoo_plugins/data`` so that training needs no network. Point the dataset at
+another copy with its ``path`` parameter or ``ZOO_MNIST_PATH``: a Keras-layout
+``.npz`` file, or a folder holding the four original IDX ``.gz`` files.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from zoo_core import Component, hookimpl
+from zoo_core.errors import DataError
+
+PACKAGED = Path(__file__).parent / "data" / "mnist.npz"
+IDX_FILES = {
+    "x_train": "train-images-idx3-ubyte.gz",
+    "y_train": "train-labels-idx1-ubyte.gz",
+    "x_test": "t10k-images-idx3-ubyte.gz",
+    "y_test": "t10k-labels-idx1-ubyte.gz",
+}
+
+
+def mnist(path: str = "") -> Any:
+    """MNIST: 70,000 28x28 grayscale digits (60,000 train, 10,000 test), scaled to [0, 1].
+
+    Args:
+        path: a Keras-layout mnist.npz, or a folder with the four IDX .gz files;
+            empty: $ZOO_MNIST_PATH if set, else the copy packaged with zoo.
+    """
+    import numpy as np
+
+    from zoo_core.data import Dataset, DatasetInfo
+
+    source = Path(path or os.environ.get("ZOO_MNIST_PATH", "") or PACKAGED)
+    arrays = read_idx_folder(source) if source.is_dir() else read_npz(source)
+    check_arrays(arrays, source)
+    info = DatasetInfo(
+        name="mnist",
+        input_shape=(28, 28),
+        num_classes=10,
+        class_names=[str(digit) for digit in range(10)],
+        input_dtype="float32",
+        value_range=(0.0, 1.0),
+        raw_value_range=(0.0, 255.0),
+        scale=1.0 / 255.0,
+        offset=0.0,
+        image=True,
+        channels=1,
+        description="MNIST handwritten digits (LeCun, Cortes and Burges), 28x28 grayscale, "
+                    "white digit on black, pixels scaled from 0..255 to 0..1.",
+    )
+    return Dataset(
+        x_train=arrays["x_train"].astype(np.float32) / np.float32(255.0),
+        y_train=arrays["y_train"].astype(np.int64),
+        x_test=arrays["x_test"].astype(np.float32) / np.float32(255.0),
+        y_test=arrays["y_test"].astype(np.int64),
+        info=info,
+    )
+
+
+def read_npz(path: Path) -> dict[str, Any]:
+    """Read a Keras-layout mnist.npz, with a clear error for a missing or damaged file."""
+    import numpy as np
+
+    if not path.is_file():
+        raise DataError(f"MNIST file '{path}' does not exist",
+                        hint="pass a Keras-layout mnist.npz or a folder of IDX .gz files as dataset.path")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = [key for key in IDX_FILES if key not in data.files]
+            if missing:
+                raise DataError(f"MNIST file '{path}' has no array {missing[0]!r} (it has {', '.join(data.files) or 'none'})",
+                                hint="use the Keras layout: x_train, y_train, x_test, y_test")
+            return {key: data[key] for key in IDX_FILES}
+    except DataError:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as error:
+        raise DataError(f"MNIST file '{path}' is truncated or corrupt ({type(error).__name__}: {error})",
+                        hint="download it again, or remove dataset.path to use the copy packaged with zoo") from None
+
+
+def read_idx_folder(folder: Path) -> dict[str, Any]:
+    """Read the four original MNIST IDX .gz files from a folder."""
+    arrays = {}
+    for key, name in IDX_FILES.items():
+        file = folder / name
+        if not file.is_file():
+            raise DataError(f"MNIST folder '{folder}' has no file {name}",
+                            hint=f"it needs {', '.join(IDX_FILES.values())}")
+        arrays[key] = read_idx(file)
+    return arrays
+
+
+def read_idx(path: Path) -> Any:
+    """Read one gzipped IDX file (unsigned bytes) into a numpy array."""
+    import numpy as np
+
+    try:
+        with gzip.open(path, "rb") as handle:
+            raw = handle.read()
+    except (OSError, EOFError) as error:
+        raise DataError(f"'{path}' is not a readable gzip file ({error})") from None
+    if len(raw) < 4:
+        raise DataError(f"'{path}' is truncated: {len(raw)} bytes")
+    zero, dtype_code, ndim = raw[0] << 8 | raw[1], raw[2], raw[3]
+    if zero != 0 or dtype_code != 0x08 or ndim not in (1, 3):
+        raise DataError(f"'{path}' is not an IDX file of unsigned bytes (header {raw[:4].hex()})")
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"'{path}' is truncated in its header")
+    shape = struct.unpack(f">{ndim}I", raw[4:header])
+    expected = int(np.prod(shape))
+    if len(raw) - header != expected:
+        raise DataError(f"'{path}' holds {len(raw) - header} bytes of data, expected {expected} for shape {shape}",
+                        hint="the file is truncated or corrupt; download it again")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def check_arrays(arrays: dict[str, Any], source: Path) -> None:
+    """Refuse arrays that are not MNIST-shaped: (n, 28, 28) uint8 images, labels 0..9."""
+    for split in ("train", "test"):
+        images, labels = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        where = f"MNIST data in '{source}' ({split} split)"
+        if images.ndim != 3 or images.shape[1:] != (28, 28):
+            raise DataError(f"{where}: images have shape {images.shape}, expected (n, 28, 28)")
+        if images.dtype.kind not in "ui" or images.size and (images.min() < 0 or images.max() > 255):
+            raise DataError(f"{where}: images must be 0..255 integers, got dtype {images.dtype}")
+        if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
+            raise DataError(f"{where}: {labels.shape[0] if labels.ndim else 0} labels for {images.shape[0]} images")
+        if labels.dtype.kind not in "ui" or labels.size and (labels.min() < 0 or labels.max() > 9):
+            raise DataError(f"{where}: labels must be integers 0..9")
+        if images.shape[0] == 0:
+            raise DataError(f"{where}: no examples")
+
+
+@hookimpl
+def register_datasets() -> list[Component]:
+    return [Component("mnist", mnist)]

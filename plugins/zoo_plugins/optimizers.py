@@ -1,0 +1,106 @@
+"""Built-in optimizers: Keras' Adam, SGD, RMSprop and AdamW."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from zoo_core import Component, hookimpl
+
+
+def adam(learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
+         epsilon: float = 1e-7, amsgrad: bool = False, weight_decay: float = 0.0,
+         clipnorm: float = 0.0) -> Any:
+    """Adam, with Keras' defaults (as in the classic MNIST tutorial).
+
+    Args:
+        learning_rate: step size.
+        beta_1: decay rate of the first-moment estimates.
+        beta_2: decay rate of the second-moment estimates.
+        epsilon: small constant for numerical stability.
+        amsgrad: use the AMSGrad variant.
+        weight_decay: decoupled weight decay (0: none).
+        clipnorm: clip each gradient to this norm (0: no clipping).
+    """
+    import keras
+
+    return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2,
+                                 epsilon=epsilon, amsgrad=amsgrad,
+                                 **_common(weight_decay, clipnorm))
+
+
+def sgd(learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
+        weight_decay: float = 0.0, clipnorm: float = 0.0) -> Any:
+    """Stochastic gradient descent, with optional (Nesterov) momentum.
+
+    Args:
+        learning_rate: step size.
+        momentum: momentum factor in [0, 1).
+        nesterov: use Nesterov momentum.
+        weight_decay: decoupled weight decay (0: none).
+        clipnorm: clip each gradient to this norm (0: no clipping).
+    """
+    import keras
+
+    return keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
+                                **_common(weight_decay, clipnorm))
+
+
+def rmsprop(learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.0,
+            epsilon: float = 1e-7, centered: bool = False, weight_decay: float = 0.0,
+            clipnorm: float = 0.0) -> Any:
+    """RMSprop.
+
+    Args:
+        learning_rate: step size.
+        rho: discounting factor for the moving average of squared gradients.
+        momentum: momentum factor.
+        epsilon: small constant for numerical stability.
+        centered: normalise by the estimated variance of the gradient.
+        weight_decay: decoupled weight decay (0: none).
+        clipnorm: clip each gradient to this norm (0: no clipping).
+    """
+    import keras
+
+    return keras.optimizers.RMSprop(learning_rate=learning_rate, rho=rho, momentum=momentum,
+                                    epsilon=epsilon, centered=centered,
+                                    **_common(weight_decay, clipnorm))
+
+
+def adamw(learning_rate: float = 0.001, weight_decay: float = 0.004, beta_1: float = 0.9,
+          beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False,
+          clipnorm: float = 0.0) -> Any:
+    """AdamW: Adam with decoupled weight decay.
+
+    Args:
+        learning_rate: step size.
+        weight_decay: decoupled weight decay.
+        beta_1: decay rate of the first-moment estimates.
+        beta_2: decay rate of the second-moment estimates.
+        epsilon: small constant for numerical stability.
+        amsgrad: use the AMSGrad variant.
+        clipnorm: clip each gradient to this norm (0: no clipping).
+    """
+    import keras
+
+    return keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay,
+                                  beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, amsgrad=amsgrad,
+                                  **_common(0.0, clipnorm))
+
+
+def _common(weight_decay: float, clipnorm: float) -> dict[str, Any]:
+    """Keras treats None as 'off'; zoo's TOML has no null, so 0 means off."""
+    from zoo_core.errors import ConfigError
+
+    if weight_decay < 0 or clipnorm < 0:
+        raise ConfigError("optimizer: weight_decay and clipnorm must be 0 (off) or positive")
+    return {"weight_decay": weight_decay or None, "clipnorm": clipnorm or None}
+
+
+@hookimpl
+def register_optimizers() -> list[Component]:
+    return [
+        Component("adam", adam),
+        Component("sgd", sgd),
+        Component("rmsprop", rmsprop),
+        Component("adamw", adamw),
+    ]

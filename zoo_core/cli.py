@@ -1,0 +1,354 @@
+"""The ``zoo`` command: a thin typer layer over zoo_core's Python API.
+
+Introspection commands (``--help``, ``list``, ``show``, ``plugins``) never
+import TensorFlow; the commands that train or export import it only when they
+run. User mistakes (:class:`ZooError`) print a short message and exit
+non-zero; ``--debug`` or ``ZOO_DEBUG=1`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import functools
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from zoo_core import __version__
+from zoo_core.components import KINDS, REQUIRED, Component, suggest
+from zoo_core.errors import ConfigError, ZooError
+from zoo_core.plugins import Catalog, load_catalog
+from zoo_core.registry import Registry, load_registry
+from zoo_core.settings import SETTINGS
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@dataclass
+class State:
+    """Options shared by every command, and the lazily loaded catalog/registry."""
+
+    debug: bool = False
+    registry_file: Optional[Path] = None
+    plugins_dir: Optional[Path] = None
+    _catalog: Optional[Catalog] = None
+    _registry: Optional[Registry] = None
+
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            self._catalog = load_catalog(self.plugins_dir)
+        return self._catalog
+
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = load_registry(self.catalog(), self.registry_file)
+        return self._registry
+
+
+state = State()
+
+
+def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a command so a ZooError prints a short message and sets the exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ZooError as error:
+            if state.debug:
+                raise
+            err.print(f"[bold red]error:[/] {escape(str(error))}")
+            raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            if state.debug:
+                raise
+            err.print("[yellow]interrupted[/]")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+app = typer.Typer(
+    name="zoo",
+    help="Compose TensorFlow/Keras training runs from named parts, and ship the result.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"zoo {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    registry: Optional[Path] = typer.Option(None, "--registry", help="Extra registry.toml layered on the built-in and ./registry.toml."),
+    plugins_dir: Optional[Path] = typer.Option(None, "--plugins-dir", envvar="ZOO_PLUGINS_DIR",
+                                               help="Also load loose .py plugin files from this folder."),
+    debug: bool = typer.Option(False, "--debug", envvar="ZOO_DEBUG", help="Show tracebacks for errors."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    """Compose TensorFlow/Keras training runs from named parts, and ship the result."""
+    state.debug = debug
+    state.registry_file = registry
+    state.plugins_dir = plugins_dir
+    state._catalog = state._registry = None
+
+
+# -- list ---------------------------------------------------------------------------
+
+LIST_KINDS = {**{k: k for k in KINDS}, **{k + "s": k for k in KINDS}, "losses": "loss",
+              "preset": "preset", "presets": "preset", "run": "run", "runs": "run",
+              "setting": "setting", "settings": "setting"}
+
+
+def list_rows(registry: Registry, kind: Optional[str] = None, pattern: Optional[str] = None) -> list[dict[str, str]]:
+    """The rows of ``zoo list``: components, presets, runs (and settings on request)."""
+    rows: list[dict[str, str]] = []
+    if kind in (None, *KINDS):
+        for component in registry.catalog.components(kind if kind in KINDS else None):
+            rows.append({"type": "component", "kind": component.kind, "name": component.name,
+                         "summary": component.summary, "plugin": component.plugin,
+                         "qualified_name": component.qualified_name})
+    if kind in (None, "preset", *KINDS):
+        for preset_kind, presets in registry.presets.items():
+            if kind in KINDS and preset_kind != kind:
+                continue
+            for name, preset in sorted(presets.items()):
+                rows.append({"type": "preset", "kind": preset_kind, "name": name, "summary": preset.summary,
+                             "plugin": f"preset of {preset.base}", "source": str(preset.source)})
+    if kind in (None, "run"):
+        for name, recipe in sorted(registry.runs.items()):
+            rows.append({"type": "run", "kind": "run", "name": name, "summary": recipe.summary,
+                         "plugin": Path(recipe.source.path).name, "source": str(recipe.source)})
+    if kind == "setting":
+        for name, setting in SETTINGS.items():
+            rows.append({"type": "setting", "kind": "setting", "name": name, "summary": setting.parameter.help,
+                         "plugin": f"{setting.parameter.type_name} = {_toml(setting.parameter.default)}"})
+    if pattern:
+        glob = pattern if any(ch in pattern for ch in "*?[") else f"*{pattern}*"
+        rows = [row for row in rows if fnmatch.fnmatch(row["name"].lower(), glob.lower())]
+    return rows
+
+
+@app.command("list")
+@handles_errors
+def list_command(
+    kind: Optional[str] = typer.Argument(None, help="datasets, architectures, optimizers, losses, exporters, presets, runs or settings."),
+    pattern: Optional[str] = typer.Argument(None, help="Glob on names, e.g. 'tflite*' (plain text matches anywhere)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """List components, presets and runs, optionally by kind and name pattern."""
+    if kind is not None and kind.lower() not in LIST_KINDS:
+        if pattern is not None:
+            raise ConfigError(f"unknown kind '{kind}'", hint=suggest(kind, sorted(set(LIST_KINDS)), "kinds"))
+        kind, pattern = None, kind
+    chosen = LIST_KINDS[kind.lower()] if kind else None
+    rows = list_rows(state.registry(), chosen, pattern)
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        out.print(f"nothing matches{f' {pattern!r}' if pattern else ''}; try 'zoo list' for everything")
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("kind", "name", "summary", "plugin" if chosen != "setting" else "type = default"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["kind"], escape(row["name"]), escape(row["summary"]), escape(row["plugin"]))
+    out.print(table)
+
+
+# -- show ---------------------------------------------------------------------------
+
+
+def show_data(registry: Registry, name: str) -> list[dict[str, Any]]:
+    """Everything called ``name``: components, presets and runs, as dicts."""
+    found: list[dict[str, Any]] = []
+    for kind in KINDS:
+        if registry.catalog.has(kind, name) and name not in registry.presets[kind]:
+            plugin, _, bare = name.rpartition(":")
+            for component in registry.catalog.by_kind[kind][bare]:
+                if not plugin or component.plugin == plugin:
+                    found.append(_component_data(component))
+        if name in registry.presets[kind]:
+            preset = registry.presets[kind][name]
+            choice = registry.resolve(kind, name, str(preset.source))
+            found.append({"type": "preset", "kind": kind, "name": name, "summary": preset.summary,
+                          "component": choice.component.qualified_name, "base": preset.base,
+                          "source": str(preset.source), "params": choice.params,
+                          "parameters": _parameters_data(choice.component)})
+    if name in registry.runs:
+        recipe = registry.runs[name]
+        config = registry.run(name)
+        found.append({"type": "run", "kind": "run", "name": name, "summary": recipe.summary,
+                      "source": str(recipe.source), "config": config.to_dict(),
+                      "references": {c.kind if c.kind != "exporter" else f"exporter {i}": c.ref
+                                     for i, c in enumerate(config.choices())}})
+    if name in ("settings", "setting") and not found:
+        found.append({"type": "settings", "kind": "setting", "name": "settings",
+                      "summary": "Run settings, for [runs.NAME] tables and --set",
+                      "parameters": [_parameter_data(s.parameter) for s in SETTINGS.values()]})
+    if not found:
+        every = sorted({n for kind in KINDS for n in registry.names(kind)} | set(registry.runs))
+        raise ConfigError(f"nothing is called '{name}'", hint=suggest(name, every, "names ('zoo list' shows all)"))
+    return found
+
+
+def _component_data(component: Component) -> dict[str, Any]:
+    return {"type": "component", "kind": component.kind, "name": component.name,
+            "qualified_name": component.qualified_name, "summary": component.summary,
+            "plugin": component.plugin, "distribution": component.distribution, "version": component.version,
+            "factory": component.factory if isinstance(component.factory, str)
+            else f"{component.factory.__module__}:{component.factory.__qualname__}",
+            "parameters": _parameters_data(component)}
+
+
+def _parameters_data(component: Component) -> list[dict[str, Any]]:
+    return [_parameter_data(p) for p in component.parameters().values()]
+
+
+def _parameter_data(parameter: Any) -> dict[str, Any]:
+    return {"name": parameter.name, "type": parameter.type_name,
+            "default": None if parameter.default is REQUIRED else parameter.default,
+            "required": parameter.required, "help": parameter.help}
+
+
+def _toml(value: Any) -> str:
+    """A value as it would be written in TOML (for display)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if value is None:
+        return "(unset)"
+    if value is REQUIRED:
+        return "(required)"
+    return str(value)
+
+
+@app.command("show")
+@handles_errors
+def show_command(
+    name: str = typer.Argument(..., help="A component, preset or run name (or plugin:name); 'settings' for run settings."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Show one component, preset or run: what it is, where it comes from, its parameters."""
+    found = show_data(state.registry(), name)
+    if as_json:
+        print(json.dumps(found if len(found) > 1 else found[0], indent=2))
+        return
+    for index, item in enumerate(found):
+        if index:
+            out.print()
+        _render_show(item)
+
+
+def _render_show(item: dict[str, Any]) -> None:
+    title = f"[bold]{escape(item['name'])}[/]  ({item['type'] if item['type'] != 'component' else item['kind']})"
+    out.print(title)
+    if item.get("summary"):
+        out.print(f"  {escape(item['summary'])}")
+    if item["type"] == "component":
+        out.print(f"  kind: {item['kind']}   plugin: {escape(item['plugin'])} "
+                  f"({escape(item['distribution'])} {escape(item['version'])})")
+        out.print(f"  factory: {escape(item['factory'])}")
+        _render_parameters(item["parameters"], None)
+    elif item["type"] == "preset":
+        out.print(f"  preset of {item['kind']} {escape(item['base'])} -> component {escape(item['component'])}"
+                  f"   defined at {escape(item['source'])}")
+        _render_parameters(item["parameters"], item["params"])
+    elif item["type"] == "settings":
+        _render_parameters(item["parameters"], None)
+    else:
+        config = item["config"]
+        out.print(f"  defined at {escape(item['source'])}")
+        table = Table(box=None, pad_edge=False, header_style="bold", title_justify="left")
+        for column in ("part", "name", "component", "parameters"):
+            table.add_column(column, overflow="fold")
+        for kind in ("dataset", "architecture", "optimizer", "loss"):
+            part = config[kind]
+            table.add_row(kind, escape(item["references"][kind]), escape(part["component"]), _params_text(part))
+        for index, part in enumerate(config["exporters"]):
+            ref = item["references"][f"exporter {index + 4}"]
+            table.add_row("exporter", escape(ref), escape(part["component"]), _params_text(part))
+        out.print(table)
+        settings = {k: config[k] for k in SETTINGS}
+        out.print("  settings: " + ", ".join(f"{k}={_toml(v)}" for k, v in settings.items()))
+
+
+def _params_text(table: dict[str, Any]) -> str:
+    return escape(", ".join(f"{k}={_toml(v)}" for k, v in table.items() if k != "component"))
+
+
+def _render_parameters(parameters: list[dict[str, Any]], values: Optional[dict[str, Any]]) -> None:
+    if not parameters:
+        out.print("  no parameters")
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    columns = ["parameter", "type", "default"] + (["value"] if values is not None else []) + ["help"]
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for parameter in parameters:
+        default = "(required)" if parameter["required"] else _toml(parameter["default"])
+        row = [parameter["name"], parameter["type"], default]
+        if values is not None:
+            row.append(_toml(values.get(parameter["name"])))
+        row.append(parameter["help"])
+        table.add_row(*(escape(str(cell)) for cell in row))
+    out.print(table)
+
+
+# -- plugins ------------------------------------------------------------------------
+
+
+@app.command("plugins")
+@handles_errors
+def plugins_command(as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts.")) -> None:
+    """Every plugin: distribution, version, hooks, what it registered, and whether it loaded."""
+    records = state.catalog().plugins
+    if as_json:
+        print(json.dumps([record.to_dict() for record in records], indent=2))
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("plugin", "distribution", "version", "hooks", "registered", "status"):
+        table.add_column(column, overflow="fold")
+    for record in records:
+        status = {"loaded": "[green]loaded[/]", "disabled": "[yellow]disabled[/]"}.get(record.status, "[red]failed[/]")
+        if record.error:
+            status += f": {escape(record.error)}"
+        registered = ", ".join(f"{c.kind} {c.name}" for c in record.components)
+        hooks = ", ".join(hook.removeprefix("register_") for hook in record.hooks)
+        table.add_row(escape(record.name), escape(record.distribution), escape(record.version),
+                      escape(hooks), escape(registered), status)
+    out.print(table)
+
+
+# -- training, evaluation, export: see zoo_core.cli_runs ------------------------------
+
+from zoo_core import cli_runs  # noqa: E402,F401  (registers its commands on `app`)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

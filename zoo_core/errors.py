@@ -1,0 +1,51 @@
+"""Errors that zoo reports to the user as a short message, not a traceback."""
+
+from __future__ import annotations
+
+
+class ZooError(Exception):
+    """A problem the user can fix: bad input, a missing file, an unknown name.
+
+    The CLI prints ``str(error)`` (plus ``hint`` when given) and exits with
+    ``exit_code``; a traceback is shown only with ``--debug``.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}\n  hint: {self.hint}"
+        return self.message
+
+
+class ConfigError(ZooError):
+    """A registry file, a run config or a ``--set`` override is wrong."""
+
+
+class UnknownNameError(ConfigError):
+    """A name that matches no registered component, preset or run."""
+
+
+class PluginError(ZooError):
+    """A plugin failed to load or registered something malformed."""
+
+
+class DataError(ZooError):
+    """A dataset file is missing, truncated, corrupt or of the wrong shape."""
+
+
+class RunError(ZooError):
+    """A run failed, or a run reference does not point at a run."""
+
+    exit_code = 1
+
+
+class ExportError(ZooError):
+    """An export failed or its verification did not pass."""
+
+    exit_code = 1

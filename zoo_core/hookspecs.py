@@ -1,0 +1,83 @@
+"""The hooks a zoo plugin can implement: one per kind of component.
+
+Each hook takes no arguments and returns an iterable of
+:class:`zoo_core.Component` specs. A plugin module implements a hook by
+defining a function of the same name decorated with ``@zoo_core.hookimpl``.
+Keep the module light: import TensorFlow inside the factories, never at the
+top, so that ``zoo list`` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import pluggy
+
+from zoo_core.components import Component
+
+hookspec = pluggy.HookspecMarker("zoo")
+hookimpl = pluggy.HookimplMarker("zoo")
+
+#: Which component kind each hook registers.
+HOOK_KINDS: dict[str, str] = {
+    "register_datasets": "dataset",
+    "register_architectures": "architecture",
+    "register_optimizers": "optimizer",
+    "register_losses": "loss",
+    "register_exporters": "exporter",
+}
+
+
+@hookspec
+def register_datasets() -> Iterable[Component]:
+    """Register datasets.
+
+    Each factory takes the dataset's parameters as keyword arguments and
+    returns a ``zoo_core.data.Dataset``: ``x_train``, ``y_train``, ``x_test``,
+    ``y_test`` as numpy arrays (labels are integer class indices) and a
+    ``DatasetInfo`` with the input shape, number of classes, class names and
+    the input contract (dtype, value range, how raw inputs are normalised).
+    """
+
+
+@hookspec
+def register_architectures() -> Iterable[Component]:
+    """Register model architectures.
+
+    Each factory is called as ``factory(input_shape, num_classes, **params)``
+    with the shape of one input example and the number of classes from the
+    dataset, and returns an uncompiled ``keras.Model`` whose output is the
+    class probabilities (shape ``(batch, num_classes)``, rows sum to one).
+    """
+
+
+@hookspec
+def register_optimizers() -> Iterable[Component]:
+    """Register optimizers.
+
+    Each factory takes the optimizer's parameters (learning rate and so on)
+    as keyword arguments and returns a new ``keras.optimizers.Optimizer``.
+    """
+
+
+@hookspec
+def register_losses() -> Iterable[Component]:
+    """Register losses.
+
+    Each factory takes the loss's parameters as keyword arguments and returns
+    a ``keras.losses.Loss`` that compares integer class labels (or one-hot
+    labels, if it says so in its summary) with the model's probabilities.
+    """
+
+
+@hookspec
+def register_exporters() -> Iterable[Component]:
+    """Register exporters.
+
+    Each factory is called as ``factory(context, **params)`` with a
+    ``zoo_core.export.ExportContext`` (the trained model, the dataset, the
+    destination directory and metadata) and returns a
+    ``zoo_core.export.ExportResult``. An exporter writes to a temporary place,
+    verifies what it wrote with the runtime that will run it, and only then
+    moves it into ``context.destination``; on failure it leaves nothing there.
+    """

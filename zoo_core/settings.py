@@ -1,0 +1,74 @@
+"""The training settings of a run (epochs, batch size, ...) and their checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+
+from zoo_core.components import Parameter, check_value
+from zoo_core.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One run setting: a typed parameter plus a range check."""
+
+    parameter: Parameter
+    valid: Callable[[Any], bool] = lambda value: True
+    rule: str = ""
+
+    def check(self, value: Any, where: str) -> Any:
+        value = check_value(self.parameter.annotation, value, f"{where}: setting '{self.parameter.name}'")
+        if not self.valid(value):
+            raise ConfigError(
+                f"{where}: setting '{self.parameter.name}' must be {self.rule}, got {value!r}",
+                hint=f"e.g. --set {self.parameter.name}={self.parameter.default!r}".replace("'", '"'),
+            )
+        return value
+
+
+def _setting(name: str, annotation: Any, default: Any, help: str,
+             valid: Callable[[Any], bool] = lambda value: True, rule: str = "") -> Setting:
+    return Setting(Parameter(name, annotation, default, help), valid, rule)
+
+
+SETTINGS: dict[str, Setting] = {
+    s.parameter.name: s
+    for s in [
+        _setting("epochs", int, 10, "passes over the training data", lambda v: v >= 1, "at least 1"),
+        _setting("batch_size", int, 32, "examples per training step (global, over all replicas)",
+                 lambda v: v >= 1, "at least 1"),
+        _setting("validation_split", float, 0.1,
+                 "fraction of the training data held out for validation (the last part, as Keras does)",
+                 lambda v: 0.0 <= v < 1.0, "in [0, 1)"),
+        _setting("seed", int, 42, "seed for weights, shuffling and dropout", lambda v: 0 <= v < 2**32,
+                 "in [0, 2**32)"),
+        _setting("shuffle", bool, True, "shuffle the training data every epoch"),
+        _setting("max_train_samples", int, 0, "use only the first N training examples (0: all)",
+                 lambda v: v >= 0, "0 or more"),
+        _setting("max_test_samples", int, 0, "use only the first N test examples (0: all)",
+                 lambda v: v >= 0, "0 or more"),
+        _setting("steps_per_execution", int, 0,
+                 "training steps run per call into TensorFlow (0: chosen from the model size)",
+                 lambda v: v >= 0, "0 or more"),
+        _setting("deterministic", bool, False,
+                 "make TensorFlow ops deterministic (same seed, same metrics; a little slower)"),
+        _setting("tensorboard", bool, False, "write TensorBoard logs to the run's tensorboard/ folder"),
+        _setting("progress", Literal["auto", "bar", "lines", "none"], "auto",
+                 "how training progress is shown: a live bar on a terminal, lines otherwise"),
+    ]
+}
+
+
+def check_settings(values: dict[str, Any], where: str) -> dict[str, Any]:
+    """Every setting, with ``values`` checked and defaults filled in."""
+    from zoo_core.components import suggest
+
+    checked = {}
+    for key, value in values.items():
+        if key not in SETTINGS:
+            raise ConfigError(f"{where}: unknown setting '{key}'", hint=suggest(key, list(SETTINGS), "settings"))
+        checked[key] = SETTINGS[key].check(value, where)
+    for name, setting in SETTINGS.items():
+        checked.setdefault(name, setting.parameter.default)
+    return checked
