@@ -74,6 +74,14 @@ def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
                 raise
             err.print("[yellow]interrupted[/]")
             raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception as error:  # a bug, not a user mistake: say so briefly
+            if state.debug:
+                raise
+            err.print(f"[bold red]internal error:[/] {escape(type(error).__name__)}: {escape(str(error))}\n"
+                      "  run again with --debug for the traceback, and please report it")
+            raise typer.Exit(1) from None
 
     return wrapper
 

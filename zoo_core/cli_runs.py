@@ -1,5 +1,299 @@
-"""The ``zoo`` commands that train, evaluate and export (they import TensorFlow lazily)."""
+"""The ``zoo`` commands that train, evaluate and export.
+
+They import TensorFlow only when they run (through zoo_core.runner), so
+importing this module keeps ``zoo --help`` fast.
+"""
 
 from __future__ import annotations
 
-from zoo_core.cli import app  # noqa: F401
+import json
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from zoo_core.cli import app, err, handles_errors, out, state
+from zoo_core.errors import ConfigError, ExportError, RunError
+from zoo_core.runs import find_run, list_runs, runs_root
+
+SET_HELP = "Override a setting or parameter: epochs=3, optimizer.learning_rate=0.01, architecture.hidden=[256,128]."
+RUNS_DIR_HELP = "Where run directories go (default ./runs, or $ZOO_RUNS_DIR)."
+
+
+def _progress(quiet: bool) -> Optional[str]:
+    return "none" if quiet else None
+
+
+def _load_config_file(path: Path, overrides: list[str]) -> Any:
+    import tomllib
+
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file '{path}' does not exist") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read: {error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: TOML syntax error: {error}") from None
+    return state.registry().run_from_table(table, str(table.get("recipe", path.stem)), str(path), overrides)
+
+
+def _print_outcome(outcome: Any, quiet: bool) -> None:
+    metrics = outcome.metrics
+    table = Table(title=f"run {outcome.run.id}", box=None, pad_edge=False, title_justify="left", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("test accuracy", f"{metrics.get('accuracy', float('nan')):.4f}")
+    table.add_row("test loss", f"{metrics.get('loss') or float('nan'):.4f}")
+    table.add_row("F1 (macro)", f"{metrics.get('f1_macro', float('nan')):.4f}")
+    table.add_row("time", f"{outcome.seconds:.1f} s")
+    table.add_row("run directory", escape(str(outcome.run.dir)))
+    table.add_row("report", escape(str(outcome.run.dir / "report.md")))
+    if not quiet:
+        out.print(table)
+    if outcome.exports:
+        _print_exports(outcome.exports, quiet)
+    failed = [r for r in outcome.exports if r.status != "ok"]
+    if failed:
+        raise ExportError(f"{len(failed)} export(s) failed: " + "; ".join(f"{r.format} {r.variant}: {r.message}" for r in failed),
+                          hint="the run itself completed; fix the exporter settings and retry with 'zoo export'")
+
+
+def _print_exports(results: list[Any], quiet: bool = False) -> None:
+    if quiet:
+        return
+    table = Table(title="exports", box=None, pad_edge=False, title_justify="left", header_style="bold")
+    for column in ("format", "variant", "size", "accuracy", "max |diff|", "latency", "time", "status", "path"):
+        table.add_column(column, overflow="fold")
+    for result in results:
+        figures = result.figures
+        table.add_row(
+            result.format, result.variant,
+            f"{result.size_bytes / 1024:.0f} KB" if result.size_bytes else "-",
+            f"{figures['accuracy']:.4f}" if "accuracy" in figures else "-",
+            f"{figures['max_abs_diff']:.1e}" if "max_abs_diff" in figures else "-",
+            f"{figures['latency_us']:.0f} µs" if "latency_us" in figures else "-",
+            f"{figures['conversion_seconds']:.1f} s" if "conversion_seconds" in figures else "-",
+            "[green]ok[/]" if result.status == "ok" else f"[red]{escape(result.status)}[/]: {escape(result.message)}",
+            escape(result.path))
+    out.print(table)
+
+
+@app.command("run")
+@handles_errors
+def run_command(
+    recipe: Optional[str] = typer.Argument(None, help="A run name from registry.toml (zoo list runs)."),
+    set_: List[str] = typer.Option([], "--set", "-s", help=SET_HELP),
+    config: Optional[Path] = typer.Option(None, "--config", help="Repeat a run from its config.toml."),
+    resume: Optional[str] = typer.Option(None, "--resume", help="Continue an interrupted run (directory, id or recipe)."),
+    runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+) -> None:
+    """Train a named run (recipe) end to end: train, evaluate, plot, export, report."""
+    from zoo_core import runner
+
+    if resume:
+        _print_outcome(runner.resume(find_run(resume, runs_root(runs_dir)), state.registry(), _progress(quiet)), quiet)
+        return
+    if config is not None:
+        run_config = _load_config_file(config, set_)
+    elif recipe:
+        run_config = state.registry().run(recipe, set_)
+    else:
+        raise ConfigError("say which run: zoo run RECIPE, or zoo run --config config.toml",
+                          hint="'zoo list runs' shows the named runs")
+    _print_outcome(runner.train(run_config, state.registry(), runs_dir, _progress(quiet)), quiet)
+
+
+@app.command("train")
+@handles_errors
+def train_command(
+    dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset name (zoo list datasets)."),
+    architecture: str = typer.Option(..., "--architecture", "-a", help="Architecture name."),
+    optimizer: str = typer.Option("adam", "--optimizer", "-o", help="Optimizer name."),
+    loss: str = typer.Option("sparse-categorical-crossentropy", "--loss", "-l", help="Loss name."),
+    exporter: List[str] = typer.Option([], "--exporter", "-e", help="Exporter to run after training (repeatable)."),
+    set_: List[str] = typer.Option([], "--set", "-s", help=SET_HELP),
+    runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+) -> None:
+    """Compose a run from component names and train it (same engine as zoo run)."""
+    from zoo_core import runner
+
+    run_config = state.registry().compose(dataset, architecture, optimizer, loss, exporter, set_)
+    _print_outcome(runner.train(run_config, state.registry(), runs_dir, _progress(quiet)), quiet)
+
+
+@app.command("resume")
+@handles_errors
+def resume_command(
+    run: str = typer.Argument(..., help="Run directory, run id, or recipe name."),
+    runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+) -> None:
+    """Continue an interrupted or killed run from its last completed epoch."""
+    from zoo_core import runner
+
+    target = _find_resumable(run, runs_root(runs_dir))
+    _print_outcome(runner.resume(target, state.registry(), _progress(quiet)), quiet)
+
+
+def _find_resumable(reference: str, root: Path) -> Any:
+    try:
+        return find_run(reference, root)
+    except RunError:
+        candidates = [r for r in list_runs(root) if r.manifest().get("recipe") == reference
+                      and r.status() in ("interrupted", "failed")]
+        if candidates:
+            return candidates[0]
+        raise
+
+
+@app.command("evaluate")
+@handles_errors
+def evaluate_command(
+    run: str = typer.Argument(..., help="Run directory, run id, or recipe name (its latest completed run)."),
+    runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print metrics.json."),
+) -> None:
+    """Re-evaluate a finished run on its test set: accuracy, precision, recall, F1, confusion matrix."""
+    from zoo_core import runner
+
+    target = find_run(run, runs_root(runs_dir))
+    metrics = runner.evaluate(target, state.registry())
+    if as_json:
+        print(json.dumps(metrics, indent=2))
+        return
+    out.print(f"[bold]{escape(target.id)}[/]  accuracy {metrics['accuracy']:.4f}  loss {metrics['loss']:.4f}  "
+              f"F1 macro {metrics['f1_macro']:.4f}")
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("class", "precision", "recall", "F1", "support"):
+        table.add_column(column, justify="right")
+    for row in metrics["per_class"]:
+        table.add_row(escape(str(row["name"])), f"{row['precision']:.4f}", f"{row['recall']:.4f}",
+                      f"{row['f1']:.4f}", str(row["support"]))
+    out.print(table)
+
+
+@app.command("runs")
+@handles_errors
+def runs_command(
+    runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Past runs: id, recipe, status, date, test accuracy (newest first)."""
+    root = runs_root(runs_dir)
+    rows = []
+    for run in list_runs(root):
+        manifest = run.manifest()
+        accuracy = (manifest.get("metrics") or {}).get("accuracy")
+        rows.append({"id": run.id, "recipe": manifest.get("recipe"), "status": run.status(),
+                     "started": manifest.get("started"), "accuracy": accuracy,
+                     "epochs_done": manifest.get("epochs_done"), "path": str(run.dir)})
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        out.print(f"no runs in '{escape(str(root))}' yet; start one with: zoo run mnist-mlp")
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("id", "recipe", "status", "started", "epochs", "accuracy"):
+        table.add_column(column, no_wrap=column == "id")
+    colours = {"completed": "green", "failed": "red", "interrupted": "yellow", "running": "cyan"}
+    for row in rows:
+        status = row["status"]
+        table.add_row(escape(row["id"]), escape(str(row["recipe"])), f"[{colours.get(status, 'white')}]{status}[/]",
+                      escape(str(row["started"])), str(row["epochs_done"] or "-"),
+                      f"{row['accuracy']:.4f}" if row["accuracy"] is not None else "-")
+    out.print(table)
+    stopped = [row for row in rows if row["status"] == "interrupted"]
+    if stopped:
+        out.print(f"resume an interrupted run with: zoo resume {escape(stopped[0]['id'])}")
+
+
+@app.command("export")
+@handles_errors
+def export_command(
+    run: str = typer.Argument(..., help="Run directory, run id, or recipe name (its latest completed run)."),
+    formats: List[str] = typer.Option(..., "--format", "-f", help="Exporter or preset name, e.g. tflite, tflite-int8, savedmodel (repeatable)."),
+    set_: List[str] = typer.Option([], "--set", "-s", help="Exporter parameter: quantize=int8 (all formats that have it) or tflite.quantize=int8."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Destination folder (default: the run's exports/)."),
+    runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the export results as JSON."),
+) -> None:
+    """Export a finished run: each artifact is verified with its runtime before it is kept."""
+    from zoo_core import runner
+
+    registry = state.registry()
+    target = find_run(run, runs_root(runs_dir))
+    choices = [registry.resolve("exporter", name, f"--format {name}") for name in formats]
+    for text in set_:
+        _apply_export_override(choices, text)
+    results = runner.export(target, registry, choices, out_dir)
+    if as_json:
+        print(json.dumps([r.to_dict() for r in results], indent=2))
+    else:
+        _print_exports(results)
+    failed = [r for r in results if r.status != "ok"]
+    if failed:
+        raise ExportError("; ".join(f"{r.format} {r.variant}: {r.message}" for r in failed),
+                          hint="nothing unverified was left at the destination")
+
+
+def _apply_export_override(choices: list[Any], text: str) -> None:
+    from zoo_core.config import parse_override
+
+    key, value = parse_override(text)
+    name, _, parameter = key.rpartition(".")
+    targets = [c for c in choices if not name or name in (c.ref, c.component.name)]
+    targets = [c for c in targets if parameter in c.component.parameters()] if not name else targets
+    if not targets:
+        raise ConfigError(f"--set '{text}': no chosen format has a parameter '{parameter}'",
+                          hint="'zoo show tflite' lists an exporter's parameters")
+    for choice in targets:
+        choice.params = choice.component.check_params({**choice.params, parameter: value}, f"--set '{text}'")
+
+
+@app.command("predict")
+@handles_errors
+def predict_command(
+    model: str = typer.Argument(..., help="A .tflite file, a SavedModel directory, or a run."),
+    inputs: List[Path] = typer.Argument(..., help="PNG/JPEG images or .npy arrays."),
+    top: int = typer.Option(3, "--top", "-k", help="How many classes to show per input."),
+    runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Classify images or arrays with an exported model or a run's model."""
+    import numpy as np
+
+    from zoo_core import predict
+
+    predictor = predict.load_predictor(_model_path(model, runs_root(runs_dir)))
+    info = predictor.metadata
+    results = []
+    for path in inputs:
+        batch = predict.load_input(path, info)
+        probabilities = predictor.predict(batch)
+        for index, row in enumerate(np.asarray(probabilities)):
+            name = str(path) if len(probabilities) == 1 else f"{path}[{index}]"
+            results.append({"input": name, "top": predict.top_classes(row, info.get("class_names", []), top)})
+    if as_json:
+        print(json.dumps(results, indent=2))
+        return
+    for result in results:
+        best = result["top"][0]
+        others = ", ".join(f"{t['name']} {t['probability']:.1%}" for t in result["top"][1:])
+        out.print(f"{escape(result['input'])}: [bold]{escape(str(best['name']))}[/] {best['probability']:.1%}"
+                  + (f"  ({escape(others)})" if others else ""))
+
+
+def _model_path(reference: str, root: Path) -> Path:
+    """A model file/folder as given, or the run's model.keras."""
+    path = Path(reference)
+    if path.exists() and not (path.is_dir() and (path / "manifest.json").is_file()):
+        return path
+    run = find_run(reference, root)
+    return run.dir / "model.keras"
+

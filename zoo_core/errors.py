@@ -31,6 +31,10 @@ class UnknownNameError(ConfigError):
     """A name that matches no registered component, preset or run."""
 
 
+class AmbiguousNameError(ConfigError):
+    """A bare name that two or more plugins register; ``plugin:name`` picks one."""
+
+
 class PluginError(ZooError):
     """A plugin failed to load or registered something malformed."""
 

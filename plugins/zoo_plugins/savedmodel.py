@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
 from typing import Any
 
 from zoo_core import Component, hookimpl
 
+#: The serving signature's output name.
+OUTPUT_NAME = "probabilities"
+
+#: Share of test examples whose top class must equal the Keras model's.
+MIN_ARGMAX_AGREEMENT = 0.999
+
 
 def savedmodel(context: Any, version: int = 0, verify_samples: int = 0, max_abs_diff: float = 1e-5) -> Any:
     """SavedModel for servers: <dest>/<model name>/<version>/, TF Serving layout.
+
+    The ``serving_default`` signature takes ``image`` (or ``inputs`` for
+    non-image data) of shape ``(None, *input_shape)`` and returns
+    ``probabilities``. Metadata (labels, input contract, versions, run,
+    verification figures) is in ``<version>/assets.extra/zoo_metadata.json``.
+    The folder is written beside its final place, loaded back with
+    ``tf.saved_model.load`` and checked against the Keras model on the test
+    set; only then is it renamed to its version number.
 
     Args:
         version: version folder to write; 0 picks the next free number. An
@@ -17,8 +34,126 @@ def savedmodel(context: Any, version: int = 0, verify_samples: int = 0, max_abs_
         max_abs_diff: largest allowed difference of any class probability from the Keras model.
     """
     from zoo_core.errors import ExportError
+    from zoo_core.export import (ExportResult, artifact_metadata, failed_thresholds, make_folders,
+                                 move_into_place, remove_empty_folders, remove_quietly, sha256_of, size_of,
+                                 temporary_beside, verification_error)
 
-    raise ExportError("savedmodel export is not implemented yet")
+    if max_abs_diff < 0:
+        raise ExportError(f"savedmodel: max_abs_diff must be 0 or more, got {max_abs_diff}")
+    if verify_samples < 0:
+        raise ExportError(f"savedmodel: verify_samples must be 0 (all) or positive, got {verify_samples}")
+    model_folder = Path(context.destination) / context.model_name
+    final = model_folder / str(choose_version(model_folder, version))
+    thresholds = {"max_abs_diff": max_abs_diff, "min_argmax_agreement": MIN_ARGMAX_AGREEMENT}
+    created = make_folders(model_folder)
+    temporary = temporary_beside(final)
+    try:
+        start = time.perf_counter()
+        write_savedmodel(context.model, temporary, context.dataset.info)
+        conversion_seconds = time.perf_counter() - start
+        figures = verify_savedmodel(temporary, context, verify_samples)
+        figures["conversion_seconds"] = conversion_seconds
+        failures = failed_thresholds(figures, thresholds)
+        if failures:
+            raise verification_error(f"savedmodel {final}", failures, figures)
+        metadata = artifact_metadata(context, "savedmodel", "float32")
+        metadata["signature"] = {"key": "serving_default", "input": input_name(context.dataset.info),
+                                 "output": OUTPUT_NAME}
+        metadata["verification"] = {"figures": figures, "thresholds": thresholds}
+        write_metadata(temporary, metadata)
+        size, digest = size_of(temporary), sha256_of(temporary)
+        try:
+            move_into_place(temporary, final)
+        except (FileExistsError, OSError) as error:
+            raise ExportError(f"savedmodel: cannot move the verified model to {final}: {error}",
+                              hint="another export may have written this version meanwhile; export again") from None
+    except BaseException:
+        remove_quietly(temporary)
+        remove_empty_folders(created)
+        raise
+    return ExportResult(format="savedmodel", variant="float32", path=str(final), size_bytes=size,
+                        sha256=digest, figures=figures, thresholds=thresholds)
+
+
+def choose_version(model_folder: Path, version: int) -> int:
+    """The version number to write: ``version``, or the next free one if 0.
+
+    Raises ExportError if ``version`` is negative or already exists.
+    """
+    from zoo_core.errors import ExportError
+
+    if version < 0:
+        raise ExportError(f"savedmodel: version must be 0 (next free) or a positive integer, got {version}")
+    existing = existing_versions(model_folder)
+    if version == 0:
+        return max(existing, default=0) + 1
+    if version in existing:
+        raise ExportError(f"savedmodel: version {version} already exists at {model_folder / str(version)}",
+                          hint=f"use version=0 for the next free version ({max(existing) + 1}), "
+                               "or remove the existing folder yourself")
+    return version
+
+
+def existing_versions(model_folder: Path) -> list[int]:
+    """Integer version folders (TF Serving layout) already in ``model_folder``."""
+    if not model_folder.is_dir():
+        return []
+    return [int(child.name) for child in model_folder.iterdir() if child.name.isdigit()]
+
+
+def input_name(info: Any) -> str:
+    """Name of the serving signature's input: ``image`` for image data, else ``inputs``."""
+    return "image" if info.image else "inputs"
+
+
+def write_savedmodel(model: Any, folder: Path, info: Any, dynamic_batch: bool = True) -> None:
+    """Write ``model`` as a SavedModel with one ``serving_default`` signature.
+
+    Input: ``image`` (or ``inputs``), shape ``(None, *info.input_shape)`` (batch
+    1 if not ``dynamic_batch``), dtype ``info.input_dtype``; output:
+    ``probabilities``. Used by the tflite exporter too, which converts from it.
+    """
+    import keras
+    import tensorflow as tf
+
+    from zoo_core.errors import ExportError
+
+    name = input_name(info)
+    spec = tf.TensorSpec((None if dynamic_batch else 1, *info.input_shape), tf.as_dtype(info.input_dtype), name=name)
+
+    def serve(inputs: Any) -> dict[str, Any]:
+        return {OUTPUT_NAME: model(inputs, training=False)}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    try:
+        archive.add_endpoint("serve", tf.function(serve, input_signature=[spec]))
+        archive.write_out(str(folder), verbose=False)
+    except Exception as error:  # noqa: BLE001 - tracing errors come in many types
+        raise ExportError(f"cannot write the model as a SavedModel: {type(error).__name__}: {error}",
+                          hint=f"the model must take inputs of shape (batch, {', '.join(map(str, info.input_shape))}) "
+                               f"and dtype {info.input_dtype}, as the dataset declares") from None
+
+
+def verify_savedmodel(folder: Path, context: Any, verify_samples: int) -> dict[str, Any]:
+    """Load ``folder`` with ``tf.saved_model.load`` and compare it with the Keras model on the test set."""
+    from zoo_core.export import compare_probabilities, keras_probabilities, verification_slice
+    from zoo_core.predict import SavedModelPredictor
+
+    x, y = verification_slice(context.dataset, verify_samples)
+    predictor = SavedModelPredictor(folder)
+    figures = compare_probabilities(predictor.predict(x), keras_probabilities(context.model, x), y)
+    figures["latency_us"] = predictor.latency_us(x[:1])
+    return figures
+
+
+def write_metadata(folder: Path, metadata: dict[str, Any]) -> None:
+    """Write ``metadata`` to ``<folder>/assets.extra/zoo_metadata.json``."""
+    from zoo_core.predict import SAVEDMODEL_METADATA
+
+    target = folder / SAVEDMODEL_METADATA
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 @hookimpl

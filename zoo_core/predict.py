@@ -1,0 +1,493 @@
+"""Run an exported model on new inputs: the Python API behind ``zoo predict``.
+
+    predictor = load_predictor(Path("exports/mnist-mlp-int8.tflite"))
+    x = load_input(Path("digit.png"), predictor.metadata["input"])
+    print(top_classes(predictor.predict(x)[0], predictor.metadata["class_names"]))
+
+A predictor is a ``.tflite`` file (run with ``ai_edge_litert``; TensorFlow is
+not imported) or a SavedModel (run with ``tf.saved_model.load``). Its
+``metadata`` is what the exporter stored with it: ``class_names`` and the input
+contract under ``input`` (the keys of ``DatasetInfo.to_dict()``: input_shape,
+input_dtype, scale, offset, value_range, raw_value_range, channels, image).
+
+Importing this module imports neither numpy nor TensorFlow.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoo_core.errors import DataError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+#: Name of the metadata entry that zoo writes into a ``.tflite`` flatbuffer.
+TFLITE_METADATA_NAME = "zoo_metadata"
+
+#: Where the SavedModel exporter writes its metadata, relative to the version folder.
+SAVEDMODEL_METADATA = Path("assets.extra") / "zoo_metadata.json"
+
+#: Largest batch run through a model at once.
+BATCH = 1024
+
+#: Images whose width/height ratio differs from the model's by more than this factor are refused.
+MAX_ASPECT_CHANGE = 1.5
+
+
+# --- reading metadata ---
+
+
+def read_tflite_metadata(path: Path) -> dict[str, Any]:
+    """The zoo metadata stored inside a ``.tflite`` file (its ``zoo_metadata`` entry).
+
+    Needs only the file: labels, input contract, quantisation parameters of
+    the input and output tensors, versions and the run it came from. Raises
+    DataError if the file is not a TFLite model or carries no zoo metadata.
+    """
+    metadata = _embedded_metadata(Path(path))
+    if metadata is None:
+        raise DataError(f"'{path}' carries no '{TFLITE_METADATA_NAME}' metadata entry",
+                        hint="it was not written by zoo's tflite exporter; a JSON sidecar may be beside it")
+    return metadata
+
+
+def _embedded_metadata(path: Path) -> dict[str, Any] | None:
+    """The zoo metadata inside a ``.tflite`` file, or None if it has none."""
+    content = _read_bytes(path)
+    if len(content) < 8 or content[4:8] != b"TFL3":
+        raise DataError(f"'{path}' is not a TFLite model (no TFL3 file identifier)",
+                        hint="pass a .tflite file written by the tflite exporter")
+    raw = _metadata_entry(content, path)
+    if raw is None:
+        return None
+    try:
+        metadata = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DataError(f"'{path}': the '{TFLITE_METADATA_NAME}' entry is not valid JSON ({error})") from None
+    if not isinstance(metadata, dict):
+        raise DataError(f"'{path}': the '{TFLITE_METADATA_NAME}' entry is not a JSON object")
+    return metadata
+
+
+def _metadata_entry(content: bytes, path: Path) -> bytes | None:
+    """The bytes of the zoo metadata buffer of a TFLite flatbuffer, or None if it has none."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    try:
+        model = schema.Model.GetRootAs(content, 0)
+        for index in range(model.MetadataLength()):
+            entry = model.Metadata(index)
+            if (entry.Name() or b"").decode("utf-8", "replace") != TFLITE_METADATA_NAME:
+                continue
+            buffer = model.Buffers(entry.Buffer())
+            if buffer.Offset() > 1:  # large models keep buffers after the flatbuffer
+                return content[buffer.Offset(): buffer.Offset() + buffer.Size()]
+            return buffer.DataAsNumpy().tobytes()
+    except Exception as error:  # noqa: BLE001 - any parse failure means a damaged file
+        raise DataError(f"'{path}' is truncated or corrupt: cannot read its flatbuffer ({type(error).__name__})",
+                        hint="export the model again") from None
+    return None
+
+
+def _read_bytes(path: Path) -> bytes:
+    if not path.is_file():
+        raise DataError(f"model file '{path}' does not exist")
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise DataError(f"cannot read '{path}': {error.strerror or error}") from None
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DataError(f"metadata file '{path}' is unreadable or not JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise DataError(f"metadata file '{path}' does not hold a JSON object")
+    return data
+
+
+# --- predictors ---
+
+
+class Predictor:
+    """An exported model ready to answer: ``metadata`` plus :meth:`predict`.
+
+    Attributes:
+        path: the file or SavedModel version folder it was loaded from.
+        format: ``"tflite"`` or ``"savedmodel"``.
+        metadata: what the exporter stored with the model (``{}`` if nothing).
+        input_shape: shape of one input example, read from the model itself.
+    """
+
+    format = ""
+
+    def __init__(self, path: Path, metadata: dict[str, Any], input_shape: tuple[int, ...]) -> None:
+        self.path = path
+        self.metadata = metadata
+        self.input_shape = input_shape
+
+    def predict(self, x: "np.ndarray") -> "np.ndarray":
+        """Class probabilities, shape ``(n, classes)``, for model-scaled inputs ``x``.
+
+        ``x`` has shape ``(n, *input_shape)``, or ``input_shape`` for one example.
+        """
+        import numpy as np
+
+        x = np.asarray(x)
+        if x.shape == self.input_shape:
+            x = x[np.newaxis]
+        if x.shape[1:] != self.input_shape:
+            raise DataError(f"input of shape {x.shape} does not fit the model '{self.path}', "
+                            f"which expects (n, {', '.join(map(str, self.input_shape))})")
+        if len(x) == 0:
+            return np.zeros((0, self.num_classes()), dtype=np.float32)
+        parts = [self._predict_batch(x[start:start + BATCH]) for start in range(0, len(x), BATCH)]
+        return np.concatenate(parts).astype(np.float32)
+
+    def num_classes(self) -> int:
+        """Number of classes the model answers with."""
+        raise NotImplementedError
+
+    def latency_us(self, example: "np.ndarray", repeats: int = 200) -> float:
+        """Median microseconds to answer one example (batch of 1), over ``repeats`` runs."""
+        raise NotImplementedError
+
+    def _predict_batch(self, x: "np.ndarray") -> "np.ndarray":
+        raise NotImplementedError
+
+
+class TFLitePredictor(Predictor):
+    """A ``.tflite`` file run by ``ai_edge_litert``'s Interpreter.
+
+    Inputs and outputs of integer (int8/uint8) models are quantised and
+    dequantised with the tensors' own scale and zero point, so :meth:`predict`
+    always takes and returns floats.
+    """
+
+    format = "tflite"
+
+    def __init__(self, path: Path) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        metadata = _tflite_metadata_or_sidecar(path)
+        try:
+            self.interpreter = Interpreter(model_path=str(path))
+        except (ValueError, RuntimeError) as error:
+            raise DataError(f"'{path}' is not a valid TFLite model: {_first_line(error)}",
+                            hint="the file is truncated or corrupt; export the model again") from None
+        inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise DataError(f"'{path}' has {len(inputs)} inputs and {len(outputs)} outputs; "
+                            "zoo predicts with single-input, single-output classifiers")
+        self.input, self.output = inputs[0], outputs[0]
+        signature = [int(size) for size in self.input["shape_signature"]]
+        self.dynamic_batch = signature[0] == -1
+        self.fixed_batch = 1 if self.dynamic_batch else signature[0]
+        self._batch = -1
+        super().__init__(path, metadata, tuple(signature[1:]))
+
+    def num_classes(self) -> int:
+        return int(self.output["shape"][-1])
+
+    def latency_us(self, example: "np.ndarray", repeats: int = 200) -> float:
+        from zoo_core.export import median_latency_us
+
+        self._resize(1)
+        data = self._quantize(example.reshape((1, *self.input_shape)))
+        index, output = self.input["index"], self.output["index"]
+
+        def once() -> None:
+            self.interpreter.set_tensor(index, data)
+            self.interpreter.invoke()
+            self.interpreter.get_tensor(output)
+
+        return median_latency_us(once, repeats)
+
+    def _predict_batch(self, x: "np.ndarray") -> "np.ndarray":
+        import numpy as np
+
+        if not self.dynamic_batch:
+            # A model with a fixed batch answers in slices of that size (the last one padded).
+            size = self.fixed_batch
+            parts = [self._run(_pad(x[start:start + size], size))[: len(x[start:start + size])]
+                     for start in range(0, len(x), size)]
+            return np.concatenate(parts)
+        self._resize(len(x))
+        return self._run(x)
+
+    def _run(self, x: "np.ndarray") -> "np.ndarray":
+        self.interpreter.set_tensor(self.input["index"], self._quantize(x))
+        self.interpreter.invoke()
+        return self._dequantize(self.interpreter.get_tensor(self.output["index"]))
+
+    def _resize(self, batch: int) -> None:
+        if not self.dynamic_batch:
+            return
+        if batch != self._batch:
+            self.interpreter.resize_tensor_input(self.input["index"], [batch, *self.input_shape])
+            self.interpreter.allocate_tensors()
+            self._batch = batch
+
+    def _quantize(self, x: "np.ndarray") -> "np.ndarray":
+        import numpy as np
+
+        dtype = np.dtype(self.input["dtype"])
+        if dtype.kind == "f":
+            return np.asarray(x, dtype=dtype)
+        scale, zero_point = self.input["quantization"]
+        limits = np.iinfo(dtype)
+        quantized = np.round(np.asarray(x, dtype=np.float32) / scale + zero_point)
+        return np.clip(quantized, limits.min, limits.max).astype(dtype)
+
+    def _dequantize(self, y: "np.ndarray") -> "np.ndarray":
+        import numpy as np
+
+        if np.dtype(self.output["dtype"]).kind == "f":
+            return y.astype(np.float32)
+        scale, zero_point = self.output["quantization"]
+        return (y.astype(np.float32) - zero_point) * np.float32(scale)
+
+
+def _tflite_metadata_or_sidecar(path: Path) -> dict[str, Any]:
+    """Metadata embedded in the file; else its JSON sidecar; else ``{}``."""
+    metadata = _embedded_metadata(path)
+    if metadata is not None:
+        return metadata
+    sidecar = path.with_suffix(".json")
+    return _read_json(sidecar) if sidecar.is_file() else {}
+
+
+class SavedModelPredictor(Predictor):
+    """A SavedModel version folder run through its ``serving_default`` signature."""
+
+    format = "savedmodel"
+
+    def __init__(self, folder: Path) -> None:
+        _check_savedmodel_folder(folder)
+        metadata_file = folder / SAVEDMODEL_METADATA
+        metadata = _read_json(metadata_file) if metadata_file.is_file() else {}
+        self.loaded = _load_savedmodel(folder)  # keep it: the signature reads its variables
+        self.signature = _serving_signature(self.loaded, folder)
+        inputs = self.signature.structured_input_signature[1]
+        if len(inputs) != 1:
+            raise DataError(f"SavedModel '{folder}': serving_default takes {len(inputs)} inputs; "
+                            "zoo predicts with single-input classifiers")
+        (self.input_name, spec), = inputs.items()
+        outputs = self.signature.structured_outputs
+        self.output_name = "probabilities" if "probabilities" in outputs else next(iter(outputs))
+        self.input_dtype = spec.dtype.as_numpy_dtype
+        shape = spec.shape.as_list()
+        self.fixed_batch = shape[0]
+        self._classes = outputs[self.output_name].shape[-1]
+        super().__init__(folder, metadata, tuple(shape[1:]))
+
+    def num_classes(self) -> int:
+        return int(self._classes)
+
+    def latency_us(self, example: "np.ndarray", repeats: int = 200) -> float:
+        import tensorflow as tf
+
+        from zoo_core.export import median_latency_us
+
+        tensor = tf.constant(example.reshape((1, *self.input_shape)).astype(self.input_dtype))
+        return median_latency_us(lambda: self.signature(**{self.input_name: tensor})[self.output_name].numpy(),
+                                 repeats)
+
+    def _predict_batch(self, x: "np.ndarray") -> "np.ndarray":
+        import numpy as np
+        import tensorflow as tf
+
+        size = self.fixed_batch or len(x)
+        parts = []
+        for start in range(0, len(x), size):
+            chunk = x[start:start + size]
+            batch = tf.constant(_pad(chunk, size).astype(self.input_dtype))
+            parts.append(self.signature(**{self.input_name: batch})[self.output_name].numpy()[: len(chunk)])
+        return np.concatenate(parts)
+
+
+def _check_savedmodel_folder(folder: Path) -> None:
+    """Refuse a SavedModel folder with missing parts before TensorFlow sees it."""
+    if not (folder / "saved_model.pb").is_file():
+        raise DataError(f"'{folder}' is not a SavedModel: it has no saved_model.pb",
+                        hint="pass a SavedModel version folder, e.g. exports/mnist-mlp/1")
+    variables = folder / "variables"
+    if not (variables / "variables.index").is_file() or not list(variables.glob("variables.data-*")):
+        raise DataError(f"SavedModel '{folder}' is incomplete: its variables/ folder "
+                        "(variables.index and variables.data-*) is missing",
+                        hint="copy the whole version folder, or export the model again")
+
+
+def _load_savedmodel(folder: Path) -> Any:
+    import tensorflow as tf
+
+    try:
+        return tf.saved_model.load(str(folder))
+    except Exception as error:  # noqa: BLE001 - TensorFlow raises many kinds for a damaged model
+        raise DataError(f"SavedModel '{folder}' cannot be loaded: {_first_line(error)}",
+                        hint="the folder is incomplete or corrupt; export the model again") from None
+
+
+def _serving_signature(loaded: Any, folder: Path) -> Any:
+    signature = loaded.signatures.get("serving_default")
+    if signature is None:
+        raise DataError(f"SavedModel '{folder}' has no serving_default signature "
+                        f"(it has: {', '.join(loaded.signatures) or 'none'})")
+    return signature
+
+
+def _pad(x: "np.ndarray", size: int) -> "np.ndarray":
+    """``x`` padded with zero examples to ``size`` rows (a fixed-batch model needs full batches)."""
+    import numpy as np
+
+    if len(x) == size:
+        return x
+    padding = np.zeros((size - len(x), *x.shape[1:]), dtype=x.dtype)
+    return np.concatenate([x, padding])
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def load_predictor(path: Path) -> Predictor:
+    """Load an exported model: a ``.tflite`` file, a SavedModel version folder, or a
+    SavedModel model folder holding integer version folders (the highest is used).
+
+    Raises DataError, with a clear message, for a missing, corrupt or incomplete model.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"model '{path}' does not exist",
+                        hint="pass a .tflite file or a SavedModel folder, e.g. exports/mnist-mlp/1")
+    if path.is_file():
+        if path.suffix.lower() != ".tflite":
+            raise DataError(f"model '{path}' is not a .tflite file or a SavedModel folder")
+        return TFLitePredictor(path)
+    if (path / "saved_model.pb").exists():
+        return SavedModelPredictor(path)
+    versions = [child for child in path.iterdir() if child.is_dir() and child.name.isdigit()]
+    if versions:
+        return SavedModelPredictor(max(versions, key=lambda child: int(child.name)))
+    return SavedModelPredictor(path)  # reports what is missing
+
+
+# --- inputs ---
+
+
+def load_input(path: Path, info: dict[str, Any]) -> "np.ndarray":
+    """Read an image or a ``.npy`` array and turn it into model inputs, shape ``(n, *input_shape)``.
+
+    ``info`` is the input contract (``predictor.metadata["input"]``; the whole
+    metadata dict is accepted too).
+
+    - Images (PNG, JPEG, anything Pillow reads) become one example: converted
+      to grayscale or RGB per ``channels``, resized to the input size (refused
+      if the aspect ratio differs by more than 1.5x), then scaled
+      ``raw * scale + offset``.
+    - ``.npy`` arrays hold one example (``input_shape``) or several
+      (``(n, *input_shape)``). Integer arrays, and float arrays with values
+      beyond ``value_range``, are taken as raw (e.g. 0..255 pixels) and
+      scaled; other float arrays as already model-scaled.
+
+    Raises DataError naming the file for a non-image, an unreadable file or a wrong shape.
+    """
+    path = Path(path)
+    if isinstance(info.get("input"), dict):
+        info = info["input"]
+    if "input_shape" not in info:
+        raise DataError(f"cannot prepare '{path}': the model carries no input contract (input_shape, scale...)",
+                        hint="pass model-scaled .npy arrays, or use a model exported by zoo")
+    if not path.is_file():
+        raise DataError(f"input '{path}' does not exist")
+    if path.suffix.lower() == ".npy":
+        return _load_array(path, info)
+    return _load_image(path, info)
+
+
+def _load_array(path: Path, info: dict[str, Any]) -> "np.ndarray":
+    import numpy as np
+
+    shape = tuple(info["input_shape"])
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise DataError(f"input '{path}' is not a readable .npy array ({_first_line(error)})") from None
+    if array.shape == shape:
+        array = array[np.newaxis]
+    if array.shape[1:] != shape:
+        raise DataError(f"input '{path}' has shape {array.shape}; the model expects "
+                        f"{shape} for one example or (n, {', '.join(map(str, shape))}) for several")
+    if array.dtype.kind not in "uif":
+        raise DataError(f"input '{path}' holds {array.dtype} values; expected numbers")
+    low, high = info.get("value_range", (0.0, 1.0))
+    tolerance = 1e-3 * max(1.0, abs(high - low))
+    if array.dtype.kind in "ui" or (array.size and (array.min() < low - tolerance or array.max() > high + tolerance)):
+        raw_low, raw_high = info.get("raw_value_range", (0.0, 255.0))
+        if array.size and (array.min() < raw_low or array.max() > raw_high):
+            raise DataError(f"input '{path}' has values {array.min()}..{array.max()}, outside both the model's "
+                            f"range {low}..{high} and the raw range {raw_low}..{raw_high}")
+        return _scale(array, info)
+    return array.astype(info.get("input_dtype", "float32"))
+
+
+def _load_image(path: Path, info: dict[str, Any]) -> "np.ndarray":
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    shape = tuple(info["input_shape"])
+    channels = int(info.get("channels", 1))
+    height, width = shape[0], shape[1] if len(shape) > 1 else 1
+    try:
+        with Image.open(path) as image:
+            image.load()
+            image = image.convert("L" if channels == 1 else "RGB")
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise DataError(f"input '{path}' is not an image (PNG, JPEG...) or a .npy array ({_first_line(error)})",
+                        hint=f"the model expects images of {width}x{height} pixels, {channels} channel(s)") from None
+    if image.size != (width, height):
+        model_ratio, ratio = width / height, image.width / max(image.height, 1)
+        if max(ratio / model_ratio, model_ratio / ratio) > MAX_ASPECT_CHANGE:
+            raise DataError(f"input '{path}' is {image.width}x{image.height} pixels; the model expects "
+                            f"{width}x{height} (images of a similar shape are resized)")
+        image = image.resize((width, height), Image.Resampling.LANCZOS)
+    pixels = np.asarray(image)
+    if pixels.size != int(np.prod(shape)):
+        raise DataError(f"input '{path}' gives {pixels.shape} pixels; the model expects {shape}")
+    return _scale(pixels.reshape(shape)[np.newaxis], info)
+
+
+def _scale(raw: "np.ndarray", info: dict[str, Any]) -> "np.ndarray":
+    """Raw values (e.g. 0..255 pixels) to model inputs: ``raw * scale + offset``."""
+    import numpy as np
+
+    scaled = raw.astype(np.float64) * float(info.get("scale", 1.0)) + float(info.get("offset", 0.0))
+    return scaled.astype(info.get("input_dtype", "float32"))
+
+
+def top_classes(probabilities: "np.ndarray", class_names: list[str] | None = None, k: int = 3) -> list[dict[str, Any]]:
+    """The ``k`` most probable classes of one example, best first.
+
+    ``probabilities`` is one row of :meth:`Predictor.predict` (shape
+    ``(classes,)``, or ``(1, classes)``). Returns ``[{"index", "class",
+    "probability"}, ...]``; a class without a name is named by its index.
+    """
+    import numpy as np
+
+    row = np.asarray(probabilities, dtype=np.float64)
+    if row.ndim == 2 and row.shape[0] == 1:
+        row = row[0]
+    if row.ndim != 1:
+        raise ValueError(f"top_classes takes one example's probabilities, got shape {row.shape}")
+    names = list(class_names or [])
+    order = np.argsort(-row, kind="stable")[: max(0, k)]
+    return [{"index": int(index),
+             "class": names[index] if index < len(names) else str(index),
+             "probability": float(row[index])}
+            for index in order]
