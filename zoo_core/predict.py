@@ -5,7 +5,8 @@
     print(top_classes(predictor.predict(x)[0], predictor.metadata["class_names"]))
 
 A predictor is a ``.tflite`` file (run with ``ai_edge_litert``; TensorFlow is
-not imported) or a SavedModel (run with ``tf.saved_model.load``). Its
+not imported), a SavedModel (run with ``tf.saved_model.load``) or a run's
+``model.keras``. Its
 ``metadata`` is what the exporter stored with it: ``class_names`` and the input
 contract under ``input`` (the keys of ``DatasetInfo.to_dict()``: input_shape,
 input_dtype, scale, offset, value_range, raw_value_range, channels, image).
@@ -119,7 +120,7 @@ class Predictor:
 
     Attributes:
         path: the file or SavedModel version folder it was loaded from.
-        format: ``"tflite"`` or ``"savedmodel"``.
+        format: ``"tflite"``, ``"savedmodel"`` or ``"keras"``.
         metadata: what the exporter stored with the model (``{}`` if nothing).
         input_shape: shape of one input example, read from the model itself.
     """
@@ -174,12 +175,13 @@ class TFLitePredictor(Predictor):
     def __init__(self, path: Path) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
-        metadata = _tflite_metadata_or_sidecar(path)
         try:
-            self.interpreter = Interpreter(model_path=str(path))
+            self.interpreter = Interpreter(model_path=str(path))  # verifies the flatbuffer
+            self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as error:
             raise DataError(f"'{path}' is not a valid TFLite model: {_first_line(error)}",
                             hint="the file is truncated or corrupt; export the model again") from None
+        metadata = _tflite_metadata_or_sidecar(path)
         inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
             raise DataError(f"'{path}' has {len(inputs)} inputs and {len(outputs)} outputs; "
@@ -311,6 +313,43 @@ class SavedModelPredictor(Predictor):
         return np.concatenate(parts)
 
 
+class KerasPredictor(Predictor):
+    """A run's ``model.keras``; metadata from the run's ``manifest.json`` beside it (if there)."""
+
+    format = "keras"
+
+    def __init__(self, path: Path) -> None:
+        import keras
+
+        try:
+            self.model = keras.saving.load_model(path, safe_mode=True)
+        except Exception as error:  # noqa: BLE001 - Keras raises many kinds for a damaged file
+            raise DataError(f"Keras model '{path}' cannot be loaded: {_first_line(error)}") from None
+        manifest = path.parent / "manifest.json"
+        metadata: dict[str, Any] = {}
+        if manifest.is_file():
+            record = _read_json(manifest)
+            dataset = record.get("dataset") or {}
+            metadata = {"run_id": record.get("run_id", path.parent.name), "input": dataset,
+                        "class_names": dataset.get("class_names", [])}
+        shape = tuple(self.model.input_shape[1:])
+        super().__init__(path, metadata, shape)
+
+    def num_classes(self) -> int:
+        return int(self.model.output_shape[-1])
+
+    def latency_us(self, example: "np.ndarray", repeats: int = 200) -> float:
+        from zoo_core.export import median_latency_us
+
+        one = example.reshape((1, *self.input_shape))
+        return median_latency_us(lambda: self.model(one, training=False), repeats)
+
+    def _predict_batch(self, x: "np.ndarray") -> "np.ndarray":
+        import keras
+
+        return keras.ops.convert_to_numpy(self.model(x, training=False))
+
+
 def _check_savedmodel_folder(folder: Path) -> None:
     """Refuse a SavedModel folder with missing parts before TensorFlow sees it."""
     if not (folder / "saved_model.pb").is_file():
@@ -357,8 +396,9 @@ def _first_line(error: BaseException) -> str:
 
 
 def load_predictor(path: Path) -> Predictor:
-    """Load an exported model: a ``.tflite`` file, a SavedModel version folder, or a
-    SavedModel model folder holding integer version folders (the highest is used).
+    """Load an exported model: a ``.tflite`` file, a SavedModel version folder, a
+    SavedModel model folder holding integer version folders (the highest is used),
+    or a run's ``model.keras`` (metadata from the run's ``manifest.json``).
 
     Raises DataError, with a clear message, for a missing, corrupt or incomplete model.
     """
@@ -367,8 +407,10 @@ def load_predictor(path: Path) -> Predictor:
         raise DataError(f"model '{path}' does not exist",
                         hint="pass a .tflite file or a SavedModel folder, e.g. exports/mnist-mlp/1")
     if path.is_file():
+        if path.suffix.lower() == ".keras":
+            return KerasPredictor(path)
         if path.suffix.lower() != ".tflite":
-            raise DataError(f"model '{path}' is not a .tflite file or a SavedModel folder")
+            raise DataError(f"model '{path}' is not a .tflite file, a .keras file or a SavedModel folder")
         return TFLitePredictor(path)
     if (path / "saved_model.pb").exists():
         return SavedModelPredictor(path)
@@ -399,8 +441,10 @@ def load_input(path: Path, info: dict[str, Any]) -> "np.ndarray":
     Raises DataError naming the file for a non-image, an unreadable file or a wrong shape.
     """
     path = Path(path)
-    if isinstance(info.get("input"), dict):
-        info = info["input"]
+    for key in ("input", "dataset"):  # whole metadata given: take its contract
+        if isinstance(info.get(key), dict):
+            info = info[key]
+            break
     if "input_shape" not in info:
         raise DataError(f"cannot prepare '{path}': the model carries no input contract (input_shape, scale...)",
                         hint="pass model-scaled .npy arrays, or use a model exported by zoo")
@@ -475,7 +519,7 @@ def top_classes(probabilities: "np.ndarray", class_names: list[str] | None = Non
     """The ``k`` most probable classes of one example, best first.
 
     ``probabilities`` is one row of :meth:`Predictor.predict` (shape
-    ``(classes,)``, or ``(1, classes)``). Returns ``[{"index", "class",
+    ``(classes,)``, or ``(1, classes)``). Returns ``[{"index", "name",
     "probability"}, ...]``; a class without a name is named by its index.
     """
     import numpy as np
@@ -488,6 +532,6 @@ def top_classes(probabilities: "np.ndarray", class_names: list[str] | None = Non
     names = list(class_names or [])
     order = np.argsort(-row, kind="stable")[: max(0, k)]
     return [{"index": int(index),
-             "class": names[index] if index < len(names) else str(index),
+             "name": names[index] if index < len(names) else str(index),
              "probability": float(row[index])}
             for index in order]

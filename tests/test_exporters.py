@@ -1,0 +1,355 @@
+"""The built-in exporters: every TFLite variant and the SavedModel, verified and never overwritten.
+
+A tiny MLP is trained once per module on 3,000 MNIST images; the exports are
+made once (module fixture ``exports``) and inspected by several tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from zoo_core.data import Dataset, DatasetInfo
+from zoo_core.errors import ExportError
+from zoo_core.export import ExportContext, failed_thresholds, keras_probabilities, sha256_of
+
+MNIST = Path(__file__).resolve().parents[1] / "plugins" / "zoo_plugins" / "data" / "mnist.npz"
+TFLITE_VARIANTS = {  # variant -> (quantize, io_type)
+    "float32": ("none", "float32"),
+    "float16": ("float16", "float32"),
+    "dynamic": ("dynamic", "float32"),
+    "int8": ("int8", "float32"),
+    "int8-uint8": ("int8", "uint8"),
+}
+FIGURES = ("accuracy", "keras_accuracy", "max_abs_diff", "argmax_agreement", "latency_us",
+           "conversion_seconds", "samples")
+
+
+def small_mnist(train: int = 3000, test: int = 1000) -> Dataset:
+    """A slice of the packaged MNIST, scaled to [0, 1] as the mnist dataset does."""
+    with np.load(MNIST) as data:
+        x_train, y_train = data["x_train"][:train], data["y_train"][:train]
+        x_test, y_test = data["x_test"][:test], data["y_test"][:test]
+    info = DatasetInfo(name="mnist", input_shape=(28, 28), num_classes=10,
+                       class_names=[str(digit) for digit in range(10)])
+    return Dataset(x_train.astype(np.float32) / 255, y_train.astype(np.int64),
+                   x_test.astype(np.float32) / 255, y_test.astype(np.int64), info)
+
+
+def tiny_model(dataset: Dataset) -> Any:
+    """Flatten + Dense(64) + softmax, trained 3 epochs (a couple of seconds)."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input(shape=(28, 28), name="image"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(64, activation="relu"),
+        keras.layers.Dense(10, activation="softmax", name="probabilities"),
+    ])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(dataset.x_train, dataset.y_train, epochs=3, batch_size=32, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple[Any, Dataset]:
+    dataset = small_mnist()
+    return tiny_model(dataset), dataset
+
+
+def make_context(trained: tuple[Any, Dataset], destination: Path) -> ExportContext:
+    model, dataset = trained
+    return ExportContext(model=model, dataset=dataset, destination=destination, model_name="tiny",
+                         metadata={"run": "run-20250101-000000", "recipe": "test"})
+
+
+@pytest.fixture(scope="module")
+def exports(trained: tuple[Any, Dataset], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Every TFLite variant and one SavedModel, exported into one folder."""
+    from zoo_plugins.savedmodel import savedmodel
+    from zoo_plugins.tflite import tflite
+
+    context = make_context(trained, tmp_path_factory.mktemp("exports"))
+    results = {variant: tflite(context, quantize=quantize, io_type=io_type, calibration_samples=300)
+               for variant, (quantize, io_type) in TFLITE_VARIANTS.items()}
+    results["savedmodel"] = savedmodel(context)
+    results["context"] = context
+    return results
+
+
+def rolled_keras_probabilities(model: Any, x: Any, batch_size: int = 1000) -> Any:
+    """Stands in for a Keras model that answers differently from the exported one."""
+    return np.roll(keras_probabilities(model, x, batch_size), 1, axis=1)
+
+
+# --- TFLite ---
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", list(TFLITE_VARIANTS))
+def test_tflite_variant_is_written_verified_and_carries_metadata(exports: dict[str, Any], variant: str) -> None:
+    from zoo_plugins.tflite import read_tflite_metadata
+
+    result = exports[variant]
+    path = Path(result.path)
+    assert path.name == f"tiny-{variant}.tflite" and path.is_file()
+    assert result.format == "tflite" and result.variant == variant and result.status == "ok"
+    assert result.size_bytes == path.stat().st_size and result.sha256 == sha256_of(path)
+    assert all(key in result.figures for key in FIGURES)
+    assert result.figures["samples"] == 1000
+    assert failed_thresholds(result.figures, result.thresholds) == []
+    assert result.figures["accuracy"] > 0.8
+    assert 0 < result.figures["latency_us"] < 10_000
+
+    metadata = read_tflite_metadata(path)
+    assert metadata["class_names"] == [str(digit) for digit in range(10)]
+    assert metadata["input"]["input_shape"] == [28, 28] and metadata["input"]["scale"] == pytest.approx(1 / 255)
+    assert metadata["input"]["value_range"] == [0.0, 1.0]
+    assert metadata["run"] == "run-20250101-000000"
+    assert set(metadata["versions"]) >= {"zoo", "tensorflow", "keras"}
+    assert metadata["variant"] == variant and metadata["conversion"]["ops"] == "builtin"
+    assert metadata["tensors"]["input"]["shape"] == [-1, 28, 28]  # dynamic batch
+
+    sidecar = json.loads(path.with_suffix(".json").read_text())
+    assert sidecar["sha256"] == result.sha256 and sidecar["verification"]["figures"] == result.figures
+
+
+@pytest.mark.slow
+def test_tflite_figures_per_variant(exports: dict[str, Any]) -> None:
+    assert exports["float32"].figures["max_abs_diff"] <= 1e-5
+    assert exports["float16"].figures["max_abs_diff"] <= 1e-2
+    for variant in ("dynamic", "int8", "int8-uint8"):
+        figures = exports[variant].figures
+        assert figures["argmax_agreement"] >= 0.99
+        assert figures["keras_accuracy"] - figures["accuracy"] <= 0.01
+
+
+@pytest.mark.slow
+def test_int8_quantisation_parameters_are_in_the_metadata(exports: dict[str, Any]) -> None:
+    from zoo_plugins.tflite import read_tflite_metadata
+
+    tensors = read_tflite_metadata(Path(exports["int8-uint8"].path))["tensors"]
+    assert tensors["input"]["dtype"] == "uint8" and tensors["output"]["dtype"] == "uint8"
+    assert tensors["input"]["quantization"]["scale"] == pytest.approx(1 / 255, rel=1e-3)
+    assert tensors["output"]["quantization"]["scale"] > 0
+    float_tensors = read_tflite_metadata(Path(exports["int8"].path))["tensors"]
+    assert float_tensors["input"]["dtype"] == "float32"
+
+
+@pytest.mark.slow
+def test_int8_file_is_much_smaller_than_float32(exports: dict[str, Any]) -> None:
+    assert exports["int8"].size_bytes <= 0.3 * exports["float32"].size_bytes
+    assert exports["float16"].size_bytes < exports["float32"].size_bytes
+
+
+@pytest.mark.slow
+def test_dynamic_batch_allows_resizing(exports: dict[str, Any]) -> None:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=exports["float32"].path)
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(index, [7, 28, 28])
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(index, exports["context"].dataset.x_test[:7])
+    interpreter.invoke()
+    assert interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).shape == (7, 10)
+
+
+@pytest.mark.slow
+def test_metadata_and_model_load_in_a_separate_process_without_tensorflow(exports: dict[str, Any]) -> None:
+    script = textwrap.dedent(f"""
+        import json, sys
+        import numpy as np
+        from ai_edge_litert.interpreter import Interpreter
+        from zoo_core.predict import read_tflite_metadata
+        path = {exports["int8-uint8"].path!r}
+        metadata = read_tflite_metadata(path)
+        with np.load({str(MNIST)!r}) as data:
+            x, y = data["x_test"][:200], data["y_test"][:200]
+        interpreter = Interpreter(model_path=path)
+        inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+        interpreter.resize_tensor_input(inp["index"], [len(x), 28, 28])
+        interpreter.allocate_tensors()
+        quantization = metadata["tensors"]["input"]["quantization"]
+        scale, zero = quantization["scale"], quantization["zero_point"]
+        interpreter.set_tensor(inp["index"], np.round(x / 255 / scale + zero).astype(np.uint8))
+        interpreter.invoke()
+        accuracy = float(np.mean(interpreter.get_tensor(out["index"]).argmax(1) == y))
+        print(json.dumps({{"classes": metadata["class_names"], "accuracy": accuracy,
+                          "tensorflow": "tensorflow" in sys.modules}}))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answer["classes"] == [str(digit) for digit in range(10)]
+    assert answer["accuracy"] > 0.8
+    assert answer["tensorflow"] is False
+
+
+@pytest.mark.slow
+def test_second_tflite_export_does_not_overwrite_the_first(exports: dict[str, Any]) -> None:
+    from zoo_plugins.tflite import tflite
+
+    first = Path(exports["float32"].path)
+    before = sha256_of(first)
+    second = tflite(exports["context"], quantize="none", verify_samples=100)
+    assert Path(second.path).name == "tiny-float32-2.tflite"
+    assert Path(second.path).with_suffix(".json").is_file()
+    assert sha256_of(first) == before == exports["float32"].sha256
+
+
+@pytest.mark.slow
+def test_failed_tflite_verification_leaves_nothing(trained: tuple[Any, Dataset], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo_core import export
+    from zoo_plugins.tflite import tflite
+
+    monkeypatch.setattr(export, "keras_probabilities", rolled_keras_probabilities)
+    destination = tmp_path / "exports"
+    with pytest.raises(ExportError) as failure:
+        tflite(make_context(trained, destination), quantize="dynamic", verify_samples=200)
+    message = str(failure.value)
+    assert "verification failed" in message and "argmax_agreement" in message and "accuracy" in message
+    assert not destination.exists()
+
+
+@pytest.mark.slow
+def test_failed_tflite_verification_keeps_existing_files_untouched(trained: tuple[Any, Dataset], tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo_plugins import tflite as module
+
+    destination = tmp_path / "exports"
+    destination.mkdir()
+    (destination / "keep.txt").write_text("mine")
+    monkeypatch.setitem(module.THRESHOLDS, "float32", {"max_abs_diff": -1.0})  # nothing can pass
+    with pytest.raises(ExportError, match="max_abs_diff"):
+        module.tflite(make_context(trained, destination), verify_samples=100)
+    assert sorted(path.name for path in destination.iterdir()) == ["keep.txt"]
+
+
+def fake_context(tmp_path: Path) -> ExportContext:
+    """A context whose model is None: any conversion attempt would crash, so a clean ExportError
+    proves the parameters were refused before conversion."""
+    dataset = Dataset(np.zeros((10, 28, 28), np.float32), np.zeros(10, np.int64),
+                      np.zeros((5, 28, 28), np.float32), np.zeros(5, np.int64),
+                      DatasetInfo(name="fake", input_shape=(28, 28), num_classes=10,
+                                  class_names=[str(digit) for digit in range(10)]))
+    return ExportContext(model=None, dataset=dataset, destination=tmp_path / "out", model_name="fake")
+
+
+@pytest.mark.parametrize("params, words", [
+    ({"quantize": "none", "io_type": "uint8"}, "needs quantize=int8"),
+    ({"quantize": "dynamic", "io_type": "int8"}, "needs quantize=int8"),
+    ({"quantize": "float16", "io_type": "uint8"}, "needs quantize=int8"),
+    ({"quantize": "int8", "calibration_samples": 0}, "calibration_samples"),
+    ({"quantize": "none", "verify_samples": -1}, "verify_samples"),
+    ({"quantize": "int4"}, "quantize must be"),
+])
+def test_incompatible_tflite_parameters_are_refused_before_conversion(tmp_path: Path, params: dict[str, Any],
+                                                                      words: str) -> None:
+    from zoo_plugins.tflite import tflite
+
+    with pytest.raises(ExportError, match=words):
+        tflite(fake_context(tmp_path), **params)
+    assert not (tmp_path / "out").exists()
+
+
+def test_few_calibration_samples_warn_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from zoo_plugins.tflite import check_options
+
+    check_options(fake_context(tmp_path), "int8", "float32", 50, 0)
+    assert "only 10 training images" in capsys.readouterr().err  # the fake set has 10
+    check_options(fake_context(tmp_path), "dynamic", "float32", 50, 0)
+    assert capsys.readouterr().err == ""
+
+
+def test_variant_names() -> None:
+    from zoo_plugins.tflite import variant_name
+
+    assert [variant_name(q, io) for q, io in TFLITE_VARIANTS.values()] == list(TFLITE_VARIANTS)
+    assert variant_name("int8", "int8") == "int8-int8"
+
+
+def test_exporter_modules_import_without_tensorflow() -> None:
+    code = ("import sys, zoo_plugins.tflite, zoo_plugins.savedmodel, zoo_core.predict, zoo_core.export;"
+            "print(sorted(m for m in ('tensorflow', 'numpy', 'keras') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+# --- SavedModel ---
+
+
+@pytest.mark.slow
+def test_savedmodel_has_serving_layout_signature_and_metadata(exports: dict[str, Any]) -> None:
+    import tensorflow as tf
+
+    result = exports["savedmodel"]
+    folder = Path(result.path)
+    assert folder.name == "1" and folder.parent.name == "tiny"
+    assert result.format == "savedmodel" and result.variant == "float32"
+    assert all(key in result.figures for key in FIGURES)
+    assert result.figures["max_abs_diff"] <= 1e-5 and result.figures["argmax_agreement"] >= 0.999
+    assert result.sha256 == sha256_of(folder)
+
+    signature = tf.saved_model.load(str(folder)).signatures["serving_default"]
+    (name, spec), = signature.structured_input_signature[1].items()
+    assert name == "image"
+    assert spec.shape.as_list() == [None, 28, 28] and spec.dtype == tf.float32
+    assert list(signature.structured_outputs) == ["probabilities"]
+
+    metadata = json.loads((folder / "assets.extra" / "zoo_metadata.json").read_text())
+    assert metadata["class_names"] == [str(digit) for digit in range(10)]
+    assert metadata["input"]["input_shape"] == [28, 28]
+    assert metadata["run"] == "run-20250101-000000"
+    assert set(metadata["versions"]) >= {"zoo", "tensorflow", "keras"}
+    assert metadata["verification"]["figures"] == result.figures
+
+
+@pytest.mark.slow
+def test_savedmodel_never_overwrites_a_version(exports: dict[str, Any]) -> None:
+    from zoo_plugins.savedmodel import savedmodel
+
+    context = exports["context"]
+    first = Path(exports["savedmodel"].path)
+    before = sha256_of(first)
+    second = savedmodel(context, verify_samples=100)
+    assert Path(second.path) == first.parent / "2"
+    with pytest.raises(ExportError, match=r"version 1 already exists at .*tiny.1"):
+        savedmodel(context, version=1)
+    assert sha256_of(first) == before
+    assert sorted(child.name for child in first.parent.iterdir()) == ["1", "2"]
+
+
+@pytest.mark.slow
+def test_failed_savedmodel_verification_leaves_nothing(trained: tuple[Any, Dataset], tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo_core import export
+    from zoo_plugins.savedmodel import savedmodel
+
+    monkeypatch.setattr(export, "keras_probabilities", rolled_keras_probabilities)
+    destination = tmp_path / "exports"
+    with pytest.raises(ExportError, match="verification failed.*max_abs_diff"):
+        savedmodel(make_context(trained, destination), verify_samples=200)
+    assert not destination.exists()
+
+
+def test_savedmodel_refuses_bad_parameters_before_writing(tmp_path: Path) -> None:
+    from zoo_plugins.savedmodel import savedmodel
+
+    with pytest.raises(ExportError, match="version must be"):
+        savedmodel(fake_context(tmp_path), version=-1)
+    with pytest.raises(ExportError, match="max_abs_diff"):
+        savedmodel(fake_context(tmp_path), max_abs_diff=-0.5)
+    assert not (tmp_path / "out").exists()
