@@ -54,19 +54,20 @@ def _print_outcome(outcome: Any, quiet: bool) -> None:
     if not quiet:
         out.print(table)
     if outcome.exports:
-        _print_exports(outcome.exports, quiet)
+        _print_exports(outcome.exports, quiet, outcome.run.dir)
     failed = [r for r in outcome.exports if r.status != "ok"]
     if failed:
         raise ExportError(f"{len(failed)} export(s) failed: " + "; ".join(f"{r.format} {r.variant}: {r.message}" for r in failed),
                           hint="the run itself completed; fix the exporter settings and retry with 'zoo export'")
 
 
-def _print_exports(results: list[Any], quiet: bool = False) -> None:
+def _print_exports(results: list[Any], quiet: bool = False, base: Optional[Path] = None) -> None:
     if quiet:
         return
-    table = Table(title="exports", box=None, pad_edge=False, title_justify="left", header_style="bold")
+    table = Table(title="exports" + (f" (paths under {escape(str(base))})" if base else ""), box=None,
+                  pad_edge=False, title_justify="left", header_style="bold")
     for column in ("format", "variant", "size", "accuracy", "max |diff|", "latency", "time", "status", "path"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column != "path")
     for result in results:
         figures = result.figures
         table.add_row(
@@ -77,8 +78,15 @@ def _print_exports(results: list[Any], quiet: bool = False) -> None:
             f"{figures['latency_us']:.0f} µs" if "latency_us" in figures else "-",
             f"{figures['conversion_seconds']:.1f} s" if "conversion_seconds" in figures else "-",
             "[green]ok[/]" if result.status == "ok" else f"[red]{escape(result.status)}[/]: {escape(result.message)}",
-            escape(result.path))
+            escape(_relative(result.path, base)))
     out.print(table)
+
+
+def _relative(path: str, base: Optional[Path]) -> str:
+    try:
+        return str(Path(path).relative_to(base)) if base and path else path
+    except ValueError:
+        return path
 
 
 @app.command("run")
