@@ -17,7 +17,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PatchCollection
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
 from zoo_core.data import DatasetInfo
@@ -32,7 +34,9 @@ DPI = 100
 MAX_ANNOTATED_CLASSES = 20  # confusion matrix: counts written in the cells up to this many classes
 MAX_WEIGHT_UNITS = 64  # weights.png: hidden units shown as images
 MAX_WEIGHT_LAYERS = 10  # weight_distributions.png: layers shown
-RIGHT, WRONG, NEUTRAL = "tab:blue", "tab:red", "#777777"
+MAX_IMAGE_SIDE = 64  # examples wider or taller than this are averaged down for display (keeps PNGs small)
+MAX_WEIGHT_SIDE = 32  # the same for weight tiles
+RIGHT, WRONG, NEUTRAL, FRAME = "tab:blue", "tab:red", "#777777", "#999999"
 
 
 # --------------------------------------------------------------------------- entry point
@@ -95,8 +99,8 @@ def plot_samples(path: Path, *, info: DatasetInfo, x: Any, y: Any, count: int = 
     Images are drawn in gray (1 channel) or RGB (3 channels) scaled by
     ``info.value_range``; other data as one heat map, a row per example.
     """
-    x, y = np.asarray(x[:count]), np.asarray(y[:count]).reshape(-1).astype(int)
-    images = _image_views(x, info)
+    x, y = np.asarray(x[:count]), _labels(y[:count])
+    images = _shrink(_image_views(x, info), MAX_IMAGE_SIDE)
     if images is None:
         fig = _vector_samples_figure(x, y, info)
     else:
@@ -164,7 +168,9 @@ def plot_confusion_matrix(path: Path, *, matrix: Any, class_names: Sequence[str]
     return _save(fig, path)
 
 
-def plot_weights(path: Path, *, info: DatasetInfo, kernel: np.ndarray | None, max_units: int = MAX_WEIGHT_UNITS) -> Path | None:
+def plot_weights(
+    path: Path, *, info: DatasetInfo, kernel: np.ndarray | None, max_units: int = MAX_WEIGHT_UNITS
+) -> Path | None:
     """The first layer's weights; returns ``None`` (nothing written) when ``kernel`` is None.
 
     A Dense kernel ``(features, units)`` whose features are the pixels of an
@@ -204,7 +210,7 @@ def plot_weight_distributions(path: Path, *, weight_history: list[dict[str, np.n
         _draw_quantile_bands(fig.add_subplot(len(layers), 2, 2 * row + 1), layer, epochs, values)
         _draw_histograms(fig.add_subplot(len(layers), 2, 2 * row + 2), layer, epochs, values)
     fig.suptitle("Weight distributions over training (epoch 0 = initial weights)", fontsize=12)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))
     return _save(fig, path)
 
 
@@ -219,10 +225,10 @@ def plot_predictions(
     ``rows * cols - 5`` examples plus up to 5 wrong ones from the rest.
     """
     probabilities = np.asarray(probabilities, dtype=np.float64)
-    y = np.asarray(y).reshape(-1).astype(int)
+    y = _labels(y)
     chosen = _pick_examples(y, probabilities.argmax(axis=1), rows * cols)
     x_chosen = np.asarray(np.asarray(x)[chosen]) if len(chosen) else np.zeros((0,))
-    images = _image_views(x_chosen, info) if len(chosen) else None
+    images = _shrink(_image_views(x_chosen, info), MAX_IMAGE_SIDE) if len(chosen) else None
     value_range = _vector_range(x_chosen, info) if len(chosen) else (0.0, 1.0)
     rows = max(1, math.ceil(len(chosen) / cols))
     fig = Figure(figsize=(4 * cols, 2 * rows + 0.5))
@@ -233,10 +239,10 @@ def plot_predictions(
             _draw_image(image_ax, images[slot])
         else:
             _draw_vector(image_ax, x_chosen[slot], value_range)
-        colour = RIGHT if predicted == y[index] else WRONG
+        confidence = 100 * probabilities[index, predicted]
         image_ax.set_xlabel(
-            f"{_short(_name(info, predicted))} {100 * probabilities[index, predicted]:.0f}% ({_short(_name(info, y[index]))})",
-            color=colour,
+            f"{_short(_name(info, predicted))} {confidence:.0f}% ({_short(_name(info, y[index]))})",
+            color=RIGHT if predicted == y[index] else WRONG,
             fontsize=9,
         )
         _draw_probability_bars(fig.add_subplot(rows, 2 * cols, 2 * slot + 2), probabilities[index], predicted, y[index])
@@ -244,7 +250,8 @@ def plot_predictions(
         _note(fig.add_subplot(1, 1, 1), "no test examples")
     wrong = int((probabilities.argmax(axis=1) != y).sum()) if len(y) else 0
     fig.suptitle(f"Test predictions ({wrong} of {len(y)} wrong; wrong labels in red)", fontsize=12)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))
+    height = fig.get_figheight()
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.45 / height, top=1 - 0.6 / height, wspace=0.12, hspace=0.45)
     return _save(fig, path)
 
 
@@ -290,6 +297,25 @@ def _to_hwc(x: np.ndarray, channels: int) -> np.ndarray | None:
     return x.mean(axis=-1)
 
 
+def _shrink(images: np.ndarray | None, max_side: int) -> np.ndarray | None:
+    """Average ``(n, H, W[, 3])`` images down by a whole factor until both sides are <= ``max_side``.
+
+    A display only shows so many pixels: drawing more than that gives noise a
+    PNG cannot compress. Trailing rows and columns that do not fill a block
+    are dropped.
+    """
+    if images is None:
+        return None
+    height, width = images.shape[1:3]
+    factor = math.ceil(max(height, width) / max_side)
+    if factor <= 1:
+        return images
+    rows, cols = height // factor, width // factor
+    cropped = images[:, : rows * factor, : cols * factor]
+    blocks = cropped.reshape(len(images), rows, factor, cols, factor, *images.shape[3:])
+    return blocks.mean(axis=(2, 4))
+
+
 def _vector_range(x: np.ndarray, info: DatasetInfo) -> tuple[float, float]:
     """The value range to scale inputs by: ``info.value_range``, or the data's own if that is unusable."""
     try:
@@ -309,17 +335,19 @@ def _weight_tiles(kernel: np.ndarray, info: DatasetInfo, max_units: int) -> tupl
     """First-layer weights as image tiles scaled to [-1, 1], or ``(None, "")`` if they are not images."""
     if kernel.ndim == 4:  # a convolution kernel (kh, kw, in, out): one tile per filter
         filters = np.moveaxis(kernel, -1, 0)[:max_units]
-        tiles = filters[..., :3] if filters.shape[-1] == 3 else filters.mean(axis=-1)
-        title = f"first layer: {min(kernel.shape[-1], max_units)} of {kernel.shape[-1]} filters ({kernel.shape[0]}x{kernel.shape[1]})"
+        tiles = _shrink(filters[..., :3] if filters.shape[-1] == 3 else filters.mean(axis=-1), MAX_WEIGHT_SIDE)
+        count = kernel.shape[-1]
+        title = f"first layer: {min(count, max_units)} of {count} filters ({kernel.shape[0]}x{kernel.shape[1]})"
         return _symmetric_scale(tiles), title
     if kernel.ndim != 2 or not info.image or kernel.shape[0] != int(np.prod(info.input_shape)):
         return None, ""
     units = kernel.shape[1]
     columns = kernel[:, :max_units].T.reshape(-1, *info.input_shape)
-    tiles = _to_hwc(columns, info.channels)
+    tiles = _shrink(_to_hwc(columns, info.channels), MAX_WEIGHT_SIDE)
     if tiles is None:
         return None, ""
-    title = f"first Dense layer: weights of {min(units, max_units)} of {units} hidden units (blue < 0 < red)"
+    shown = f"{max_units} of {units}" if units > max_units else f"all {units}"
+    title = f"first Dense layer: weights into {shown} units (blue < 0 < red)"
     return _symmetric_scale(tiles), title
 
 
@@ -337,12 +365,13 @@ def _image_grid_figure(
     cmap: str = "gray",
     vrange: tuple[float, float] = (0.0, 1.0),
     tile: float = 2.0,
+    gap_colour: str = "white",
 ) -> Figure:
     """A near-square grid of images, drawn as one montage (fast), with an optional title each."""
     count = max(1, len(images))
     cols = math.ceil(math.sqrt(count))
     rows = math.ceil(count / cols)
-    fig = Figure(figsize=(tile * cols + 0.4, tile * rows + 0.8))
+    fig = Figure(figsize=(max(6.0, tile * cols + 0.4), max(3.0, tile * rows + 0.8)))
     ax = fig.add_axes((0.02, 0.02, 0.96, 1 - 0.7 / fig.get_figheight()))
     if not len(images):
         _note(ax, "no examples")
@@ -354,36 +383,42 @@ def _image_grid_figure(
     if mosaic.ndim == 3:
         ax.imshow(mosaic, interpolation="nearest")
     else:
-        colours = _colormap(cmap)
+        colours = _colormap(cmap, gap_colour)
         ax.imshow(np.ma.masked_invalid(mosaic), cmap=colours, vmin=vrange[0], vmax=vrange[1], interpolation="nearest")
-    for index, title in enumerate(titles or []):
+    frames = []
+    for index in range(len(images)):
         row, col = divmod(index, cols)
-        x = col * (width + gap_x) + width / 2
-        y = row * (height + gap_y) + gap_y - 0.5
-        ax.text(x, y, _short(title), ha="center", va="bottom", fontsize=9 if tile >= 1.5 else 7, clip_on=False)
+        left, top = col * (width + gap_x) + gap_x - 0.5, row * (height + gap_y) + gap_y - 0.5
+        frames.append(Rectangle((left, top), width, height))
+        if titles:
+            ax.text(left + width / 2, top, _short(titles[index]), ha="center", va="bottom",
+                    fontsize=9 if tile >= 1.5 else 7, clip_on=False)
+    ax.add_collection(PatchCollection(frames, facecolor="none", edgecolor=FRAME, linewidth=0.6))
     ax.set_axis_off()
     return fig
 
 
 def _montage(images: np.ndarray, rows: int, cols: int, gap_y: int, gap_x: int) -> np.ndarray:
-    """Tile ``(n, H, W[, 3])`` images into one array; gaps are NaN (gray) or white (RGB)."""
+    """Tile ``(n, H, W[, 3])`` images into one array with gaps around and between them.
+
+    Gaps are NaN for 2-D images (drawn in the colormap's "bad" colour) and
+    white for RGB images. Each tile sits below its gap, leaving room for a title.
+    """
     height, width = images.shape[1:3]
-    shape = (rows * (height + gap_y), cols * (width + gap_x) - gap_x, *images.shape[3:])
+    shape = (rows * (height + gap_y) + gap_x, cols * (width + gap_x) + gap_x, *images.shape[3:])
     mosaic = np.full(shape, 1.0 if images.ndim == 4 else np.nan)
     for index, image in enumerate(images):
         row, col = divmod(index, cols)
-        top, left = row * (height + gap_y) + gap_y, col * (width + gap_x)
+        top, left = row * (height + gap_y) + gap_y, col * (width + gap_x) + gap_x
         mosaic[top : top + height, left : left + width] = image
     return mosaic
 
 
-def _colormap(name: str) -> Any:
-    """A copy of a matplotlib colormap whose masked (gap) cells are white."""
+def _colormap(name: str, gap_colour: str) -> Any:
+    """A copy of a matplotlib colormap whose masked (gap) cells are ``gap_colour``."""
     import matplotlib
 
-    colours = matplotlib.colormaps[name].copy()
-    colours.set_bad("white")
-    return colours
+    return matplotlib.colormaps[name].with_extremes(bad=gap_colour)
 
 
 def _vector_samples_figure(x: np.ndarray, y: np.ndarray, info: DatasetInfo) -> Figure:
@@ -397,6 +432,7 @@ def _vector_samples_figure(x: np.ndarray, y: np.ndarray, info: DatasetInfo) -> F
         fig.colorbar(image, ax=ax, label="value")
         ax.set_yticks(range(len(y)), [_short(_name(info, label)) for label in y], fontsize=8)
         ax.set_xlabel(f"feature (of {vectors.shape[1]})")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     else:
         _note(ax, "no examples")
     fig.tight_layout(rect=(0, 0, 1, 0.95))
@@ -412,6 +448,8 @@ def _kernel_heatmap_figure(kernel: np.ndarray) -> Figure:
     fig.colorbar(image, ax=ax, label="weight")
     ax.set_xlabel(f"hidden unit (of {kernel.shape[1]})")
     ax.set_ylabel(f"input feature (of {kernel.shape[0]})")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     return fig
 
@@ -452,7 +490,7 @@ def _draw_quantile_bands(ax: Any, layer: str, epochs: list[int], values: list[np
     ax.fill_between(epochs, q[:, 0], q[:, 4], alpha=0.2, color="tab:blue", label="5-95 %")
     ax.fill_between(epochs, q[:, 1], q[:, 3], alpha=0.4, color="tab:blue", label="25-75 %")
     ax.plot(epochs, q[:, 2], color="tab:blue", marker="o" if len(epochs) <= 30 else None, markersize=3, label="median")
-    ax.set_title(f"{layer} ({values[-1].size:,} weights)", fontsize=10)
+    ax.set_title(f"{layer} (n = {values[-1].size:,})", fontsize=10)
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
@@ -467,7 +505,7 @@ def _draw_histograms(ax: Any, layer: str, epochs: list[int], values: list[np.nda
         _note(ax, "no finite weights")
         return
     low, high = np.percentile(finite, [0.5, 99.5])
-    bins = np.linspace(low, high if high > low else low + 1.0, 60)
+    bins = np.linspace(low, high if high > low else low + 1.0, int(np.clip(np.sqrt(values[-1].size), 15, 60)) + 1)
     for shade, i in zip(np.linspace(0.35, 1.0, len(picks)), picks):
         ax.hist(values[i], bins=bins, histtype="step", color=(0.1, 0.3, 0.7, shade), label=f"epoch {epochs[i]}")
     ax.set_title(f"{layer}: histogram", fontsize=10)
@@ -490,7 +528,7 @@ def _confusion_matrix(metrics: dict[str, Any] | None, y_true: Any, probabilities
     """``metrics["confusion_matrix"]`` if present, otherwise computed from labels and probabilities."""
     if metrics and metrics.get("confusion_matrix") is not None:
         return np.asarray(metrics["confusion_matrix"], dtype=np.int64)
-    y_true = np.asarray(y_true).reshape(-1).astype(int)
+    y_true = _labels(y_true)
     predicted = np.asarray(probabilities).argmax(axis=1)
     matrix = np.zeros((classes, classes), dtype=np.int64)
     np.add.at(matrix, (y_true, predicted), 1)
@@ -498,6 +536,14 @@ def _confusion_matrix(metrics: dict[str, Any] | None, y_true: Any, probabilities
 
 
 # --------------------------------------------------------------------------- small helpers
+
+
+def _labels(y: Any) -> np.ndarray:
+    """Class indices as a flat int array (one-hot rows are reduced with ``argmax``)."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] > 1:
+        y = y.argmax(axis=1)
+    return y.reshape(-1).astype(int)
 
 
 def _name(info: DatasetInfo, label: int) -> str:
@@ -524,11 +570,12 @@ def _note(ax: Any, text: str) -> None:
 
 
 def _save(fig: Figure, path: Path) -> Path:
-    """Render ``fig`` to PNG at ``path`` atomically, then free it."""
+    """Render ``fig`` to PNG at ``path`` atomically.
+
+    The figure is not registered with pyplot, so it is freed with its last
+    reference; nothing needs closing.
+    """
     FigureCanvasAgg(fig)
-    try:
-        with atomic_path(path) as temporary:
-            fig.savefig(temporary, format="png", dpi=DPI)
-    finally:
-        fig.clear()
+    with atomic_path(path) as temporary:
+        fig.savefig(temporary, format="png", dpi=DPI)
     return Path(path)
