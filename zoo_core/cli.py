@@ -122,23 +122,25 @@ def main_options(
 LIST_KINDS = {**{k: k for k in KINDS}, **{k + "s": k for k in KINDS}, "losses": "loss",
               "preset": "preset", "presets": "preset", "run": "run", "runs": "run",
               "setting": "setting", "settings": "setting"}
+#: The kind names as users write them, for messages and group titles.
+PLURALS = {"dataset": "datasets", "architecture": "architectures", "optimizer": "optimizers",
+           "loss": "losses", "exporter": "exporters", "preset": "presets", "run": "runs",
+           "setting": "settings"}
 
 
 def list_rows(registry: Registry, kind: Optional[str] = None, pattern: Optional[str] = None) -> list[dict[str, str]]:
-    """The rows of ``zoo list``: components, presets, runs (and settings on request)."""
+    """The rows of ``zoo list``: per kind its components then its presets; then runs.
+
+    ``kind`` is a component kind, ``"preset"``, ``"run"`` or ``"setting"``
+    (settings are listed only when asked for); ``pattern`` is a glob on
+    names, or plain text matched anywhere.
+    """
     rows: list[dict[str, str]] = []
-    if kind in (None, *KINDS):
-        for component in registry.catalog.components(kind if kind in KINDS else None):
-            rows.append({"type": "component", "kind": component.kind, "name": component.name,
-                         "summary": component.summary, "plugin": component.plugin,
-                         "qualified_name": component.qualified_name})
-    if kind in (None, "preset", *KINDS):
-        for preset_kind, presets in registry.presets.items():
-            if kind in KINDS and preset_kind != kind:
-                continue
-            for name, preset in sorted(presets.items()):
-                rows.append({"type": "preset", "kind": preset_kind, "name": name, "summary": preset.summary,
-                             "plugin": f"preset of {preset.base}", "source": str(preset.source)})
+    for component_kind in KINDS:
+        if kind in (None, component_kind):
+            rows += [_component_row(c) for c in registry.catalog.components(component_kind)]
+        if kind in (None, component_kind, "preset"):
+            rows += [_preset_row(p) for _, p in sorted(registry.presets[component_kind].items())]
     if kind in (None, "run"):
         for name, recipe in sorted(registry.runs.items()):
             rows.append({"type": "run", "kind": "run", "name": name, "summary": recipe.summary,
@@ -149,8 +151,20 @@ def list_rows(registry: Registry, kind: Optional[str] = None, pattern: Optional[
                          "plugin": f"{setting.parameter.type_name} = {_toml(setting.parameter.default)}"})
     if pattern:
         glob = pattern if any(ch in pattern for ch in "*?[") else f"*{pattern}*"
-        rows = [row for row in rows if fnmatch.fnmatch(row["name"].lower(), glob.lower())]
+        rows = [row for row in rows if fnmatch.fnmatch(row["name"].lower(), glob.lower())
+                or fnmatch.fnmatch(row.get("qualified_name", "").lower(), glob.lower())]
     return rows
+
+
+def _component_row(component: Component) -> dict[str, str]:
+    return {"type": "component", "kind": component.kind, "name": component.name,
+            "summary": component.summary, "plugin": component.plugin,
+            "qualified_name": component.qualified_name}
+
+
+def _preset_row(preset: Any) -> dict[str, str]:
+    return {"type": "preset", "kind": preset.kind, "name": preset.name, "summary": preset.summary,
+            "plugin": f"preset of {preset.base}", "source": str(preset.source)}
 
 
 @app.command("list")
@@ -163,7 +177,7 @@ def list_command(
     """List components, presets and runs, optionally by kind and name pattern."""
     if kind is not None and kind.lower() not in LIST_KINDS:
         if pattern is not None:
-            raise ConfigError(f"unknown kind '{kind}'", hint=suggest(kind, sorted(set(LIST_KINDS)), "kinds"))
+            raise ConfigError(f"unknown kind '{kind}'", hint=suggest(kind.lower(), list(PLURALS.values()), "kinds"))
         kind, pattern = None, kind
     chosen = LIST_KINDS[kind.lower()] if kind else None
     rows = list_rows(state.registry(), chosen, pattern)
@@ -171,14 +185,44 @@ def list_command(
         print(json.dumps(rows, indent=2))
         return
     if not rows:
-        out.print(f"nothing matches{f' {pattern!r}' if pattern else ''}; try 'zoo list' for everything")
+        out.print(_nothing_matches(pattern, kind_given=kind is not None))
         return
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("kind", "name", "summary", "plugin" if chosen != "setting" else "type = default"):
-        table.add_column(column, overflow="fold")
+    _render_rows(rows, state.registry())
+
+
+def _nothing_matches(pattern: Optional[str], kind_given: bool) -> str:
+    """The note for an empty listing; a pattern that looks like a misspelt kind says so."""
+    import difflib
+
+    close = [] if kind_given else difflib.get_close_matches((pattern or "").lower(), list(PLURALS.values()), n=1)
+    maybe = f" (did you mean '{close[0]}' as a kind?)" if close else ""
+    return (f"nothing matches{f' {pattern!r}' if pattern else ''}{maybe}; try 'zoo list' for everything, "
+            f"or one of: {', '.join(PLURALS.values())}")
+
+
+def _render_rows(rows: list[dict[str, str]], registry: Registry) -> None:
+    """One small table per kind, titled by the kind, so each fits the width on its own."""
+    groups: dict[str, list[dict[str, str]]] = {}
     for row in rows:
-        table.add_row(row["kind"], escape(row["name"]), escape(row["summary"]), escape(row["plugin"]))
-    out.print(table)
+        groups.setdefault(row["kind"], []).append(row)
+    for index, (kind, group) in enumerate(groups.items()):
+        if index:
+            out.print()
+        last = {"run": "file", "setting": "type = default"}.get(kind, "plugin")
+        table = Table(box=None, pad_edge=False, header_style="bold")
+        table.add_column(PLURALS[kind], no_wrap=True)
+        table.add_column("summary", overflow="fold", ratio=1)
+        table.add_column(last, no_wrap=kind != "setting", overflow="fold")
+        for row in group:
+            table.add_row(escape(_display_name(row, registry)), escape(row["summary"]), escape(row["plugin"]))
+        out.print(table)
+
+
+def _display_name(row: dict[str, str], registry: Registry) -> str:
+    """The name to show: ``plugin:name`` when plugins share the bare name."""
+    if row["type"] == "component" and len(registry.catalog.by_kind[row["kind"]].get(row["name"], [])) > 1:
+        return row["qualified_name"]
+    return row["name"]
 
 
 # -- show ---------------------------------------------------------------------------
@@ -198,6 +242,7 @@ def show_data(registry: Registry, name: str) -> list[dict[str, Any]]:
             choice = registry.resolve(kind, name, str(preset.source))
             found.append({"type": "preset", "kind": kind, "name": name, "summary": preset.summary,
                           "component": choice.component.qualified_name, "base": preset.base,
+                          "plugin": choice.component.plugin,
                           "source": str(preset.source), "params": choice.params,
                           "parameters": _parameters_data(choice.component)})
     if name in registry.runs:
@@ -279,26 +324,29 @@ def _render_show(item: dict[str, Any]) -> None:
         out.print(f"  factory: {escape(item['factory'])}")
         _render_parameters(item["parameters"], None)
     elif item["type"] == "preset":
-        out.print(f"  preset of {item['kind']} {escape(item['base'])} -> component {escape(item['component'])}"
-                  f"   defined at {escape(item['source'])}")
+        component = item["component"].rpartition(":")[2]
+        via = f" (via {escape(item['base'])})" if item["base"] not in (component, item["component"]) else ""
+        out.print(f"  preset of {item['kind']} {escape(component)}{via} from plugin {escape(item['plugin'])}")
+        out.print(f"  defined at {escape(item['source'])}")
         _render_parameters(item["parameters"], item["params"])
     elif item["type"] == "settings":
         _render_parameters(item["parameters"], None)
     else:
         config = item["config"]
         out.print(f"  defined at {escape(item['source'])}")
-        table = Table(box=None, pad_edge=False, header_style="bold", title_justify="left")
-        for column in ("part", "name", "component", "parameters"):
-            table.add_column(column, overflow="fold")
-        for kind in ("dataset", "architecture", "optimizer", "loss"):
-            part = config[kind]
-            table.add_row(kind, escape(item["references"][kind]), escape(part["component"]), _params_text(part))
-        for index, part in enumerate(config["exporters"]):
-            ref = item["references"][f"exporter {index + 4}"]
-            table.add_row("exporter", escape(ref), escape(part["component"]), _params_text(part))
+        table = Table(box=None, pad_edge=False, header_style="bold")
+        table.add_column("part", no_wrap=True)
+        table.add_column("name (component)", no_wrap=True)
+        table.add_column("parameters", overflow="fold", ratio=1)
+        parts = [(kind, item["references"][kind], config[kind]) for kind in ("dataset", "architecture", "optimizer", "loss")]
+        parts += [("exporter", item["references"][f"exporter {index + 4}"], part)
+                  for index, part in enumerate(config["exporters"])]
+        for kind, ref, part in parts:
+            name = ref if ref == part["component"] else f"{ref} ({part['component']})"
+            table.add_row(kind, escape(name), _params_text(part))
         out.print(table)
         settings = {k: config[k] for k in SETTINGS}
-        out.print("  settings: " + ", ".join(f"{k}={_toml(v)}" for k, v in settings.items()))
+        out.print("  settings: " + ", ".join(f"{k}={_toml(v)}" for k, v in settings.items()), soft_wrap=False)
 
 
 def _params_text(table: dict[str, Any]) -> str:
@@ -335,17 +383,30 @@ def plugins_command(as_json: bool = typer.Option(False, "--json", help="Print JS
         print(json.dumps([record.to_dict() for record in records], indent=2))
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("plugin", "distribution", "version", "hooks", "registered", "status"):
-        table.add_column(column, overflow="fold")
+    table.add_column("plugin", no_wrap=True)
+    table.add_column("distribution", overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("hooks: registered", overflow="fold", ratio=2)
     for record in records:
         status = {"loaded": "[green]loaded[/]", "disabled": "[yellow]disabled[/]"}.get(record.status, "[red]failed[/]")
-        if record.error:
-            status += f": {escape(record.error)}"
-        registered = ", ".join(f"{c.kind} {c.name}" for c in record.components)
-        hooks = ", ".join(hook.removeprefix("register_") for hook in record.hooks)
-        table.add_row(escape(record.name), escape(record.distribution), escape(record.version),
-                      escape(hooks), escape(registered), status)
+        distribution = f"{record.distribution} {record.version}".strip()
+        table.add_row(escape(record.name), escape(distribution), status, escape(_registered_text(record)))
     out.print(table)
+    problems = [record for record in records if record.error]
+    if problems:
+        out.print()
+    for record in problems:
+        out.print(f"[bold]{escape(record.name)}[/] {record.status}: {escape(record.error)}")
+
+
+def _registered_text(record: Any) -> str:
+    """'optimizers: adam, sgd', one line per hook the plugin implements."""
+    parts = []
+    for hook in record.hooks:
+        kind = hook.removeprefix("register_")
+        names = [c.name for c in record.components if PLURALS.get(c.kind) == kind]
+        parts.append(f"{kind}: {', '.join(names) or '(none)'}")
+    return "\n".join(parts)
 
 
 # -- training, evaluation, export: see zoo_core.cli_runs ------------------------------

@@ -115,8 +115,13 @@ class Component:
             raise PluginError(f"{self.kind} {self.name!r}: factory {self.factory!r} is not callable")
         if not isinstance(self.summary, str):
             raise PluginError(f"{self.kind} {self.name!r}: summary must be a string")
-        if not self.summary and callable(self.factory):
-            self.summary = first_line(inspect.getdoc(self.factory) or "")
+        if callable(self.factory):
+            if not self.summary:
+                self.summary = first_line(inspect.getdoc(self.factory) or "")
+            try:  # the signature is at hand: check it now, not when a run is built
+                self.parameters()
+            except PluginError as error:
+                raise PluginError(f"{self.kind} {self.name!r}: {error.message}", hint=error.hint) from None
 
     def load_factory(self) -> Callable[..., Any]:
         """Import (if needed) and return the factory callable."""
@@ -181,33 +186,55 @@ def first_line(text: str) -> str:
 
 def parameters_of(factory: Callable[..., Any], context: tuple[str, ...]) -> dict[str, Parameter]:
     """Read a factory's user parameters from its signature and docstring."""
-    signature = inspect.signature(factory)
+    label = getattr(factory, "__qualname__", repr(factory))
     try:
-        hints = typing.get_type_hints(factory)
-    except Exception:  # noqa: BLE001 - fall back to raw annotations
-        hints = {}
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError) as error:
+        raise PluginError(f"factory {label!r} has no signature zoo can read ({error})",
+                          hint="register a plain Python function as the factory") from None
+    hints = _type_hints(factory, signature)
     helps = docstring_args(inspect.getdoc(factory) or "")
     names = list(signature.parameters)
     if tuple(names[: len(context)]) != context:
+        expected = f"({', '.join(context)}, ...)" if context else "only keyword parameters"
         raise PluginError(
-            f"factory {getattr(factory, '__qualname__', factory)!r} must take {', '.join(context) or 'no'} "
-            f"leading argument(s), takes ({', '.join(names)})"
+            f"factory {label!r} must take {expected}, takes ({', '.join(names)})",
+            hint="see the hook's contract in docs/plugins.md",
         )
     result: dict[str, Parameter] = {}
     for name in names[len(context):]:
         parameter = signature.parameters[name]
         if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
             continue
-        default = REQUIRED if parameter.default is inspect.Parameter.empty else parameter.default
-        annotation = hints.get(name, parameter.annotation)
-        if annotation is inspect.Parameter.empty:
-            annotation = Any if default in (REQUIRED, None) else type(default)
-        result[name] = Parameter(name, annotation, _plain(default), helps.get(name, ""))
+        default = _plain(REQUIRED if parameter.default is inspect.Parameter.empty else parameter.default)
+        annotation = hints.get(name, Any if default is REQUIRED or default is None else type(default))
+        result[name] = Parameter(name, annotation, default, helps.get(name, ""))
     return result
 
 
+def _type_hints(factory: Callable[..., Any], signature: inspect.Signature) -> dict[str, Any]:
+    """The factory's resolved annotations; one that cannot be resolved is left out (untyped)."""
+    try:
+        return typing.get_type_hints(factory)
+    except Exception:  # noqa: BLE001 - resolve what can be, one by one
+        pass
+    namespace = getattr(factory, "__globals__", {})
+    hints: dict[str, Any] = {}
+    for name, parameter in signature.parameters.items():
+        annotation = parameter.annotation
+        if annotation is inspect.Parameter.empty:
+            continue
+        if isinstance(annotation, str):
+            try:
+                annotation = eval(annotation, dict(namespace))  # noqa: S307 - the plugin's own source
+            except Exception:  # noqa: BLE001
+                continue
+        hints[name] = annotation
+    return hints
+
+
 def _plain(value: Any) -> Any:
-    """Tuples become lists, so defaults compare equal to TOML values."""
+    """Tuples become lists, so defaults compare equal to TOML values (and infer ``list``)."""
     if isinstance(value, tuple):
         return [_plain(item) for item in value]
     return value
@@ -237,9 +264,10 @@ def docstring_args(doc: str) -> dict[str, str]:
             in_args = False
             continue
         match = re.match(r"^(\w+)(?:\s*\([^)]*\))?\s*:\s*(.*)$", stripped)
-        if indent == base_indent and match:
-            current = match.group(1)
-            helps[current] = match.group(2)
+        if indent == base_indent:  # a new entry; ``*args:``/``**kwargs:`` are no parameter
+            current = match.group(1) if match else None
+            if current:
+                helps[current] = match.group(2)
         elif current:
             helps[current] = (helps[current] + " " + stripped).strip()
     return helps

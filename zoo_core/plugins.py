@@ -4,7 +4,10 @@ Plugins are Python modules named by entry points in the ``zoo`` group (the
 built-ins are declared exactly the same way in zoo's own ``pyproject.toml``)
 or loose ``.py`` files in a ``--plugins-dir``. A plugin that fails to import,
 whose hook raises, or that registers a malformed spec is reported and left
-out; every other plugin keeps working. Environment variables:
+out; every other plugin keeps working. Two plugins that register the same
+name in one kind both stay reachable as ``plugin:name``; the bare name is
+then an error, and the collision is warned about once at load. Environment
+variables:
 
 - ``ZOO_PLUGINS=a,b``: load only these third-party plugins (built-ins always
   load); set but empty: built-ins only.
@@ -27,7 +30,7 @@ import pluggy
 
 from zoo_core import hookspecs
 from zoo_core.components import KINDS, Component, suggest
-from zoo_core.errors import PluginError, UnknownNameError, ConfigError
+from zoo_core.errors import AmbiguousNameError, PluginError, UnknownNameError
 
 ENTRY_POINT_GROUP = "zoo"
 BUILTIN_DISTRIBUTION = "zoo"
@@ -95,25 +98,37 @@ class Catalog:
     def find(self, kind: str, name: str) -> Component:
         """The component ``name`` (or ``plugin:name``) of ``kind``.
 
-        Raises UnknownNameError with suggestions, or ConfigError when two
-        plugins registered the bare name.
+        Raises UnknownNameError with suggestions, or AmbiguousNameError when
+        two plugins registered the bare name.
         """
         plugin, _, bare = name.rpartition(":")
         found = self.by_kind[kind].get(bare, [])
         if plugin:
             found = [c for c in found if c.plugin == plugin]
         if not found:
-            raise UnknownNameError(
-                f"unknown {kind} '{name}'",
-                hint=suggest(name, self.names(kind), f"available {kind}s"),
-            )
+            raise UnknownNameError(f"unknown {kind} '{name}'", hint=self.unknown_hint(kind, name))
         if len(found) > 1:
-            options = " or ".join(f"'{c.qualified_name}'" for c in found)
-            raise ConfigError(
-                f"{kind} '{name}' is ambiguous: plugins {', '.join(c.plugin for c in found)} all register it",
-                hint=f"say which one: {options}",
-            )
+            raise AmbiguousNameError(f"{kind} '{name}' is ambiguous: {ambiguity(found)}",
+                                     hint=f"write {' or '.join(repr(c.qualified_name) for c in found)}")
         return found[0]
+
+    def unknown_hint(self, kind: str, name: str, names: list[str] | None = None) -> str:
+        """Did-you-mean and the available names, plus any plugin that did not load."""
+        hint = suggest(name, self.names(kind) if names is None else names, f"available {kind}s")
+        missing = [f"{p.name} ({p.status})" for p in self.plugins if p.status != "loaded"]
+        if missing:
+            hint += f"; not loaded: {', '.join(missing)} ('zoo plugins' says why)"
+        return hint
+
+    def collisions(self) -> list[list[Component]]:
+        """Every group of components that share a kind and a bare name."""
+        return [found for kind in KINDS for _, found in sorted(self.by_kind[kind].items()) if len(found) > 1]
+
+
+def ambiguity(found: list[Component]) -> str:
+    """'registered by plugins a (dist 1.0) and b (dist 2.0)'."""
+    owners = [f"{c.plugin} {_component_origin(c)}" for c in found]
+    return f"registered by plugins {', '.join(owners[:-1])} and {owners[-1]}"
 
 
 def load_catalog(
@@ -138,33 +153,62 @@ def load_catalog(
     warn = warn or (lambda line: print(f"zoo: warning: {line}", file=sys.stderr))
     allowed = set(allowlist) if allowlist is not None else None
 
+    def problem(line: str) -> None:
+        if strict:
+            raise PluginError(line, hint="ZOO_STRICT_PLUGINS is set; unset it to make this a warning")
+        warn(line)
+
     catalog = Catalog()
     manager = pluggy.PluginManager("zoo")
     manager.add_hookspecs(hookspecs)
     for record, load_module in _discover(plugins_dir):
-        if any(p.name == record.name for p in catalog.plugins):
-            record.status, record.error = "failed", f"plugin name '{record.name}' is already taken"
+        taken = next((p for p in catalog.plugins if p.name == record.name), None)
+        if taken:
+            record.status = "failed"
+            record.error = f"plugin name '{record.name}' is already taken by {taken.distribution}"
         elif not record.builtin and allowed is not None and record.name not in allowed:
             record.status, record.error = "disabled", "not listed in ZOO_PLUGINS"
         else:
             _load_one(record, load_module, manager)
         catalog.plugins.append(record)
         if record.status == "failed":
-            line = (
-                f"plugin '{record.name}' ({record.distribution} {record.version}) failed to load: "
-                f"{record.error}; fix or uninstall it, or leave it out with ZOO_PLUGINS "
-                "('zoo plugins' shows details)"
-            )
-            if strict:
-                raise PluginError(line, hint="unset ZOO_STRICT_PLUGINS to skip failing plugins")
-            warn(line)
+            problem(f"plugin '{record.name}' ({_origin(record)}) failed to load: {record.error}; "
+                    f"{_remedy(record)}")
         for component in record.components:
             catalog.add(component)
+    for found in catalog.collisions():
+        newcomer = found[-1]
+        problem(f"{newcomer.kind} '{newcomer.name}' is {ambiguity(found)}; the bare name is now an error: "
+                f"write {' or '.join(repr(c.qualified_name) for c in found)}, "
+                f"or leave '{newcomer.plugin}' out with ZOO_PLUGINS")
     if allowed:
         missing = allowed - {p.name for p in catalog.plugins}
         for name in sorted(missing):
-            warn(f"ZOO_PLUGINS names '{name}', but no such plugin is installed")
+            warn(f"ZOO_PLUGINS names '{name}', but no such plugin is installed; "
+                 f"{suggest(name, [p.name for p in catalog.plugins if not p.builtin], 'installed plugins')}")
     return catalog
+
+
+def _component_origin(component: Component) -> str:
+    """'(dist 1.0)', or '(plugins dir)' for a loose file."""
+    if component.distribution.startswith("("):
+        return component.distribution
+    return f"({component.distribution} {component.version})".replace(" )", ")")
+
+
+def _origin(record: PluginRecord) -> str:
+    """Where a plugin comes from, for messages: its distribution and version, or its file."""
+    if record.source == "plugins dir":
+        return record.module
+    return f"{record.distribution} {record.version}".strip()
+
+
+def _remedy(record: PluginRecord) -> str:
+    """How to get rid of a failing plugin, for the one-line warning."""
+    if record.source == "plugins dir":
+        return f"fix or remove {record.module} ('zoo plugins' shows every plugin's status)"
+    return (f"fix it, or 'pip uninstall {record.distribution}', or leave it out with "
+            "ZOO_PLUGINS=<the plugins you want> ('zoo plugins' shows every plugin's status)")
 
 
 def _discover(plugins_dir: str | Path | None) -> Iterable[tuple[PluginRecord, Callable[[], ModuleType]]]:
@@ -196,6 +240,8 @@ def _discover(plugins_dir: str | Path | None) -> Iterable[tuple[PluginRecord, Ca
                 hint="pass an existing folder of .py plugin files to --plugins-dir / ZOO_PLUGINS_DIR",
             )
         for path in sorted(directory.glob("*.py")):
+            if path.name.startswith("_"):
+                continue  # __init__.py and private helpers are not plugins
             record = PluginRecord(
                 name=path.stem,
                 distribution="(plugins dir)",
@@ -217,7 +263,11 @@ def _import_file(path: Path) -> ModuleType:
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
     return module
 
 
@@ -239,10 +289,19 @@ def _load_one(record: PluginRecord, load_module: Callable[[], ModuleType], manag
                 raise PluginError(f"hook {hook_name} raised {type(error).__name__}: {error}") from error
             components.extend(_check_specs(registered, hook_name, kind, record))
         record.components = components
-    except Exception as error:  # noqa: BLE001 - isolation is the point
+    except (Exception, SystemExit) as error:  # noqa: BLE001 - isolation is the point
         record.status = "failed"
-        record.error = str(error) if isinstance(error, PluginError) else f"{type(error).__name__}: {error}"
-        record.hooks, record.components = record.hooks, []
+        record.error = _one_line(error)
+        record.components = []
+
+
+def _one_line(error: BaseException) -> str:
+    """An exception as one line: a PluginError's message and hint, or 'Type: message'."""
+    if isinstance(error, PluginError):
+        text = f"{error.message} ({error.hint})" if error.hint else error.message
+    else:
+        text = f"{type(error).__name__}: {error}"
+    return " ".join(text.split())
 
 
 def _check_hook_names(module: ModuleType) -> None:

@@ -37,7 +37,7 @@ else:  # pragma: no cover
 
 from zoo_core.components import KINDS, suggest
 from zoo_core.config import RUN_COMPONENT_KINDS, ComponentChoice, RunConfig, parse_override
-from zoo_core.errors import ConfigError, UnknownNameError
+from zoo_core.errors import AmbiguousNameError, ConfigError, UnknownNameError
 from zoo_core.plugins import Catalog
 from zoo_core.settings import SETTINGS, check_settings
 
@@ -115,7 +115,12 @@ class Registry:
             raise ConfigError(f"{where}: {kind} must be a name or an inline table, got {reference!r}",
                               hint=f'e.g. {kind} = "{self._example(kind)}"')
         component_name, preset_params = self._follow(kind, name, where)
-        component = self.catalog.find(kind, component_name)
+        try:
+            component = self.catalog.find(kind, component_name)
+        except AmbiguousNameError as error:
+            example = self.catalog.by_kind[kind][component_name][0].qualified_name
+            where_to = f"e.g. --set {kind}={example}" if kind in RUN_COMPONENT_KINDS else f'e.g. "{example}"'
+            raise AmbiguousNameError(f"{where}: {error.message}", hint=f"{error.hint} ({where_to})") from None
         checked = component.check_params({**preset_params, **params}, where)
         return ComponentChoice(kind, name, component, checked)
 
@@ -127,7 +132,7 @@ class Registry:
             if name in chain:
                 loop = " -> ".join([*chain, name])
                 raise ConfigError(f"{where}: presets refer to each other in a loop: {loop}",
-                                  hint=f"make one of them name a {kind} component")
+                                  hint=f"make one of them name {_a(kind)} component")
             chain.append(name)
             preset = self.presets[kind][name]
             layers.append(preset.params)
@@ -135,10 +140,8 @@ class Registry:
         if not self.catalog.has(kind, name):
             plugin, _, bare = name.rpartition(":")
             if plugin or bare not in self.catalog.by_kind[kind]:
-                raise UnknownNameError(
-                    f"{where}: unknown {kind} '{name}'",
-                    hint=suggest(name, self.names(kind), f"available {kind}s"),
-                )
+                raise UnknownNameError(f"{where}: unknown {kind} '{name}'{self._elsewhere(kind, name)}",
+                                       hint=self.catalog.unknown_hint(kind, name, self.names(kind)))
         params: dict[str, Any] = {}
         for layer in reversed(layers):
             params.update(layer)
@@ -147,6 +150,11 @@ class Registry:
     def _example(self, kind: str) -> str:
         names = self.names(kind)
         return names[0] if names else "name"
+
+    def _elsewhere(self, kind: str, name: str) -> str:
+        """' (it is an architecture)' when ``name`` exists as another kind."""
+        others = [other for other in KINDS if other != kind and name in self.names(other)]
+        return f" (it is {_a(others[0])})" if others else ""
 
     # -- runs -----------------------------------------------------------------
 
@@ -166,70 +174,87 @@ class Registry:
 
     def run_from_table(self, table: dict[str, Any], recipe: str, where: str,
                        overrides: list[str] | None = None) -> RunConfig:
-        """Resolve a run table (registry entry or config.toml) and apply overrides."""
+        """Resolve a run table (registry entry or config.toml) and apply ``--set`` overrides.
+
+        Overrides that replace a component (``optimizer=sgd``) or the exporters
+        take the table's place before anything is resolved; parameter and
+        setting overrides are applied after, so their order does not matter.
+        """
         table = copy.deepcopy(table)
+        parsed = [(text, *parse_override(text)) for text in overrides or []]
+        swaps = {key: (f"--set '{text}'", value) for text, key, value in parsed
+                 if key in (*RUN_COMPONENT_KINDS, "exporters")}
+        self._check_run_table(table, where, swaps)
+
+        def part(kind: str) -> ComponentChoice:
+            place, reference = swaps.get(kind, (where, table.get(kind)))
+            return self.resolve(kind, reference, place)
+
+        exporters_place, exporters = swaps.get("exporters", (where, table.get("exporters", [])))
+        config = RunConfig(
+            recipe=str(table.get("recipe", recipe)),
+            summary=str(table.get("summary", "")),
+            dataset=part("dataset"),
+            architecture=part("architecture"),
+            optimizer=part("optimizer"),
+            loss=part("loss"),
+            exporters=[self.resolve("exporter", ref, exporters_place)
+                       for ref in (exporters if isinstance(exporters, list) else [exporters])],
+            settings=check_settings({k: v for k, v in table.items() if k in SETTINGS}, where),
+        )
+        for text, key, value in parsed:
+            if key not in swaps:
+                self._apply(config, text, key, value)
+        return config
+
+    def _check_run_table(self, table: dict[str, Any], where: str, swaps: dict[str, Any]) -> None:
+        """Unknown keys, missing components and a non-array ``exporters`` in a run table."""
         unknown = [key for key in table if key not in RUN_KEYS]
         if unknown:
             raise ConfigError(f"{where}: unknown key '{unknown[0]}'",
                               hint=suggest(unknown[0], list(RUN_KEYS), "valid keys"))
-        missing = [kind for kind in RUN_COMPONENT_KINDS if kind not in table]
+        missing = [kind for kind in RUN_COMPONENT_KINDS if kind not in table and kind not in swaps]
         if missing:
             raise ConfigError(f"{where}: a run needs '{missing[0]}'",
                               hint=f'add e.g. {missing[0]} = "{self._example(missing[0])}"')
         exporters = table.get("exporters", [])
-        if not isinstance(exporters, list):
+        if "exporters" not in swaps and not isinstance(exporters, list):
             raise ConfigError(f"{where}: 'exporters' must be an array of names, got {exporters!r}",
                               hint='e.g. exporters = ["savedmodel", "tflite"]')
-        settings = {key: value for key, value in table.items() if key in SETTINGS}
-        config = RunConfig(
-            recipe=str(table.get("recipe", recipe)),
-            summary=str(table.get("summary", "")),
-            dataset=self.resolve("dataset", table["dataset"], where),
-            architecture=self.resolve("architecture", table["architecture"], where),
-            optimizer=self.resolve("optimizer", table["optimizer"], where),
-            loss=self.resolve("loss", table["loss"], where),
-            exporters=[self.resolve("exporter", ref, where) for ref in exporters],
-            settings=check_settings(settings, where),
-        )
-        for text in _swaps_first(overrides or []):
-            self._apply(config, text)
-        return config
 
-    def _apply(self, config: RunConfig, text: str) -> None:
-        """Apply one ``--set key=value`` to a resolved run, checking it."""
-        key, value = parse_override(text)
+    def _apply(self, config: RunConfig, text: str, key: str, value: Any) -> None:
+        """Apply one ``--set`` of a setting or a component parameter to a resolved run."""
         where = f"--set '{text}'"
         head, _, rest = key.partition(".")
         if head in SETTINGS and not rest:
             config.settings[head] = SETTINGS[head].check(value, where)
-        elif head in RUN_COMPONENT_KINDS and not rest:
-            setattr(config, head, self.resolve(head, value, where))
-        elif head in RUN_COMPONENT_KINDS:
+        elif head in RUN_COMPONENT_KINDS and rest:
             choice: ComponentChoice = getattr(config, head)
-            params = {**choice.params, rest: value}
-            choice.params = choice.component.check_params(params, where)
-        elif head == "exporters" and not rest:
-            refs = value if isinstance(value, list) else [value]
-            config.exporters = [self.resolve("exporter", ref, where) for ref in refs]
-        elif head == "exporters":
-            name, _, parameter = rest.rpartition(".")
-            if not name:
-                raise ConfigError(f"{where}: say which exporter", hint="e.g. --set exporters.tflite.quantize=int8")
-            matches = [c for c in config.exporters if name in (c.ref, c.component.name, c.component.qualified_name)]
-            if not matches:
-                raise ConfigError(f"{where}: this run has no exporter '{name}'",
-                                  hint=suggest(name, [c.ref for c in config.exporters], "its exporters"))
-            for choice in matches:
-                choice.params = choice.component.check_params({**choice.params, parameter: value}, where)
+            choice.params = choice.component.check_params({**choice.params, rest: value}, where)
+        elif head == "exporters" and rest:
+            self._apply_exporter(config, where, rest, value)
         else:
             valid = [*SETTINGS, *RUN_COMPONENT_KINDS, "exporters"]
             raise ConfigError(f"{where}: unknown key '{key}'",
                               hint=suggest(head, valid, "valid keys (kinds take .parameter)"))
 
+    def _apply_exporter(self, config: RunConfig, where: str, rest: str, value: Any) -> None:
+        """``exporters.NAME.PARAMETER=value``: NAME is the name in the run, else the component."""
+        name, _, parameter = rest.rpartition(".")
+        if not name:
+            raise ConfigError(f"{where}: say which exporter", hint="e.g. --set exporters.tflite.quantize=int8")
+        matches = ([c for c in config.exporters if c.ref == name]
+                   or [c for c in config.exporters if name in (c.component.name, c.component.qualified_name)])
+        if not matches:
+            raise ConfigError(f"{where}: this run has no exporter '{name}'",
+                              hint=suggest(name, [c.ref for c in config.exporters], "its exporters"))
+        for choice in matches:
+            choice.params = choice.component.check_params({**choice.params, parameter: value}, where)
 
-def _swaps_first(overrides: list[str]) -> list[str]:
-    """Component swaps (``optimizer=sgd``) before parameters (``optimizer.learning_rate=...``)."""
-    return sorted(overrides, key=lambda text: "." in text.partition("=")[0])
+
+def _a(noun: str) -> str:
+    """'an architecture', 'a dataset'."""
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
 
 
 # -- loading files ------------------------------------------------------------------
@@ -252,7 +277,8 @@ def registry_files(extra: str | Path | None = None, cwd: Path | None = None) -> 
     if extra is not None:
         extra_path = Path(extra)
         if not extra_path.is_file():
-            raise ConfigError(f"registry file '{extra}' does not exist", hint="check the path given to --registry")
+            problem = "is not a file" if extra_path.exists() else "does not exist"
+            raise ConfigError(f"registry file '{extra}' {problem}", hint="give --registry the path of a .toml file")
         files.append(extra_path)
     unique: list[Path] = []
     for path in files:
@@ -286,14 +312,15 @@ def _read_file(registry: Registry, path: Path) -> None:
                           hint="see https://toml.io for the syntax; strings need double quotes") from None
     for section, entries in data.items():
         if section != "runs" and section not in SECTIONS:
-            line = _locate(text, section)
-            raise ConfigError(f"{Source(str(path), line)}: unknown section '{section}'",
-                              hint=suggest(section, [*SECTIONS, "runs"], "valid sections"))
+            _unknown_section(path, text, section, entries)
         if not isinstance(entries, dict) or any(not isinstance(v, dict) for v in entries.values()):
             raise ConfigError(f"{Source(str(path), _locate(text, section))}: '{section}' must hold tables",
                               hint=f"write each entry as [{section}.NAME]")
         for name, table in entries.items():
             source = Source(str(path), _locate(text, section, name))
+            if ":" in name:
+                raise ConfigError(f"{source} [{section}.{name}]: names cannot contain ':'",
+                                  hint="':' separates a plugin from a name (plugin:name); use '-' instead")
             if section == "runs":
                 summary = table.get("summary", "")
                 registry.runs[name] = Recipe(name, summary if isinstance(summary, str) else "", table, source)
@@ -311,39 +338,71 @@ def _read_file(registry: Registry, path: Path) -> None:
             registry.presets[kind][name] = Preset(kind, name, base, params, summary, source)
 
 
+def _unknown_section(path: Path, text: str, section: str, entries: Any) -> None:
+    """Raise the error for a top-level table or key that the schema does not have."""
+    where = Source(str(path), _locate(text, section))
+    what = "section" if isinstance(entries, dict) else "top-level key"
+    hint = suggest(section, [*SECTIONS, "runs"], "valid sections")
+    if section in RUN_KEYS:
+        hint = f"'{section}' belongs in a run: put it under a [runs.NAME] table"
+    raise ConfigError(f"{where}: unknown {what} '{section}'", hint=hint)
+
+
 def _check(registry: Registry) -> None:
-    """Resolve every preset and run once, so any mistake surfaces now."""
+    """Resolve every preset and run once, so any mistake surfaces now.
+
+    A name made ambiguous by two plugins is the plugins' doing, not the
+    file's: it was warned about when they loaded, and it is an error only
+    when that preset or run is used, so everything else keeps working.
+    """
     for kind, presets in registry.presets.items():
         for name, preset in presets.items():
             where = f"{preset.source} [{kind}s.{name}]"
-            if registry.catalog.has(kind, name):
-                owner = registry.catalog.find(kind, name).plugin if ":" not in name else name
-                raise ConfigError(f"{where}: preset '{name}' has the name of a {kind} of plugin '{owner}'",
+            owners = registry.catalog.by_kind[kind].get(name, [])
+            if owners:
+                plugins = " and ".join(f"'{c.plugin}'" for c in owners)
+                raise ConfigError(f"{where}: preset '{name}' has the name of {_a(kind)} of plugin {plugins}",
                                   hint="give the preset another name")
-            try:
-                registry.resolve(kind, name, where)
-            except ConfigError as error:
-                raise _at_key(error, preset.source, kind + "s", name) from None
+            _check_entry(lambda: registry.resolve(kind, name, where), preset.source, kind + "s", name)
     for name, recipe in registry.runs.items():
-        try:
-            registry.run(name)
-        except ConfigError as error:
-            raise _at_key(error, recipe.source, "runs", name) from None
+        _check_entry(lambda: registry.run(name), recipe.source, "runs", name)
+
+
+def _check_entry(resolve: Any, source: Source, section: str, name: str) -> None:
+    """Run ``resolve``; sharpen a ConfigError to the offending line, let ambiguity pass."""
+    try:
+        resolve()
+    except AmbiguousNameError:
+        pass
+    except ConfigError as error:
+        raise _at_key(error, source, section, name) from None
 
 
 def _at_key(error: ConfigError, source: Source, section: str, name: str) -> ConfigError:
     """Sharpen an error's line number to the offending key, where it can be found."""
-    match = re.search(r"(?:parameter|key|setting) '([\w-]+)'", error.message)
-    if not match or not source.line:
+    key = _key_in(error.message, section)
+    if not key or not source.line:
         return error
     try:
         text = Path(source.path).read_text(encoding="utf-8")
     except OSError:
         return error
-    line = _locate(text, section, name, match.group(1))
+    line = _locate(text, section, name, key)
     if line and line != source.line:
         error.message = error.message.replace(str(source), f"{source.path}:{line}", 1)
     return error
+
+
+def _key_in(message: str, section: str) -> str | None:
+    """The registry key an error message is about: a parameter, setting or component."""
+    match = re.search(r"(?:parameter|key|setting) '([\w-]+)'", message)
+    if match:
+        return match.group(1)
+    match = re.search(rf"unknown ({'|'.join(KINDS)}) '", message)
+    if match:
+        kind = match.group(1)
+        return "component" if section != "runs" else "exporters" if kind == "exporter" else kind
+    return None
 
 
 def _locate(text: str, section: str, name: str | None = None, key: str | None = None) -> int | None:
