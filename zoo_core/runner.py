@@ -249,12 +249,13 @@ def _train_steps(run: Run, manifest: Manifest, config: RunConfig, resume_state: 
                            hint="likely causes: a learning rate too high (try --set optimizer.learning_rate=0.0001), "
                                 "unscaled inputs, or a loss that does not match the labels") from None
 
-    metrics = evaluate_model(model, dataset, loss)
+    probabilities = predict_probabilities(model, dataset.x_test)
+    metrics = evaluate_probabilities(probabilities, dataset, loss)
     write_json_atomic(run.dir / "metrics.json", metrics)
     _save_model(model, run.dir / "model.keras")
     manifest.update(metrics={k: metrics[k] for k in ("accuracy", "loss", "f1_macro")})
 
-    plots = _write_plots(run, model, dataset, history.rows, weights.snapshots, metrics)
+    plots = _write_plots(run, model, dataset, probabilities, history.rows, weights.snapshots, metrics)
     exports = export_model(run, model, dataset, config.exporters, run.dir / "exports", config.recipe)
     manifest.update(status="completed", finished=utc_now(), plots=sorted(plots),
                     exports=[result.to_dict() for result in exports],
@@ -272,13 +273,19 @@ def _check_model(model: Any, info: Any, ref: str) -> None:
                           hint="the architecture must end in a softmax over num_classes")
 
 
-def evaluate_model(model: Any, dataset: Any, loss: Any = None) -> dict[str, Any]:
-    """Test-set metrics of ``model``: accuracy, loss, precision/recall/F1, confusion matrix."""
+def predict_probabilities(model: Any, x: Any) -> Any:
+    """The model's class probabilities for ``x``, in large batches."""
+    import numpy as np
+
+    return np.asarray(model.predict(x, batch_size=1024, verbose=0))
+
+
+def evaluate_probabilities(probabilities: Any, dataset: Any, loss: Any = None) -> dict[str, Any]:
+    """Test-set metrics from predicted probabilities: accuracy, loss, precision/recall/F1, confusion matrix."""
     import numpy as np
 
     from zoo_core.metrics import classification_metrics
 
-    probabilities = np.asarray(model.predict(dataset.x_test, batch_size=1024, verbose=0))
     loss_value = None
     if loss is not None:
         from zoo_core.engine import one_hot_if_needed
@@ -294,16 +301,16 @@ def _save_model(model: Any, path: Path) -> None:
     temporary.replace(path)
 
 
-def _write_plots(run: Run, model: Any, dataset: Any, rows: list[dict], snapshots: list, metrics: dict) -> dict[str, Path]:
+def _write_plots(run: Run, model: Any, dataset: Any, probabilities: Any, rows: list[dict], snapshots: list,
+                 metrics: dict) -> dict[str, Path]:
     import numpy as np
 
     from zoo_core.plots import write_plots
 
     history = {key: [row[key] for row in rows if key in row]
                for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
-    probabilities = np.asarray(model.predict(dataset.x_test, batch_size=1024, verbose=0))
-    first_dense = next((layer for layer in model.layers if type(layer).__name__ == "Dense"), None)
-    kernel = np.asarray(first_dense.get_weights()[0]) if first_dense is not None else None
+    first = next((layer for layer in model.layers if getattr(layer, "kernel", None) is not None), None)
+    kernel = np.asarray(first.get_weights()[0]) if first is not None else None
     return write_plots(run.dir / "plots", info=dataset.info, x_train=dataset.x_train, y_train=dataset.y_train,
                        x_test=dataset.x_test, y_test=dataset.y_test, probabilities=probabilities,
                        history=history, first_layer_weights=kernel, weight_history=snapshots, metrics=metrics)
@@ -356,7 +363,7 @@ def evaluate(run: Run, registry: Registry) -> dict[str, Any]:
                                      str(run.dir / "config.toml"))
     dataset = load_dataset(config)
     model = keras.models.load_model(path, safe_mode=True)
-    metrics = evaluate_model(model, dataset, config.loss.build())
+    metrics = evaluate_probabilities(predict_probabilities(model, dataset.x_test), dataset, config.loss.build())
     write_json_atomic(run.dir / "metrics.json", metrics)
     return metrics
 
