@@ -146,15 +146,21 @@ class NaNGuard(keras.callbacks.Callback):
             raise NonFiniteLoss(epoch if epoch is not None else getattr(self, "_epoch", 0), batch, float(loss))
 
 
+def progress_mode(mode: str, stream: Any = None) -> str:
+    """Resolve 'auto' to 'bar' on a terminal and 'lines' otherwise."""
+    if mode != "auto":
+        return mode
+    stream = stream or sys.stderr
+    return "bar" if getattr(stream, "isatty", lambda: False)() else "lines"
+
+
 class Progress(keras.callbacks.Callback):
     """Shows training progress: a live rich bar on a terminal, else one line per epoch."""
 
     def __init__(self, mode: str, epochs: int, steps: int, stream: Any = None) -> None:
         super().__init__()
         self.stream = stream or sys.stderr
-        if mode == "auto":
-            mode = "bar" if getattr(self.stream, "isatty", lambda: False)() else "lines"
-        self.mode = mode
+        self.mode = progress_mode(mode, self.stream)
         self.epochs = epochs
         self.steps = steps
         self._bar: Any = None

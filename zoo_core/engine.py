@@ -141,11 +141,18 @@ def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, s
     return stream, steps
 
 
-def choose_steps_per_execution(steps_per_epoch: int, setting: int) -> int:
-    """Steps per call into TensorFlow: the setting, or a whole epoch (capped)."""
+def choose_steps_per_execution(steps_per_epoch: int, setting: int, live_progress: bool) -> int:
+    """Training steps per call into TensorFlow.
+
+    ``setting`` > 0 is used as given. Otherwise a whole epoch runs in one
+    call (one in-graph loop: the per-step Python and dispatch overhead is
+    gone), or a tenth of an epoch when a live progress bar needs updates.
+    """
     if setting > 0:
         return min(setting, steps_per_epoch)
-    return max(1, min(steps_per_epoch, 2048))
+    if live_progress:
+        return max(1, math.ceil(steps_per_epoch / 10))
+    return steps_per_epoch
 
 
 def one_hot_if_needed(loss: Any, labels: np.ndarray, num_classes: int) -> np.ndarray:

@@ -189,7 +189,7 @@ def _train_steps(run: Run, manifest: Manifest, config: RunConfig, resume_state: 
 
     from zoo_core import engine
 
-    threads = engine.configure_threads(math.prod(info.input_shape), settings["batch_size"])
+    threads = engine.configure_threads(math.prod(info.input_shape), settings["batch_size"], settings["threads"])
     import keras
     import tensorflow as tf
 
@@ -215,7 +215,9 @@ def _train_steps(run: Run, manifest: Manifest, config: RunConfig, resume_state: 
     stream_data, steps = engine.training_dataset(split.x_train, y_train, settings["batch_size"],
                                                  settings["seed"], settings["shuffle"], first_epoch,
                                                  settings["epochs"])
-    model.steps_per_execution = engine.choose_steps_per_execution(steps, settings["steps_per_execution"])
+    progress_mode = cb.progress_mode(progress or settings["progress"], stream)
+    model.steps_per_execution = engine.choose_steps_per_execution(steps, settings["steps_per_execution"],
+                                                                  live_progress=progress_mode == "bar")
     validation = None
     if split.x_val is not None:
         validation = (split.x_val, engine.one_hot_if_needed(loss, split.y_val, info.num_classes))
@@ -233,7 +235,7 @@ def _train_steps(run: Run, manifest: Manifest, config: RunConfig, resume_state: 
 
     callbacks = [cb.EpochTimer(), cb.NaNGuard(), history, weights,
                  cb.Checkpointer(run.dir / "checkpoint", history, after_epoch_state),
-                 cb.Progress(progress or settings["progress"], settings["epochs"], steps, stream)]
+                 cb.Progress(progress_mode, settings["epochs"], steps, stream)]
     if settings["tensorboard"]:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run.dir / "tensorboard")))
     manifest.update(engine={"threads": threads, "steps_per_execution": model.steps_per_execution,
