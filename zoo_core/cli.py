@@ -415,7 +415,15 @@ from zoo_core import cli_runs  # noqa: E402,F401  (registers its commands on `ap
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point.
+
+    ``--debug`` is accepted anywhere on the command line (``zoo run X --debug``
+    as well as ``zoo --debug run X``): it is a request for tracebacks, not an
+    option of one command.
+    """
+    if "--debug" in sys.argv[1:]:
+        sys.argv = [sys.argv[0]] + [arg for arg in sys.argv[1:] if arg != "--debug"]
+        os.environ["ZOO_DEBUG"] = "1"
     app()
 
 

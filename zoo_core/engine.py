@@ -16,10 +16,13 @@ Everything here imports TensorFlow; nothing on the CLI fast path imports it.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import sys
+import tempfile
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -47,23 +50,52 @@ class TrainingData:
 
 
 def configure_threads(input_features: int, batch_size: int, threads: int = 0) -> int:
-    """Set TensorFlow's thread pools before any op runs; return the intra-op count.
+    """Import TensorFlow and set its thread pools before any op runs; return the intra-op count.
 
     ``threads`` > 0 is used as given. With 0, a step that is small (estimated
     from the input size and batch size) gets one thread; larger ones keep
     TensorFlow's default (all cores).
     """
-    import tensorflow as tf
+    with quiet_native_stderr():
+        import tensorflow as tf
 
-    if threads <= 0:
-        estimated_macs = batch_size * input_features * 256
-        threads = 1 if estimated_macs < SMALL_STEP_MACS or (os.cpu_count() or 1) <= 1 else 0
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:
-        pass  # the runtime is already initialised (e.g. a second run in one process)
+        if threads <= 0:
+            estimated_macs = batch_size * input_features * 256
+            threads = 1 if estimated_macs < SMALL_STEP_MACS or (os.cpu_count() or 1) <= 1 else 0
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:
+            pass  # the runtime is already initialised (e.g. a second run in one process)
+        tf.config.list_logical_devices()  # start the runtime now, while its start-up chatter is hidden
     return tf.config.threading.get_intra_op_parallelism_threads()
+
+
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Hide what C++ code writes to file descriptor 2 (TensorFlow's CUDA probing on CPU machines).
+
+    TF_CPP_MIN_LOG_LEVEL cannot silence messages logged before absl starts.
+    If the block fails, the hidden output is written out after all, so an
+    import error is never lost. ``ZOO_DEBUG=1`` shows everything.
+    """
+    if os.environ.get("ZOO_DEBUG") or "tensorflow" in sys.modules:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def check_dataset(dataset: Dataset, where: str) -> None:
