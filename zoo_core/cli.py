@@ -23,7 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from zoo_core import __version__
-from zoo_core.components import KINDS, REQUIRED, Component, suggest
+from zoo_core.components import KINDS, PLURALS, REQUIRED, Component, suggest
 from zoo_core.errors import ConfigError, ZooError
 from zoo_core.plugins import Catalog, load_catalog
 from zoo_core.registry import Registry, load_registry
@@ -123,9 +123,6 @@ LIST_KINDS = {**{k: k for k in KINDS}, **{k + "s": k for k in KINDS}, "losses": 
               "preset": "preset", "presets": "preset", "run": "run", "runs": "run",
               "setting": "setting", "settings": "setting"}
 #: The kind names as users write them, for messages and group titles.
-PLURALS = {"dataset": "datasets", "architecture": "architectures", "optimizer": "optimizers",
-           "loss": "losses", "exporter": "exporters", "preset": "presets", "run": "runs",
-           "setting": "settings"}
 
 
 def list_rows(registry: Registry, kind: Optional[str] = None, pattern: Optional[str] = None) -> list[dict[str, str]]:

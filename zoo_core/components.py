@@ -20,6 +20,10 @@ from typing import Any, Callable, Literal, Union
 from zoo_core.errors import ConfigError, PluginError
 
 KINDS: tuple[str, ...] = ("dataset", "architecture", "optimizer", "loss", "exporter")
+#: Each kind's plural, as users write it (``zoo list losses``).
+PLURALS = {"dataset": "datasets", "architecture": "architectures", "optimizer": "optimizers",
+           "loss": "losses", "exporter": "exporters", "preset": "presets", "run": "runs",
+           "setting": "settings"}
 
 #: Leading factory arguments that zoo supplies itself, per kind; they are not
 #: user parameters and do not appear in ``zoo show``.

@@ -65,8 +65,10 @@ def register_losses() -> Iterable[Component]:
     """Register losses.
 
     Each factory takes the loss's parameters as keyword arguments and returns
-    a ``keras.losses.Loss`` that compares integer class labels (or one-hot
-    labels, if it says so in its summary) with the model's probabilities.
+    a ``keras.losses.Loss`` that compares integer class labels with the
+    model's probabilities. A loss that wants one-hot labels instead sets the
+    attribute ``zoo_one_hot_labels = True`` on the object it returns, and zoo
+    one-hot encodes the dataset's labels for it.
     """
 
 

@@ -29,7 +29,7 @@ from typing import Callable, Iterable
 import pluggy
 
 from zoo_core import hookspecs
-from zoo_core.components import KINDS, Component, suggest
+from zoo_core.components import KINDS, PLURALS, Component, suggest
 from zoo_core.errors import AmbiguousNameError, PluginError, UnknownNameError
 
 ENTRY_POINT_GROUP = "zoo"
@@ -114,7 +114,7 @@ class Catalog:
 
     def unknown_hint(self, kind: str, name: str, names: list[str] | None = None) -> str:
         """Did-you-mean and the available names, plus any plugin that did not load."""
-        hint = suggest(name, self.names(kind) if names is None else names, f"available {kind}s")
+        hint = suggest(name, self.names(kind) if names is None else names, f"available {PLURALS[kind]}")
         missing = [f"{p.name} ({p.status})" for p in self.plugins if p.status != "loaded"]
         if missing:
             hint += f"; not loaded: {', '.join(missing)} ('zoo plugins' says why)"

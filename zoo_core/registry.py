@@ -35,7 +35,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from zoo_core.components import KINDS, suggest
+from zoo_core.components import KINDS, PLURALS, suggest
 from zoo_core.config import RUN_COMPONENT_KINDS, ComponentChoice, RunConfig, parse_override
 from zoo_core.errors import AmbiguousNameError, ConfigError, UnknownNameError
 from zoo_core.plugins import Catalog
@@ -332,7 +332,7 @@ def _read_file(registry: Registry, path: Path) -> None:
             where = f"{source} [{section}.{name}]"
             if not isinstance(base, str):
                 raise ConfigError(f"{where}: a preset needs component = \"<{kind} name>\"",
-                                  hint=suggest("", registry.catalog.names(kind), f"available {kind}s"))
+                                  hint=suggest("", registry.catalog.names(kind), f"available {PLURALS[kind]}"))
             if not isinstance(summary, str):
                 raise ConfigError(f"{where}: 'summary' must be a string")
             registry.presets[kind][name] = Preset(kind, name, base, params, summary, source)

@@ -82,9 +82,14 @@ def adamw(learning_rate: float = 0.001, weight_decay: float = 0.004, beta_1: flo
     """
     import keras
 
+    clipping = _common(0.0, clipnorm)["clipnorm"]
+    if weight_decay < 0:
+        from zoo_core.errors import ConfigError
+
+        raise ConfigError(f"optimizer adamw: weight_decay must be 0 or positive, got {weight_decay}")
     return keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay,
                                   beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, amsgrad=amsgrad,
-                                  **_common(0.0, clipnorm))
+                                  clipnorm=clipping)
 
 
 def _common(weight_decay: float, clipnorm: float) -> dict[str, Any]:

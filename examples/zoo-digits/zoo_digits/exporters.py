@@ -1,0 +1,111 @@
+"""Exporter ``keras-file``: the trained model as one ``.keras`` file, verified before it is kept."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+#: Share of test examples whose top class must equal the in-memory model's.
+MIN_ARGMAX_AGREEMENT = 0.999
+
+#: Single-example calls timed for the latency figure (a Keras call takes milliseconds, not microseconds).
+LATENCY_REPEATS = 20
+
+
+def keras_file(context: Any, verify_samples: int = 0, max_abs_diff: float = 1e-5) -> Any:
+    """Keras .keras file (plus a JSON sidecar), reloaded in safe mode and checked before it is kept.
+
+    Writes ``<dest>/<model name>.keras`` and ``<dest>/<model name>.json``.
+    The model is saved beside its final place under a hidden name, loaded
+    back with ``safe_mode=True`` (as ``zoo predict`` loads it) and its class
+    probabilities on the test set compared with the trained model's. Only
+    then are the file and its sidecar (labels, input contract, versions,
+    verification figures) moved into place. An existing file is never
+    overwritten: the next free name is used (``<name>-2.keras``).
+
+    Args:
+        verify_samples: test examples run through the reloaded model (0: all).
+        max_abs_diff: largest allowed difference of any class probability from the trained model.
+    """
+    from zoo_core.errors import ExportError
+    from zoo_core.export import (ExportResult, artifact_metadata, failed_thresholds, make_folders, next_free_path,
+                                 remove_empty_folders, remove_quietly, sha256_of, temporary_beside,
+                                 verification_error)
+
+    if verify_samples < 0:
+        raise ExportError(f"keras-file: verify_samples must be 0 (all) or positive, got {verify_samples}")
+    if max_abs_diff < 0:
+        raise ExportError(f"keras-file: max_abs_diff must be 0 or more, got {max_abs_diff}")
+    thresholds = {"max_abs_diff": max_abs_diff, "min_argmax_agreement": MIN_ARGMAX_AGREEMENT}
+    destination = Path(context.destination)
+    created = make_folders(destination)
+    final = next_free_path(destination, context.model_name, ".keras", companions=(".json",))
+    sidecar = final.with_suffix(".json")
+    temporary = temporary_beside(final).with_suffix(".keras")  # Keras insists on the .keras suffix
+    temporary_sidecar = temporary_beside(sidecar)
+    try:
+        start = time.perf_counter()
+        context.model.save(temporary)
+        seconds = time.perf_counter() - start
+        figures = verify(temporary, context, verify_samples)
+        figures["conversion_seconds"] = seconds
+        failures = failed_thresholds(figures, thresholds)
+        if failures:
+            raise verification_error(f"keras-file {final.name}", failures, figures)
+        size, digest = temporary.stat().st_size, sha256_of(temporary)
+        metadata = artifact_metadata(context, "keras", "float32")
+        metadata.update(file=final.name, size_bytes=size, sha256=digest,
+                        verification={"figures": figures, "thresholds": thresholds})
+        temporary_sidecar.write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        move_both(temporary, final, temporary_sidecar, sidecar)
+    except BaseException:
+        remove_quietly(temporary)
+        remove_quietly(temporary_sidecar)
+        remove_empty_folders(created)
+        raise
+    return ExportResult(format="keras", variant="float32", path=str(final), size_bytes=size, sha256=digest,
+                        figures=figures, thresholds=thresholds)
+
+
+def move_both(temporary: Path, final: Path, temporary_sidecar: Path, sidecar: Path) -> None:
+    """Move the verified model, then its sidecar, into place; on failure leave neither there.
+
+    The model goes first: a stop between the two moves leaves a usable model
+    without its sidecar, never a sidecar that describes no model.
+    """
+    from zoo_core.errors import ExportError
+    from zoo_core.export import move_into_place, remove_quietly
+
+    try:
+        move_into_place(temporary, final)
+    except OSError as error:  # FileExistsError included: someone took the name meanwhile
+        raise ExportError(f"keras-file: cannot move the verified model to {final}: {error}",
+                          hint="another export may have written this name meanwhile; export again") from None
+    try:
+        move_into_place(temporary_sidecar, sidecar)
+    except BaseException as error:
+        remove_quietly(final)
+        if not isinstance(error, OSError):
+            raise
+        raise ExportError(f"keras-file: cannot move the sidecar to {sidecar}: {error}",
+                          hint="another export may have written this name meanwhile; export again") from None
+
+
+def verify(path: Path, context: Any, verify_samples: int) -> dict[str, Any]:
+    """Reload ``path`` (safe mode) and compare its probabilities with the trained model's on the test set."""
+    from zoo_core.errors import DataError, ExportError
+    from zoo_core.export import compare_probabilities, keras_probabilities, verification_slice
+    from zoo_core.predict import KerasPredictor
+
+    x, y = verification_slice(context.dataset, verify_samples)
+    try:
+        predictor = KerasPredictor(path)
+    except DataError as error:
+        raise ExportError(f"keras-file: the saved model does not load back in safe mode: {error.message}",
+                          hint="custom layers must be registered with @keras.saving.register_keras_serializable; "
+                               "Lambda layers cannot be loaded safely") from None
+    figures = compare_probabilities(predictor.predict(x), keras_probabilities(context.model, x), y)
+    figures["latency_us"] = predictor.latency_us(x[:1], repeats=LATENCY_REPEATS)
+    return figures
