@@ -1,4 +1,4 @@
-"""Keras callbacks zoo adds to every run: progress, history, checkpoints, weights, NaN guard."""
+"""Keras callbacks zoo adds to every run: progress, history, checkpoints, weights, NaN guard, clean stops."""
 
 from __future__ import annotations
 
@@ -30,7 +30,12 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 class HistoryWriter(keras.callbacks.Callback):
-    """Rewrites ``history.csv`` after every epoch (atomically) and keeps the rows."""
+    """Collects one row per epoch; :meth:`write` rewrites ``history.csv`` atomically.
+
+    The runner writes the file right after the epoch's checkpoint is
+    committed (see :class:`Checkpointer`), so history.csv never lists an
+    epoch that a resume would have to repeat.
+    """
 
     def __init__(self, path: Path, rows: list[dict[str, float]] | None = None) -> None:
         super().__init__()
@@ -44,6 +49,8 @@ class HistoryWriter(keras.callbacks.Callback):
             if column in logs:
                 row[column] = float(logs[column])
         self.rows.append(row)
+
+    def write(self) -> None:
         write_text_atomic(self.path, history_csv(self.rows))
 
 
@@ -64,31 +71,161 @@ def read_history(path: Path) -> list[dict[str, float]]:
                 for row in csv.DictReader(handle)]
 
 
-class Checkpointer(keras.callbacks.Callback):
-    """Saves model + optimizer state and progress at each epoch end, atomically.
+# --- checkpoints --------------------------------------------------------------------------
 
-    ``checkpoint/model.keras`` holds the model with its optimizer state and
-    ``checkpoint/state.json`` the number of completed epochs and the history;
-    the state file is written last, so it never points at a missing model.
+#: Version of checkpoint/state.json.
+CHECKPOINT_FORMAT = 2
+STATE_FILE = "state.json"
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """At each epoch end: commit a checkpoint, then rewrite history.csv, then tell the runner.
+
+    See :func:`save_checkpoint` for what a checkpoint holds and why a kill at
+    any moment leaves a consistent one.
     """
 
-    def __init__(self, directory: Path, history: HistoryWriter, extra_state: Callable[[], dict]) -> None:
+    def __init__(self, directory: Path, history: HistoryWriter, weights: "WeightSnapshots",
+                 on_commit: Callable[[int], None] = lambda epochs_done: None) -> None:
         super().__init__()
         self.directory = directory
         self.history = history
-        self.extra_state = extra_state
+        self.weights = weights
+        self.on_commit = on_commit
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        save_checkpoint(self.directory, self.model, epoch + 1, self.history.rows, self.extra_state())
+        save_checkpoint(self.directory, self.model, epoch + 1, self.history.rows, self.weights.snapshots)
+        self.history.write()
+        self.on_commit(epoch + 1)
 
 
-def save_checkpoint(directory: Path, model: Any, epochs_done: int, rows: list[dict], extra: dict) -> None:
-    """Write the checkpoint: model first, then the state that refers to it."""
+def save_checkpoint(directory: Path, model: Any, epochs_done: int, rows: list[dict],
+                    snapshots: list[dict[str, np.ndarray]]) -> dict[str, Any]:
+    """Write a checkpoint of ``epochs_done`` completed epochs; return its state.
+
+    A checkpoint is ``model-NNNN.keras`` (weights and optimizer state),
+    ``weights-NNNN.npz`` (the weight snapshots the plots need) and
+    ``state.json``, which names those two files and holds the epoch count,
+    the history rows, the dropout/random seed-generator states (Keras does
+    not save them in .keras files) and the optimizer's step count. Each file
+    is written to a temporary name and renamed; ``state.json`` is written
+    last and is the commit point: until it is renamed into place the
+    previous checkpoint stays valid, so a process killed at any moment leaves
+    a consistent checkpoint. Older files are removed after the commit.
+    """
+    from zoo_core.files import atomic_path
+
     directory.mkdir(parents=True, exist_ok=True)
-    temporary = directory / f".model.tmp-{epochs_done}.keras"
-    model.save(temporary)
-    temporary.replace(directory / "model.keras")
-    write_json_atomic(directory / "state.json", {"epochs_done": epochs_done, "history": rows, **extra})
+    model_name, weights_name = f"model-{epochs_done:04d}.keras", f"weights-{epochs_done:04d}.npz"
+    with atomic_path(directory / model_name) as temporary:
+        model.save(temporary)
+    write_weights_npz(directory / weights_name, snapshots)
+    optimizer = getattr(model, "optimizer", None)
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "epochs_done": epochs_done,
+        "model": model_name,
+        "weights": weights_name,
+        "optimizer_iterations": int(optimizer.iterations.numpy()) if optimizer is not None else None,
+        "rng": {"seed_generators": seed_generator_states(model)},
+        "history": rows,
+    }
+    write_json_atomic(directory / STATE_FILE, state)
+    for old in [*directory.glob("model-*.keras"), *directory.glob("weights-*.npz"), directory / "model.keras",
+                directory / "weights.npz"]:
+        if old.name not in (model_name, weights_name):
+            old.unlink(missing_ok=True)
+    return state
+
+
+def read_checkpoint(directory: Path) -> dict[str, Any] | None:
+    """The committed checkpoint state in ``directory`` (None if there is none), checked for consistency.
+
+    Raises ValueError naming what is wrong if the state is unreadable or the
+    files it names are missing.
+    """
+    import json
+
+    path = directory / STATE_FILE
+    if not path.is_file():
+        return None
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise ValueError(f"{path} is unreadable ({error})") from None
+    if not isinstance(state, dict) or not isinstance(state.get("epochs_done"), int) or state["epochs_done"] < 0:
+        raise ValueError(f"{path} has no valid 'epochs_done'")
+    rows = state.get("history")
+    if not isinstance(rows, list) or len(rows) != state["epochs_done"] or not all(isinstance(r, dict) for r in rows):
+        raise ValueError(f"{path}: its history does not have one row per completed epoch")
+    state.setdefault("model", "model.keras")  # format 1
+    if not (directory / str(state["model"])).is_file():
+        raise ValueError(f"{path} names the model file '{state['model']}', which is missing")
+    return state
+
+
+def seed_generator_states(model: Any) -> list[dict[str, Any]]:
+    """The state of every random seed generator of the model's layers (dropout, noise...), in order."""
+    states = []
+    for index, variable in enumerate(_seed_variables(model)):
+        value = np.asarray(keras.ops.convert_to_numpy(variable))
+        states.append({"index": index, "path": str(getattr(variable, "path", "")),
+                       "dtype": value.dtype.name, "value": value.tolist()})
+    return states
+
+
+def restore_seed_generators(model: Any, states: list[dict[str, Any]]) -> bool:
+    """Put back the seed-generator states from :func:`seed_generator_states`; False if they do not fit."""
+    variables = _seed_variables(model)
+    if len(variables) != len(states):
+        return False
+    values = [np.asarray(state["value"], dtype=state.get("dtype", "uint32")) for state in states]
+    if any(tuple(v.shape) != tuple(var.shape) for v, var in zip(values, variables)):
+        return False
+    for variable, value in zip(variables, values):
+        variable.assign(value.astype(np.dtype(variable.dtype)))
+    return True
+
+
+def _seed_variables(model: Any) -> list[Any]:
+    """State variables of the SeedGenerators that the model's layers own (Keras tracks them per layer)."""
+    layers = model._flatten_layers(include_self=True) if hasattr(model, "_flatten_layers") else [model]
+    found, seen = [], set()
+    for layer in layers:
+        for generator in getattr(layer, "_seed_generators", []) or []:
+            state = getattr(generator, "state", None)
+            if state is not None and id(state) not in seen:
+                seen.add(id(state))
+                found.append(state)
+    return found
+
+
+class StopAtSafePoint(keras.callbacks.Callback):
+    """Turns a pending stop request (Ctrl-C, SIGTERM) into KeyboardInterrupt at a safe point.
+
+    ``pending()`` returns the exception to raise, or None. Mid-epoch it raises
+    after the current call into TensorFlow returns (the partial epoch is
+    lost); when the request arrives in an epoch's last steps it waits for the
+    epoch end, after :class:`Checkpointer` has committed that epoch. Put it
+    after Checkpointer in the callback list.
+    """
+
+    def __init__(self, pending: Callable[[], BaseException | None], steps: int) -> None:
+        super().__init__()
+        self.pending = pending
+        self.steps = steps
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if batch + 1 < self.steps:
+            self._check()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self._check()
+
+    def _check(self) -> None:
+        error = self.pending()
+        if error is not None:
+            raise error
 
 
 class WeightSnapshots(keras.callbacks.Callback):
@@ -201,6 +338,10 @@ class Progress(keras.callbacks.Callback):
             print(line, file=self.stream, flush=True)
 
     def on_train_end(self, logs: dict | None = None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the live bar (also when training ends with an exception: restores the terminal)."""
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
@@ -212,11 +353,13 @@ def _format(logs: dict | None, keys: tuple[str, ...]) -> str:
 
 
 def write_weights_npz(path: Path, snapshots: list[dict[str, np.ndarray]]) -> None:
-    """Keep the weight snapshots with the run, so plots can be redrawn on resume."""
+    """Keep the weight snapshots with the run, so plots can be redrawn on resume (written atomically)."""
+    from zoo_core.files import atomic_path
+
     arrays = {f"{index}/{name}": values for index, layers in enumerate(snapshots) for name, values in layers.items()}
-    temporary = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(temporary, **arrays)
-    temporary.replace(path)
+    with atomic_path(path) as temporary:
+        with open(temporary, "xb") as handle:
+            np.savez_compressed(handle, **arrays)
 
 
 def read_weights_npz(path: Path) -> list[dict[str, np.ndarray]]:

@@ -16,7 +16,10 @@ from rich.table import Table
 
 from zoo_core.cli import app, err, handles_errors, out, state
 from zoo_core.errors import ConfigError, ExportError, RunError
-from zoo_core.runs import find_run, list_runs, runs_root
+from zoo_core.runs import find_run, is_run_dir, list_runs, runs_root
+
+#: Statuses a run can be resumed from ('running' is checked against its lock: a dead process's run resumes).
+RESUMABLE = ("interrupted", "failed")
 
 SET_HELP = "Override a setting or parameter: epochs=3, optimizer.learning_rate=0.01, architecture.hidden=[256,128]."
 RUNS_DIR_HELP = "Where run directories go (default ./runs, or $ZOO_RUNS_DIR)."
@@ -29,15 +32,28 @@ def _progress(quiet: bool) -> Optional[str]:
 def _load_config_file(path: Path, overrides: list[str]) -> Any:
     import tomllib
 
+    hint = "give the config.toml of a run directory (zoo writes one in every run), or a file in the same schema"
+    if path.is_dir():
+        inside = path / "config.toml"
+        if not inside.is_file():
+            raise ConfigError(f"config file '{path}' is a folder, not a config.toml", hint=hint)
+        path = inside
     try:
         table = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"config file '{path}' does not exist") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: cannot read: {error}") from None
+        raise ConfigError(f"config file '{path}' does not exist", hint=hint) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file '{path}' is not UTF-8 text (is it a binary file?)", hint=hint) from None
+    except OSError as error:
+        raise ConfigError(f"config file '{path}' cannot be read: {error.strerror or error}", hint=hint) from None
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: TOML syntax error: {error}") from None
-    return state.registry().run_from_table(table, str(table.get("recipe", path.stem)), str(path), overrides)
+        raise ConfigError(f"{path}: TOML syntax error: {error}",
+                          hint="fix the line shown (see https://toml.io; strings need quotes), "
+                               "or take a fresh copy of the run's config.toml") from None
+    recipe = table.get("recipe", path.stem)
+    if not isinstance(recipe, str):
+        raise ConfigError(f"{path}: 'recipe' must be a string, got {recipe!r}", hint='e.g. recipe = "mnist-mlp"')
+    return state.registry().run_from_table(table, recipe, str(path), overrides)
 
 
 def _print_outcome(outcome: Any, quiet: bool) -> None:
@@ -59,6 +75,9 @@ def _print_outcome(outcome: Any, quiet: bool) -> None:
     if failed:
         raise ExportError(f"{len(failed)} export(s) failed: " + "; ".join(f"{r.format} {r.variant}: {r.message}" for r in failed),
                           hint="the run itself completed; fix the exporter settings and retry with 'zoo export'")
+    if getattr(outcome, "problems", None):
+        raise RunError("the run completed, but " + "; ".join(outcome.problems),
+                       hint="the model, metrics and history are saved; manifest.json lists the problems")
 
 
 def _print_exports(results: list[Any], quiet: bool = False, base: Optional[Path] = None) -> None:
@@ -103,8 +122,18 @@ def run_command(
     from zoo_core import runner
 
     if resume:
-        _print_outcome(runner.resume(find_run(resume, runs_root(runs_dir)), state.registry(), _progress(quiet)), quiet)
+        if recipe or config is not None:
+            raise ConfigError("--resume continues an existing run: give it alone, without a recipe or --config",
+                              hint=f"zoo run --resume {resume}  (or zoo resume {resume})")
+        if set_:
+            raise ConfigError("--set cannot change a run that is resumed: it continues with its own config.toml",
+                              hint="to change settings, start a new run: zoo run --config RUN/config.toml --set ...")
+        target = _find_resumable(resume, runs_root(runs_dir))
+        _print_outcome(runner.resume(target, state.registry(), _progress(quiet)), quiet)
         return
+    if config is not None and recipe:
+        raise ConfigError(f"give a recipe or --config, not both (got '{recipe}' and --config {config})",
+                          hint="zoo run RECIPE, or zoo run --config runs/ID/config.toml")
     if config is not None:
         run_config = _load_config_file(config, set_)
     elif recipe:
@@ -149,14 +178,8 @@ def resume_command(
 
 
 def _find_resumable(reference: str, root: Path) -> Any:
-    try:
-        return find_run(reference, root)
-    except RunError:
-        candidates = [r for r in list_runs(root) if r.manifest().get("recipe") == reference
-                      and r.status() in ("interrupted", "failed")]
-        if candidates:
-            return candidates[0]
-        raise
+    """A run directory or id as given, or a recipe's latest interrupted or failed run."""
+    return find_run(reference, root, statuses=RESUMABLE)
 
 
 @app.command("evaluate")
@@ -196,10 +219,15 @@ def runs_command(
     rows = []
     for run in list_runs(root):
         manifest = run.manifest()
-        accuracy = (manifest.get("metrics") or {}).get("accuracy")
-        rows.append({"id": run.id, "recipe": manifest.get("recipe"), "status": run.status(),
+        metrics = manifest.get("metrics")
+        accuracy = metrics.get("accuracy") if isinstance(metrics, dict) else None
+        status = run.status()
+        settings = manifest.get("settings") if isinstance(manifest.get("settings"), dict) else {}
+        rows.append({"id": run.id, "recipe": manifest.get("recipe"), "status": status,
                      "started": manifest.get("started"), "accuracy": accuracy,
-                     "epochs_done": manifest.get("epochs_done"), "path": str(run.dir)})
+                     "epochs_done": manifest.get("epochs_done"), "epochs": settings.get("epochs"),
+                     "path": str(run.dir), "error": manifest.get("error") if status != "completed" else None,
+                     "resume": f"zoo resume {run.dir}" if status in RESUMABLE else None})
     if as_json:
         print(json.dumps(rows, indent=2))
         return
@@ -208,17 +236,29 @@ def runs_command(
         return
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("id", "recipe", "status", "started", "epochs", "accuracy"):
-        table.add_column(column, no_wrap=column == "id")
+        table.add_column(column, no_wrap=True)
     colours = {"completed": "green", "failed": "red", "interrupted": "yellow", "running": "cyan"}
     for row in rows:
         status = row["status"]
+        epochs = f"{row['epochs_done'] or 0}/{row['epochs']}" if row["epochs"] else str(row["epochs_done"] or "-")
+        accuracy = row["accuracy"] if isinstance(row["accuracy"], (int, float)) else None
         table.add_row(escape(row["id"]), escape(str(row["recipe"])), f"[{colours.get(status, 'white')}]{status}[/]",
-                      escape(str(row["started"])), str(row["epochs_done"] or "-"),
-                      f"{row['accuracy']:.4f}" if row["accuracy"] is not None else "-")
-    out.print(table)
+                      escape(str(row["started"] or "-").replace("T", " ")[:16]), epochs,
+                      f"{accuracy:.4f}" if accuracy is not None else "-")
+    from rich.measure import Measurement
+
+    # Never squeeze ids and statuses into unreadable stubs: a narrow terminal wraps the lines instead.
+    width = out.width
+    out.width = max(width, Measurement.get(out, out.options.update_width(10_000), table).maximum)
+    try:
+        out.print(table)
+    finally:
+        out.width = width
     stopped = [row for row in rows if row["status"] == "interrupted"]
-    if stopped:
-        out.print(f"resume an interrupted run with: zoo resume {escape(stopped[0]['id'])}")
+    for row in stopped[:5]:
+        out.print(f"[yellow]{escape(row['id'])}[/] stopped after {row['epochs_done'] or 0} epoch(s); "
+                  f"resume it with: zoo resume {escape(row['id'])}"
+                  + (f" --runs-dir {escape(str(root))}" if runs_dir is not None else ""))
 
 
 @app.command("export")
@@ -299,9 +339,19 @@ def predict_command(
 
 def _model_path(reference: str, root: Path) -> Path:
     """A model file/folder as given, or the run's model.keras."""
+    from zoo_core.errors import DataError
+
     path = Path(reference)
-    if path.exists() and not (path.is_dir() and (path / "manifest.json").is_file()):
+    if path.exists() and not is_run_dir(path):
         return path
+    looks_like_file = path.suffix.lower() in (".tflite", ".keras", ".pb", ".h5") or "/" in reference or "\\" in reference
+    if not path.exists() and looks_like_file:
+        raise DataError(f"model '{reference}' does not exist",
+                        hint="pass a .tflite file, a SavedModel folder (e.g. runs/ID/exports/NAME/1) or a run")
     run = find_run(reference, root)
-    return run.dir / "model.keras"
+    model = run.dir / "model.keras"
+    if not model.is_file():
+        raise RunError(f"run '{run.id}' has no model.keras (status: {run.status()})",
+                       hint="only a completed run has a model; 'zoo runs' shows each run's status")
+    return model
 

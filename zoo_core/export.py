@@ -91,7 +91,17 @@ def move_into_place(temporary: Path, final: Path) -> None:
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists():
         raise FileExistsError(f"{final} already exists")
-    os.replace(temporary, final) if temporary.is_file() else os.rename(temporary, final)
+    if temporary.is_file():
+        try:
+            os.link(temporary, final)  # atomic and never overwrites, even if another process races us
+        except FileExistsError:
+            raise FileExistsError(f"{final} already exists") from None
+        except OSError:  # a file system without hard links
+            os.replace(temporary, final)
+        else:
+            temporary.unlink()
+    else:
+        os.rename(temporary, final)  # fails if another process put a non-empty folder there
 
 
 def remove_quietly(path: Path) -> None:

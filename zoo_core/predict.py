@@ -410,7 +410,9 @@ def load_predictor(path: Path) -> Predictor:
         if path.suffix.lower() == ".keras":
             return KerasPredictor(path)
         if path.suffix.lower() != ".tflite":
-            raise DataError(f"model '{path}' is not a .tflite file, a .keras file or a SavedModel folder")
+            raise DataError(f"model '{path}' is not a .tflite file, a .keras file or a SavedModel folder",
+                            hint="pass a .tflite file, a SavedModel version folder (e.g. exports/mnist-mlp/1), "
+                                 "a run's model.keras, or a run id")
         return TFLitePredictor(path)
     if (path / "saved_model.pb").exists():
         return SavedModelPredictor(path)
@@ -449,7 +451,8 @@ def load_input(path: Path, info: dict[str, Any]) -> "np.ndarray":
         raise DataError(f"cannot prepare '{path}': the model carries no input contract (input_shape, scale...)",
                         hint="pass model-scaled .npy arrays, or use a model exported by zoo")
     if not path.is_file():
-        raise DataError(f"input '{path}' does not exist")
+        raise DataError(f"input '{path}' does not exist" if not path.exists() else f"input '{path}' is not a file",
+                        hint="give PNG/JPEG images or .npy arrays")
     if path.suffix.lower() == ".npy":
         return _load_array(path, info)
     return _load_image(path, info)
@@ -462,12 +465,14 @@ def _load_array(path: Path, info: dict[str, Any]) -> "np.ndarray":
     try:
         array = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
-        raise DataError(f"input '{path}' is not a readable .npy array ({_first_line(error)})") from None
+        raise DataError(f"input '{path}' is not a readable .npy array ({_first_line(error)})",
+                        hint="save a numeric array with numpy.save (object arrays are never loaded)") from None
     if array.shape == shape:
         array = array[np.newaxis]
     if array.shape[1:] != shape:
         raise DataError(f"input '{path}' has shape {array.shape}; the model expects "
-                        f"{shape} for one example or (n, {', '.join(map(str, shape))}) for several")
+                        f"{shape} for one example or (n, {', '.join(map(str, shape))}) for several",
+                        hint=f"reshape the array to {shape} (one example) before saving it")
     if array.dtype.kind not in "uif":
         raise DataError(f"input '{path}' holds {array.dtype} values; expected numbers")
     low, high = info.get("value_range", (0.0, 1.0))
@@ -476,7 +481,9 @@ def _load_array(path: Path, info: dict[str, Any]) -> "np.ndarray":
         raw_low, raw_high = info.get("raw_value_range", (0.0, 255.0))
         if array.size and (array.min() < raw_low or array.max() > raw_high):
             raise DataError(f"input '{path}' has values {array.min()}..{array.max()}, outside both the model's "
-                            f"range {low}..{high} and the raw range {raw_low}..{raw_high}")
+                            f"range {low}..{high} and the raw range {raw_low}..{raw_high}",
+                            hint=f"give raw values ({raw_low}..{raw_high}, e.g. pixels) or model-scaled ones "
+                                 f"({low}..{high})")
         return _scale(array, info)
     return array.astype(info.get("input_dtype", "float32"))
 
@@ -499,7 +506,8 @@ def _load_image(path: Path, info: dict[str, Any]) -> "np.ndarray":
         model_ratio, ratio = width / height, image.width / max(image.height, 1)
         if max(ratio / model_ratio, model_ratio / ratio) > MAX_ASPECT_CHANGE:
             raise DataError(f"input '{path}' is {image.width}x{image.height} pixels; the model expects "
-                            f"{width}x{height} (images of a similar shape are resized)")
+                            f"{width}x{height} (images of a similar shape are resized)",
+                            hint=f"crop the image to about {width}:{height} proportions around the subject")
         image = image.resize((width, height), Image.Resampling.LANCZOS)
     pixels = np.asarray(image)
     if pixels.size != int(np.prod(shape)):

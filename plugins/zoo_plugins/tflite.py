@@ -77,12 +77,20 @@ def tflite(context: Any, quantize: Literal["none", "float16", "dynamic", "int8"]
         sidecar_data = {**metadata, "file": final.name, "size_bytes": size, "sha256": digest,
                         "verification": {"figures": figures, "thresholds": thresholds}}
         temporary_sidecar.write_text(json.dumps(sidecar_data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        # The .tflite first: it carries its metadata, so a stop between the two moves leaves a
+        # usable model without its sidecar, never a sidecar that describes no model.
         try:
-            move_into_place(temporary_sidecar, sidecar)
             move_into_place(temporary, final)
         except (FileExistsError, OSError) as error:
-            remove_quietly(sidecar)
             raise ExportError(f"tflite: cannot move the verified model to {final}: {error}",
+                              hint="another export may have written this name meanwhile; export again") from None
+        try:
+            move_into_place(temporary_sidecar, sidecar)
+        except BaseException as error:
+            remove_quietly(final)
+            if not isinstance(error, (FileExistsError, OSError)):
+                raise
+            raise ExportError(f"tflite: cannot move the sidecar to {sidecar}: {error}",
                               hint="another export may have written this name meanwhile; export again") from None
     except BaseException:
         remove_quietly(temporary)
