@@ -87,7 +87,8 @@ class RunConfig:
 
 
 _KEY = re.compile(r"^[A-Za-z_][\w-]*(\.[A-Za-z0-9_][\w:.-]*)?$")
-_BARE_WORD = re.compile(r"^[A-Za-z_][\w.:+-]*$")
+# A bare word (sgd, int8) or a path (/data/mnist.npz, ./x.npz, ~/x) is taken as a string.
+_BARE_WORD = re.compile(r"^[A-Za-z_./~][\w./~:+-]*$")
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -23,6 +23,7 @@ def adam(learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.99
     """
     import keras
 
+    _check_rate("adam", learning_rate)
     return keras.optimizers.Adam(learning_rate=learning_rate, beta_1=beta_1, beta_2=beta_2,
                                  epsilon=epsilon, amsgrad=amsgrad,
                                  **_common(weight_decay, clipnorm))
@@ -41,6 +42,7 @@ def sgd(learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = Fal
     """
     import keras
 
+    _check_rate("sgd", learning_rate, momentum)
     return keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum, nesterov=nesterov,
                                 **_common(weight_decay, clipnorm))
 
@@ -61,6 +63,7 @@ def rmsprop(learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.
     """
     import keras
 
+    _check_rate("rmsprop", learning_rate, momentum)
     return keras.optimizers.RMSprop(learning_rate=learning_rate, rho=rho, momentum=momentum,
                                     epsilon=epsilon, centered=centered,
                                     **_common(weight_decay, clipnorm))
@@ -82,6 +85,7 @@ def adamw(learning_rate: float = 0.001, weight_decay: float = 0.004, beta_1: flo
     """
     import keras
 
+    _check_rate("adamw", learning_rate)
     clipping = _common(0.0, clipnorm)["clipnorm"]
     if weight_decay < 0:
         from zoo_core.errors import ConfigError
@@ -90,6 +94,20 @@ def adamw(learning_rate: float = 0.001, weight_decay: float = 0.004, beta_1: flo
     return keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay,
                                   beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, amsgrad=amsgrad,
                                   clipnorm=clipping)
+
+
+def _check_rate(name: str, learning_rate: float, momentum: float = 0.0) -> None:
+    """Refuse a learning rate that is not a positive finite number, or momentum outside [0, 1)."""
+    import math
+
+    from zoo_core.errors import ConfigError
+
+    if not (math.isfinite(learning_rate) and learning_rate > 0):
+        raise ConfigError(f"optimizer {name}: learning_rate must be a positive number, got {learning_rate}",
+                          hint="e.g. --set optimizer.learning_rate=0.001")
+    if not 0.0 <= momentum < 1.0:
+        raise ConfigError(f"optimizer {name}: momentum must be in [0, 1), got {momentum}",
+                          hint="e.g. --set optimizer.momentum=0.9")
 
 
 def _common(weight_decay: float, clipnorm: float) -> dict[str, Any]:
