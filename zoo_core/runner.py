@@ -491,8 +491,9 @@ def _fit_and_finish(run: Run, manifest: Manifest, config: RunConfig, prepared: P
                                                  settings["seed"], settings["shuffle"], first_epoch,
                                                  settings["epochs"])
     progress_mode = cb.progress_mode(progress or settings["progress"], stream)
-    model.steps_per_execution = engine.choose_steps_per_execution(steps, settings["steps_per_execution"],
-                                                                  live_progress=progress_mode == "bar")
+    model.steps_per_execution = engine.choose_steps_per_execution(
+        steps, settings["steps_per_execution"], live_progress=progress_mode == "bar",
+        step_seconds=engine.estimate_step_seconds(model.count_params(), settings["batch_size"]))
     validation = None
     if split.x_val is not None:
         validation = (split.x_val, engine.one_hot_if_needed(loss, split.y_val, info.num_classes))
