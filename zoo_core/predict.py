@@ -314,7 +314,7 @@ class SavedModelPredictor(Predictor):
 
 
 class KerasPredictor(Predictor):
-    """A run's ``model.keras``; metadata from the run's ``manifest.json`` beside it (if there)."""
+    """A ``.keras`` model; metadata from its JSON sidecar, or from the run's ``manifest.json`` beside it."""
 
     format = "keras"
 
@@ -326,8 +326,11 @@ class KerasPredictor(Predictor):
         except Exception as error:  # noqa: BLE001 - Keras raises many kinds for a damaged file
             raise DataError(f"Keras model '{path}' cannot be loaded: {_first_line(error)}") from None
         manifest = path.parent / "manifest.json"
+        sidecar = path.with_suffix(".json")
         metadata: dict[str, Any] = {}
-        if manifest.is_file():
+        if sidecar.is_file():  # an exported .keras file carries its metadata beside it, like a .tflite
+            metadata = _read_json(sidecar)
+        elif manifest.is_file():
             record = _read_json(manifest)
             dataset = record.get("dataset") or {}
             metadata = {"run_id": record.get("run_id", path.parent.name), "input": dataset,
