@@ -23,6 +23,9 @@ RESUMABLE = ("interrupted", "failed")
 
 SET_HELP = "Override a setting or parameter: epochs=3, optimizer.learning_rate=0.01, architecture.hidden=[256,128]."
 RUNS_DIR_HELP = "Where run directories go (default ./runs, or $ZOO_RUNS_DIR)."
+WORKERS_HELP = ("Multi-worker training: every worker's HOST:PORT, comma-separated, the chief first; zoo turns them "
+                "into TF_CONFIG and sets strategy=multi-worker (docs/distributed.md).")
+TASK_INDEX_HELP = "Multi-worker training: this process's place in --workers (0 is the chief)."
 
 
 def _progress(quiet: bool) -> Optional[str]:
@@ -57,6 +60,12 @@ def _load_config_file(path: Path, overrides: list[str]) -> Any:
 
 
 def _print_outcome(outcome: Any, quiet: bool) -> None:
+    from zoo_core import distribute
+
+    if not distribute.is_chief():  # a multi-worker run's other workers: the chief reports the run
+        if not quiet:
+            out.print(escape(distribute.worker_summary()))
+        return
     metrics = outcome.metrics
     table = Table(title=f"run {outcome.run.id}", box=None, pad_edge=False, title_justify="left", show_header=False)
     table.add_column(style="bold")
@@ -117,10 +126,13 @@ def run_command(
     resume: Optional[str] = typer.Option(None, "--resume", help="Continue an interrupted run (directory, id or recipe)."),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    workers: Optional[str] = typer.Option(None, "--workers", help=WORKERS_HELP),
+    task_index: Optional[int] = typer.Option(None, "--task-index", help=TASK_INDEX_HELP),
 ) -> None:
     """Train a named run (recipe) end to end: train, evaluate, plot, export, report."""
-    from zoo_core import runner
+    from zoo_core import distribute, runner
 
+    distribute.use_cluster(workers, task_index)
     if resume:
         if recipe or config is not None:
             raise ConfigError("--resume continues an existing run: give it alone, without a recipe or --config",
@@ -134,6 +146,7 @@ def run_command(
     if config is not None and recipe:
         raise ConfigError(f"give a recipe or --config, not both (got '{recipe}' and --config {config})",
                           hint="zoo run RECIPE, or zoo run --config runs/ID/config.toml")
+    set_ = distribute.cluster_overrides(set_, workers)
     if config is not None:
         run_config = _load_config_file(config, set_)
     elif recipe:
@@ -155,10 +168,14 @@ def train_command(
     set_: List[str] = typer.Option([], "--set", "-s", help=SET_HELP),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    workers: Optional[str] = typer.Option(None, "--workers", help=WORKERS_HELP),
+    task_index: Optional[int] = typer.Option(None, "--task-index", help=TASK_INDEX_HELP),
 ) -> None:
     """Compose a run from component names and train it (same engine as zoo run)."""
-    from zoo_core import runner
+    from zoo_core import distribute, runner
 
+    distribute.use_cluster(workers, task_index)
+    set_ = distribute.cluster_overrides(set_, workers)
     run_config = state.registry().compose(dataset, architecture, optimizer, loss, exporter, set_)
     _print_outcome(runner.train(run_config, state.registry(), runs_dir, _progress(quiet)), quiet)
 
@@ -169,10 +186,13 @@ def resume_command(
     run: str = typer.Argument(..., help="Run directory, run id, or recipe name."),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    workers: Optional[str] = typer.Option(None, "--workers", help=WORKERS_HELP),
+    task_index: Optional[int] = typer.Option(None, "--task-index", help=TASK_INDEX_HELP),
 ) -> None:
     """Continue an interrupted or killed run from its last completed epoch."""
-    from zoo_core import runner
+    from zoo_core import distribute, runner
 
+    distribute.use_cluster(workers, task_index)
     target = _find_resumable(run, runs_root(runs_dir))
     _print_outcome(runner.resume(target, state.registry(), _progress(quiet)), quiet)
 

@@ -22,12 +22,12 @@ import os
 import sys
 import tempfile
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from zoo_core.data import Dataset, DatasetInfo
-from zoo_core.errors import DataError
+from zoo_core.errors import DataError, ZooError
 
 # TensorFlow's C++ start-up chatter (CUDA probing, CPU features) is noise to
 # a zoo user; an explicit TF_CPP_MIN_LOG_LEVEL still wins.
@@ -49,12 +49,15 @@ class TrainingData:
     y_val: np.ndarray | None
 
 
-def configure_threads(input_features: int, batch_size: int, threads: int = 0) -> int:
+def configure_threads(input_features: int, batch_size: int, threads: int = 0,
+                      before_start: Callable[[], None] | None = None) -> int:
     """Import TensorFlow and set its thread pools before any op runs; return the intra-op count.
 
     ``threads`` > 0 is used as given. With 0, a step that is small (estimated
     from the input size and batch size) gets one thread; larger ones keep
-    TensorFlow's default (all cores).
+    TensorFlow's default (all cores). ``before_start`` runs after that and
+    before the runtime starts: where a tf.distribute strategy must be created
+    (zoo_core.distribute.starter).
     """
     with quiet_native_stderr():
         import tensorflow as tf
@@ -67,6 +70,8 @@ def configure_threads(input_features: int, batch_size: int, threads: int = 0) ->
             tf.config.threading.set_inter_op_parallelism_threads(threads)
         except RuntimeError:
             pass  # the runtime is already initialised (e.g. a second run in one process)
+        if before_start is not None:
+            before_start()
         tf.config.list_logical_devices()  # start the runtime now, while its start-up chatter is hidden
     return tf.config.threading.get_intra_op_parallelism_threads()
 
@@ -88,6 +93,8 @@ def quiet_native_stderr() -> Iterator[None]:
         os.dup2(sink.fileno(), 2)
         try:
             yield
+        except ZooError:
+            raise  # its message says what went wrong (e.g. a worker that did not join); the C++ log is noise
         except BaseException:
             os.dup2(saved, 2)
             sink.seek(0)
@@ -148,29 +155,69 @@ def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, s
     Epoch ``e`` visits the examples in a permutation fixed by ``(seed, e)``,
     so resuming at any epoch gives exactly the batches an uninterrupted run
     would have seen.
+
+    Under a tf.distribute strategy (zoo_core.distribute) ``batch_size`` stays
+    the global batch: the stream is a distributed dataset from
+    ``distribute_datasets_from_function`` whose input pipeline ``p`` yields,
+    for each global step, the per-replica slices of that step's global batch
+    that belong to its own replicas (split as evenly as possible). The steps,
+    and the examples of each step, are those of a one-process run: every
+    example is used once per epoch over all workers.
     """
     import tensorflow as tf
+
+    from zoo_core import distribute
 
     count = len(x)
     steps = math.ceil(count / batch_size)
     features = tf.constant(x)
     labels = tf.constant(y)
 
-    def epoch_batches(epoch: Any) -> Any:
+    def order(epoch: Any) -> Any:
         indices = tf.range(count, dtype=tf.int64)
         if shuffle:
             indices = tf.random.experimental.stateless_shuffle(
                 indices, seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
-        return tf.data.Dataset.from_tensor_slices(indices).batch(batch_size)
+        return indices
 
-    stream = (
-        tf.data.Dataset.range(first_epoch, epochs)
-        .flat_map(epoch_batches)
-        .map(lambda batch: (tf.gather(features, batch), tf.gather(labels, batch)),
-             num_parallel_calls=1, deterministic=True)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-    return stream, steps
+    def gather(batch: Any) -> Any:
+        return tf.gather(features, batch), tf.gather(labels, batch)
+
+    strategy = distribute.current_strategy()
+    if strategy is None:
+        def epoch_batches(epoch: Any) -> Any:
+            return tf.data.Dataset.from_tensor_slices(order(epoch)).batch(batch_size)
+
+        stream = (
+            tf.data.Dataset.range(first_epoch, epochs)
+            .flat_map(epoch_batches)
+            .map(gather, num_parallel_calls=1, deterministic=True)
+            .prefetch(tf.data.AUTOTUNE)
+        )
+        return stream, steps
+
+    def pipeline(context: Any) -> Any:
+        replicas = context.num_replicas_in_sync
+        local = replicas // context.num_input_pipelines  # replicas this pipeline feeds, in order
+        first = context.input_pipeline_id * local
+
+        def epoch_slices(epoch: Any) -> Any:
+            indices = order(epoch)
+
+            def replica_slice(k: Any) -> Any:  # element k: step k // local, replica first + k % local
+                replica = first + k % local
+                start = (k // local) * batch_size
+                size = tf.minimum(tf.constant(batch_size, tf.int64), count - start)
+                return indices[start + replica * size // replicas: start + (replica + 1) * size // replicas]
+
+            return tf.data.Dataset.range(steps * local).map(replica_slice)
+
+        return (tf.data.Dataset.range(first_epoch, epochs)
+                .flat_map(epoch_slices)
+                .map(gather, num_parallel_calls=1, deterministic=True)
+                .prefetch(tf.data.AUTOTUNE))
+
+    return strategy.distribute_datasets_from_function(pipeline), steps
 
 
 #: Longest a single call into TensorFlow should take: signals (Ctrl-C, an
@@ -198,8 +245,15 @@ def choose_steps_per_execution(steps_per_epoch: int, setting: int, live_progress
 
     Keras runs exactly ``steps_per_execution`` steps per call, so a value
     that does not divide the epoch would carry the last call into the next
-    epoch's batches; hence the divisor nearest the aim is taken.
+    epoch's batches; hence the divisor nearest the aim is taken. Under a
+    tf.distribute strategy (zoo_core.distribute) it is always 1.
     """
+    from zoo_core import distribute
+
+    if distribute.current_strategy() is not None:
+        # Keras 3.15 fails with steps_per_execution > 1 under any tf.distribute strategy (a cross-replica
+        # merge inside the tf.cond of its multi-step loop: the error of keras-team/keras#19246).
+        return 1
     aim = float(steps_per_epoch)
     if setting > 0:
         aim = float(setting)

@@ -42,7 +42,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-from zoo_core import __version__
+from zoo_core import __version__, distribute
 from zoo_core.config import ComponentChoice, RunConfig
 from zoo_core.errors import ConfigError, RunError, ZooError
 from zoo_core.export import ExportResult
@@ -309,7 +309,7 @@ def train(config: RunConfig, registry: Registry, root: str | Path | None = None,
     with StopRequests() as stops:
         prepared = _prepare(config, resume_from=None)
         check_writable(root_path, bytes_needed(prepared.model, config))
-        run, manifest, lock = start_run(config, registry, root_path)
+        run, manifest, lock = distribute.start_run(start_run, config, registry, root_path)  # non-chief: a backup
         try:
             return _train_in(run, manifest, config, prepared, stops, progress, stream)
         finally:
@@ -320,6 +320,7 @@ def resume(run: Run, registry: Registry, progress: str | None = None, stream: Te
     """Continue an interrupted, killed or failed run from its last committed checkpoint."""
     from zoo_core.callbacks import read_checkpoint
 
+    run = distribute.resume_target(run)  # a multi-worker run's non-chief worker resumes in its own backup
     with StopRequests() as stops:
         lock = RunLock(run.dir).acquire("resume")  # RunBusy while another process works in it
         try:
@@ -374,7 +375,8 @@ def _prepare(config: RunConfig, resume_from: tuple[Run, dict | None] | None) -> 
 
     from zoo_core import engine
 
-    threads = engine.configure_threads(math.prod(info.input_shape), settings["batch_size"], settings.get("threads", 0))
+    threads = engine.configure_threads(math.prod(info.input_shape), settings["batch_size"], settings.get("threads", 0),
+                                       before_start=distribute.starter(config))  # tf.distribute strategy, if any
     import keras
     import tensorflow as tf
 
@@ -383,13 +385,14 @@ def _prepare(config: RunConfig, resume_from: tuple[Run, dict | None] | None) -> 
         tf.config.experimental.enable_op_determinism()
 
     split = engine.split_validation(dataset.x_train, dataset.y_train, settings["validation_split"])
-    loss = config.loss.build()
-    model = config.architecture.build(tuple(info.input_shape), info.num_classes)
-    if not getattr(model, "built", True):  # a subclassed model: create its weights now (checkpoints need them)
-        model.build((None, *info.input_shape))
-    _check_model(model, info, config.architecture.ref)
-    model.compile(optimizer=config.optimizer.build(), loss=loss, metrics=["accuracy"])
-    model.optimizer.build(model.trainable_variables)  # its state exists from the start (checkpoints, resume)
+    with distribute.scope():  # model, optimizer and metrics in the strategy's scope (nothing without one)
+        loss = config.loss.build()
+        model = config.architecture.build(tuple(info.input_shape), info.num_classes)
+        if not getattr(model, "built", True):  # a subclassed model: create its weights now (checkpoints need them)
+            model.build((None, *info.input_shape))
+        _check_model(model, info, config.architecture.ref)
+        model.compile(optimizer=config.optimizer.build(), loss=loss, metrics=["accuracy"])
+        model.optimizer.build(model.trainable_variables)  # its state exists from the start (checkpoints, resume)
     prepared = Prepared(dataset, split, loss, model, threads)
     if resume_from is not None and resume_from[1] is not None:
         _load_checkpoint(prepared, *resume_from)
@@ -490,7 +493,7 @@ def _fit_and_finish(run: Run, manifest: Manifest, config: RunConfig, prepared: P
     stream_data, steps = engine.training_dataset(split.x_train, y_train, settings["batch_size"],
                                                  settings["seed"], settings["shuffle"], first_epoch,
                                                  settings["epochs"])
-    progress_mode = cb.progress_mode(progress or settings["progress"], stream)
+    progress_mode = cb.progress_mode(distribute.progress(progress or settings["progress"]), stream)
     model.steps_per_execution = engine.choose_steps_per_execution(
         steps, settings["steps_per_execution"], live_progress=progress_mode == "bar",
         step_seconds=engine.estimate_step_seconds(model.count_params(), settings["batch_size"]))
@@ -537,12 +540,18 @@ def _fit_and_finish(run: Run, manifest: Manifest, config: RunConfig, prepared: P
                                 "or a loss that does not match the labels; start again with a lower rate: "
                                 f"zoo run --config {run.dir / 'config.toml'} --set optimizer.learning_rate=0.0001"
                            ) from None
+        except Exception as error:
+            distribute.raise_if_cluster_failed(error)  # a lost worker: WorkerLost, exit code 75
+            raise
         finally:
             stops.defer = False
             progress_bar.close()
         if stops.signum is not None:
             raise StopRequested(stops.signum)
 
+    if not distribute.is_chief():  # multi-worker: the chief evaluates and writes the run, not the others
+        return distribute.finish_worker(run, model)
+    model = distribute.local_model(model, manifest)  # one-device copy of a distributed model (same weights)
     problems: list[str] = []
     probabilities = predict_probabilities(model, dataset.x_test)
     metrics = evaluate_probabilities(probabilities, dataset, loss)

@@ -36,8 +36,9 @@ SETTINGS: dict[str, Setting] = {
     s.parameter.name: s
     for s in [
         _setting("epochs", int, 10, "passes over the training data", lambda v: v >= 1, "at least 1"),
-        _setting("batch_size", int, 32, "examples per training step (global, over all replicas)",
-                 lambda v: v >= 1, "at least 1"),
+        _setting("batch_size", int, 32,
+                 "examples per training step: the global batch, over all replicas and workers "
+                 "(each replica computes batch_size / replicas)", lambda v: v >= 1, "at least 1"),
         _setting("validation_split", float, 0.1,
                  "fraction of the training data held out for validation (the last part, as Keras does)",
                  lambda v: 0.0 <= v < 1.0, "in [0, 1)"),
@@ -49,7 +50,8 @@ SETTINGS: dict[str, Setting] = {
         _setting("max_test_samples", int, 0, "use only the first N test examples (0: all)",
                  lambda v: v >= 0, "0 or more"),
         _setting("steps_per_execution", int, 0,
-                 "training steps per call into TensorFlow (0: a whole epoch, or a tenth of one under a live progress bar)",
+                 "training steps per call into TensorFlow (0: a whole epoch, or a tenth of one under a live progress bar; "
+                 "always 1 under a tf.distribute strategy)",
                  lambda v: v >= 0, "0 or more"),
         _setting("threads", int, 0,
                  "TensorFlow threads per op pool (0: one for small models, all cores for large ones)",
@@ -59,6 +61,13 @@ SETTINGS: dict[str, Setting] = {
         _setting("tensorboard", bool, False, "write TensorBoard logs to the run's tensorboard/ folder"),
         _setting("progress", Literal["auto", "bar", "lines", "none"], "auto",
                  "how training progress is shown: a live bar on a terminal, lines otherwise"),
+        _setting("strategy", Literal["none", "mirrored", "multi-worker", "auto"], "none",
+                 "tf.distribute strategy: none, mirrored (all local GPUs), multi-worker (the cluster in TF_CONFIG "
+                 "or --workers), auto (multi-worker if TF_CONFIG has several tasks, else mirrored on several GPUs); "
+                 "docs/distributed.md"),
+        _setting("join_timeout", int, 300,
+                 "multi-worker: seconds to wait for every worker to join (and for the chief) before giving up "
+                 "with exit code 75", lambda v: v >= 1, "at least 1"),
     ]
 }
 
