@@ -84,7 +84,7 @@ def quiet_native_stderr() -> Iterator[None]:
     If the block fails, the hidden output is written out after all, so an
     import error is never lost. ``ZOO_DEBUG=1`` shows everything.
     """
-    if os.environ.get("ZOO_DEBUG") or "tensorflow" in sys.modules:
+    if os.environ.get("ZOO_DEBUG"):
         yield
         return
     sys.stderr.flush()

@@ -318,7 +318,10 @@ def train(config: RunConfig, registry: Registry, root: str | Path | None = None,
 
 def resume(run: Run, registry: Registry, progress: str | None = None, stream: TextIO | None = None) -> RunOutcome:
     """Continue an interrupted, killed or failed run from its last committed checkpoint."""
-    from zoo_core.callbacks import read_checkpoint
+    from zoo_core.engine import quiet_native_stderr
+
+    with quiet_native_stderr():  # importing Keras here must not print TensorFlow's start-up chatter
+        from zoo_core.callbacks import read_checkpoint
 
     run = distribute.resume_target(run)  # a multi-worker run's non-chief worker resumes in its own backup
     with StopRequests() as stops:
