@@ -247,6 +247,16 @@ THRESHOLD_CHECKS: dict[str, tuple[str, str]] = {
 }
 
 
+def compare_with_keras(predictor: Any, context: ExportContext, verify_samples: int,
+                       latency_repeats: int = 200) -> dict[str, Any]:
+    """Verification figures of a reloaded artifact: run ``predictor`` (a ``zoo_core.predict``
+    predictor) on the test set, compare with the Keras model, and time one image."""
+    x, y = verification_slice(context.dataset, verify_samples)
+    figures = compare_probabilities(predictor.predict(x), keras_probabilities(context.model, x), y)
+    figures["latency_us"] = predictor.latency_us(x[:1], repeats=latency_repeats)
+    return figures
+
+
 def failed_thresholds(figures: dict[str, Any], thresholds: dict[str, float]) -> list[str]:
     """The thresholds that ``figures`` miss, in words (empty: verification passed).
 

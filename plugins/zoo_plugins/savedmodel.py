@@ -137,14 +137,10 @@ def write_savedmodel(model: Any, folder: Path, info: Any, dynamic_batch: bool = 
 
 def verify_savedmodel(folder: Path, context: Any, verify_samples: int) -> dict[str, Any]:
     """Load ``folder`` with ``tf.saved_model.load`` and compare it with the Keras model on the test set."""
-    from zoo_core.export import compare_probabilities, keras_probabilities, verification_slice
+    from zoo_core.export import compare_with_keras
     from zoo_core.predict import SavedModelPredictor
 
-    x, y = verification_slice(context.dataset, verify_samples)
-    predictor = SavedModelPredictor(folder)
-    figures = compare_probabilities(predictor.predict(x), keras_probabilities(context.model, x), y)
-    figures["latency_us"] = predictor.latency_us(x[:1])
-    return figures
+    return compare_with_keras(SavedModelPredictor(folder), context, verify_samples)
 
 
 def write_metadata(folder: Path, metadata: dict[str, Any]) -> None:

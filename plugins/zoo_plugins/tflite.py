@@ -269,14 +269,10 @@ def embed_metadata(content: bytes, metadata: dict[str, Any]) -> bytes:
 
 def verify_tflite(path: Path, context: Any, verify_samples: int) -> dict[str, Any]:
     """Run ``path`` with ai_edge_litert's Interpreter on the test set and compare with the Keras model."""
-    from zoo_core.export import compare_probabilities, keras_probabilities, verification_slice
+    from zoo_core.export import compare_with_keras
     from zoo_core.predict import TFLitePredictor
 
-    x, y = verification_slice(context.dataset, verify_samples)
-    predictor = TFLitePredictor(path)
-    figures = compare_probabilities(predictor.predict(x), keras_probabilities(context.model, x), y)
-    figures["latency_us"] = predictor.latency_us(x[:1])
-    return figures
+    return compare_with_keras(TFLitePredictor(path), context, verify_samples)
 
 
 def last_lines(error: BaseException, count: int = 3) -> str:

@@ -96,16 +96,13 @@ def move_both(temporary: Path, final: Path, temporary_sidecar: Path, sidecar: Pa
 def verify(path: Path, context: Any, verify_samples: int) -> dict[str, Any]:
     """Reload ``path`` (safe mode) and compare its probabilities with the trained model's on the test set."""
     from zoo_core.errors import DataError, ExportError
-    from zoo_core.export import compare_probabilities, keras_probabilities, verification_slice
+    from zoo_core.export import compare_with_keras
     from zoo_core.predict import KerasPredictor
 
-    x, y = verification_slice(context.dataset, verify_samples)
     try:
         predictor = KerasPredictor(path)
     except DataError as error:
         raise ExportError(f"keras-file: the saved model does not load back in safe mode: {error.message}",
                           hint="custom layers must be registered with @keras.saving.register_keras_serializable; "
                                "Lambda layers cannot be loaded safely") from None
-    figures = compare_probabilities(predictor.predict(x), keras_probabilities(context.model, x), y)
-    figures["latency_us"] = predictor.latency_us(x[:1], repeats=LATENCY_REPEATS)
-    return figures
+    return compare_with_keras(predictor, context, verify_samples, latency_repeats=LATENCY_REPEATS)
