@@ -334,8 +334,7 @@ def resume(run: Run, registry: Registry, progress: str | None = None, stream: Te
             if data.get("status") == "unknown":
                 raise RunError(f"run '{run.id}' has no readable manifest.json; it cannot be resumed",
                                hint=f"start a new run from its config: zoo run --config {run.dir / 'config.toml'}")
-            config = registry.run_from_table(run.config_table(), data.get("recipe", "adhoc"),
-                                             str(run.dir / "config.toml"))
+            config = run_config(run, registry)
             check_int_settings(config)
             try:
                 state = read_checkpoint(run.dir / "checkpoint")
@@ -689,14 +688,24 @@ def write_report(run: Run) -> None:
            plots=plots, exports=manifest.get("exports", []))
 
 
-def evaluate(run: Run, registry: Registry) -> dict[str, Any]:
-    """Re-evaluate a finished run's model on its test set; rewrite metrics.json."""
+def run_config(run: Run, registry: Registry) -> RunConfig:
+    """The run's config.toml resolved against the registry (as on the day it ran, if names still resolve)."""
+    return registry.run_from_table(run.config_table(), run.manifest().get("recipe", "adhoc"),
+                                   str(run.dir / "config.toml"))
+
+
+def finished_model_path(run: Run, hint: str) -> Path:
+    """The run's model.keras, or a RunError saying the run has none (with ``hint``)."""
     path = run.dir / "model.keras"
     if not path.is_file():
-        raise RunError(f"run '{run.id}' has no model.keras (status: {run.status()})",
-                       hint="only completed runs can be evaluated; 'zoo runs' shows each run's status")
-    config = registry.run_from_table(run.config_table(), run.manifest().get("recipe", "adhoc"),
-                                     str(run.dir / "config.toml"))
+        raise RunError(f"run '{run.id}' has no model.keras (status: {run.status()})", hint=hint)
+    return path
+
+
+def evaluate(run: Run, registry: Registry) -> dict[str, Any]:
+    """Re-evaluate a finished run's model on its test set; rewrite metrics.json."""
+    path = finished_model_path(run, "only completed runs can be evaluated; 'zoo runs' shows each run's status")
+    config = run_config(run, registry)
     dataset = load_dataset(config)
     model = load_run_model(path)
     metrics = evaluate_probabilities(predict_probabilities(model, dataset.x_test), dataset, config.loss.build())
@@ -706,12 +715,8 @@ def evaluate(run: Run, registry: Registry) -> dict[str, Any]:
 
 def export(run: Run, registry: Registry, exporters: list[ComponentChoice], out: Path | None = None) -> list[ExportResult]:
     """Export a finished run's model with the given exporters; record the results."""
-    path = run.dir / "model.keras"
-    if not path.is_file():
-        raise RunError(f"run '{run.id}' has no model.keras (status: {run.status()})",
-                       hint="train it to completion first ('zoo runs' shows each run's status)")
-    config = registry.run_from_table(run.config_table(), run.manifest().get("recipe", "adhoc"),
-                                     str(run.dir / "config.toml"))
+    path = finished_model_path(run, "train it to completion first ('zoo runs' shows each run's status)")
+    config = run_config(run, registry)
     destination = Path(out) if out is not None else run.dir / "exports"
     try:
         check_writable(destination)
