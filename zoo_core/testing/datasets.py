@@ -9,8 +9,8 @@ import numpy as np
 from zoo_core.components import Component
 from zoo_core.data import Dataset, DatasetInfo
 from zoo_core.errors import ZooError
-from zoo_core.testing.parameters import check_light_import, parameter_checks
-from zoo_core.testing.results import Broken, Checks, CheckResult, resolve
+from zoo_core.testing.parameters import begin_checks
+from zoo_core.testing.results import Broken, CheckResult
 
 
 def check_dataset(component: str | Component, params: dict[str, Any] | None = None, *,
@@ -20,11 +20,7 @@ def check_dataset(component: str | Component, params: dict[str, Any] | None = No
     ``deterministic`` builds it twice and compares (turn off for a dataset
     that is slow to load).
     """
-    component = resolve("dataset", component, catalog)
-    checks = Checks("dataset", component.name)
-    values = parameter_checks(checks, component, params)
-    if light_import:
-        checks.run("import_is_light", check_light_import, component, needs=["spec"])
+    component, checks, values = begin_checks("dataset", component, params, catalog, light_import)
     dataset = checks.run("builds", _build_dataset, component, values, needs=["defaults_accepted"])
     checks.run("info", _check_info, dataset, needs=["builds"])
     checks.run("arrays", _check_arrays, dataset, needs=["builds"])

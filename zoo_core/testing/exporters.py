@@ -9,8 +9,8 @@ from typing import Any
 from zoo_core.components import Component
 from zoo_core.data import Dataset
 from zoo_core.testing.examples import example_model
-from zoo_core.testing.parameters import check_light_import, parameter_checks
-from zoo_core.testing.results import Broken, Checks, CheckResult, resolve
+from zoo_core.testing.parameters import begin_checks
+from zoo_core.testing.results import Broken, CheckResult
 
 
 def check_exporter(component: str | Component, params: dict[str, Any] | None = None, *,
@@ -22,11 +22,7 @@ def check_exporter(component: str | Component, params: dict[str, Any] | None = N
     ``model`` (default: a tiny model trained on it) make the export context.
     ``repeat`` exports twice to check that nothing is overwritten.
     """
-    component = resolve("exporter", component, catalog)
-    checks = Checks("exporter", component.name)
-    values = parameter_checks(checks, component, params)
-    if light_import:
-        checks.run("import_is_light", check_light_import, component, needs=["spec"])
+    component, checks, values = begin_checks("exporter", component, params, catalog, light_import)
     context_data = checks.run("example_model", example_model, dataset, model, catalog, max_samples)
     with tempfile.TemporaryDirectory(prefix="zoo-conformance-") as folder:
         destination = Path(folder) / "exports"

@@ -12,8 +12,8 @@ import numpy as np
 from zoo_core.components import Component
 from zoo_core.data import Dataset
 from zoo_core.testing.examples import example_data, synthetic_dataset, tiny_model
-from zoo_core.testing.parameters import check_light_import, parameter_checks
-from zoo_core.testing.results import Broken, Checks, CheckResult, first_line, resolve
+from zoo_core.testing.parameters import begin_checks
+from zoo_core.testing.results import Broken, CheckResult, first_line
 
 #: Largest difference from 1 allowed for a row of probabilities.
 SUM_TOLERANCE = 1e-3
@@ -31,11 +31,7 @@ def check_architecture(component: str | Component, params: dict[str, Any] | None
     ``dataset`` is a ``Dataset``, a ``DatasetInfo``, or a registered
     dataset's name; by default a synthetic 8x8, 3-class dataset.
     """
-    component = resolve("architecture", component, catalog)
-    checks = Checks("architecture", component.name)
-    values = parameter_checks(checks, component, params)
-    if light_import:
-        checks.run("import_is_light", check_light_import, component, needs=["spec"])
+    component, checks, values = begin_checks("architecture", component, params, catalog, light_import)
     data = checks.run("example_data", example_data, dataset, catalog, max_samples)
     model = checks.run("builds", _build_model, component, values, data, needs=["defaults_accepted", "example_data"])
     checks.run("input_shape", _check_model_input, model, data, needs=["builds"])
@@ -147,11 +143,7 @@ def _check_new_model(component: Component, values: dict[str, Any], data: Dataset
 def check_optimizer(component: str | Component, params: dict[str, Any] | None = None, *,
                     catalog: Any = None, light_import: bool = True) -> list[CheckResult]:
     """Check an optimizer: a new keras Optimizer per call that works in a one-step fit and reloads."""
-    component = resolve("optimizer", component, catalog)
-    checks = Checks("optimizer", component.name)
-    values = parameter_checks(checks, component, params)
-    if light_import:
-        checks.run("import_is_light", check_light_import, component, needs=["spec"])
+    component, checks, values = begin_checks("optimizer", component, params, catalog, light_import)
     optimizer = checks.run("builds", _build_optimizer, component, values, needs=["defaults_accepted"])
     checks.run("new_object_per_call", _check_new_object, component, values, optimizer, needs=["builds"])
     model = checks.run("fits_one_step", _fit_one_step, optimizer, None, needs=["builds"])
@@ -178,11 +170,7 @@ def _check_new_object(component: Component, values: dict[str, Any], first: Any) 
 def check_loss(component: str | Component, params: dict[str, Any] | None = None, *,
                catalog: Any = None, light_import: bool = True) -> list[CheckResult]:
     """Check a loss: comparable labels and probabilities give a finite value that prefers right answers."""
-    component = resolve("loss", component, catalog)
-    checks = Checks("loss", component.name)
-    values = parameter_checks(checks, component, params)
-    if light_import:
-        checks.run("import_is_light", check_light_import, component, needs=["spec"])
+    component, checks, values = begin_checks("loss", component, params, catalog, light_import)
     loss = checks.run("builds", _build_loss, component, values, needs=["defaults_accepted"])
     checks.run("prefers_right_answers", _check_loss_values, loss, needs=["builds"])
     model = checks.run("fits_one_step", _fit_one_step, None, loss, needs=["builds"])

@@ -27,10 +27,22 @@ def check_parameters(kind: str, component: str | Component, params: dict[str, An
     ``defaults_accepted`` (``params``, and defaults for the rest, are
     accepted) and ``unknown_parameter_refused``.
     """
+    return begin_checks(kind, component, params, catalog, light_import=False)[1].results
+
+
+def begin_checks(kind: str, component: str | Component, params: dict[str, Any] | None, catalog: Any,
+                 light_import: bool) -> tuple[Component, Checks, dict[str, Any] | None]:
+    """The checks every kind starts with: find the component, check its parameters and,
+    if ``light_import``, that its module imports without TensorFlow.
+
+    Returns the component, the Checks that record results, and the checked parameter values.
+    """
     component = resolve(kind, component, catalog)
     checks = Checks(kind, component.name)
-    parameter_checks(checks, component, params)
-    return checks.results
+    values = parameter_checks(checks, component, params)
+    if light_import:
+        checks.run("import_is_light", check_light_import, component, needs=["spec"])
+    return component, checks, values
 
 
 def parameter_checks(checks: Checks, component: Component, params: dict[str, Any] | None) -> dict[str, Any] | None:
