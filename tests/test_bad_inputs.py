@@ -352,7 +352,7 @@ CASES = [
          "only completed runs can be evaluated"),
     case("resume-completed-run", "resume finished --runs-dir {c}/runs", 1, "already completed; nothing to resume",
          "zoo run --config"),
-    case("resume-broken-config", "resume broken-config --runs-dir {c}/runs", 1, "config.toml: TOML syntax error",
+    case("resume-broken-config", "resume broken-config --runs-dir {c}/runs", 1, "TOML syntax error",
          "start a new run"),
     case("resume-checkpoint-model-missing", "resume no-checkpoint-model --runs-dir {c}/runs", 1,
          "its checkpoint is damaged", "names the model file 'model-0001.keras', which is missing", "zoo run --config"),

@@ -14,6 +14,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from zoo_core._util.toml import read_toml
 from zoo_core.cli import app, err, handles_errors, out, state
 from zoo_core.errors import ConfigError, ExportError, RunError
 from zoo_core.runs import find_run, is_run_dir, list_runs, runs_root
@@ -33,26 +34,13 @@ def _progress(quiet: bool) -> Optional[str]:
 
 
 def _load_config_file(path: Path, overrides: list[str]) -> Any:
-    import tomllib
-
     hint = "give the config.toml of a run directory (zoo writes one in every run), or a file in the same schema"
     if path.is_dir():
         inside = path / "config.toml"
         if not inside.is_file():
             raise ConfigError(f"config file '{path}' is a folder, not a config.toml", hint=hint)
         path = inside
-    try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"config file '{path}' does not exist", hint=hint) from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"config file '{path}' is not UTF-8 text (is it a binary file?)", hint=hint) from None
-    except OSError as error:
-        raise ConfigError(f"config file '{path}' cannot be read: {error.strerror or error}", hint=hint) from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: TOML syntax error: {error}",
-                          hint="fix the line shown (see https://toml.io; strings need quotes), "
-                               "or take a fresh copy of the run's config.toml") from None
+    table, _ = read_toml(path, what="config file", hint=hint)
     recipe = table.get("recipe", path.stem)
     if not isinstance(recipe, str):
         raise ConfigError(f"{path}: 'recipe' must be a string, got {recipe!r}", hint='e.g. recipe = "mnist-mlp"')

@@ -17,6 +17,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Union
 
+from zoo_core._util.text import first_line
 from zoo_core.errors import ConfigError, PluginError
 
 KINDS: tuple[str, ...] = ("dataset", "architecture", "optimizer", "loss", "exporter")
@@ -178,14 +179,6 @@ class Component:
             if parameter.default is not None:
                 checked[name] = parameter.default
         return checked
-
-
-def first_line(text: str) -> str:
-    """The first non-empty line of ``text``, stripped."""
-    for line in text.strip().splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
 
 
 def parameters_of(factory: Callable[..., Any], context: tuple[str, ...]) -> dict[str, Parameter]:

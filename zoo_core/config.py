@@ -8,15 +8,10 @@ of its final parameters, so ``zoo run --config config.toml`` repeats the run.
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
+from zoo_core._util.toml import TOMLDecodeError, parse_toml
 from zoo_core.components import Component
 from zoo_core.errors import ConfigError
 
@@ -110,8 +105,8 @@ def parse_override(text: str) -> tuple[str, Any]:
     if "\n" in raw or "\r" in raw:
         raise ConfigError(f"{where}: the value must be on one line")
     try:
-        parsed = tomllib.loads(f"value = {raw}")
-    except tomllib.TOMLDecodeError as error:
+        parsed = parse_toml(f"value = {raw}")
+    except TOMLDecodeError as error:
         if _BARE_WORD.match(raw):
             return key, raw
         reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))

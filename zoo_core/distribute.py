@@ -862,11 +862,6 @@ def finish_worker(run: Any, model: Any) -> Any:
 
 def weights_digest(model: Any) -> str:
     """sha256 of the model's weights (dtype, shape and bytes of each, in order)."""
-    import numpy as np
+    from zoo_core._util.hashing import sha256_of_arrays
 
-    h = hashlib.sha256()
-    for value in model.get_weights():
-        value = np.ascontiguousarray(value)
-        h.update(str((value.dtype.str, value.shape)).encode())
-        h.update(value.tobytes())
-    return h.hexdigest()
+    return sha256_of_arrays(model.get_weights())

@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zoo_core._util.text import error_line
 from zoo_core.errors import DataError
 
 if TYPE_CHECKING:
@@ -179,7 +180,7 @@ class TFLitePredictor(Predictor):
             self.interpreter = Interpreter(model_path=str(path))  # verifies the flatbuffer
             self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as error:
-            raise DataError(f"'{path}' is not a valid TFLite model: {_first_line(error)}",
+            raise DataError(f"'{path}' is not a valid TFLite model: {error_line(error)}",
                             hint="the file is truncated or corrupt; export the model again") from None
         metadata = _tflite_metadata_or_sidecar(path)
         inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
@@ -324,7 +325,7 @@ class KerasPredictor(Predictor):
         try:
             self.model = keras.saving.load_model(path, safe_mode=True)
         except Exception as error:  # noqa: BLE001 - Keras raises many kinds for a damaged file
-            raise DataError(f"Keras model '{path}' cannot be loaded: {_first_line(error)}") from None
+            raise DataError(f"Keras model '{path}' cannot be loaded: {error_line(error)}") from None
         manifest = path.parent / "manifest.json"
         sidecar = path.with_suffix(".json")
         metadata: dict[str, Any] = {}
@@ -371,7 +372,7 @@ def _load_savedmodel(folder: Path) -> Any:
     try:
         return tf.saved_model.load(str(folder))
     except Exception as error:  # noqa: BLE001 - TensorFlow raises many kinds for a damaged model
-        raise DataError(f"SavedModel '{folder}' cannot be loaded: {_first_line(error)}",
+        raise DataError(f"SavedModel '{folder}' cannot be loaded: {error_line(error)}",
                         hint="the folder is incomplete or corrupt; export the model again") from None
 
 
@@ -391,11 +392,6 @@ def _pad(x: "np.ndarray", size: int) -> "np.ndarray":
         return x
     padding = np.zeros((size - len(x), *x.shape[1:]), dtype=x.dtype)
     return np.concatenate([x, padding])
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def load_predictor(path: Path) -> Predictor:
@@ -468,7 +464,7 @@ def _load_array(path: Path, info: dict[str, Any]) -> "np.ndarray":
     try:
         array = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
-        raise DataError(f"input '{path}' is not a readable .npy array ({_first_line(error)})",
+        raise DataError(f"input '{path}' is not a readable .npy array ({error_line(error)})",
                         hint="save a numeric array with numpy.save (object arrays are never loaded)") from None
     if array.shape == shape:
         array = array[np.newaxis]
@@ -503,7 +499,7 @@ def _load_image(path: Path, info: dict[str, Any]) -> "np.ndarray":
             image.load()
             image = image.convert("L" if channels == 1 else "RGB")
     except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise DataError(f"input '{path}' is not an image (PNG, JPEG...) or a .npy array ({_first_line(error)})",
+        raise DataError(f"input '{path}' is not an image (PNG, JPEG...) or a .npy array ({error_line(error)})",
                         hint=f"the model expects images of {width}x{height} pixels, {channels} channel(s)") from None
     if image.size != (width, height):
         model_ratio, ratio = width / height, image.width / max(image.height, 1)

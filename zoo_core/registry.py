@@ -24,17 +24,12 @@ from __future__ import annotations
 
 import copy
 import re
-import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
+from zoo_core._util.toml import read_toml
 from zoo_core.components import KINDS, PLURALS, suggest
 from zoo_core.config import RUN_COMPONENT_KINDS, ComponentChoice, RunConfig, parse_override
 from zoo_core.errors import AmbiguousNameError, ConfigError, UnknownNameError
@@ -298,18 +293,7 @@ def load_registry(catalog: Catalog, extra: str | Path | None = None, cwd: Path |
 
 def _read_file(registry: Registry, path: Path) -> None:
     registry.files.append(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{path}: cannot read: {error}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        match = re.search(r"\(at line (\d+), column (\d+)\)", str(error))
-        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(error))
-        place = f"{path}:{match.group(1)}:{match.group(2)}" if match else str(path)
-        raise ConfigError(f"{place}: TOML syntax error: {reason}",
-                          hint="see https://toml.io for the syntax; strings need double quotes") from None
+    data, text = read_toml(path)
     for section, entries in data.items():
         if section != "runs" and section not in SECTIONS:
             _unknown_section(path, text, section, entries)

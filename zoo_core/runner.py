@@ -28,7 +28,6 @@ kill is lost and redone.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import platform
@@ -43,6 +42,8 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from zoo_core import __version__, distribute
+from zoo_core._util.hashing import sha256_of_arrays
+from zoo_core._util.text import error_line
 from zoo_core.config import ComponentChoice, RunConfig
 from zoo_core.errors import ConfigError, RunError, ZooError
 from zoo_core.export import ExportResult
@@ -247,18 +248,8 @@ def start_run(config: RunConfig, registry: Registry, root: str | Path | None = N
 
 def fingerprint(dataset: Any) -> dict[str, str]:
     """sha256 of the training and test arrays (data and labels) actually used."""
-    import numpy as np
-
-    def digest(*arrays: Any) -> str:
-        h = hashlib.sha256()
-        for array in arrays:
-            array = np.ascontiguousarray(array)
-            h.update(str((array.dtype.str, array.shape)).encode())
-            h.update(memoryview(array).cast("B"))
-        return h.hexdigest()
-
-    return {"train_sha256": digest(dataset.x_train, dataset.y_train),
-            "test_sha256": digest(dataset.x_test, dataset.y_test)}
+    return {"train_sha256": sha256_of_arrays((dataset.x_train, dataset.y_train)),
+            "test_sha256": sha256_of_arrays((dataset.x_test, dataset.y_test))}
 
 
 def load_dataset(config: RunConfig) -> Any:
@@ -413,7 +404,7 @@ def _load_checkpoint(prepared: Prepared, run: Run, state: dict) -> None:
             model.load_weights(directory / state["model"])
         except Exception as error:  # noqa: BLE001 - Keras raises many kinds for a file that does not fit
             raise RunError(f"run '{run.id}': its checkpoint does not fit the model built from config.toml "
-                           f"({type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''})",
+                           f"({type(error).__name__}: {error_line(error)})",
                            hint=f"start a new run from its config: zoo run --config {run.dir / 'config.toml'}") from None
     skipped = [str(w.message) for w in caught if "Skipping variable loading" in str(w.message)]
     iterations = state.get("optimizer_iterations")
@@ -748,8 +739,7 @@ def load_run_model(path: Path) -> Any:
     try:
         return keras.models.load_model(path, safe_mode=True)
     except Exception as error:  # noqa: BLE001 - Keras raises many kinds for a damaged file
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise RunError(f"cannot load '{path}': {first}",
+        raise RunError(f"cannot load '{path}': {error_line(error)}",
                        hint="the file is damaged or was written by an incompatible Keras; "
                             "run the training again (zoo run --config <run>/config.toml)") from None
 

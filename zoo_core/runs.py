@@ -28,17 +28,12 @@ import os
 import re
 import secrets
 import shutil
-import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
+from zoo_core._util.toml import read_toml
 from zoo_core.errors import RunError
 
 try:  # POSIX; elsewhere liveness falls back to the recorded pid
@@ -229,17 +224,11 @@ class Run:
     def config_table(self) -> dict[str, Any]:
         """The run's config.toml as a table."""
         path = self.dir / "config.toml"
-        try:
-            return tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise RunError(f"run '{self.id}' has no config.toml", hint="is this a zoo run directory?") from None
-        except tomllib.TOMLDecodeError as error:
-            raise RunError(f"{path}: TOML syntax error: {error}",
-                           hint="fix the line shown if it was edited by hand; otherwise start a new run "
-                                "with the same settings (zoo run RECIPE --set ...)") from None
-        except (OSError, UnicodeDecodeError) as error:
-            raise RunError(f"{path}: cannot read: {error}",
-                           hint="is this a zoo run directory? 'zoo runs' lists the runs") from None
+        if not path.exists():
+            raise RunError(f"run '{self.id}' has no config.toml", hint="is this a zoo run directory?")
+        return read_toml(path, error=RunError,
+                         hint="if config.toml was edited by hand, fix it; otherwise start a new run with the same "
+                              "settings (zoo run RECIPE --set ...)")[0]
 
     def metrics(self) -> dict[str, Any]:
         """metrics.json, or an empty dict."""

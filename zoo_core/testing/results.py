@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from zoo_core._util.text import first_line as text_first_line
 from zoo_core.components import KINDS, Component
 from zoo_core.errors import ZooError
 
@@ -119,8 +120,8 @@ class Checks:
 
 
 def first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else "(no message)"
+    """The first line of an error's message, or "(no message)"."""
+    return text_first_line(str(error)) or "(no message)"
 
 
 def where(error: BaseException) -> str:
