@@ -119,9 +119,8 @@ def main_options(
 
 # -- list ---------------------------------------------------------------------------
 
-LIST_KINDS = {**{k: k for k in KINDS}, **{k + "s": k for k in KINDS}, "losses": "loss",
-              "preset": "preset", "presets": "preset", "run": "run", "runs": "run",
-              "setting": "setting", "settings": "setting"}
+#: Every way to name a kind in 'zoo list KIND': singular or plural.
+LIST_KINDS = {**{k: k for k in PLURALS}, **{plural: k for k, plural in PLURALS.items()}}
 #: The kind names as users write them, for messages and group titles.
 
 

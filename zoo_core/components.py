@@ -20,21 +20,36 @@ from typing import Any, Callable, Literal, Union
 from zoo_core._util.text import first_line
 from zoo_core.errors import ConfigError, PluginError
 
-KINDS: tuple[str, ...] = ("dataset", "architecture", "optimizer", "loss", "exporter")
-#: Each kind's plural, as users write it (``zoo list losses``).
-PLURALS = {"dataset": "datasets", "architecture": "architectures", "optimizer": "optimizers",
-           "loss": "losses", "exporter": "exporters", "preset": "presets", "run": "runs",
-           "setting": "settings"}
+@dataclass(frozen=True)
+class Kind:
+    """One kind of component: its names, its hook, its registry.toml section, the arguments zoo supplies."""
 
-#: Leading factory arguments that zoo supplies itself, per kind; they are not
-#: user parameters and do not appear in ``zoo show``.
-CONTEXT_ARGUMENTS: dict[str, tuple[str, ...]] = {
-    "dataset": (),
-    "architecture": ("input_shape", "num_classes"),
-    "optimizer": (),
-    "loss": (),
-    "exporter": ("context",),
-}
+    name: str  #: singular, as in ``kind = "loss"`` and ``--set loss=...``
+    plural: str  #: as users write it: ``zoo list losses``, the registry section ``[losses.NAME]``
+    context: tuple[str, ...] = ()  #: leading factory arguments zoo supplies; not user parameters
+
+    @property
+    def hook(self) -> str:
+        """The hookspec that registers this kind, e.g. ``register_losses``."""
+        return f"register_{self.plural}"
+
+
+#: The one table of component kinds; every other list of kinds derives from it.
+KIND_TABLE: tuple[Kind, ...] = (
+    Kind("dataset", "datasets"),
+    Kind("architecture", "architectures", ("input_shape", "num_classes")),
+    Kind("optimizer", "optimizers"),
+    Kind("loss", "losses"),
+    Kind("exporter", "exporters", ("context",)),
+)
+KINDS: tuple[str, ...] = tuple(kind.name for kind in KIND_TABLE)
+BY_NAME: dict[str, Kind] = {kind.name: kind for kind in KIND_TABLE}
+#: What ``zoo list`` shows besides components, with their plurals.
+LISTABLE_EXTRAS = {"preset": "presets", "run": "runs", "setting": "settings"}
+#: Each kind's plural (and of presets, runs and settings), as users write it (``zoo list losses``).
+PLURALS = {**{kind.name: kind.plural for kind in KIND_TABLE}, **LISTABLE_EXTRAS}
+#: Leading factory arguments that zoo supplies itself, per kind.
+CONTEXT_ARGUMENTS: dict[str, tuple[str, ...]] = {kind.name: kind.context for kind in KIND_TABLE}
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 

@@ -13,19 +13,13 @@ from typing import Iterable
 
 import pluggy
 
-from zoo_core.components import Component
+from zoo_core.components import KIND_TABLE, Component
 
 hookspec = pluggy.HookspecMarker("zoo")
 hookimpl = pluggy.HookimplMarker("zoo")
 
-#: Which component kind each hook registers.
-HOOK_KINDS: dict[str, str] = {
-    "register_datasets": "dataset",
-    "register_architectures": "architecture",
-    "register_optimizers": "optimizer",
-    "register_losses": "loss",
-    "register_exporters": "exporter",
-}
+#: Which component kind each hook registers (from the one table of kinds).
+HOOK_KINDS: dict[str, str] = {kind.hook: kind.name for kind in KIND_TABLE}
 
 
 @hookspec

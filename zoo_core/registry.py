@@ -30,19 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from zoo_core._util.toml import read_toml
-from zoo_core.components import KINDS, PLURALS, suggest
+from zoo_core.components import KIND_TABLE, KINDS, PLURALS, suggest
 from zoo_core.config import RUN_COMPONENT_KINDS, ComponentChoice, RunConfig, parse_override
 from zoo_core.errors import AmbiguousNameError, ConfigError, UnknownNameError
 from zoo_core.plugins import Catalog
 from zoo_core.settings import SETTINGS, check_settings
 
-SECTIONS: dict[str, str] = {
-    "datasets": "dataset",
-    "architectures": "architecture",
-    "optimizers": "optimizer",
-    "losses": "loss",
-    "exporters": "exporter",
-}
+#: registry.toml's component sections, e.g. [losses.NAME], and the kind each holds.
+SECTIONS: dict[str, str] = {kind.plural: kind.name for kind in KIND_TABLE}
 RUN_KEYS = ("summary", "recipe", *RUN_COMPONENT_KINDS, "exporters", *SETTINGS)
 
 
