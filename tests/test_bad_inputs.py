@@ -588,7 +588,7 @@ def test_zoo_runs_lists_any_manifests_without_crashing(manifests: list, tmp_path
                              MANIFEST_VALUES, max_size=6) | st.text(max_size=40))
 def test_a_checkpoint_state_is_read_or_refused_with_a_reason(state: object,
                                                              tmp_path_factory: pytest.TempPathFactory) -> None:
-    from zoo_core.callbacks import read_checkpoint
+    from zoo_core.runs.checkpoint import read_checkpoint
 
     folder = tmp_path_factory.mktemp("fuzz-state")
     (folder / "state.json").write_text(state if isinstance(state, str) else json.dumps(state))
@@ -603,7 +603,7 @@ def test_a_checkpoint_state_is_read_or_refused_with_a_reason(state: object,
     key: st.floats(allow_nan=False, allow_infinity=True) for key in ("loss", "accuracy", "val_loss", "seconds")}),
     max_size=6))
 def test_history_csv_round_trips(rows: list, tmp_path_factory: pytest.TempPathFactory) -> None:
-    from zoo_core.callbacks import history_csv, read_history
+    from zoo_core.runs.history import history_csv, read_history
 
     path = tmp_path_factory.mktemp("fuzz-history") / "history.csv"
     path.write_text(history_csv(rows))

@@ -1,4 +1,4 @@
-"""Distributed training on tf.distribute (zoo_core.distribute, docs/distributed.md).
+"""Distributed training on tf.distribute (zoo_core.training.distribute, docs/distributed.md).
 
 Fast tests: the cluster description (TF_CONFIG, --workers/--task-index), the
 settings, the keras-team/keras#20585 guard, and the per-replica input
@@ -28,22 +28,19 @@ import numpy as np
 import pytest
 
 from conftest import subprocess_env, zoo_executable
-from zoo_core import distribute
 from zoo_core.errors import ConfigError
+from zoo_core.training import distribute
+from zoo_core.training.distribute import coordination
 from zoo_core.settings import check_settings
 
 # -- fast: the cluster description --------------------------------------------------------------
 
 
 @pytest.fixture(autouse=True)
-def _no_cluster(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No TF_CONFIG from outside; whatever a test sets in zoo_core.distribute is undone."""
+def _no_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No TF_CONFIG from outside (zoo_core keeps no cluster or strategy state of its own to undo)."""
     monkeypatch.delenv("TF_CONFIG", raising=False)
     monkeypatch.delenv(distribute.WORKAROUND_ENV, raising=False)
-    yield
-    distribute.use_cluster(None, None)
-    distribute._active = None
-    distribute._resuming = None
 
 
 def tf_config(cluster: dict, task_type: str = "worker", index: int = 0) -> dict[str, str]:
@@ -89,13 +86,14 @@ def test_no_tf_config_or_no_cluster_means_no_cluster() -> None:
     assert distribute.cluster_from_env({"TF_CONFIG": '{"task": {"type": "worker", "index": 0}}'}) is None
 
 
-def test_workers_flags_become_tf_config_and_are_undone(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_workers_flags_describe_the_cluster_without_touching_tf_config(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TF_CONFIG", "from the environment")
-    distribute.use_cluster("127.0.0.1:5000,127.0.0.1:5001", 1)
-    cluster = distribute.cluster_from_env()
+    cluster = distribute.cluster_from_flags("127.0.0.1:5000,127.0.0.1:5001", 1)
     assert cluster == distribute.Cluster({"worker": ("127.0.0.1:5000", "127.0.0.1:5001")}, "worker", 1)
-    distribute.use_cluster(None, None)  # the next command in this process has no flags
+    assert cluster.from_flags and not cluster.is_chief
+    assert distribute.planned_cluster("multi-worker", cluster) is cluster  # the flags win over TF_CONFIG
     assert os.environ["TF_CONFIG"] == "from the environment"
+    assert distribute.cluster_from_flags(None, None) is None
 
 
 @pytest.mark.parametrize("workers, index, message", [
@@ -108,7 +106,7 @@ def test_workers_flags_become_tf_config_and_are_undone(monkeypatch: pytest.Monke
 ])
 def test_bad_workers_flags(workers: str | None, index: int | None, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        distribute.use_cluster(workers, index)
+        distribute.cluster_from_flags(workers, index)
 
 
 def test_workers_flag_implies_the_multi_worker_strategy_unless_one_is_set() -> None:
@@ -126,9 +124,8 @@ def test_strategy_resolution_without_tensorflow(monkeypatch: pytest.MonkeyPatch)
     assert distribute.planned_cluster("auto").key == "worker-1"
     with pytest.warns(UserWarning, match="trains alone"):
         assert distribute.planned_cluster("none") is None
-    distribute.use_cluster("a:1,b:2", 0)
     with pytest.raises(ConfigError, match="--workers was given"):
-        distribute.planned_cluster("mirrored")
+        distribute.planned_cluster("mirrored", distribute.cluster_from_flags("a:1,b:2", 0))
 
 
 def test_strategy_and_join_timeout_settings_are_checked() -> None:
@@ -142,9 +139,11 @@ def test_strategy_and_join_timeout_settings_are_checked() -> None:
 
 
 def test_keras_20585_workaround_version_guard(monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo_core.training.distribute import keras_fixes
+
     assert distribute.needs_keras_20585_workaround((3, 15, 1))
     assert not distribute.needs_keras_20585_workaround((2, 15, 0))
-    monkeypatch.setattr(distribute, "KERAS_20585_FIXED_IN", (3, 16))
+    monkeypatch.setattr(keras_fixes, "KERAS_20585_FIXED_IN", (3, 16))
     assert distribute.needs_keras_20585_workaround((3, 15, 1))
     assert not distribute.needs_keras_20585_workaround((3, 16, 0))
     monkeypatch.setenv(distribute.WORKAROUND_ENV, "1")
@@ -156,8 +155,8 @@ def test_error_messages_name_the_lost_worker() -> None:
     text = ("{{function_node __wrapped__CollectiveReduceV2}} Collective ops is aborted by: Error reported from "
             "/job:worker/task:1: The following tasks are unhealthy (stopped sending heartbeats):\n"
             "/job:worker/replica:0/task:1\nThe tasks have crashed. [Op:CollectiveReduceV2]")
-    assert distribute._named_tasks(text, cluster) == [("worker", 1)]
-    reason = distribute._first_line(Exception("Graph execution error:\n\nDetected at node X\n" + text))
+    assert coordination.named_tasks(text, cluster) == [("worker", 1)]
+    reason = coordination.error_gist(Exception("Graph execution error:\n\nDetected at node X\n" + text))
     assert reason.startswith("Collective ops is aborted by") and "task:1" in reason and "[Op:" not in reason
 
 
@@ -180,7 +179,7 @@ class FakeStrategy:
 @pytest.mark.parametrize("pipelines, replicas, batch", [(2, 2, 64), (1, 2, 64), (1, 2, 5), (2, 4, 7), (3, 3, 10)])
 def test_every_example_once_per_epoch_in_the_one_process_batches(pipelines: int, replicas: int, batch: int) -> None:
     """Replica r of global step s gets its slice of the one-process batch s; together they are the batch."""
-    from zoo_core import engine
+    from zoo_core.training import engine
 
     count, epochs = 203, 3  # a partial last batch
     x = np.arange(count, dtype=np.float32).reshape(count, 1)
@@ -189,9 +188,8 @@ def test_every_example_once_per_epoch_in_the_one_process_batches(pipelines: int,
     expected = [labels for _, labels in single.as_numpy_iterator()]
     assert len(expected) == steps * (epochs - 1)
 
-    distribute._active = distribute.Distribution("multi-worker", FakeStrategy(pipelines, replicas))
     per_pipeline, steps_again = engine.training_dataset(x, y, batch, seed=7, shuffle=True, first_epoch=1,
-                                                        epochs=epochs)
+                                                        epochs=epochs, tf_strategy=FakeStrategy(pipelines, replicas))
     assert steps_again == steps
     local = replicas // pipelines
     streams = [[labels for _, labels in dataset.as_numpy_iterator()] for dataset in per_pipeline]
@@ -208,12 +206,14 @@ def test_every_example_once_per_epoch_in_the_one_process_batches(pipelines: int,
 
 
 def test_steps_per_execution_is_one_under_a_strategy() -> None:
-    from zoo_core import engine
+    from zoo_core.training import engine
+    from zoo_core.training.strategy import LocalStrategy
 
-    assert engine.choose_steps_per_execution(30, 0, live_progress=False) == 30
-    distribute._active = distribute.Distribution("mirrored", FakeStrategy(1, 2))
-    assert engine.choose_steps_per_execution(30, 0, live_progress=False) == 1
-    assert engine.choose_steps_per_execution(30, 10, live_progress=False) == 1
+    cap = distribute.DistributedStrategy("mirrored", None, 300, 64, "digest").max_steps_per_execution
+    assert cap == 1
+    assert engine.choose_steps_per_execution(30, 0, live_progress=False, cap=LocalStrategy.max_steps_per_execution) == 30
+    assert engine.choose_steps_per_execution(30, 0, live_progress=False, cap=cap) == 1
+    assert engine.choose_steps_per_execution(30, 10, live_progress=False, cap=cap) == 1
 
 
 # -- slow: real processes on 127.0.0.1 ----------------------------------------------------------
@@ -454,5 +454,5 @@ def test_keras_20585_workaround_is_still_needed(tmp_path: Path, processes: list[
         import keras
 
         pytest.fail(f"Keras {keras.__version__} trains multi-worker without the keras-team/keras#20585 workaround: "
-                    "set zoo_core.distribute.KERAS_20585_FIXED_IN to this version")
+                    "set zoo_core.training.distribute.keras_fixes.KERAS_20585_FIXED_IN to this version")
     assert "PerReplica" in workers[0].stderr + workers[1].stderr, workers[0].output() + workers[1].output()

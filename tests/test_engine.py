@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zoo_core import engine
+from zoo_core.training import engine
 
 
 @pytest.mark.parametrize("steps", [1, 7, 141, 1687, 1688, 2000])

@@ -265,7 +265,7 @@ def test_runs_root_under_a_file_is_a_clear_error_before_training(tmp_path: Path)
 
 
 def test_full_disk_at_the_start_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import zoo_core.runs as runs
+    import zoo_core.runs.directory as runs
 
     def no_space(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -283,7 +283,7 @@ def test_full_disk_at_the_start_is_a_clear_error(tmp_path: Path, monkeypatch: py
 def test_too_little_free_space_is_refused_before_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import shutil
 
-    import zoo_core.runs as runs
+    import zoo_core.runs.directory as runs
 
     monkeypatch.setattr(runs.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**9, 10**9 - 2**20, 2**20))
     result = CliRunner().invoke(app, ["run", "mnist-mlp", "--runs-dir", str(tmp_path), *TINY])
@@ -295,16 +295,16 @@ def test_too_little_free_space_is_refused_before_training(tmp_path: Path, monkey
 
 @pytest.mark.slow
 def test_disk_full_in_the_middle_fails_cleanly_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import zoo_core.callbacks as cb
+    import zoo_core.runs.checkpoint as checkpoint
 
-    real = cb.write_weights_npz
+    real = checkpoint.write_weights_npz
 
     def fills_up(path: Path, snapshots: list) -> None:
         if "0002" in path.name:
             raise OSError(errno.ENOSPC, "No space left on device")
         real(path, snapshots)
 
-    monkeypatch.setattr(cb, "write_weights_npz", fills_up)
+    monkeypatch.setattr(checkpoint, "write_weights_npz", fills_up)
     result = CliRunner().invoke(app, ["run", "mnist-mlp", "--runs-dir", str(tmp_path), *tiny(epochs=3)])
     assert result.exit_code == 1, result.output
     assert "no space left on the device" in result.output and "zoo resume" in result.output
@@ -362,7 +362,8 @@ def test_a_checkpoint_interrupted_while_written_keeps_the_previous_one(tmp_path:
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     import keras
 
-    import zoo_core.callbacks as cb
+    import zoo_core.runs.checkpoint as checkpoint
+    import zoo_core.training.callbacks as cb
 
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
@@ -373,17 +374,17 @@ def test_a_checkpoint_interrupted_while_written_keeps_the_previous_one(tmp_path:
     def killed(path: Path, data: Any) -> None:
         raise KeyboardInterrupt  # a stop just before the commit point
 
-    monkeypatch.setattr(cb, "write_json_atomic", killed)
+    monkeypatch.setattr(checkpoint, "write_json_atomic", killed)
     with pytest.raises(KeyboardInterrupt):
         cb.save_checkpoint(tmp_path, model, 2, rows + [{"epoch": 2, "loss": 0.5}], [])
-    state = cb.read_checkpoint(tmp_path)
+    state = checkpoint.read_checkpoint(tmp_path)
     assert state is not None and state["epochs_done"] == 1
     assert (tmp_path / state["model"]).is_file() and (tmp_path / state["weights"]).is_file()
     assert leftovers(tmp_path) == []
 
 
 def test_a_damaged_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
-    import zoo_core.callbacks as cb
+    import zoo_core.runs.checkpoint as cb
 
     (tmp_path / "state.json").write_text('{"epochs_done": 2, "history": [{}, {}], "model": "model-0002.keras"}')
     with pytest.raises(ValueError, match="names the model file 'model-0002.keras', which is missing"):

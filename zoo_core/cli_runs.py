@@ -48,11 +48,9 @@ def _load_config_file(path: Path, overrides: list[str]) -> Any:
 
 
 def _print_outcome(outcome: Any, quiet: bool) -> None:
-    from zoo_core import distribute
-
-    if not distribute.is_chief():  # a multi-worker run's other workers: the chief reports the run
+    if outcome.role == "worker":  # a multi-worker run's other workers: the chief reports the run
         if not quiet:
-            out.print(escape(distribute.worker_summary()))
+            out.print(escape(outcome.summary))
         return
     metrics = outcome.metrics
     table = Table(title=f"run {outcome.run.id}", box=None, pad_edge=False, title_justify="left", show_header=False)
@@ -118,9 +116,10 @@ def run_command(
     task_index: Optional[int] = typer.Option(None, "--task-index", help=TASK_INDEX_HELP),
 ) -> None:
     """Train a named run (recipe) end to end: train, evaluate, plot, export, report."""
-    from zoo_core import distribute, runner
+    from zoo_core import training
+    from zoo_core.training import distribute
 
-    distribute.use_cluster(workers, task_index)
+    cluster = distribute.cluster_from_flags(workers, task_index)
     if resume:
         if recipe or config is not None:
             raise ConfigError("--resume continues an existing run: give it alone, without a recipe or --config",
@@ -129,7 +128,7 @@ def run_command(
             raise ConfigError("--set cannot change a run that is resumed: it continues with its own config.toml",
                               hint="to change settings, start a new run: zoo run --config RUN/config.toml --set ...")
         target = _find_resumable(resume, runs_root(runs_dir))
-        _print_outcome(runner.resume(target, state.registry(), _progress(quiet)), quiet)
+        _print_outcome(training.resume(target, state.registry(), _progress(quiet), cluster=cluster), quiet)
         return
     if config is not None and recipe:
         raise ConfigError(f"give a recipe or --config, not both (got '{recipe}' and --config {config})",
@@ -142,7 +141,7 @@ def run_command(
     else:
         raise ConfigError("say which run: zoo run RECIPE, or zoo run --config config.toml",
                           hint="'zoo list runs' shows the named runs")
-    _print_outcome(runner.train(run_config, state.registry(), runs_dir, _progress(quiet)), quiet)
+    _print_outcome(training.train(run_config, state.registry(), runs_dir, _progress(quiet), cluster=cluster), quiet)
 
 
 @app.command("train")
@@ -160,12 +159,13 @@ def train_command(
     task_index: Optional[int] = typer.Option(None, "--task-index", help=TASK_INDEX_HELP),
 ) -> None:
     """Compose a run from component names and train it (same engine as zoo run)."""
-    from zoo_core import distribute, runner
+    from zoo_core import training
+    from zoo_core.training import distribute
 
-    distribute.use_cluster(workers, task_index)
+    cluster = distribute.cluster_from_flags(workers, task_index)
     set_ = distribute.cluster_overrides(set_, workers)
     run_config = state.registry().compose(dataset, architecture, optimizer, loss, exporter, set_)
-    _print_outcome(runner.train(run_config, state.registry(), runs_dir, _progress(quiet)), quiet)
+    _print_outcome(training.train(run_config, state.registry(), runs_dir, _progress(quiet), cluster=cluster), quiet)
 
 
 @app.command("resume")
@@ -178,11 +178,12 @@ def resume_command(
     task_index: Optional[int] = typer.Option(None, "--task-index", help=TASK_INDEX_HELP),
 ) -> None:
     """Continue an interrupted or killed run from its last completed epoch."""
-    from zoo_core import distribute, runner
+    from zoo_core import training
+    from zoo_core.training import distribute
 
-    distribute.use_cluster(workers, task_index)
+    cluster = distribute.cluster_from_flags(workers, task_index)
     target = _find_resumable(run, runs_root(runs_dir))
-    _print_outcome(runner.resume(target, state.registry(), _progress(quiet)), quiet)
+    _print_outcome(training.resume(target, state.registry(), _progress(quiet), cluster=cluster), quiet)
 
 
 def _find_resumable(reference: str, root: Path) -> Any:
@@ -198,10 +199,10 @@ def evaluate_command(
     as_json: bool = typer.Option(False, "--json", help="Print metrics.json."),
 ) -> None:
     """Re-evaluate a finished run on its test set: accuracy, precision, recall, F1, confusion matrix."""
-    from zoo_core import runner
+    from zoo_core import training
 
     target = find_run(run, runs_root(runs_dir))
-    metrics = runner.evaluate(target, state.registry())
+    metrics = training.evaluate(target, state.registry())
     if as_json:
         print(json.dumps(metrics, indent=2))
         return
@@ -280,14 +281,14 @@ def export_command(
     as_json: bool = typer.Option(False, "--json", help="Print the export results as JSON."),
 ) -> None:
     """Export a finished run: each artifact is verified with its runtime before it is kept."""
-    from zoo_core import runner
+    from zoo_core import training
 
     registry = state.registry()
     target = find_run(run, runs_root(runs_dir))
     choices = [registry.resolve("exporter", name, f"--format {name}") for name in formats]
     for text in set_:
         _apply_export_override(choices, text)
-    results = runner.export(target, registry, choices, out_dir)
+    results = training.export(target, registry, choices, out_dir)
     if as_json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
     else:

@@ -7,6 +7,7 @@ anything fails.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import uuid
@@ -50,3 +51,21 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
     """Write ``data`` as indented JSON (plus a final newline) to ``path`` atomically."""
     return write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+# --- what an OSError while writing means -------------------------------------------------
+
+#: errno values that mean "the disk or the folder will not take this write".
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR,
+                errno.EFBIG, errno.EISDIR, errno.ENOENT}
+#: errno values that mean the disk itself takes no more writes: nothing later in the run can succeed.
+DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG}
+
+
+def describe_os_error(error: OSError) -> str:
+    """A short reason for an OSError: 'No space left on device', 'Not a directory', ..."""
+    if error.errno == errno.ENOSPC:
+        return "no space left on the device (the disk is full)"
+    if error.errno == errno.EDQUOT:
+        return "disk quota exceeded"
+    return error.strerror or str(error) or type(error).__name__

@@ -150,7 +150,7 @@ def _check_normalisation(info: DatasetInfo) -> None:
 
 
 def _check_runner_accepts(dataset: Dataset, name: str) -> None:
-    from zoo_core.engine import check_dataset as runner_check
+    from zoo_core.data import check_dataset as runner_check
 
     try:
         runner_check(dataset, f"dataset '{name}'")

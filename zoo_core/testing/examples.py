@@ -82,7 +82,7 @@ def example_data(dataset: Any, catalog: Any, max_samples: int) -> Dataset:
             setattr(synthetic, key, values.astype(dataset.input_dtype))
         synthetic.info = dataset
         return synthetic
-    from zoo_core.engine import limit
+    from zoo_core.data import limit
 
     return limit(dataset, max_samples, max_samples)
 

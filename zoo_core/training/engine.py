@@ -26,7 +26,6 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from zoo_core.data import Dataset, DatasetInfo
 from zoo_core.errors import DataError, ZooError
 
 # TensorFlow's C++ start-up chatter (CUDA probing, CPU features) is noise to
@@ -57,7 +56,7 @@ def configure_threads(input_features: int, batch_size: int, threads: int = 0,
     from the input size and batch size) gets one thread; larger ones keep
     TensorFlow's default (all cores). ``before_start`` runs after that and
     before the runtime starts: where a tf.distribute strategy must be created
-    (zoo_core.distribute.starter).
+    (``Strategy.before_runtime_start``).
     """
     with quiet_native_stderr():
         import tensorflow as tf
@@ -149,52 +148,58 @@ def split_validation(x: np.ndarray, y: np.ndarray, fraction: float) -> TrainingD
 
 
 def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, shuffle: bool,
-                     first_epoch: int, epochs: int) -> tuple[Any, int]:
+                     first_epoch: int, epochs: int, tf_strategy: Any = None) -> tuple[Any, int]:
     """A tf.data stream of all remaining epochs' batches, and the steps per epoch.
 
     Epoch ``e`` visits the examples in a permutation fixed by ``(seed, e)``,
     so resuming at any epoch gives exactly the batches an uninterrupted run
-    would have seen.
+    would have seen. With a tf.distribute strategy (``tf_strategy``) the
+    stream is a distributed dataset with the same global batches
+    (:func:`_replica_stream`).
+    """
+    import tensorflow as tf
 
-    Under a tf.distribute strategy (zoo_core.distribute) ``batch_size`` stays
-    the global batch: the stream is a distributed dataset from
-    ``distribute_datasets_from_function`` whose input pipeline ``p`` yields,
+    count = len(x)
+    steps = math.ceil(count / batch_size)
+    features, labels = tf.constant(x), tf.constant(y)
+
+    def gather(batch: Any) -> Any:
+        return tf.gather(features, batch), tf.gather(labels, batch)
+
+    def order(epoch: Any) -> Any:
+        return _epoch_order(count, seed, shuffle, epoch)
+
+    if tf_strategy is None:
+        stream = (tf.data.Dataset.range(first_epoch, epochs)
+                  .flat_map(lambda epoch: tf.data.Dataset.from_tensor_slices(order(epoch)).batch(batch_size))
+                  .map(gather, num_parallel_calls=1, deterministic=True)
+                  .prefetch(tf.data.AUTOTUNE))
+        return stream, steps
+    return _replica_stream(tf_strategy, order, gather, count, batch_size, steps, first_epoch, epochs), steps
+
+
+def _epoch_order(count: int, seed: int, shuffle: bool, epoch: Any) -> Any:
+    """The example indices of one epoch: a stateless permutation fixed by ``(seed, epoch)``."""
+    import tensorflow as tf
+
+    indices = tf.range(count, dtype=tf.int64)
+    if shuffle:
+        indices = tf.random.experimental.stateless_shuffle(indices, seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+    return indices
+
+
+def _replica_stream(tf_strategy: Any, order: Callable[[Any], Any], gather: Callable[[Any], Any], count: int,
+                    batch_size: int, steps: int, first_epoch: int, epochs: int) -> Any:
+    """The distributed stream: every global step's batch, split over the replicas.
+
+    ``batch_size`` stays the global batch: the stream comes from
+    ``distribute_datasets_from_function``, whose input pipeline ``p`` yields,
     for each global step, the per-replica slices of that step's global batch
     that belong to its own replicas (split as evenly as possible). The steps,
     and the examples of each step, are those of a one-process run: every
     example is used once per epoch over all workers.
     """
     import tensorflow as tf
-
-    from zoo_core import distribute
-
-    count = len(x)
-    steps = math.ceil(count / batch_size)
-    features = tf.constant(x)
-    labels = tf.constant(y)
-
-    def order(epoch: Any) -> Any:
-        indices = tf.range(count, dtype=tf.int64)
-        if shuffle:
-            indices = tf.random.experimental.stateless_shuffle(
-                indices, seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
-        return indices
-
-    def gather(batch: Any) -> Any:
-        return tf.gather(features, batch), tf.gather(labels, batch)
-
-    strategy = distribute.current_strategy()
-    if strategy is None:
-        def epoch_batches(epoch: Any) -> Any:
-            return tf.data.Dataset.from_tensor_slices(order(epoch)).batch(batch_size)
-
-        stream = (
-            tf.data.Dataset.range(first_epoch, epochs)
-            .flat_map(epoch_batches)
-            .map(gather, num_parallel_calls=1, deterministic=True)
-            .prefetch(tf.data.AUTOTUNE)
-        )
-        return stream, steps
 
     def pipeline(context: Any) -> Any:
         replicas = context.num_replicas_in_sync
@@ -217,7 +222,7 @@ def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, s
                 .map(gather, num_parallel_calls=1, deterministic=True)
                 .prefetch(tf.data.AUTOTUNE))
 
-    return strategy.distribute_datasets_from_function(pipeline), steps
+    return tf_strategy.distribute_datasets_from_function(pipeline)
 
 
 #: Longest a single call into TensorFlow should take: signals (Ctrl-C, an
@@ -235,7 +240,7 @@ def estimate_step_seconds(parameters: int, batch_size: int) -> float:
 
 
 def choose_steps_per_execution(steps_per_epoch: int, setting: int, live_progress: bool,
-                               step_seconds: float = 0.0) -> int:
+                               step_seconds: float = 0.0, cap: int | None = None) -> int:
     """Training steps per call into TensorFlow; always a divisor of the epoch's steps.
 
     ``setting`` > 0 is used as given (rounded to a divisor). Otherwise the
@@ -245,15 +250,10 @@ def choose_steps_per_execution(steps_per_epoch: int, setting: int, live_progress
 
     Keras runs exactly ``steps_per_execution`` steps per call, so a value
     that does not divide the epoch would carry the last call into the next
-    epoch's batches; hence the divisor nearest the aim is taken. Under a
-    tf.distribute strategy (zoo_core.distribute) it is always 1.
+    epoch's batches; hence the divisor nearest the aim is taken. ``cap`` is
+    the strategy's limit (``Strategy.max_steps_per_execution``: 1 under
+    tf.distribute, keras-team/keras#19246), None for none.
     """
-    from zoo_core import distribute
-
-    if distribute.current_strategy() is not None:
-        # Keras 3.15 fails with steps_per_execution > 1 under any tf.distribute strategy (a cross-replica
-        # merge inside the tf.cond of its multi-step loop: the error of keras-team/keras#19246).
-        return 1
     aim = float(steps_per_epoch)
     if setting > 0:
         aim = float(setting)
@@ -263,7 +263,7 @@ def choose_steps_per_execution(steps_per_epoch: int, setting: int, live_progress
         if live_progress:
             aim = min(aim, steps_per_epoch / 10)
     aim = max(1.0, aim)
-    divisors = [d for d in range(1, steps_per_epoch + 1) if steps_per_epoch % d == 0]
+    divisors = [d for d in range(1, steps_per_epoch + 1) if steps_per_epoch % d == 0 and (cap is None or d <= cap)]
     return min(divisors, key=lambda d: (abs(math.log(d / aim)), -d))
 
 

@@ -1,0 +1,163 @@
+"""After fit: evaluate, save the model, plots, exports, report. Also what ``zoo evaluate`` and ``zoo export`` reuse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from zoo_core.errors import ZooError
+from zoo_core.export import ExportContext, ExportResult
+from zoo_core.files import DISK_ERRNOS, atomic_path, write_json_atomic
+from zoo_core.registry import ComponentChoice, RunConfig
+from zoo_core.runs import Manifest, Run, safe_name, utc_now, versions
+from zoo_core.runs.history import read_history
+
+
+@dataclass
+class RunOutcome:
+    """What a finished run produced.
+
+    ``problems`` lists what went wrong after training although the run
+    completed (plots or report that could not be written); failed exports
+    are in ``exports`` with status 'failed'. On a multi-worker run's other
+    workers ``role`` is 'worker' and ``summary`` their closing line: the
+    chief evaluates and writes the run.
+    """
+
+    run: Run
+    metrics: dict[str, Any] = field(default_factory=dict)
+    exports: list[ExportResult] = field(default_factory=list)
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+    role: str = "chief"
+    summary: str = ""
+
+
+def complete(run: Run, manifest: Manifest, config: RunConfig, model: Any, dataset: Any, loss: Any,
+             rows: list[dict], snapshots: list) -> RunOutcome:
+    """Finish a trained run: metrics, model.keras, plots, exports, report; the manifest says 'completed'.
+
+    Plots and the report are guarded: their failure is recorded in
+    ``problems`` and never loses the trained model.
+    """
+    problems: list[str] = []
+    probabilities = predict_probabilities(model, dataset.x_test)
+    metrics = evaluate_probabilities(probabilities, dataset, loss)
+    write_json_atomic(run.dir / "metrics.json", metrics)
+    save_model(model, run.dir / "model.keras")
+    manifest.update(metrics={k: metrics[k] for k in ("accuracy", "loss", "f1_macro")})
+
+    plots = guarded("plots", problems, lambda: _write_plots(run, model, dataset, probabilities, rows,
+                                                             snapshots, metrics)) or {}
+    exports = export_model(run, model, dataset, config.exporters, run.dir / "exports", config.recipe)
+    manifest.update(status="completed", finished=utc_now(), plots=sorted(plots),
+                    exports=[result.to_dict() for result in exports],
+                    duration_seconds=round(sum(r.get("seconds", 0.0) for r in rows), 3),
+                    problems=problems, error=None)
+    guarded("report", problems, lambda: write_report(run))
+    if problems:
+        manifest.update(problems=problems)
+    return RunOutcome(run, metrics, exports, problems=problems)
+
+
+def guarded(what: str, problems: list[str], work: Callable[[], Any]) -> Any:
+    """Run a finishing step whose failure must not lose a trained model: record the problem instead.
+
+    Disk errors still propagate (the run cannot be finished then).
+    """
+    try:
+        return work()
+    except OSError as error:
+        if error.errno in DISK_ERRNOS:
+            raise
+        problems.append(f"{what}: {type(error).__name__}: {error}")
+    except Exception as error:  # noqa: BLE001 - e.g. a plotting bug; the model and metrics are saved
+        problems.append(f"{what}: {type(error).__name__}: {error}")
+    return None
+
+
+def predict_probabilities(model: Any, x: Any) -> Any:
+    """The model's class probabilities for ``x``, in large batches."""
+    import numpy as np
+
+    return np.asarray(model.predict(x, batch_size=1024, verbose=0))
+
+
+def evaluate_probabilities(probabilities: Any, dataset: Any, loss: Any = None) -> dict[str, Any]:
+    """Test-set metrics from predicted probabilities: accuracy, loss, precision/recall/F1, confusion matrix."""
+    import numpy as np
+
+    from zoo_core.metrics import classification_metrics
+    from zoo_core.training.engine import one_hot_if_needed
+
+    loss_value = None
+    if loss is not None:
+        y = one_hot_if_needed(loss, dataset.y_test, dataset.info.num_classes)
+        loss_value = float(np.mean(np.asarray(loss(y, probabilities))))
+    return classification_metrics(dataset.y_test, probabilities, dataset.info.class_names, loss_value)
+
+
+def save_model(model: Any, path: Path) -> None:
+    """Save the model as a .keras file, atomically."""
+    with atomic_path(path) as temporary:
+        model.save(temporary)
+
+
+def _write_plots(run: Run, model: Any, dataset: Any, probabilities: Any, rows: list[dict], snapshots: list,
+                 metrics: dict) -> dict[str, Path]:
+    import numpy as np
+
+    from zoo_core.plots import write_plots
+
+    history = {key: [row[key] for row in rows if key in row]
+               for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
+    first = next((layer for layer in model.layers if getattr(layer, "kernel", None) is not None), None)
+    kernel = np.asarray(first.get_weights()[0]) if first is not None else None
+    return write_plots(run.dir / "plots", info=dataset.info, x_train=dataset.x_train, y_train=dataset.y_train,
+                       x_test=dataset.x_test, y_test=dataset.y_test, probabilities=probabilities,
+                       history=history, first_layer_weights=kernel, weight_history=snapshots, metrics=metrics)
+
+
+def export_model(run: Run, model: Any, dataset: Any, exporters: list[ComponentChoice], destination: Path,
+                 model_name: str) -> list[ExportResult]:
+    """Run each exporter; a failing one is recorded as failed and the rest still run."""
+    results = []
+    manifest = run.manifest()
+    metadata_record = {"run_id": run.id, "recipe": manifest.get("recipe"), "versions": versions(),
+                       "dataset": dataset.info.to_dict(), "class_names": list(dataset.info.class_names)}
+    for choice in exporters:
+        context = ExportContext(model=model, dataset=dataset, destination=destination,
+                                model_name=safe_name(model_name), metadata=dict(metadata_record))
+        try:
+            result = choice.build(context)
+        except ZooError as error:
+            result = ExportResult(format=choice.component.name, variant=choice.ref, path="", status="failed",
+                                  message=error.message)
+        except OSError as error:
+            if error.errno in DISK_ERRNOS:
+                raise  # the disk is full or read-only: the run cannot finish either
+            result = ExportResult(format=choice.component.name, variant=choice.ref, path="", status="failed",
+                                  message=f"{type(error).__name__}: {error}")
+        except Exception as error:  # noqa: BLE001 - a bug in an exporter plugin must not lose the trained run
+            result = ExportResult(format=choice.component.name, variant=choice.ref, path="", status="failed",
+                                  message=f"the exporter raised {type(error).__name__}: {error} "
+                                          f"(a bug in plugin '{choice.component.plugin}'?)")
+        if not isinstance(result, ExportResult):
+            result = ExportResult(format=choice.component.name, variant=choice.ref, path="", status="failed",
+                                  message=f"the exporter returned {type(result).__name__}, not an ExportResult")
+        results.append(result)
+    return results
+
+
+def write_report(run: Run) -> None:
+    """(Re)write report.md from what the run directory holds."""
+    from zoo_core.report import write_report as render
+
+    manifest = run.manifest()
+    history_path = run.dir / "history.csv"
+    plots = {Path(p).stem: f"plots/{Path(p).name}" for p in sorted((run.dir / "plots").glob("*.png"))}
+    render(run.dir / "report.md", title=f"{manifest.get('recipe', run.id)} — {run.id}",
+           config_toml=(run.dir / "config.toml").read_text(encoding="utf-8"), manifest=manifest,
+           metrics=run.metrics(), history=read_history(history_path) if history_path.is_file() else [],
+           plots=plots, exports=manifest.get("exports", []))

@@ -1,0 +1,166 @@
+"""Everything before fit: check the settings, load the data, set up TensorFlow, build the model, load a checkpoint.
+
+Every mistake found here costs no run directory: the runner creates one only
+after :func:`prepare` succeeded.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from zoo_core._util.text import error_line
+from zoo_core.data import check_dataset, limit
+from zoo_core.errors import ConfigError, DataError, RunError
+from zoo_core.registry import Registry, RunConfig
+from zoo_core.runs import Run
+from zoo_core.runs.checkpoint import read_weights_npz
+from zoo_core.training import engine
+from zoo_core.training.strategy import Strategy
+
+#: Largest batch size, epoch count or sample limit TensorFlow takes (a 32-bit int).
+MAX_INT_SETTING = 2**31 - 1
+#: Disk space kept free beyond the estimate for checkpoints, the model and exports (plots, report, logs).
+SPACE_MARGIN = 32 * 2**20
+
+
+@dataclass
+class Prepared:
+    """A run ready to fit: data, model (compiled, optimizer built), and where training resumes."""
+
+    dataset: Any
+    split: Any
+    loss: Any
+    model: Any
+    threads: int
+    first_epoch: int = 0
+    rows: list[dict] = field(default_factory=list)
+    snapshots: list = field(default_factory=list)
+    checkpoint: dict | None = None
+
+
+def run_config(run: Run, registry: Registry) -> RunConfig:
+    """The run's config.toml resolved against the registry (as on the day it ran, if names still resolve)."""
+    return registry.run_from_table(run.config_table(), run.manifest().get("recipe", "adhoc"),
+                                   str(run.dir / "config.toml"))
+
+
+def load_dataset(config: RunConfig) -> Any:
+    """Build the run's dataset, check its contract and apply the sample limits."""
+    where = f"dataset '{config.dataset.ref}'"
+    try:
+        dataset = config.dataset.build()
+        check_dataset(dataset, where)
+    except DataError as error:
+        if not error.hint:
+            error.hint = (f"fix the data the dataset reads, or its parameters ('zoo show {config.dataset.component.name}' "
+                          "lists them, e.g. --set dataset.path=...)")
+        raise
+    except MemoryError:
+        raise DataError(f"{where}: not enough memory to load the data",
+                        hint="use --set max_train_samples=N to train on part of it") from None
+    settings = config.settings
+    return limit(dataset, settings["max_train_samples"], settings["max_test_samples"])
+
+
+def check_int_settings(config: RunConfig) -> None:
+    """Refuse integer settings TensorFlow cannot take (before any work)."""
+    for name in ("epochs", "batch_size", "max_train_samples", "max_test_samples", "steps_per_execution"):
+        value = config.settings.get(name)
+        if isinstance(value, int) and value > MAX_INT_SETTING:
+            raise ConfigError(f"setting '{name}' is {value}, more than the largest allowed ({MAX_INT_SETTING})",
+                              hint=f"e.g. --set {name}={SETTING_EXAMPLES.get(name, 1)}")
+
+
+SETTING_EXAMPLES = {"epochs": 10, "batch_size": 32, "max_train_samples": 1000, "max_test_samples": 1000,
+                    "steps_per_execution": 0}
+
+
+def bytes_needed(model: Any, config: RunConfig) -> int:
+    """A generous estimate of the disk space a run needs: checkpoints, model.keras and exports."""
+    import numpy as np
+
+    optimizer = getattr(model, "optimizer", None)
+    weights = sum(int(np.prod(v.shape)) for v in model.weights) * 4
+    slots = sum(int(np.prod(v.shape)) for v in (optimizer.variables if optimizer is not None else [])) * 4
+    checkpoint = weights + slots
+    # two checkpoints exist while one is committed, plus model.keras; a SavedModel and each export
+    # are about the weights' size (staged beside the destination, so twice while they move).
+    return 3 * checkpoint + 2 * weights * (1 + len(config.exporters)) + SPACE_MARGIN
+
+
+def prepare(config: RunConfig, strategy: Strategy, resume_from: tuple[Run, dict | None] | None = None) -> Prepared:
+    """Load the data, set up TensorFlow, build and compile the model; for a resume, load the checkpoint."""
+    settings = config.settings
+    dataset = load_dataset(config)
+    info = dataset.info
+    threads = engine.configure_threads(math.prod(info.input_shape), settings["batch_size"], settings.get("threads", 0),
+                                       before_start=strategy.before_runtime_start)
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(settings["seed"])
+    if settings["deterministic"]:
+        tf.config.experimental.enable_op_determinism()
+
+    split = engine.split_validation(dataset.x_train, dataset.y_train, settings["validation_split"])
+    with strategy.scope():  # model, optimizer and metrics in the strategy's scope (nothing without one)
+        loss = config.loss.build()
+        model = config.architecture.build(tuple(info.input_shape), info.num_classes)
+        if not getattr(model, "built", True):  # a subclassed model: create its weights now (checkpoints need them)
+            model.build((None, *info.input_shape))
+        check_model(model, info, config.architecture.ref)
+        model.compile(optimizer=config.optimizer.build(), loss=loss, metrics=["accuracy"])
+        model.optimizer.build(model.trainable_variables)  # its state exists from the start (checkpoints, resume)
+    prepared = Prepared(dataset, split, loss, model, threads)
+    if resume_from is not None and resume_from[1] is not None:
+        load_checkpoint(prepared, *resume_from)
+    return prepared
+
+
+def load_checkpoint(prepared: Prepared, run: Run, state: dict) -> None:
+    """Put the checkpoint's weights, optimizer state and seed-generator states into the fresh model."""
+    from zoo_core.training.callbacks import restore_seed_generators
+
+    directory = run.dir / "checkpoint"
+    model = prepared.model
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.load_weights(directory / state["model"])
+        except Exception as error:  # noqa: BLE001 - Keras raises many kinds for a file that does not fit
+            raise RunError(f"run '{run.id}': its checkpoint does not fit the model built from config.toml "
+                           f"({type(error).__name__}: {error_line(error)})",
+                           hint=f"start a new run from its config: zoo run --config {run.dir / 'config.toml'}") from None
+    skipped = [str(w.message) for w in caught if "Skipping variable loading" in str(w.message)]
+    iterations = state.get("optimizer_iterations")
+    if skipped or (isinstance(iterations, int) and int(model.optimizer.iterations.numpy()) != iterations):
+        raise RunError(f"run '{run.id}': the optimizer state in its checkpoint could not be restored"
+                       + (f" ({skipped[0][:200]})" if skipped else ""),
+                       hint=f"start a new run from its config: zoo run --config {run.dir / 'config.toml'}")
+    seeds = (state.get("rng") or {}).get("seed_generators")
+    if seeds is not None and not restore_seed_generators(model, seeds):
+        warnings.warn(f"run '{run.id}': the dropout random state in the checkpoint does not fit the model; "
+                      "the resumed epochs use fresh dropout masks", stacklevel=2)
+    weights_file = directory / str(state.get("weights", ""))
+    snapshots = []
+    if state.get("weights") and weights_file.is_file():
+        try:
+            snapshots = read_weights_npz(weights_file)[: state["epochs_done"] + 1]
+        except (OSError, ValueError, EOFError):
+            snapshots = []  # only the weight-distribution plot loses its early epochs
+    prepared.first_epoch = int(state["epochs_done"])
+    prepared.rows = [dict(row) for row in state["history"]]
+    prepared.snapshots = snapshots
+    prepared.checkpoint = state
+
+
+def check_model(model: Any, info: Any, ref: str) -> None:
+    """An architecture must output one probability per class."""
+    shape = tuple(model.output_shape) if hasattr(model, "output_shape") else None
+    if shape is not None and shape[-1] != info.num_classes:
+        raise ConfigError(f"architecture '{ref}' outputs {shape[-1]} values per example, "
+                          f"but the dataset has {info.num_classes} classes",
+                          hint="the architecture must end in a softmax over num_classes")

@@ -1,0 +1,95 @@
+"""Clean stops: SIGINT, SIGTERM and SIGHUP end a run at the next safe point, saved as 'interrupted'.
+
+During training the stop happens after the current call into TensorFlow (at
+an epoch's end the epoch is checkpointed first); :class:`RunInterrupted`
+carries exit code 130 (SIGINT), 143 (SIGTERM) or 129 (SIGHUP). A second
+signal stops at once. SIGKILL cannot be caught; the checkpoint protocol
+(zoo_core.runs.checkpoint) keeps the last committed checkpoint whole anyway.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Any
+
+from zoo_core.errors import ZooError
+
+EXIT_INTERRUPTED = 130
+
+
+class RunInterrupted(ZooError):
+    """Ctrl-C or SIGTERM during a run: the run is saved as interrupted and can be resumed.
+
+    Exit code 130 for SIGINT, 143 for SIGTERM (128 + the signal number).
+    """
+
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self, message: str, *, hint: str | None = None, signum: int = signal.SIGINT) -> None:
+        super().__init__(message, hint=hint)
+        self.exit_code = 128 + int(signum)
+
+
+class StopRequested(KeyboardInterrupt):
+    """Raised (at a safe point) when SIGINT or SIGTERM asked the run to stop."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal_name(signum))
+        self.signum = signum
+
+
+def signal_name(signum: int) -> str:
+    """'SIGINT', 'SIGTERM'...; 'signal N' for a number Python does not name."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+class StopRequests:
+    """SIGINT, SIGTERM and SIGHUP handlers that turn a signal into a clean stop.
+
+    While ``defer`` is true (inside ``model.fit``) the first signal is only
+    recorded and :meth:`pending` hands it to the StopAtSafePoint callback;
+    otherwise, or on a second signal, StopRequested is raised at once. Only
+    the main thread can install handlers; elsewhere this does nothing and
+    Python's default Ctrl-C behaviour remains.
+    """
+
+    #: Ctrl-C; what orchestrators send (Kubernetes, systemd, docker stop); a closed terminal.
+    SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.defer = False
+        self.quiet = False  # while recording a stop: remember further signals, do not raise
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "StopRequests":
+        if threading.current_thread() is threading.main_thread():
+            for number in self.SIGNALS:
+                try:
+                    self._previous[number] = signal.signal(number, self._handle)
+                except (ValueError, OSError):  # pragma: no cover - e.g. an embedded interpreter
+                    pass
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for number, previous in self._previous.items():
+            try:
+                signal.signal(number, previous if previous is not None else signal.SIG_DFL)
+            except (ValueError, OSError):  # pragma: no cover
+                pass
+        self._previous.clear()
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        first = self.signum is None
+        if first:
+            self.signum = signum
+        if self.quiet or (first and self.defer):
+            return
+        raise StopRequested(signum)
+
+    def pending(self) -> StopRequested | None:
+        return StopRequested(self.signum) if self.signum is not None else None
