@@ -1,4 +1,4 @@
-"""zoo_core.metrics: hand-computed values, agreement with scikit-learn, and the metrics.json schema."""
+"""zoo_core.reporting.metrics: hand-computed values, agreement with scikit-learn, and the metrics.json schema."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_score, recall_score
 
-from zoo_core.metrics import METRIC_KEYS, classification_metrics
+from zoo_core.reporting.metrics import METRIC_KEYS, classification_metrics
 
 NAMES = ["cat", "dog", "bird"]
 # true:      0  0  0  1  1  2

@@ -1,4 +1,4 @@
-"""zoo_core.plots: every plot is a valid, reasonably sized PNG for any dataset shape.
+"""zoo_core.reporting.plots: every plot is a valid, reasonably sized PNG for any dataset shape.
 
 Synthetic arrays only (no training, no TensorFlow).
 """
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from zoo_core import plots
 from zoo_core.data import DatasetInfo
-from zoo_core.metrics import classification_metrics
+from zoo_core.reporting import figures, plots, weight_plots
+from zoo_core.reporting.metrics import classification_metrics
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_BYTES = 500 * 1024
@@ -123,7 +123,7 @@ def test_weights_of_a_dense_layer_not_fed_by_pixels_become_a_heat_map(tmp_path):
 def test_weights_of_a_convolution_kernel_are_drawn_per_filter(tmp_path):
     info = DatasetInfo("cifar", (32, 32, 3), 10, DIGITS, channels=3)
     kernel = np.random.default_rng(2).normal(size=(3, 3, 3, 16))
-    assert plots._weight_tiles(kernel, info, 64)[0].shape == (16, 3, 3, 3)
+    assert weight_plots._weight_tiles(kernel, info, 64)[0].shape == (16, 3, 3, 3)
     assert_png(plots.plot_weights(tmp_path / "w.png", info=info, kernel=kernel))
 
 
@@ -146,7 +146,7 @@ def test_a_failing_plot_is_logged_and_skipped_unless_strict(tmp_path, monkeypatc
         monkeypatch.setattr(plots, name, fake)
     monkeypatch.setattr(plots, "plot_curves", broken)
     run = make_run(DatasetInfo("digits", (8, 8), 10, DIGITS))
-    with caplog.at_level(logging.WARNING, logger="zoo_core.plots"):
+    with caplog.at_level(logging.WARNING, logger="zoo_core.reporting.plots"):
         written = plots.write_plots(tmp_path, **run)
     assert list(written) == [name for name in plots.PLOT_NAMES if name != "curves"]
     assert "curves" in caplog.text and "boom" in caplog.text
@@ -195,7 +195,7 @@ def test_an_existing_plot_is_replaced_whole(tmp_path):
 def test_image_views_adapt_to_the_input_shape(shape, channels, expected):
     info = DatasetInfo("x", shape[1:], 2, ["a", "b"], channels=channels)
     x = np.random.default_rng(0).uniform(0, 1, shape)
-    views = plots._image_views(x, info)
+    views = figures.image_views(x, info)
     assert (None if views is None else views.shape) == expected
     if views is not None:
         assert views.min() >= 0.0 and views.max() <= 1.0
@@ -203,13 +203,13 @@ def test_image_views_adapt_to_the_input_shape(shape, channels, expected):
 
 def test_image_views_scale_by_the_value_range():
     info = DatasetInfo("x", (2, 2), 2, ["a", "b"], value_range=(-1.0, 1.0))
-    views = plots._image_views(np.array([[[-1.0, 0.0], [1.0, 3.0]]]), info)
+    views = figures.image_views(np.array([[[-1.0, 0.0], [1.0, 3.0]]]), info)
     assert views.tolist() == [[[0.0, 0.5], [1.0, 1.0]]]
 
 
 def test_non_image_data_is_never_drawn_as_an_image():
     info = DatasetInfo("tab", (16,), 2, ["a", "b"], image=False)
-    assert plots._image_views(np.zeros((3, 16)), info) is None
+    assert figures.image_views(np.zeros((3, 16)), info) is None
 
 
 def test_predictions_show_the_first_examples_then_errors():
@@ -224,17 +224,17 @@ def test_predictions_show_the_first_examples_then_errors():
 
 
 def test_one_hot_labels_are_read_as_class_indices():
-    assert plots._labels(np.eye(3)[[2, 0, 1]]).tolist() == [2, 0, 1]
-    assert plots._labels(np.array([[1], [0]])).tolist() == [1, 0]
+    assert figures.class_indices(np.eye(3)[[2, 0, 1]]).tolist() == [2, 0, 1]
+    assert figures.class_indices(np.array([[1], [0]])).tolist() == [1, 0]
 
 
 def test_large_images_are_averaged_down_for_display():
     images = np.arange(2 * 130 * 70 * 3, dtype=float).reshape(2, 130, 70, 3)
-    small = plots._shrink(images, 64)
+    small = figures.shrink(images, 64)
     assert small.shape == (2, 43, 23, 3)  # factor 3; the last row and column that fill no block are dropped
     assert small[0, 0, 0, 0] == images[0, :3, :3, 0].mean()
-    assert plots._shrink(images[:, :64, :64], 64).shape == (2, 64, 64, 3)
-    assert plots._shrink(None, 64) is None
+    assert figures.shrink(images[:, :64, :64], 64).shape == (2, 64, 64, 3)
+    assert figures.shrink(None, 64) is None
 
 
 def test_big_colour_images_stay_small_files(tmp_path):

@@ -1,4 +1,4 @@
-"""zoo_core.report (the report.md model card) and the zoo_core.files atomic writers it uses."""
+"""zoo_core.reporting.report (the report.md model card) and the zoo_core.files atomic writers it uses."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from zoo_core.files import atomic_path, write_json_atomic, write_text_atomic
-from zoo_core.metrics import classification_metrics
-from zoo_core.report import render_report, write_report
+from zoo_core.reporting.metrics import classification_metrics
+from zoo_core.reporting.report import render_report, write_report
 
 RUN_ID = "demo-20260101-120000-ab12"
 CONFIG = 'recipe = "demo"\nepochs = 2\nbatch_size = 32\n\n[dataset]\ncomponent = "toy"\n'

@@ -1,0 +1,413 @@
+"""``report.md``: the model card of a run, rendered from what the run directory holds.
+
+:func:`render_report` is a pure function of the run's records (manifest,
+metrics, history, plots, exports, config) and tolerates any of them being
+missing or partial, so a failed or interrupted run still gets a card.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from pathlib import Path, PurePath
+from typing import Any, Iterable, Sequence
+
+from zoo_core.files import write_text_atomic
+from zoo_core.reporting.plots import PLOTS
+
+HEADLINE_METRICS = (
+    ("accuracy", "accuracy"),
+    ("loss", "loss"),
+    ("precision_macro", "precision (macro)"),
+    ("recall_macro", "recall (macro)"),
+    ("f1_macro", "F1 (macro)"),
+    ("precision_weighted", "precision (weighted)"),
+    ("recall_weighted", "recall (weighted)"),
+    ("f1_weighted", "F1 (weighted)"),
+)
+
+MISSING = "–"
+
+
+def render_report(
+    *,
+    title: str,
+    config_toml: str,
+    manifest: dict[str, Any],
+    metrics: dict[str, Any],
+    history: list[dict[str, Any]],
+    plots: dict[str, str],
+    exports: list[dict[str, Any]],
+) -> str:
+    """The Markdown model card of one run.
+
+    Args:
+        title: the heading, e.g. ``"mnist-mlp — mnist-mlp-20250101-120000-ab12"``.
+        config_toml: the run's resolved ``config.toml`` text, shown verbatim.
+        manifest: ``manifest.json`` (status, times, components, settings,
+            dataset info, versions, data fingerprint, error).
+        metrics: ``metrics.json`` as made by :func:`zoo_core.reporting.metrics.classification_metrics`.
+        history: one dict per epoch (``epoch``, ``loss``, ``accuracy``,
+            ``val_loss``, ``val_accuracy``, ``seconds``).
+        plots: ``{plot name: link relative to the report}``, e.g.
+            ``{"curves": "plots/curves.png"}``.
+        exports: ``ExportResult.to_dict()`` of each export.
+
+    Any argument may be empty (``{}``, ``[]``, ``""`` or ``None``); its section
+    then says so or is left out.
+    """
+    manifest, metrics = manifest or {}, metrics or {}
+    sections = [
+        _header(title, manifest, metrics),
+        _model_section(manifest),
+        _metrics_section(metrics),
+        _per_class_section(metrics),
+        _history_section(history or []),
+        _plots_section(plots or {}),
+        _exports_section(exports or [], manifest.get("run_id")),
+        _timing_section(manifest, history or []),
+        _environment_section(manifest),
+        _config_section(config_toml),
+    ]
+    return "\n\n".join(section.strip("\n") for section in sections if section) + "\n"
+
+
+def write_report(path: Path, **kwargs: Any) -> Path:
+    """Render the report (same keyword arguments as :func:`render_report`) and write it atomically."""
+    return write_text_atomic(path, render_report(**kwargs))
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _header(title: str, manifest: dict[str, Any], metrics: dict[str, Any]) -> str:
+    """Title plus one line: status, accuracy, run id and when."""
+    facts = [f"**Status:** {manifest.get('status', 'unknown')}"]
+    if metrics.get("accuracy") is not None:
+        facts.append(f"**test accuracy:** {_number(metrics['accuracy'])}")
+    if manifest.get("run_id"):
+        facts.append(f"run `{manifest['run_id']}`")
+    if manifest.get("started"):
+        facts.append(f"started {manifest['started']}")
+    lines = [f"# {title or 'Run report'}", "", " · ".join(facts)]
+    if manifest.get("error"):
+        lines += ["", f"> **Error:** {_inline(manifest['error'])}"]
+    summary = manifest.get("summary")
+    if summary:
+        lines += ["", _inline(summary)]
+    return "\n".join(lines)
+
+
+def _model_section(manifest: dict[str, Any]) -> str:
+    """What was trained on what: dataset, components with parameters, settings."""
+    components = manifest.get("components") or []
+    dataset = manifest.get("dataset") or {}
+    rows = []
+    if dataset:
+        rows.append(("data", _dataset_summary(dataset, manifest.get("samples") or {})))
+    for record in components:
+        rows.append((str(record.get("kind", "component")), _component_summary(record)))
+    settings = manifest.get("settings") or {}
+    if settings:
+        rows.append(("settings", ", ".join(f"{key}={_value(value)}" for key, value in settings.items())))
+    if not rows:
+        return ""
+    lines = ["## What was trained", "", *_table(("", "details"), rows)]
+    if dataset.get("description"):
+        lines += ["", f"**About the data.** {_inline(dataset['description'])}"]
+    return "\n".join(lines)
+
+
+def _metrics_section(metrics: dict[str, Any]) -> str:
+    """The headline test metrics as a two-column table."""
+    if not metrics:
+        return "## Test metrics\n\nNo metrics: the run did not reach evaluation."
+    rows = [(label, _number(metrics.get(key))) for key, label in HEADLINE_METRICS]
+    if metrics.get("samples") is not None:
+        rows.append(("test examples", f"{int(metrics['samples']):,}"))
+    lines = ["## Test metrics", "", *_table(("metric", "value"), rows)]
+    confusions = _top_confusions(metrics.get("confusion_matrix"), metrics.get("per_class") or [])
+    if confusions:
+        lines += ["", "Most frequent confusions (true → predicted): " + ", ".join(confusions) + "."]
+    return "\n".join(lines)
+
+
+def _per_class_section(metrics: dict[str, Any]) -> str:
+    """Precision, recall, F1 and support of every class."""
+    per_class = metrics.get("per_class") or []
+    if not per_class:
+        return ""
+    rows = [
+        (
+            str(entry.get("class", index)),
+            _cell(entry.get("name", entry.get("class", index))),
+            _number(entry.get("precision")),
+            _number(entry.get("recall")),
+            _number(entry.get("f1")),
+            str(entry.get("support", MISSING)),
+        )
+        for index, entry in enumerate(per_class)
+    ]
+    return "\n".join(["## Per class", "", *_table(("class", "name", "precision", "recall", "F1", "support"), rows)])
+
+
+def _history_section(history: list[dict[str, Any]]) -> str:
+    """One row per epoch: losses, accuracies and the epoch's seconds."""
+    if not history:
+        return "## Training history\n\nNo epochs were completed."
+    columns = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
+    present = [c for c in columns if c == "epoch" or any(row.get(c) is not None for row in history)]
+    rows = []
+    for index, row in enumerate(history):
+        cells = []
+        for column in present:
+            if column == "epoch":
+                cells.append(str(row.get("epoch", index + 1)))
+            elif column == "seconds":
+                cells.append(_number(row.get(column), 2))
+            else:
+                cells.append(_number(row.get(column)))
+        rows.append(cells)
+    return "\n".join(["## Training history", "", *_table(present, rows)])
+
+
+def _plots_section(plots: dict[str, str]) -> str:
+    """Every plot inline, known ones (:data:`~zoo_core.reporting.plots.PLOTS`) first in their usual order."""
+    if not plots:
+        return ""
+    names = [name for name in PLOTS if name in plots] + sorted(n for n in plots if n not in PLOTS)
+    lines = ["## Plots"]
+    for name in names:
+        caption = PLOTS[name].caption if name in PLOTS else name.replace("_", " ").capitalize()
+        lines += ["", f"### {caption}", "", f"![{caption}]({_plot_link(name, plots[name])})"]
+    return "\n".join(lines)
+
+
+def _exports_section(exports: list[dict[str, Any]], run_id: str | None) -> str:
+    """One row per export with its verification figures and status."""
+    if not exports:
+        return ""
+    columns = ("format", "variant", "path", "size", "accuracy", "max_abs_diff", "latency_us", "status")
+    rows = []
+    notes = []
+    for export in exports:
+        figures = export.get("figures") or {}
+        status = str(export.get("status", MISSING))
+        rows.append((
+            _cell(export.get("format", MISSING)),
+            _cell(export.get("variant", MISSING)),
+            f"`{_cell(_relative_path(export.get('path') or '', run_id))}`" if export.get("path") else MISSING,
+            _size(export.get("size_bytes")),
+            _number(figures.get("accuracy")),
+            _scientific(figures.get("max_abs_diff")),
+            _number(figures.get("latency_us"), 1),
+            status,
+        ))
+        if export.get("message") and status != "ok":
+            notes.append(f"- {export.get('format', '?')} {export.get('variant', '')}: {_inline(export['message'])}")
+    lines = ["## Exports", "", *_table(columns, rows)]
+    if notes:
+        lines += ["", *notes]
+    return "\n".join(lines)
+
+
+def _timing_section(manifest: dict[str, Any], history: list[dict[str, Any]]) -> str:
+    """How long training and the whole run took."""
+    seconds = [float(row["seconds"]) for row in history if _finite(row.get("seconds"))]
+    training = manifest.get("duration_seconds")
+    if not _finite(training) and seconds:
+        training = sum(seconds)
+    wall = _elapsed(manifest.get("started"), manifest.get("finished"))
+    rows = []
+    if _finite(training):
+        mean = _duration(sum(seconds) / len(seconds)) if seconds else ""
+        epochs = f" over {len(seconds)} epoch(s), {mean} each on average" if seconds else ""
+        rows.append(("training", _duration(float(training)) + epochs))
+    if wall is not None:
+        rows.append(("whole run", f"{_duration(wall)} (data, training, evaluation, plots, exports)"))
+    if manifest.get("started"):
+        rows.append(("started", str(manifest["started"])))
+    if manifest.get("finished"):
+        rows.append(("finished", str(manifest["finished"])))
+    if not rows:
+        return ""
+    return "\n".join(["## Time", "", *_table(("", ""), rows)])
+
+
+def _environment_section(manifest: dict[str, Any]) -> str:
+    """Versions, plugin distributions, seed and data fingerprint: what a rerun needs to match."""
+    rows = []
+    for name, version in (manifest.get("versions") or {}).items():
+        rows.append((str(name), _cell(version)))
+    plugins = manifest.get("plugins") or {}
+    if plugins:
+        rows.append(("plugins", ", ".join(f"{_cell(name)} {_cell(version)}" for name, version in plugins.items())))
+    if manifest.get("seed") is not None:
+        rows.append(("seed", str(manifest["seed"])))
+    fingerprint = manifest.get("data_fingerprint")
+    if isinstance(fingerprint, dict):
+        rows += [(f"data {key}", f"`{value}`") for key, value in fingerprint.items()]
+    elif fingerprint:
+        rows.append(("data fingerprint", f"`{fingerprint}`"))
+    if not rows:
+        return ""
+    return "\n".join(["## Environment", "", *_table(("", ""), rows)])
+
+
+def _config_section(config_toml: str) -> str:
+    """The resolved configuration, verbatim, in a fenced TOML block."""
+    if not config_toml:
+        return ""
+    fence = "```"
+    while fence in config_toml:
+        fence += "`"
+    return "\n".join([
+        "## Configuration",
+        "",
+        "The fully resolved run; `zoo run --config config.toml` repeats it.",
+        "",
+        f"{fence}toml",
+        config_toml.rstrip("\n"),
+        fence,
+    ])
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def _dataset_summary(dataset: dict[str, Any], samples: dict[str, Any]) -> str:
+    """E.g. ``mnist: 60,000 train / 10,000 test; input 28×28 float32 in [0, 1]; 10 classes``."""
+    parts = []
+    if samples:
+        parts.append(" / ".join(f"{int(count):,} {split}" for split, count in samples.items()))
+    shape = dataset.get("input_shape")
+    if shape:
+        value_range = dataset.get("value_range")
+        in_range = f" in [{_value(value_range[0])}, {_value(value_range[1])}]" if value_range else ""
+        parts.append(f"input {'×'.join(str(d) for d in shape)} {dataset.get('input_dtype', '')}".rstrip() + in_range)
+    if dataset.get("num_classes") is not None:
+        names = [str(name) for name in dataset.get("class_names") or []]
+        listed = ", ".join(names[:12]) + (", …" if len(names) > 12 else "")
+        parts.append(f"{dataset['num_classes']} classes" + (f" ({_cell(listed)})" if listed else ""))
+    return f"`{_cell(dataset.get('name', '?'))}`" + (": " + "; ".join(parts) if parts else "")
+
+
+def _component_summary(record: dict[str, Any]) -> str:
+    """E.g. ``mlp-128-64-10`` (component `mlp` from zoo 0.1.0): hidden=[128, 64], dropout=0.2."""
+    name = str(record.get("name") or record.get("component") or "?")
+    text = f"`{_cell(name)}`"
+    origin = []
+    if record.get("component") and record["component"] != name:
+        origin.append(f"component `{_cell(record['component'])}`")
+    if record.get("distribution"):
+        origin.append(f"from {_cell(record['distribution'])} {_cell(record.get('version') or '')}".rstrip())
+    if origin:
+        text += f" ({' '.join(origin)})"
+    params = record.get("params") or {}
+    if params:
+        text += ": " + ", ".join(f"{key}={_cell(_value(value))}" for key, value in params.items())
+    return text
+
+
+def _top_confusions(matrix: Any, per_class: list[dict[str, Any]], count: int = 5) -> list[str]:
+    """The ``count`` largest off-diagonal cells of the confusion matrix, as ``a → b (n)``."""
+    if not matrix:
+        return []
+    names = {entry.get("class", i): str(entry.get("name", i)) for i, entry in enumerate(per_class)}
+    cells = [
+        (int(value), row, col)
+        for row, values in enumerate(matrix)
+        for col, value in enumerate(values)
+        if row != col and value
+    ]
+    cells.sort(key=lambda cell: (-cell[0], cell[1], cell[2]))
+    return [
+        f"{_inline(names.get(row, row))} → {_inline(names.get(col, col))} ({value})"
+        for value, row, col in cells[:count]
+    ]
+
+
+def _plot_link(name: str, link: Any) -> str:
+    """A link relative to the report: given relative links are kept, absolute paths become ``plots/<file>``."""
+    path = PurePath(str(link)) if link else PurePath(f"plots/{name}.png")
+    if path.is_absolute():
+        path = PurePath("plots", path.name)
+    return path.as_posix().replace(" ", "%20")
+
+
+def _relative_path(path: str, run_id: str | None) -> str:
+    """An export path relative to the run directory when it lies inside it."""
+    parts = PurePath(path).parts
+    if run_id and run_id in parts:
+        return PurePath(*parts[parts.index(run_id) + 1 :]).as_posix()
+    return path
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    """Lines of a Markdown table (cells must already be escaped)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return lines
+
+
+def _cell(value: Any) -> str:
+    """Text safe inside a table cell: pipes escaped, line breaks flattened."""
+    return _inline(value).replace("|", "\\|")
+
+
+def _inline(value: Any) -> str:
+    """Text on one line."""
+    return " ".join(str(value).split())
+
+
+def _value(value: Any) -> str:
+    """A parameter value as written in TOML / JSON (``0.2``, ``"relu"``, ``[128, 64]``)."""
+    if isinstance(value, float):
+        return repr(value)
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _number(value: Any, digits: int = 4) -> str:
+    """A float with ``digits`` decimals, or a dash when missing or not finite."""
+    if value is None or not isinstance(value, (int, float)):
+        return MISSING
+    return f"{value:.{digits}f}" if math.isfinite(value) else str(value)
+
+
+def _scientific(value: Any) -> str:
+    """A small float in scientific notation (``3.1e-07``), or a dash."""
+    return f"{value:.1e}" if _finite(value) else MISSING
+
+
+def _size(size: Any) -> str:
+    """Bytes as KB / MB."""
+    if not _finite(size) or size <= 0:
+        return MISSING
+    return f"{size / 1024:,.0f} KB" if size < 10 * 1024 * 1024 else f"{size / 1024 / 1024:,.1f} MB"
+
+
+def _duration(seconds: float) -> str:
+    """``42.3 s``, ``3 min 12 s`` or ``1 h 02 min``."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _elapsed(started: Any, finished: Any) -> float | None:
+    """Seconds between two ISO 8601 timestamps, or ``None`` if either is missing or unreadable."""
+    try:
+        return (datetime.fromisoformat(str(finished)) - datetime.fromisoformat(str(started))).total_seconds()
+    except (TypeError, ValueError):
+        return None
