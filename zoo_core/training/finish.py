@@ -88,7 +88,7 @@ def evaluate_probabilities(probabilities: Any, dataset: Any, loss: Any = None) -
     """Test-set metrics from predicted probabilities: accuracy, loss, precision/recall/F1, confusion matrix."""
     import numpy as np
 
-    from zoo_core.metrics import classification_metrics
+    from zoo_core.reporting.metrics import classification_metrics
     from zoo_core.training.engine import one_hot_if_needed
 
     loss_value = None
@@ -108,7 +108,7 @@ def _write_plots(run: Run, model: Any, dataset: Any, probabilities: Any, rows: l
                  metrics: dict) -> dict[str, Path]:
     import numpy as np
 
-    from zoo_core.plots import write_plots
+    from zoo_core.reporting.plots import write_plots
 
     history = {key: [row[key] for row in rows if key in row]
                for key in ("loss", "accuracy", "val_loss", "val_accuracy")}
@@ -152,7 +152,7 @@ def export_model(run: Run, model: Any, dataset: Any, exporters: list[ComponentCh
 
 def write_report(run: Run) -> None:
     """(Re)write report.md from what the run directory holds."""
-    from zoo_core.report import write_report as render
+    from zoo_core.reporting.report import write_report as render
 
     manifest = run.manifest()
     history_path = run.dir / "history.csv"
