@@ -7,13 +7,11 @@ missing or partial, so a failed or interrupted run still gets a card.
 
 from __future__ import annotations
 
-import json
-import math
-from datetime import datetime
 from pathlib import Path, PurePath
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from zoo_core.files import write_text_atomic
+from zoo_core.reporting import markdown
 from zoo_core.reporting.plots import PLOTS
 
 HEADLINE_METRICS = (
@@ -27,7 +25,6 @@ HEADLINE_METRICS = (
     ("f1_weighted", "F1 (weighted)"),
 )
 
-MISSING = "–"
 
 
 def render_report(
@@ -85,17 +82,17 @@ def _header(title: str, manifest: dict[str, Any], metrics: dict[str, Any]) -> st
     """Title plus one line: status, accuracy, run id and when."""
     facts = [f"**Status:** {manifest.get('status', 'unknown')}"]
     if metrics.get("accuracy") is not None:
-        facts.append(f"**test accuracy:** {_number(metrics['accuracy'])}")
+        facts.append(f"**test accuracy:** {markdown.number(metrics['accuracy'])}")
     if manifest.get("run_id"):
         facts.append(f"run `{manifest['run_id']}`")
     if manifest.get("started"):
         facts.append(f"started {manifest['started']}")
     lines = [f"# {title or 'Run report'}", "", " · ".join(facts)]
     if manifest.get("error"):
-        lines += ["", f"> **Error:** {_inline(manifest['error'])}"]
+        lines += ["", f"> **Error:** {markdown.inline(manifest['error'])}"]
     summary = manifest.get("summary")
     if summary:
-        lines += ["", _inline(summary)]
+        lines += ["", markdown.inline(summary)]
     return "\n".join(lines)
 
 
@@ -110,12 +107,12 @@ def _model_section(manifest: dict[str, Any]) -> str:
         rows.append((str(record.get("kind", "component")), _component_summary(record)))
     settings = manifest.get("settings") or {}
     if settings:
-        rows.append(("settings", ", ".join(f"{key}={_value(value)}" for key, value in settings.items())))
+        rows.append(("settings", ", ".join(f"{key}={markdown.value(value)}" for key, value in settings.items())))
     if not rows:
         return ""
-    lines = ["## What was trained", "", *_table(("", "details"), rows)]
+    lines = ["## What was trained", "", *markdown.table(("", "details"), rows)]
     if dataset.get("description"):
-        lines += ["", f"**About the data.** {_inline(dataset['description'])}"]
+        lines += ["", f"**About the data.** {markdown.inline(dataset['description'])}"]
     return "\n".join(lines)
 
 
@@ -123,10 +120,10 @@ def _metrics_section(metrics: dict[str, Any]) -> str:
     """The headline test metrics as a two-column table."""
     if not metrics:
         return "## Test metrics\n\nNo metrics: the run did not reach evaluation."
-    rows = [(label, _number(metrics.get(key))) for key, label in HEADLINE_METRICS]
+    rows = [(label, markdown.number(metrics.get(key))) for key, label in HEADLINE_METRICS]
     if metrics.get("samples") is not None:
         rows.append(("test examples", f"{int(metrics['samples']):,}"))
-    lines = ["## Test metrics", "", *_table(("metric", "value"), rows)]
+    lines = ["## Test metrics", "", *markdown.table(("metric", "value"), rows)]
     confusions = _top_confusions(metrics.get("confusion_matrix"), metrics.get("per_class") or [])
     if confusions:
         lines += ["", "Most frequent confusions (true → predicted): " + ", ".join(confusions) + "."]
@@ -141,15 +138,15 @@ def _per_class_section(metrics: dict[str, Any]) -> str:
     rows = [
         (
             str(entry.get("class", index)),
-            _cell(entry.get("name", entry.get("class", index))),
-            _number(entry.get("precision")),
-            _number(entry.get("recall")),
-            _number(entry.get("f1")),
-            str(entry.get("support", MISSING)),
+            markdown.cell(entry.get("name", entry.get("class", index))),
+            markdown.number(entry.get("precision")),
+            markdown.number(entry.get("recall")),
+            markdown.number(entry.get("f1")),
+            str(entry.get("support", markdown.MISSING)),
         )
         for index, entry in enumerate(per_class)
     ]
-    return "\n".join(["## Per class", "", *_table(("class", "name", "precision", "recall", "F1", "support"), rows)])
+    return "\n".join(["## Per class", "", *markdown.table(("class", "name", "precision", "recall", "F1", "support"), rows)])
 
 
 def _history_section(history: list[dict[str, Any]]) -> str:
@@ -165,11 +162,11 @@ def _history_section(history: list[dict[str, Any]]) -> str:
             if column == "epoch":
                 cells.append(str(row.get("epoch", index + 1)))
             elif column == "seconds":
-                cells.append(_number(row.get(column), 2))
+                cells.append(markdown.number(row.get(column), 2))
             else:
-                cells.append(_number(row.get(column)))
+                cells.append(markdown.number(row.get(column)))
         rows.append(cells)
-    return "\n".join(["## Training history", "", *_table(present, rows)])
+    return "\n".join(["## Training history", "", *markdown.table(present, rows)])
 
 
 def _plots_section(plots: dict[str, str]) -> str:
@@ -193,20 +190,20 @@ def _exports_section(exports: list[dict[str, Any]], run_id: str | None) -> str:
     notes = []
     for export in exports:
         figures = export.get("figures") or {}
-        status = str(export.get("status", MISSING))
+        status = str(export.get("status", markdown.MISSING))
         rows.append((
-            _cell(export.get("format", MISSING)),
-            _cell(export.get("variant", MISSING)),
-            f"`{_cell(_relative_path(export.get('path') or '', run_id))}`" if export.get("path") else MISSING,
-            _size(export.get("size_bytes")),
-            _number(figures.get("accuracy")),
-            _scientific(figures.get("max_abs_diff")),
-            _number(figures.get("latency_us"), 1),
+            markdown.cell(export.get("format", markdown.MISSING)),
+            markdown.cell(export.get("variant", markdown.MISSING)),
+            f"`{markdown.cell(_relative_path(export.get('path') or '', run_id))}`" if export.get("path") else markdown.MISSING,
+            markdown.size(export.get("size_bytes")),
+            markdown.number(figures.get("accuracy")),
+            markdown.scientific(figures.get("max_abs_diff")),
+            markdown.number(figures.get("latency_us"), 1),
             status,
         ))
         if export.get("message") and status != "ok":
-            notes.append(f"- {export.get('format', '?')} {export.get('variant', '')}: {_inline(export['message'])}")
-    lines = ["## Exports", "", *_table(columns, rows)]
+            notes.append(f"- {export.get('format', '?')} {export.get('variant', '')}: {markdown.inline(export['message'])}")
+    lines = ["## Exports", "", *markdown.table(columns, rows)]
     if notes:
         lines += ["", *notes]
     return "\n".join(lines)
@@ -214,35 +211,35 @@ def _exports_section(exports: list[dict[str, Any]], run_id: str | None) -> str:
 
 def _timing_section(manifest: dict[str, Any], history: list[dict[str, Any]]) -> str:
     """How long training and the whole run took."""
-    seconds = [float(row["seconds"]) for row in history if _finite(row.get("seconds"))]
+    seconds = [float(row["seconds"]) for row in history if markdown.finite(row.get("seconds"))]
     training = manifest.get("duration_seconds")
-    if not _finite(training) and seconds:
+    if not markdown.finite(training) and seconds:
         training = sum(seconds)
-    wall = _elapsed(manifest.get("started"), manifest.get("finished"))
+    wall = markdown.elapsed(manifest.get("started"), manifest.get("finished"))
     rows = []
-    if _finite(training):
-        mean = _duration(sum(seconds) / len(seconds)) if seconds else ""
+    if markdown.finite(training):
+        mean = markdown.duration(sum(seconds) / len(seconds)) if seconds else ""
         epochs = f" over {len(seconds)} epoch(s), {mean} each on average" if seconds else ""
-        rows.append(("training", _duration(float(training)) + epochs))
+        rows.append(("training", markdown.duration(float(training)) + epochs))
     if wall is not None:
-        rows.append(("whole run", f"{_duration(wall)} (data, training, evaluation, plots, exports)"))
+        rows.append(("whole run", f"{markdown.duration(wall)} (data, training, evaluation, plots, exports)"))
     if manifest.get("started"):
         rows.append(("started", str(manifest["started"])))
     if manifest.get("finished"):
         rows.append(("finished", str(manifest["finished"])))
     if not rows:
         return ""
-    return "\n".join(["## Time", "", *_table(("", ""), rows)])
+    return "\n".join(["## Time", "", *markdown.table(("", ""), rows)])
 
 
 def _environment_section(manifest: dict[str, Any]) -> str:
     """Versions, plugin distributions, seed and data fingerprint: what a rerun needs to match."""
     rows = []
     for name, version in (manifest.get("versions") or {}).items():
-        rows.append((str(name), _cell(version)))
+        rows.append((str(name), markdown.cell(version)))
     plugins = manifest.get("plugins") or {}
     if plugins:
-        rows.append(("plugins", ", ".join(f"{_cell(name)} {_cell(version)}" for name, version in plugins.items())))
+        rows.append(("plugins", ", ".join(f"{markdown.cell(name)} {markdown.cell(version)}" for name, version in plugins.items())))
     if manifest.get("seed") is not None:
         rows.append(("seed", str(manifest["seed"])))
     fingerprint = manifest.get("data_fingerprint")
@@ -252,7 +249,7 @@ def _environment_section(manifest: dict[str, Any]) -> str:
         rows.append(("data fingerprint", f"`{fingerprint}`"))
     if not rows:
         return ""
-    return "\n".join(["## Environment", "", *_table(("", ""), rows)])
+    return "\n".join(["## Environment", "", *markdown.table(("", ""), rows)])
 
 
 def _config_section(config_toml: str) -> str:
@@ -284,29 +281,29 @@ def _dataset_summary(dataset: dict[str, Any], samples: dict[str, Any]) -> str:
     shape = dataset.get("input_shape")
     if shape:
         value_range = dataset.get("value_range")
-        in_range = f" in [{_value(value_range[0])}, {_value(value_range[1])}]" if value_range else ""
+        in_range = f" in [{markdown.value(value_range[0])}, {markdown.value(value_range[1])}]" if value_range else ""
         parts.append(f"input {'×'.join(str(d) for d in shape)} {dataset.get('input_dtype', '')}".rstrip() + in_range)
     if dataset.get("num_classes") is not None:
         names = [str(name) for name in dataset.get("class_names") or []]
         listed = ", ".join(names[:12]) + (", …" if len(names) > 12 else "")
-        parts.append(f"{dataset['num_classes']} classes" + (f" ({_cell(listed)})" if listed else ""))
-    return f"`{_cell(dataset.get('name', '?'))}`" + (": " + "; ".join(parts) if parts else "")
+        parts.append(f"{dataset['num_classes']} classes" + (f" ({markdown.cell(listed)})" if listed else ""))
+    return f"`{markdown.cell(dataset.get('name', '?'))}`" + (": " + "; ".join(parts) if parts else "")
 
 
 def _component_summary(record: dict[str, Any]) -> str:
     """E.g. ``mlp-128-64-10`` (component `mlp` from zoo 0.1.0): hidden=[128, 64], dropout=0.2."""
     name = str(record.get("name") or record.get("component") or "?")
-    text = f"`{_cell(name)}`"
+    text = f"`{markdown.cell(name)}`"
     origin = []
     if record.get("component") and record["component"] != name:
-        origin.append(f"component `{_cell(record['component'])}`")
+        origin.append(f"component `{markdown.cell(record['component'])}`")
     if record.get("distribution"):
-        origin.append(f"from {_cell(record['distribution'])} {_cell(record.get('version') or '')}".rstrip())
+        origin.append(f"from {markdown.cell(record['distribution'])} {markdown.cell(record.get('version') or '')}".rstrip())
     if origin:
         text += f" ({' '.join(origin)})"
     params = record.get("params") or {}
     if params:
-        text += ": " + ", ".join(f"{key}={_cell(_value(value))}" for key, value in params.items())
+        text += ": " + ", ".join(f"{key}={markdown.cell(markdown.value(value))}" for key, value in params.items())
     return text
 
 
@@ -323,7 +320,7 @@ def _top_confusions(matrix: Any, per_class: list[dict[str, Any]], count: int = 5
     ]
     cells.sort(key=lambda cell: (-cell[0], cell[1], cell[2]))
     return [
-        f"{_inline(names.get(row, row))} → {_inline(names.get(col, col))} ({value})"
+        f"{markdown.inline(names.get(row, row))} → {markdown.inline(names.get(col, col))} ({value})"
         for value, row, col in cells[:count]
     ]
 
@@ -342,72 +339,3 @@ def _relative_path(path: str, run_id: str | None) -> str:
     if run_id and run_id in parts:
         return PurePath(*parts[parts.index(run_id) + 1 :]).as_posix()
     return path
-
-
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
-    """Lines of a Markdown table (cells must already be escaped)."""
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return lines
-
-
-def _cell(value: Any) -> str:
-    """Text safe inside a table cell: pipes escaped, line breaks flattened."""
-    return _inline(value).replace("|", "\\|")
-
-
-def _inline(value: Any) -> str:
-    """Text on one line."""
-    return " ".join(str(value).split())
-
-
-def _value(value: Any) -> str:
-    """A parameter value as written in TOML / JSON (``0.2``, ``"relu"``, ``[128, 64]``)."""
-    if isinstance(value, float):
-        return repr(value)
-    try:
-        return json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return str(value)
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _number(value: Any, digits: int = 4) -> str:
-    """A float with ``digits`` decimals, or a dash when missing or not finite."""
-    if value is None or not isinstance(value, (int, float)):
-        return MISSING
-    return f"{value:.{digits}f}" if math.isfinite(value) else str(value)
-
-
-def _scientific(value: Any) -> str:
-    """A small float in scientific notation (``3.1e-07``), or a dash."""
-    return f"{value:.1e}" if _finite(value) else MISSING
-
-
-def _size(size: Any) -> str:
-    """Bytes as KB / MB."""
-    if not _finite(size) or size <= 0:
-        return MISSING
-    return f"{size / 1024:,.0f} KB" if size < 10 * 1024 * 1024 else f"{size / 1024 / 1024:,.1f} MB"
-
-
-def _duration(seconds: float) -> str:
-    """``42.3 s``, ``3 min 12 s`` or ``1 h 02 min``."""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
-
-
-def _elapsed(started: Any, finished: Any) -> float | None:
-    """Seconds between two ISO 8601 timestamps, or ``None`` if either is missing or unreadable."""
-    try:
-        return (datetime.fromisoformat(str(finished)) - datetime.fromisoformat(str(started))).total_seconds()
-    except (TypeError, ValueError):
-        return None

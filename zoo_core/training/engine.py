@@ -104,38 +104,6 @@ def quiet_native_stderr() -> Iterator[None]:
             os.close(saved)
 
 
-def check_dataset(dataset: Dataset, where: str) -> None:
-    """Refuse a dataset that does not honour the contract in zoo_core.data."""
-    info = dataset.info
-    if not isinstance(info, DatasetInfo):
-        raise DataError(f"{where}: the dataset's info is not a zoo_core.data.DatasetInfo")
-    for split in ("train", "test"):
-        x, y = getattr(dataset, f"x_{split}"), getattr(dataset, f"y_{split}")
-        if not isinstance(x, np.ndarray) or not isinstance(y, np.ndarray):
-            raise DataError(f"{where}: x_{split} and y_{split} must be numpy arrays")
-        if x.shape[1:] != tuple(info.input_shape):
-            raise DataError(f"{where}: x_{split} has examples of shape {x.shape[1:]}, "
-                            f"but info.input_shape is {tuple(info.input_shape)}")
-        if y.ndim != 1 or len(y) != len(x):
-            raise DataError(f"{where}: y_{split} must be one integer label per example "
-                            f"(got shape {y.shape} for {len(x)} examples)")
-        if len(x) == 0:
-            raise DataError(f"{where}: the {split} split is empty")
-        if y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= info.num_classes:
-            raise DataError(f"{where}: y_{split} must hold integer labels 0..{info.num_classes - 1}")
-    if len(info.class_names) != info.num_classes:
-        raise DataError(f"{where}: {len(info.class_names)} class names for {info.num_classes} classes")
-
-
-def limit(dataset: Dataset, max_train: int, max_test: int) -> Dataset:
-    """The first ``max_train`` / ``max_test`` examples (0: all)."""
-    def head(array: np.ndarray, count: int) -> np.ndarray:
-        return array[:count] if count else array
-
-    return Dataset(head(dataset.x_train, max_train), head(dataset.y_train, max_train),
-                   head(dataset.x_test, max_test), head(dataset.y_test, max_test), dataset.info)
-
-
 def split_validation(x: np.ndarray, y: np.ndarray, fraction: float) -> TrainingData:
     """Hold out the last ``fraction`` of the training data, as Keras' validation_split does."""
     if fraction <= 0:

@@ -150,19 +150,6 @@ def is_cluster_failure(error: BaseException) -> bool:
     return any(sign in text for sign in FAILURE_SIGNS)
 
 
-def is_cluster_failure(error: BaseException) -> bool:
-    """Whether a TensorFlow error means a peer died, stopped responding or cut the connection."""
-    import tensorflow as tf
-
-    if not isinstance(error, tf.errors.OpError):
-        return False
-    if isinstance(error, (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.DeadlineExceededError,
-                          tf.errors.CancelledError)):
-        return True
-    text = str(error)
-    return any(sign in text for sign in FAILURE_SIGNS)
-
-
 def worker_lost(error: BaseException, cluster: Cluster, run_id: str | None) -> WorkerLost | None:
     """A :class:`WorkerLost` for a TensorFlow error caused by a lost worker; None for any other error."""
     if not is_cluster_failure(error):
