@@ -44,6 +44,7 @@ class Stage:
         final: the artifact's final path, known before anything is written
             (for messages and metadata).
         sidecars: the final path of each companion file, by suffix.
+        temporaries: the temporary of each companion file, by suffix (see :meth:`companion`).
     """
 
     path: Path
@@ -70,6 +71,7 @@ def _temporary(final: Path) -> Path:
 
 
 def _stage(folder: Path, stem: str, suffix: str, companions: tuple[str, ...], next_free: bool) -> Stage:
+    """Choose the final name (the next free one if ``next_free``) and the temporaries beside it."""
     final = next_free_path(folder, stem, suffix, companions) if next_free else folder / f"{stem}{suffix}"
     base = final.name[: len(final.name) - len(suffix)]
     sidecars = {extra: folder / f"{base}{extra}" for extra in companions}
