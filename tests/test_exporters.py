@@ -210,10 +210,10 @@ def test_second_tflite_export_does_not_overwrite_the_first(exports: dict[str, An
 @pytest.mark.slow
 def test_failed_tflite_verification_leaves_nothing(trained: tuple[Any, Dataset], tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from zoo_core import export
+    from zoo_core.export import verify
     from zoo_plugins.tflite import tflite
 
-    monkeypatch.setattr(export, "keras_probabilities", rolled_keras_probabilities)
+    monkeypatch.setattr(verify, "keras_probabilities", rolled_keras_probabilities)
     destination = tmp_path / "exports"
     with pytest.raises(ExportError) as failure:
         tflite(make_context(trained, destination), quantize="dynamic", verify_samples=200)
@@ -335,10 +335,10 @@ def test_savedmodel_never_overwrites_a_version(exports: dict[str, Any]) -> None:
 @pytest.mark.slow
 def test_failed_savedmodel_verification_leaves_nothing(trained: tuple[Any, Dataset], tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    from zoo_core import export
+    from zoo_core.export import verify
     from zoo_plugins.savedmodel import savedmodel
 
-    monkeypatch.setattr(export, "keras_probabilities", rolled_keras_probabilities)
+    monkeypatch.setattr(verify, "keras_probabilities", rolled_keras_probabilities)
     destination = tmp_path / "exports"
     with pytest.raises(ExportError, match="verification failed.*max_abs_diff"):
         savedmodel(make_context(trained, destination), verify_samples=200)
@@ -352,4 +352,93 @@ def test_savedmodel_refuses_bad_parameters_before_writing(tmp_path: Path) -> Non
         savedmodel(fake_context(tmp_path), version=-1)
     with pytest.raises(ExportError, match="max_abs_diff"):
         savedmodel(fake_context(tmp_path), max_abs_diff=-0.5)
+    assert not (tmp_path / "out").exists()
+
+
+# --- staged: the write -> verify -> move-into-place helper every exporter uses ---
+
+
+def hidden(folder: Path) -> list[str]:
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob(".*"))
+
+
+def test_staged_moves_a_file_then_its_sidecar_into_the_next_free_name(tmp_path: Path) -> None:
+    from zoo_core.export import staged
+
+    destination = tmp_path / "exports"
+    destination.mkdir()
+    (destination / "model.json").write_text("someone else's sidecar")  # takes the name "model"
+    with staged(destination, "model", ".keras", exporter="test", companions=(".json",)) as stage:
+        assert stage.final == destination / "model-2.keras"
+        assert stage.path.parent == destination and stage.path.name.startswith(".model-2.keras.")
+        assert stage.path.suffix == ".keras"  # Keras insists on it
+        stage.path.write_bytes(b"model")
+        stage.companion(".json").write_text("sidecar")
+        assert not stage.final.exists()
+    assert (destination / "model-2.keras").read_bytes() == b"model"
+    assert (destination / "model-2.json").read_text() == "sidecar"
+    assert (destination / "model.json").read_text() == "someone else's sidecar"
+    assert hidden(destination) == []
+
+
+def test_staged_moves_a_folder_under_an_exact_name(tmp_path: Path) -> None:
+    from zoo_core.export import staged
+
+    with staged(tmp_path / "model", "3", exporter="test", next_free=False) as stage:
+        (stage.path / "variables").mkdir(parents=True)
+        (stage.path / "saved_model.pb").write_bytes(b"pb")
+    assert stage.final == tmp_path / "model" / "3"
+    assert (stage.final / "saved_model.pb").read_bytes() == b"pb" and (stage.final / "variables").is_dir()
+    assert hidden(tmp_path) == []
+
+
+def test_staged_leaves_nothing_behind_when_the_block_raises(tmp_path: Path) -> None:
+    from zoo_core.export import staged
+
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "mine.txt").write_text("mine")
+    for folder in (tmp_path / "new" / "deeper", kept):
+        with pytest.raises(ExportError, match="refused"):
+            with staged(folder, "model", ".bin", exporter="test", companions=(".json",)) as stage:
+                stage.path.write_bytes(b"half")
+                stage.companion(".json").write_text("{}")
+                raise ExportError("refused")
+    assert not (tmp_path / "new").exists()
+    assert sorted(path.name for path in kept.iterdir()) == ["mine.txt"]
+
+
+def test_staged_never_overwrites_a_name_taken_meanwhile(tmp_path: Path) -> None:
+    from zoo_core.export import staged
+
+    with pytest.raises(ExportError, match="test: cannot move the verified model to .*model.bin") as failure:
+        with staged(tmp_path, "model", ".bin", exporter="test", companions=(".json",)) as stage:
+            stage.path.write_bytes(b"mine")
+            stage.companion(".json").write_text("{}")
+            stage.final.write_bytes(b"theirs")  # another process took the name
+    assert "another export may have written this name meanwhile" in failure.value.hint
+    assert (tmp_path / "model.bin").read_bytes() == b"theirs"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model.bin"]
+
+
+def test_staged_takes_the_model_back_when_its_sidecar_cannot_be_moved(tmp_path: Path) -> None:
+    from zoo_core.export import staged
+
+    with pytest.raises(ExportError, match="test: cannot move the sidecar to .*model.json") as failure:
+        with staged(tmp_path, "model", ".bin", exporter="test", companions=(".json",),
+                    taken_hint="custom hint") as stage:
+            stage.path.write_bytes(b"mine")
+            stage.companion(".json").write_text("{}")
+            stage.sidecars[".json"].write_text("theirs")  # another process took the sidecar's name
+    assert failure.value.hint == "custom hint"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model.json"]
+    assert (tmp_path / "model.json").read_text() == "theirs"
+
+
+def test_staged_refuses_an_undeclared_companion(tmp_path: Path) -> None:
+    from zoo_core.export import staged
+
+    with pytest.raises(ValueError, match="companions"):
+        with staged(tmp_path / "out", "model", ".bin", exporter="test") as stage:
+            stage.companion(".json")
     assert not (tmp_path / "out").exists()

@@ -1,8 +1,9 @@
-"""Atomic file writes: readers see the old file or the complete new one, never half.
+"""Writing files safely: atomic writes, staging beside the destination, and what an OSError means.
 
 Each helper writes to a temporary file in the destination's own directory (so
 the final ``os.replace`` is a rename on one file system) and removes it if
-anything fails.
+anything fails. The staging helpers below do the same for artifacts that must
+never overwrite anything (exports); ``zoo_core.export.staged`` combines them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +27,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     temporary file is removed and ``path`` is left untouched. The parent
     directory is created if needed. The temporary name is hidden, unique, and
     keeps the final suffix (e.g. ``.png``) for tools that infer a format from it.
-    For single files only; folders go through ``zoo_core.export.move_into_place``.
+    For single files only; folders go through :func:`move_into_place`.
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -51,6 +53,70 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
     """Write ``data`` as indented JSON (plus a final newline) to ``path`` atomically."""
     return write_text_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+# --- staging: write beside the final place, move into place, leave nothing behind on failure ---
+
+
+def make_folders(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; return the ones created, deepest first.
+
+    Pass the list to :func:`remove_empty_folders` on failure so that an export
+    that did not succeed leaves not even an empty folder behind.
+    """
+    missing: list[Path] = []
+    current = folder
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def remove_empty_folders(folders: list[Path]) -> None:
+    """Remove each folder if it is empty (deepest first, as :func:`make_folders` lists them)."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+
+
+def temporary_beside(final: Path) -> Path:
+    """A hidden, unused name in ``final``'s folder for staging (same file system)."""
+    return final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
+
+
+def move_into_place(temporary: Path, final: Path) -> None:
+    """Move a verified file or folder to its final name; never overwrite.
+
+    ``temporary`` must be on the same file system (create it beside ``final``)
+    so the move is atomic: readers see nothing or everything.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():
+        raise FileExistsError(f"{final} already exists")
+    if temporary.is_file():
+        try:
+            os.link(temporary, final)  # atomic and never overwrites, even if another process races us
+        except FileExistsError:
+            raise FileExistsError(f"{final} already exists") from None
+        except OSError:  # a file system without hard links
+            os.replace(temporary, final)
+        else:
+            temporary.unlink()
+    else:
+        os.rename(temporary, final)  # fails if another process put a non-empty folder there
+
+
+def remove_quietly(path: Path) -> None:
+    """Delete a temporary file or folder if it is there."""
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists():
+        path.unlink(missing_ok=True)
 
 
 # --- what an OSError while writing means -------------------------------------------------

@@ -8,12 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from zoo_core import Component, hookimpl
+from zoo_core.export.savedmodel_io import OUTPUT_NAME, input_name, write_savedmodel
 
-#: The serving signature's output name.
-OUTPUT_NAME = "probabilities"
+__all__ = ["savedmodel", "choose_version", "write_savedmodel", "input_name", "OUTPUT_NAME"]
 
 #: Share of test examples whose top class must equal the Keras model's.
 MIN_ARGMAX_AGREEMENT = 0.999
+
+#: The hint when another export wrote the chosen version while this one was being written.
+VERSION_TAKEN_HINT = "another export may have written this version meanwhile; export again"
 
 
 def savedmodel(context: Any, version: int = 0, verify_samples: int = 0, max_abs_diff: float = 1e-5) -> Any:
@@ -34,44 +37,33 @@ def savedmodel(context: Any, version: int = 0, verify_samples: int = 0, max_abs_
         max_abs_diff: largest allowed difference of any class probability from the Keras model.
     """
     from zoo_core.errors import ExportError
-    from zoo_core.export import (ExportResult, artifact_metadata, failed_thresholds, make_folders,
-                                 move_into_place, remove_empty_folders, remove_quietly, sha256_of, size_of,
-                                 temporary_beside, verification_error)
+    from zoo_core.export import (ExportResult, artifact_metadata, failed_thresholds, sha256_of, size_of, staged,
+                                 verification_error)
 
     if max_abs_diff < 0:
         raise ExportError(f"savedmodel: max_abs_diff must be 0 or more, got {max_abs_diff}")
     if verify_samples < 0:
         raise ExportError(f"savedmodel: verify_samples must be 0 (all) or positive, got {verify_samples}")
     model_folder = Path(context.destination) / context.model_name
-    final = model_folder / str(choose_version(model_folder, version))
+    version = choose_version(model_folder, version)
     thresholds = {"max_abs_diff": max_abs_diff, "min_argmax_agreement": MIN_ARGMAX_AGREEMENT}
-    created = make_folders(model_folder)
-    temporary = temporary_beside(final)
-    try:
+    with staged(model_folder, str(version), exporter="savedmodel", next_free=False,
+                taken_hint=VERSION_TAKEN_HINT) as stage:
         start = time.perf_counter()
-        write_savedmodel(context.model, temporary, context.dataset.info)
+        write_savedmodel(context.model, stage.path, context.dataset.info)
         conversion_seconds = time.perf_counter() - start
-        figures = verify_savedmodel(temporary, context, verify_samples)
+        figures = verify_savedmodel(stage.path, context, verify_samples)
         figures["conversion_seconds"] = conversion_seconds
         failures = failed_thresholds(figures, thresholds)
         if failures:
-            raise verification_error(f"savedmodel {final}", failures, figures)
+            raise verification_error(f"savedmodel {stage.final}", failures, figures)
         metadata = artifact_metadata(context, "savedmodel", "float32")
         metadata["signature"] = {"key": "serving_default", "input": input_name(context.dataset.info),
                                  "output": OUTPUT_NAME}
         metadata["verification"] = {"figures": figures, "thresholds": thresholds}
-        write_metadata(temporary, metadata)
-        size, digest = size_of(temporary), sha256_of(temporary)
-        try:
-            move_into_place(temporary, final)
-        except (FileExistsError, OSError) as error:
-            raise ExportError(f"savedmodel: cannot move the verified model to {final}: {error}",
-                              hint="another export may have written this version meanwhile; export again") from None
-    except BaseException:
-        remove_quietly(temporary)
-        remove_empty_folders(created)
-        raise
-    return ExportResult(format="savedmodel", variant="float32", path=str(final), size_bytes=size,
+        write_metadata(stage.path, metadata)
+        size, digest = size_of(stage.path), sha256_of(stage.path)
+    return ExportResult(format="savedmodel", variant="float32", path=str(stage.final), size_bytes=size,
                         sha256=digest, figures=figures, thresholds=thresholds)
 
 
@@ -99,40 +91,6 @@ def existing_versions(model_folder: Path) -> list[int]:
     if not model_folder.is_dir():
         return []
     return [int(child.name) for child in model_folder.iterdir() if child.name.isdigit()]
-
-
-def input_name(info: Any) -> str:
-    """Name of the serving signature's input: ``image`` for image data, else ``inputs``."""
-    return "image" if info.image else "inputs"
-
-
-def write_savedmodel(model: Any, folder: Path, info: Any, dynamic_batch: bool = True) -> None:
-    """Write ``model`` as a SavedModel with one ``serving_default`` signature.
-
-    Input: ``image`` (or ``inputs``), shape ``(None, *info.input_shape)`` (batch
-    1 if not ``dynamic_batch``), dtype ``info.input_dtype``; output:
-    ``probabilities``. Used by the tflite exporter too, which converts from it.
-    """
-    import keras
-    import tensorflow as tf
-
-    from zoo_core.errors import ExportError
-
-    name = input_name(info)
-    spec = tf.TensorSpec((None if dynamic_batch else 1, *info.input_shape), tf.as_dtype(info.input_dtype), name=name)
-
-    def serve(inputs: Any) -> dict[str, Any]:
-        return {OUTPUT_NAME: model(inputs, training=False)}
-
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    try:
-        archive.add_endpoint("serve", tf.function(serve, input_signature=[spec]))
-        archive.write_out(str(folder), verbose=False)
-    except Exception as error:  # noqa: BLE001 - tracing errors come in many types
-        raise ExportError(f"cannot write the model as a SavedModel: {type(error).__name__}: {error}",
-                          hint=f"the model must take inputs of shape (batch, {', '.join(map(str, info.input_shape))}) "
-                               f"and dtype {info.input_dtype}, as the dataset declares") from None
 
 
 def verify_savedmodel(folder: Path, context: Any, verify_samples: int) -> dict[str, Any]:

@@ -49,55 +49,30 @@ def tflite(context: Any, quantize: Literal["none", "float16", "dynamic", "int8"]
         dynamic_batch: allow any batch size (resize_tensor_input); else batch 1.
         verify_samples: test examples run through the TFLite interpreter (0: all).
     """
-    from zoo_core.errors import ExportError
-    from zoo_core.export import (ExportResult, failed_thresholds, make_folders, move_into_place, next_free_path,
-                                 remove_empty_folders, remove_quietly, sha256_of, temporary_beside,
-                                 verification_error)
+    from zoo_core.export import ExportResult, failed_thresholds, sha256_of, staged, verification_error
 
     check_options(context, quantize, io_type, calibration_samples, verify_samples)
     variant = variant_name(quantize, io_type)
     thresholds = dict(THRESHOLDS[variant.split("-")[0]])
-    destination = Path(context.destination)
-    created = make_folders(destination)
-    final = next_free_path(destination, f"{context.model_name}-{variant}", ".tflite", companions=(".json",))
-    sidecar = final.with_suffix(".json")
-    temporary, temporary_sidecar = temporary_beside(final), temporary_beside(sidecar)
-    try:
+    with staged(Path(context.destination), f"{context.model_name}-{variant}", ".tflite", exporter="tflite",
+                companions=(".json",)) as stage:
         start = time.perf_counter()
         content = convert(context, quantize, io_type, calibration_samples, dynamic_batch)
         conversion_seconds = time.perf_counter() - start
         metadata = tflite_metadata(context, content, variant, quantize, io_type, calibration_samples, dynamic_batch)
-        temporary.write_bytes(embed_metadata(content, metadata))
-        figures = verify_tflite(temporary, context, verify_samples)
+        stage.path.write_bytes(embed_metadata(content, metadata))
+        figures = verify_tflite(stage.path, context, verify_samples)
         figures["conversion_seconds"] = conversion_seconds
         failures = failed_thresholds(figures, thresholds)
         if failures:
-            raise verification_error(f"tflite {variant} {final.name}", failures, figures)
-        size, digest = temporary.stat().st_size, sha256_of(temporary)
-        sidecar_data = {**metadata, "file": final.name, "size_bytes": size, "sha256": digest,
-                        "verification": {"figures": figures, "thresholds": thresholds}}
-        temporary_sidecar.write_text(json.dumps(sidecar_data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        # The .tflite first: it carries its metadata, so a stop between the two moves leaves a
-        # usable model without its sidecar, never a sidecar that describes no model.
-        try:
-            move_into_place(temporary, final)
-        except (FileExistsError, OSError) as error:
-            raise ExportError(f"tflite: cannot move the verified model to {final}: {error}",
-                              hint="another export may have written this name meanwhile; export again") from None
-        try:
-            move_into_place(temporary_sidecar, sidecar)
-        except BaseException as error:
-            remove_quietly(final)
-            if not isinstance(error, (FileExistsError, OSError)):
-                raise
-            raise ExportError(f"tflite: cannot move the sidecar to {sidecar}: {error}",
-                              hint="another export may have written this name meanwhile; export again") from None
-    except BaseException:
-        remove_quietly(temporary)
-        remove_quietly(temporary_sidecar)
-        remove_empty_folders(created)
-        raise
-    return ExportResult(format="tflite", variant=variant, path=str(final), size_bytes=size, sha256=digest,
+            raise verification_error(f"tflite {variant} {stage.final.name}", failures, figures)
+        size, digest = stage.path.stat().st_size, sha256_of(stage.path)
+        sidecar = {**metadata, "file": stage.final.name, "size_bytes": size, "sha256": digest,
+                   "verification": {"figures": figures, "thresholds": thresholds}}
+        stage.companion(".json").write_text(json.dumps(sidecar, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    # staged moved the .tflite first, then its sidecar: the model carries its metadata, so a stop
+    # between the two moves leaves a usable model without its sidecar, never a sidecar without a model.
+    return ExportResult(format="tflite", variant=variant, path=str(stage.final), size_bytes=size, sha256=digest,
                         figures=figures, thresholds=thresholds)
 
 
@@ -148,7 +123,7 @@ def convert(context: Any, quantize: str, io_type: str, calibration_samples: int,
     import tensorflow as tf
 
     from zoo_core.errors import ExportError
-    from zoo_plugins.savedmodel import write_savedmodel
+    from zoo_core.export.savedmodel_io import write_savedmodel
 
     with tempfile.TemporaryDirectory(prefix="zoo-tflite-") as scratch:
         folder = Path(scratch) / "savedmodel"
@@ -216,7 +191,7 @@ def tflite_metadata(context: Any, content: bytes, variant: str, quantize: str, i
     from ai_edge_litert.interpreter import Interpreter
 
     from zoo_core.export import artifact_metadata
-    from zoo_plugins.savedmodel import OUTPUT_NAME, input_name
+    from zoo_core.export.savedmodel_io import OUTPUT_NAME, input_name
 
     interpreter = Interpreter(model_content=content)
     metadata = artifact_metadata(context, "tflite", variant)

@@ -79,7 +79,7 @@ def _check_no_leftovers(destination: Path) -> None:
     hidden = sorted(str(p.relative_to(destination)) for p in destination.rglob(".*"))
     if hidden:
         raise Broken(f"temporary files were left in the destination: {', '.join(hidden)}; remove or move "
-                     f"them (zoo_core.export.temporary_beside, move_into_place, remove_quietly)")
+                     f"them (zoo_core.export.staged does both)")
 
 
 def _check_never_overwrites(component: Component, values: dict[str, Any], context_data: tuple[Dataset, Any],

@@ -30,8 +30,7 @@ def keras_file(context: Any, verify_samples: int = 0, max_abs_diff: float = 1e-5
         max_abs_diff: largest allowed difference of any class probability from the trained model.
     """
     from zoo_core.errors import ExportError
-    from zoo_core.export import (ExportResult, artifact_metadata, failed_thresholds, make_folders, next_free_path,
-                                 remove_empty_folders, remove_quietly, sha256_of, temporary_beside,
+    from zoo_core.export import (ExportResult, artifact_metadata, failed_thresholds, sha256_of, staged,
                                  verification_error)
 
     if verify_samples < 0:
@@ -39,58 +38,25 @@ def keras_file(context: Any, verify_samples: int = 0, max_abs_diff: float = 1e-5
     if max_abs_diff < 0:
         raise ExportError(f"keras-file: max_abs_diff must be 0 or more, got {max_abs_diff}")
     thresholds = {"max_abs_diff": max_abs_diff, "min_argmax_agreement": MIN_ARGMAX_AGREEMENT}
-    destination = Path(context.destination)
-    created = make_folders(destination)
-    final = next_free_path(destination, context.model_name, ".keras", companions=(".json",))
-    sidecar = final.with_suffix(".json")
-    temporary = temporary_beside(final).with_suffix(".keras")  # Keras insists on the .keras suffix
-    temporary_sidecar = temporary_beside(sidecar)
-    try:
+    # The file is written under a hidden name beside its final place (keeping the .keras suffix Keras
+    # insists on); staged moves it, then its sidecar, into place only if this block finishes.
+    with staged(Path(context.destination), context.model_name, ".keras", exporter="keras-file",
+                companions=(".json",)) as stage:
         start = time.perf_counter()
-        context.model.save(temporary)
+        context.model.save(stage.path)
         seconds = time.perf_counter() - start
-        figures = verify(temporary, context, verify_samples)
+        figures = verify(stage.path, context, verify_samples)
         figures["conversion_seconds"] = seconds
         failures = failed_thresholds(figures, thresholds)
         if failures:
-            raise verification_error(f"keras-file {final.name}", failures, figures)
-        size, digest = temporary.stat().st_size, sha256_of(temporary)
+            raise verification_error(f"keras-file {stage.final.name}", failures, figures)
+        size, digest = stage.path.stat().st_size, sha256_of(stage.path)
         metadata = artifact_metadata(context, "keras", "float32")
-        metadata.update(file=final.name, size_bytes=size, sha256=digest,
+        metadata.update(file=stage.final.name, size_bytes=size, sha256=digest,
                         verification={"figures": figures, "thresholds": thresholds})
-        temporary_sidecar.write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        move_both(temporary, final, temporary_sidecar, sidecar)
-    except BaseException:
-        remove_quietly(temporary)
-        remove_quietly(temporary_sidecar)
-        remove_empty_folders(created)
-        raise
-    return ExportResult(format="keras", variant="float32", path=str(final), size_bytes=size, sha256=digest,
+        stage.companion(".json").write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return ExportResult(format="keras", variant="float32", path=str(stage.final), size_bytes=size, sha256=digest,
                         figures=figures, thresholds=thresholds)
-
-
-def move_both(temporary: Path, final: Path, temporary_sidecar: Path, sidecar: Path) -> None:
-    """Move the verified model, then its sidecar, into place; on failure leave neither there.
-
-    The model goes first: a stop between the two moves leaves a usable model
-    without its sidecar, never a sidecar that describes no model.
-    """
-    from zoo_core.errors import ExportError
-    from zoo_core.export import move_into_place, remove_quietly
-
-    try:
-        move_into_place(temporary, final)
-    except OSError as error:  # FileExistsError included: someone took the name meanwhile
-        raise ExportError(f"keras-file: cannot move the verified model to {final}: {error}",
-                          hint="another export may have written this name meanwhile; export again") from None
-    try:
-        move_into_place(temporary_sidecar, sidecar)
-    except BaseException as error:
-        remove_quietly(final)
-        if not isinstance(error, OSError):
-            raise
-        raise ExportError(f"keras-file: cannot move the sidecar to {sidecar}: {error}",
-                          hint="another export may have written this name meanwhile; export again") from None
 
 
 def verify(path: Path, context: Any, verify_samples: int) -> dict[str, Any]:

@@ -1,119 +1,24 @@
-"""Run an exported model on new inputs: the Python API behind ``zoo predict``.
+"""Exported models ready to answer: a ``.tflite`` file, a SavedModel folder or a ``.keras`` file.
 
-    predictor = load_predictor(Path("exports/mnist-mlp-int8.tflite"))
-    x = load_input(Path("digit.png"), predictor.metadata["input"])
-    print(top_classes(predictor.predict(x)[0], predictor.metadata["class_names"]))
-
-A predictor is a ``.tflite`` file (run with ``ai_edge_litert``; TensorFlow is
-not imported), a SavedModel (run with ``tf.saved_model.load``) or a run's
-``model.keras``. Its
-``metadata`` is what the exporter stored with it: ``class_names`` and the input
-contract under ``input`` (the keys of ``DatasetInfo.to_dict()``: input_shape,
-input_dtype, scale, offset, value_range, raw_value_range, channels, image).
-
-Importing this module imports neither numpy nor TensorFlow.
+See :mod:`zoo_core.predict` for the overview. Importing this module imports
+neither numpy nor TensorFlow; each predictor imports its runtime when built.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo_core._util.text import error_line
 from zoo_core.errors import DataError
+from zoo_core.predict.metadata import SAVEDMODEL_METADATA, read_json_object, tflite_metadata_or_sidecar
+from zoo_core.predict.timing import median_latency_us
 
 if TYPE_CHECKING:
     import numpy as np
 
-#: Name of the metadata entry that zoo writes into a ``.tflite`` flatbuffer.
-TFLITE_METADATA_NAME = "zoo_metadata"
-
-#: Where the SavedModel exporter writes its metadata, relative to the version folder.
-SAVEDMODEL_METADATA = Path("assets.extra") / "zoo_metadata.json"
-
 #: Largest batch run through a model at once.
 BATCH = 1024
-
-#: Images whose width/height ratio differs from the model's by more than this factor are refused.
-MAX_ASPECT_CHANGE = 1.5
-
-
-# --- reading metadata ---
-
-
-def read_tflite_metadata(path: Path) -> dict[str, Any]:
-    """The zoo metadata stored inside a ``.tflite`` file (its ``zoo_metadata`` entry).
-
-    Needs only the file: labels, input contract, quantisation parameters of
-    the input and output tensors, versions and the run it came from. Raises
-    DataError if the file is not a TFLite model or carries no zoo metadata.
-    """
-    metadata = _embedded_metadata(Path(path))
-    if metadata is None:
-        raise DataError(f"'{path}' carries no '{TFLITE_METADATA_NAME}' metadata entry",
-                        hint="it was not written by zoo's tflite exporter; a JSON sidecar may be beside it")
-    return metadata
-
-
-def _embedded_metadata(path: Path) -> dict[str, Any] | None:
-    """The zoo metadata inside a ``.tflite`` file, or None if it has none."""
-    content = _read_bytes(path)
-    if len(content) < 8 or content[4:8] != b"TFL3":
-        raise DataError(f"'{path}' is not a TFLite model (no TFL3 file identifier)",
-                        hint="pass a .tflite file written by the tflite exporter")
-    raw = _metadata_entry(content, path)
-    if raw is None:
-        return None
-    try:
-        metadata = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DataError(f"'{path}': the '{TFLITE_METADATA_NAME}' entry is not valid JSON ({error})") from None
-    if not isinstance(metadata, dict):
-        raise DataError(f"'{path}': the '{TFLITE_METADATA_NAME}' entry is not a JSON object")
-    return metadata
-
-
-def _metadata_entry(content: bytes, path: Path) -> bytes | None:
-    """The bytes of the zoo metadata buffer of a TFLite flatbuffer, or None if it has none."""
-    from ai_edge_litert import schema_py_generated as schema
-
-    try:
-        model = schema.Model.GetRootAs(content, 0)
-        for index in range(model.MetadataLength()):
-            entry = model.Metadata(index)
-            if (entry.Name() or b"").decode("utf-8", "replace") != TFLITE_METADATA_NAME:
-                continue
-            buffer = model.Buffers(entry.Buffer())
-            if buffer.Offset() > 1:  # large models keep buffers after the flatbuffer
-                return content[buffer.Offset(): buffer.Offset() + buffer.Size()]
-            return buffer.DataAsNumpy().tobytes()
-    except Exception as error:  # noqa: BLE001 - any parse failure means a damaged file
-        raise DataError(f"'{path}' is truncated or corrupt: cannot read its flatbuffer ({type(error).__name__})",
-                        hint="export the model again") from None
-    return None
-
-
-def _read_bytes(path: Path) -> bytes:
-    if not path.is_file():
-        raise DataError(f"model file '{path}' does not exist")
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise DataError(f"cannot read '{path}': {error.strerror or error}") from None
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DataError(f"metadata file '{path}' is unreadable or not JSON ({error})") from None
-    if not isinstance(data, dict):
-        raise DataError(f"metadata file '{path}' does not hold a JSON object")
-    return data
-
-
-# --- predictors ---
 
 
 class Predictor:
@@ -182,7 +87,7 @@ class TFLitePredictor(Predictor):
         except (ValueError, RuntimeError) as error:
             raise DataError(f"'{path}' is not a valid TFLite model: {error_line(error)}",
                             hint="the file is truncated or corrupt; export the model again") from None
-        metadata = _tflite_metadata_or_sidecar(path)
+        metadata = tflite_metadata_or_sidecar(path)
         inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
             raise DataError(f"'{path}' has {len(inputs)} inputs and {len(outputs)} outputs; "
@@ -198,8 +103,6 @@ class TFLitePredictor(Predictor):
         return int(self.output["shape"][-1])
 
     def latency_us(self, example: "np.ndarray", repeats: int = 200) -> float:
-        from zoo_core.export import median_latency_us
-
         self._resize(1)
         data = self._quantize(example.reshape((1, *self.input_shape)))
         index, output = self.input["index"], self.output["index"]
@@ -256,15 +159,6 @@ class TFLitePredictor(Predictor):
         return (y.astype(np.float32) - zero_point) * np.float32(scale)
 
 
-def _tflite_metadata_or_sidecar(path: Path) -> dict[str, Any]:
-    """Metadata embedded in the file; else its JSON sidecar; else ``{}``."""
-    metadata = _embedded_metadata(path)
-    if metadata is not None:
-        return metadata
-    sidecar = path.with_suffix(".json")
-    return _read_json(sidecar) if sidecar.is_file() else {}
-
-
 class SavedModelPredictor(Predictor):
     """A SavedModel version folder run through its ``serving_default`` signature."""
 
@@ -273,7 +167,7 @@ class SavedModelPredictor(Predictor):
     def __init__(self, folder: Path) -> None:
         _check_savedmodel_folder(folder)
         metadata_file = folder / SAVEDMODEL_METADATA
-        metadata = _read_json(metadata_file) if metadata_file.is_file() else {}
+        metadata = read_json_object(metadata_file) if metadata_file.is_file() else {}
         self.loaded = _load_savedmodel(folder)  # keep it: the signature reads its variables
         self.signature = _serving_signature(self.loaded, folder)
         inputs = self.signature.structured_input_signature[1]
@@ -294,8 +188,6 @@ class SavedModelPredictor(Predictor):
 
     def latency_us(self, example: "np.ndarray", repeats: int = 200) -> float:
         import tensorflow as tf
-
-        from zoo_core.export import median_latency_us
 
         tensor = tf.constant(example.reshape((1, *self.input_shape)).astype(self.input_dtype))
         return median_latency_us(lambda: self.signature(**{self.input_name: tensor})[self.output_name].numpy(),
@@ -330,9 +222,9 @@ class KerasPredictor(Predictor):
         sidecar = path.with_suffix(".json")
         metadata: dict[str, Any] = {}
         if sidecar.is_file():  # an exported .keras file carries its metadata beside it, like a .tflite
-            metadata = _read_json(sidecar)
+            metadata = read_json_object(sidecar)
         elif manifest.is_file():
-            record = _read_json(manifest)
+            record = read_json_object(manifest)
             dataset = record.get("dataset") or {}
             metadata = {"run_id": record.get("run_id", path.parent.name), "input": dataset,
                         "class_names": dataset.get("class_names", [])}
@@ -343,8 +235,6 @@ class KerasPredictor(Predictor):
         return int(self.model.output_shape[-1])
 
     def latency_us(self, example: "np.ndarray", repeats: int = 200) -> float:
-        from zoo_core.export import median_latency_us
-
         one = example.reshape((1, *self.input_shape))
         return median_latency_us(lambda: self.model(one, training=False), repeats)
 
@@ -419,107 +309,6 @@ def load_predictor(path: Path) -> Predictor:
     if versions:
         return SavedModelPredictor(max(versions, key=lambda child: int(child.name)))
     return SavedModelPredictor(path)  # reports what is missing
-
-
-# --- inputs ---
-
-
-def load_input(path: Path, info: dict[str, Any]) -> "np.ndarray":
-    """Read an image or a ``.npy`` array and turn it into model inputs, shape ``(n, *input_shape)``.
-
-    ``info`` is the input contract (``predictor.metadata["input"]``; the whole
-    metadata dict is accepted too).
-
-    - Images (PNG, JPEG, anything Pillow reads) become one example: converted
-      to grayscale or RGB per ``channels``, resized to the input size (refused
-      if the aspect ratio differs by more than 1.5x), then scaled
-      ``raw * scale + offset``.
-    - ``.npy`` arrays hold one example (``input_shape``) or several
-      (``(n, *input_shape)``). Integer arrays, and float arrays with values
-      beyond ``value_range``, are taken as raw (e.g. 0..255 pixels) and
-      scaled; other float arrays as already model-scaled.
-
-    Raises DataError naming the file for a non-image, an unreadable file or a wrong shape.
-    """
-    path = Path(path)
-    for key in ("input", "dataset"):  # whole metadata given: take its contract
-        if isinstance(info.get(key), dict):
-            info = info[key]
-            break
-    if "input_shape" not in info:
-        raise DataError(f"cannot prepare '{path}': the model carries no input contract (input_shape, scale...)",
-                        hint="pass model-scaled .npy arrays, or use a model exported by zoo")
-    if not path.is_file():
-        raise DataError(f"input '{path}' does not exist" if not path.exists() else f"input '{path}' is not a file",
-                        hint="give PNG/JPEG images or .npy arrays")
-    if path.suffix.lower() == ".npy":
-        return _load_array(path, info)
-    return _load_image(path, info)
-
-
-def _load_array(path: Path, info: dict[str, Any]) -> "np.ndarray":
-    import numpy as np
-
-    shape = tuple(info["input_shape"])
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        raise DataError(f"input '{path}' is not a readable .npy array ({error_line(error)})",
-                        hint="save a numeric array with numpy.save (object arrays are never loaded)") from None
-    if array.shape == shape:
-        array = array[np.newaxis]
-    if array.shape[1:] != shape:
-        raise DataError(f"input '{path}' has shape {array.shape}; the model expects "
-                        f"{shape} for one example or (n, {', '.join(map(str, shape))}) for several",
-                        hint=f"reshape the array to {shape} (one example) before saving it")
-    if array.dtype.kind not in "uif":
-        raise DataError(f"input '{path}' holds {array.dtype} values; expected numbers")
-    low, high = info.get("value_range", (0.0, 1.0))
-    tolerance = 1e-3 * max(1.0, abs(high - low))
-    if array.dtype.kind in "ui" or (array.size and (array.min() < low - tolerance or array.max() > high + tolerance)):
-        raw_low, raw_high = info.get("raw_value_range", (0.0, 255.0))
-        if array.size and (array.min() < raw_low or array.max() > raw_high):
-            raise DataError(f"input '{path}' has values {array.min()}..{array.max()}, outside both the model's "
-                            f"range {low}..{high} and the raw range {raw_low}..{raw_high}",
-                            hint=f"give raw values ({raw_low}..{raw_high}, e.g. pixels) or model-scaled ones "
-                                 f"({low}..{high})")
-        return _scale(array, info)
-    return array.astype(info.get("input_dtype", "float32"))
-
-
-def _load_image(path: Path, info: dict[str, Any]) -> "np.ndarray":
-    import numpy as np
-    from PIL import Image, UnidentifiedImageError
-
-    shape = tuple(info["input_shape"])
-    channels = int(info.get("channels", 1))
-    height, width = shape[0], shape[1] if len(shape) > 1 else 1
-    try:
-        with Image.open(path) as image:
-            image.load()
-            image = image.convert("L" if channels == 1 else "RGB")
-    except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise DataError(f"input '{path}' is not an image (PNG, JPEG...) or a .npy array ({error_line(error)})",
-                        hint=f"the model expects images of {width}x{height} pixels, {channels} channel(s)") from None
-    if image.size != (width, height):
-        model_ratio, ratio = width / height, image.width / max(image.height, 1)
-        if max(ratio / model_ratio, model_ratio / ratio) > MAX_ASPECT_CHANGE:
-            raise DataError(f"input '{path}' is {image.width}x{image.height} pixels; the model expects "
-                            f"{width}x{height} (images of a similar shape are resized)",
-                            hint=f"crop the image to about {width}:{height} proportions around the subject")
-        image = image.resize((width, height), Image.Resampling.LANCZOS)
-    pixels = np.asarray(image)
-    if pixels.size != int(np.prod(shape)):
-        raise DataError(f"input '{path}' gives {pixels.shape} pixels; the model expects {shape}")
-    return _scale(pixels.reshape(shape)[np.newaxis], info)
-
-
-def _scale(raw: "np.ndarray", info: dict[str, Any]) -> "np.ndarray":
-    """Raw values (e.g. 0..255 pixels) to model inputs: ``raw * scale + offset``."""
-    import numpy as np
-
-    scaled = raw.astype(np.float64) * float(info.get("scale", 1.0)) + float(info.get("offset", 0.0))
-    return scaled.astype(info.get("input_dtype", "float32"))
 
 
 def top_classes(probabilities: "np.ndarray", class_names: list[str] | None = None, k: int = 3) -> list[dict[str, Any]]:

@@ -1,0 +1,38 @@
+"""Run an exported model on new inputs: the Python API behind ``zoo predict``.
+
+    predictor = load_predictor(Path("exports/mnist-mlp-int8.tflite"))
+    x = load_input(Path("digit.png"), predictor.metadata["input"])
+    print(top_classes(predictor.predict(x)[0], predictor.metadata["class_names"]))
+
+A predictor is a ``.tflite`` file (run with ``ai_edge_litert``; TensorFlow is
+not imported), a SavedModel (run with ``tf.saved_model.load``) or a run's
+``model.keras``. Its
+``metadata`` is what the exporter stored with it: ``class_names`` and the input
+contract under ``input`` (the keys of ``DatasetInfo.to_dict()``: input_shape,
+input_dtype, scale, offset, value_range, raw_value_range, channels, image).
+
+Importing this package imports neither numpy nor TensorFlow. It never imports
+``zoo_core.export`` (export builds on predict, not the reverse).
+"""
+
+from zoo_core.predict.inputs import MAX_ASPECT_CHANGE, load_input
+from zoo_core.predict.metadata import SAVEDMODEL_METADATA, TFLITE_METADATA_NAME, read_tflite_metadata
+from zoo_core.predict.predictors import (BATCH, KerasPredictor, Predictor, SavedModelPredictor, TFLitePredictor,
+                                         load_predictor, top_classes)
+from zoo_core.predict.timing import median_latency_us
+
+__all__ = [
+    "BATCH",
+    "KerasPredictor",
+    "MAX_ASPECT_CHANGE",
+    "Predictor",
+    "SAVEDMODEL_METADATA",
+    "SavedModelPredictor",
+    "TFLITE_METADATA_NAME",
+    "TFLitePredictor",
+    "load_input",
+    "load_predictor",
+    "median_latency_us",
+    "read_tflite_metadata",
+    "top_classes",
+]

@@ -1,0 +1,19 @@
+"""Timing a model call: the latency figure of predictors and exporters' verification."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any, Callable
+
+
+def median_latency_us(call: Callable[[], Any], repeats: int = 200, warmup: int = 5) -> float:
+    """Median wall time of ``call()`` in microseconds over ``repeats`` calls (after ``warmup``)."""
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter_ns()
+        call()
+        times.append(time.perf_counter_ns() - start)
+    return statistics.median(times) / 1000.0
