@@ -162,6 +162,7 @@ def test_show_run_mnist_mlp() -> None:
     text = ok("show", "mnist-mlp")
     assert "defined at" in text and "registry.toml:" in text
     assert any(line.split()[:3] == ["architecture", "mlp-128-64-10", "(mlp)"] for line in text.splitlines())
+    assert any(line.split()[:3] == ["exporter", "tflite-int8", "(tflite)"] for line in text.splitlines())
     assert "epochs=10" in text and "batch_size=32" in text
 
     data = json.loads(ok("show", "mnist-mlp", "--json"))
@@ -170,6 +171,7 @@ def test_show_run_mnist_mlp() -> None:
     assert config["architecture"] == {"component": "mlp", "hidden": [128, 64], "dropout": 0.2, "activation": "relu"}
     assert [e["component"] for e in config["exporters"]] == ["savedmodel", "tflite", "tflite"]
     assert data["references"]["architecture"] == "mlp-128-64-10"
+    assert data["references"]["exporters"] == ["savedmodel", "tflite", "tflite-int8"]  # in the order of config's
     assert (config["epochs"], config["batch_size"], config["validation_split"]) == (10, 32, 0.1)
 
 
@@ -260,6 +262,26 @@ def test_registry_option_adds_runs(in_tmp_cwd: Path) -> None:
         "mine", "mnist-mlp"]
     assert json.loads(ok("--registry", str(extra), "show", "mine", "--json"))["config"]["epochs"] == 2
     assert "does not exist" in fails("--registry", "missing.toml", "list")
+
+
+# -- the Python entry point ----------------------------------------------------------------
+
+
+def test_a_workspace_loads_the_registry_once_and_cli_state_is_one(in_tmp_cwd: Path) -> None:
+    from zoo_core.workspace import Workspace
+
+    extra = in_tmp_cwd / "mine.toml"
+    extra.write_text('[runs.mine]\ndataset = "mnist"\narchitecture = "mlp"\noptimizer = "sgd"\n'
+                     'loss = "sparse-categorical-crossentropy"\n')
+    workspace = Workspace(registry_file=extra)
+    registry = workspace.registry()
+    assert workspace.registry() is registry and workspace.catalog() is registry.catalog
+    assert registry.run("mine").recipe == "mine" and "mnist-mlp" in registry.runs
+    workspace.forget()
+    assert workspace.registry() is not registry
+    assert isinstance(cli.state, Workspace)  # older notebooks use zoo_core.cli.state.registry()
+    cli.state.configure(registry_file=None, plugins_dir=None, debug=False)  # as 'zoo' without options does
+    assert "mnist-mlp" in cli.state.registry().runs
 
 
 # -- the installed console script --------------------------------------------------------

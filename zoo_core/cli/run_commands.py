@@ -1,7 +1,7 @@
-"""The ``zoo`` commands that train, evaluate and export.
+"""The ``zoo`` commands that train, evaluate, export and predict, and ``zoo runs``.
 
-They import TensorFlow only when they run (through zoo_core.runner), so
-importing this module keeps ``zoo --help`` fast.
+They import TensorFlow only when they run (through zoo_core.runner and
+zoo_core.predict), so importing this module keeps ``zoo --help`` fast.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from typing import Any, List, Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from zoo_core._util.toml import read_toml
-from zoo_core.cli import app, err, handles_errors, out, state
+from zoo_core.cli.app import app, handles_errors, out, state
+from zoo_core.cli.render import (print_unsqueezed, render_exports, render_metrics, render_outcome,
+                                 render_predictions, runs_table)
 from zoo_core.errors import ConfigError, ExportError, RunError
 from zoo_core.runs import find_run, is_run_dir, list_runs, runs_root
 
@@ -52,20 +53,10 @@ def _print_outcome(outcome: Any, quiet: bool) -> None:
         if not quiet:
             out.print(escape(outcome.summary))
         return
-    metrics = outcome.metrics
-    table = Table(title=f"run {outcome.run.id}", box=None, pad_edge=False, title_justify="left", show_header=False)
-    table.add_column(style="bold")
-    table.add_column()
-    table.add_row("test accuracy", f"{metrics.get('accuracy', float('nan')):.4f}")
-    table.add_row("test loss", f"{metrics.get('loss') or float('nan'):.4f}")
-    table.add_row("F1 (macro)", f"{metrics.get('f1_macro', float('nan')):.4f}")
-    table.add_row("time", f"{outcome.seconds:.1f} s")
-    table.add_row("run directory", escape(str(outcome.run.dir)))
-    table.add_row("report", escape(str(outcome.run.dir / "report.md")))
     if not quiet:
-        out.print(table)
-    if outcome.exports:
-        _print_exports(outcome.exports, quiet, outcome.run.dir)
+        render_outcome(outcome)
+        if outcome.exports:
+            render_exports(outcome.exports, outcome.run.dir)
     failed = [r for r in outcome.exports if r.status != "ok"]
     if failed:
         raise ExportError(f"{len(failed)} export(s) failed: " + "; ".join(f"{r.format} {r.variant}: {r.message}" for r in failed),
@@ -75,32 +66,7 @@ def _print_outcome(outcome: Any, quiet: bool) -> None:
                        hint="the model, metrics and history are saved; manifest.json lists the problems")
 
 
-def _print_exports(results: list[Any], quiet: bool = False, base: Optional[Path] = None) -> None:
-    if quiet:
-        return
-    table = Table(title="exports" + (f" (paths under {escape(str(base))})" if base else ""), box=None,
-                  pad_edge=False, title_justify="left", header_style="bold")
-    for column in ("format", "variant", "size", "accuracy", "max |diff|", "latency", "time", "status", "path"):
-        table.add_column(column, overflow="fold", no_wrap=column != "path")
-    for result in results:
-        figures = result.figures
-        table.add_row(
-            result.format, result.variant,
-            f"{result.size_bytes / 1024:.0f} KB" if result.size_bytes else "-",
-            f"{figures['accuracy']:.4f}" if "accuracy" in figures else "-",
-            f"{figures['max_abs_diff']:.1e}" if "max_abs_diff" in figures else "-",
-            f"{figures['latency_us']:.0f} µs" if "latency_us" in figures else "-",
-            f"{figures['conversion_seconds']:.1f} s" if "conversion_seconds" in figures else "-",
-            "[green]ok[/]" if result.status == "ok" else f"[red]{escape(result.status)}[/]: {escape(result.message)}",
-            escape(_relative(result.path, base)))
-    out.print(table)
-
-
-def _relative(path: str, base: Optional[Path]) -> str:
-    try:
-        return str(Path(path).relative_to(base)) if base and path else path
-    except ValueError:
-        return path
+# -- run, train, resume ----------------------------------------------------------------
 
 
 @app.command("run")
@@ -191,6 +157,9 @@ def _find_resumable(reference: str, root: Path) -> Any:
     return find_run(reference, root, statuses=RESUMABLE)
 
 
+# -- evaluate, runs --------------------------------------------------------------------
+
+
 @app.command("evaluate")
 @handles_errors
 def evaluate_command(
@@ -206,25 +175,11 @@ def evaluate_command(
     if as_json:
         print(json.dumps(metrics, indent=2))
         return
-    out.print(f"[bold]{escape(target.id)}[/]  accuracy {metrics['accuracy']:.4f}  loss {metrics['loss']:.4f}  "
-              f"F1 macro {metrics['f1_macro']:.4f}")
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("class", "precision", "recall", "F1", "support"):
-        table.add_column(column, justify="right")
-    for row in metrics["per_class"]:
-        table.add_row(escape(str(row["name"])), f"{row['precision']:.4f}", f"{row['recall']:.4f}",
-                      f"{row['f1']:.4f}", str(row["support"]))
-    out.print(table)
+    render_metrics(target.id, metrics)
 
 
-@app.command("runs")
-@handles_errors
-def runs_command(
-    runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
-) -> None:
-    """Past runs: id, recipe, status, date, test accuracy (newest first)."""
-    root = runs_root(runs_dir)
+def run_rows(root: Path) -> list[dict[str, Any]]:
+    """The rows of ``zoo runs``, newest first: id, recipe, status, dates, accuracy, and how to resume."""
     rows = []
     for run in list_runs(root):
         manifest = run.manifest()
@@ -237,37 +192,33 @@ def runs_command(
                      "epochs_done": manifest.get("epochs_done"), "epochs": settings.get("epochs"),
                      "path": str(run.dir), "error": manifest.get("error") if status != "completed" else None,
                      "resume": f"zoo resume {run.dir}" if status in RESUMABLE else None})
+    return rows
+
+
+@app.command("runs")
+@handles_errors
+def runs_command(
+    runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Past runs: id, recipe, status, date, test accuracy (newest first)."""
+    root = runs_root(runs_dir)
+    rows = run_rows(root)
     if as_json:
         print(json.dumps(rows, indent=2))
         return
     if not rows:
         out.print(f"no runs in '{escape(str(root))}' yet; start one with: zoo run mnist-mlp")
         return
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("id", "recipe", "status", "started", "epochs", "accuracy"):
-        table.add_column(column, no_wrap=True)
-    colours = {"completed": "green", "failed": "red", "interrupted": "yellow", "running": "cyan"}
-    for row in rows:
-        status = row["status"]
-        epochs = f"{row['epochs_done'] or 0}/{row['epochs']}" if row["epochs"] else str(row["epochs_done"] or "-")
-        accuracy = row["accuracy"] if isinstance(row["accuracy"], (int, float)) else None
-        table.add_row(escape(row["id"]), escape(str(row["recipe"])), f"[{colours.get(status, 'white')}]{status}[/]",
-                      escape(str(row["started"] or "-").replace("T", " ")[:16]), epochs,
-                      f"{accuracy:.4f}" if accuracy is not None else "-")
-    from rich.measure import Measurement
-
-    # Never squeeze ids and statuses into unreadable stubs: a narrow terminal wraps the lines instead.
-    width = out.width
-    out.width = max(width, Measurement.get(out, out.options.update_width(10_000), table).maximum)
-    try:
-        out.print(table)
-    finally:
-        out.width = width
+    print_unsqueezed(runs_table(rows))
     stopped = [row for row in rows if row["status"] == "interrupted"]
     for row in stopped[:5]:
         out.print(f"[yellow]{escape(row['id'])}[/] stopped after {row['epochs_done'] or 0} epoch(s); "
                   f"resume it with: zoo resume {escape(row['id'])}"
                   + (f" --runs-dir {escape(str(root))}" if runs_dir is not None else ""))
+
+
+# -- export, predict -------------------------------------------------------------------
 
 
 @app.command("export")
@@ -292,7 +243,7 @@ def export_command(
     if as_json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
     else:
-        _print_exports(results)
+        render_exports(results)
     failed = [r for r in results if r.status != "ok"]
     if failed:
         raise ExportError("; ".join(f"{r.format} {r.variant}: {r.message}" for r in failed),
@@ -339,11 +290,7 @@ def predict_command(
     if as_json:
         print(json.dumps(results, indent=2))
         return
-    for result in results:
-        best = result["top"][0]
-        others = ", ".join(f"{t['name']} {t['probability']:.1%}" for t in result["top"][1:])
-        out.print(f"{escape(result['input'])}: [bold]{escape(str(best['name']))}[/] {best['probability']:.1%}"
-                  + (f"  ({escape(others)})" if others else ""))
+    render_predictions(results)
 
 
 def _model_path(reference: str, root: Path) -> Path:
@@ -363,4 +310,3 @@ def _model_path(reference: str, root: Path) -> Path:
         raise RunError(f"run '{run.id}' has no model.keras (status: {run.status()})",
                        hint="only a completed run has a model; 'zoo runs' shows each run's status")
     return model
-

@@ -1,0 +1,261 @@
+"""How the ``zoo`` commands print: rich tables and lines on the shared console.
+
+Each function takes plain data (the rows and dicts the commands also print
+as ``--json``, or result objects) and prints or returns a table. Output to a
+pipe keeps the console's width and never wraps a name column.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+from rich.markup import escape
+from rich.measure import Measurement
+from rich.table import Table
+
+from zoo_core.cli.app import out
+from zoo_core.components import PLURALS, REQUIRED
+from zoo_core.registry import Registry
+from zoo_core.settings import SETTINGS
+
+#: The four components every run has, in the order 'zoo show RUN' lists them.
+RUN_PARTS = ("dataset", "architecture", "optimizer", "loss")
+STATUS_COLOURS = {"completed": "green", "failed": "red", "interrupted": "yellow", "running": "cyan"}
+
+
+def toml_literal(value: Any) -> str:
+    """A value as it would be written in TOML (for display)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_literal(v) for v in value) + "]"
+    if value is None:
+        return "(unset)"
+    if value is REQUIRED:
+        return "(required)"
+    return str(value)
+
+
+def _table(**options: Any) -> Table:
+    return Table(box=None, pad_edge=False, header_style="bold", **options)
+
+
+# -- list ------------------------------------------------------------------------------
+
+
+def render_rows(rows: list[dict[str, str]], registry: Registry) -> None:
+    """One small table per kind, titled by the kind, so each fits the width on its own."""
+    groups: dict[str, list[dict[str, str]]] = {}
+    for row in rows:
+        groups.setdefault(row["kind"], []).append(row)
+    for index, (kind, group) in enumerate(groups.items()):
+        if index:
+            out.print()
+        last = {"run": "file", "setting": "type = default"}.get(kind, "plugin")
+        table = _table()
+        table.add_column(PLURALS[kind], no_wrap=True)
+        table.add_column("summary", overflow="fold", ratio=1)
+        table.add_column(last, no_wrap=kind != "setting", overflow="fold")
+        for row in group:
+            table.add_row(escape(_display_name(row, registry)), escape(row["summary"]), escape(row["plugin"]))
+        out.print(table)
+
+
+def _display_name(row: dict[str, str], registry: Registry) -> str:
+    """The name to show: ``plugin:name`` when plugins share the bare name."""
+    if row["type"] == "component" and len(registry.catalog.by_kind[row["kind"]].get(row["name"], [])) > 1:
+        return row["qualified_name"]
+    return row["name"]
+
+
+# -- show ------------------------------------------------------------------------------
+
+
+def render_show(item: dict[str, Any]) -> None:
+    """One item of ``show_data``: a component, a preset, a run or the settings."""
+    title = f"[bold]{escape(item['name'])}[/]  ({item['type'] if item['type'] != 'component' else item['kind']})"
+    out.print(title)
+    if item.get("summary"):
+        out.print(f"  {escape(item['summary'])}")
+    if item["type"] == "component":
+        out.print(f"  kind: {item['kind']}   plugin: {escape(item['plugin'])} "
+                  f"({escape(item['distribution'])} {escape(item['version'])})")
+        out.print(f"  factory: {escape(item['factory'])}")
+        _render_parameters(item["parameters"], None)
+    elif item["type"] == "preset":
+        component = item["component"].rpartition(":")[2]
+        via = f" (via {escape(item['base'])})" if item["base"] not in (component, item["component"]) else ""
+        out.print(f"  preset of {item['kind']} {escape(component)}{via} from plugin {escape(item['plugin'])}")
+        out.print(f"  defined at {escape(item['source'])}")
+        _render_parameters(item["parameters"], item["params"])
+    elif item["type"] == "settings":
+        _render_parameters(item["parameters"], None)
+    else:
+        _render_run(item)
+
+
+def _render_run(item: dict[str, Any]) -> None:
+    config, references = item["config"], item["references"]
+    out.print(f"  defined at {escape(item['source'])}")
+    table = _table()
+    table.add_column("part", no_wrap=True)
+    table.add_column("name (component)", no_wrap=True)
+    table.add_column("parameters", overflow="fold", ratio=1)
+    parts = [(kind, references[kind], config[kind]) for kind in RUN_PARTS]
+    parts += [("exporter", ref, part) for ref, part in zip(references["exporters"], config["exporters"])]
+    for kind, ref, part in parts:
+        name = ref if ref == part["component"] else f"{ref} ({part['component']})"
+        table.add_row(kind, escape(name), _params_text(part))
+    out.print(table)
+    settings = {k: config[k] for k in SETTINGS}
+    out.print("  settings: " + ", ".join(f"{k}={toml_literal(v)}" for k, v in settings.items()), soft_wrap=False)
+
+
+def _params_text(table: dict[str, Any]) -> str:
+    return escape(", ".join(f"{k}={toml_literal(v)}" for k, v in table.items() if k != "component"))
+
+
+def _render_parameters(parameters: list[dict[str, Any]], values: Optional[dict[str, Any]]) -> None:
+    if not parameters:
+        out.print("  no parameters")
+        return
+    table = _table()
+    columns = ["parameter", "type", "default"] + (["value"] if values is not None else []) + ["help"]
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for parameter in parameters:
+        default = "(required)" if parameter["required"] else toml_literal(parameter["default"])
+        row = [parameter["name"], parameter["type"], default]
+        if values is not None:
+            row.append(toml_literal(values.get(parameter["name"])))
+        row.append(parameter["help"])
+        table.add_row(*(escape(str(cell)) for cell in row))
+    out.print(table)
+
+
+# -- plugins ---------------------------------------------------------------------------
+
+
+def render_plugins(records: list[Any]) -> None:
+    """The plugins table, then each failed or disabled plugin's reason."""
+    table = _table()
+    table.add_column("plugin", no_wrap=True)
+    table.add_column("distribution", overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("hooks: registered", overflow="fold", ratio=2)
+    for record in records:
+        status = {"loaded": "[green]loaded[/]", "disabled": "[yellow]disabled[/]"}.get(record.status, "[red]failed[/]")
+        distribution = f"{record.distribution} {record.version}".strip()
+        table.add_row(escape(record.name), escape(distribution), status, escape(_registered_text(record)))
+    out.print(table)
+    problems = [record for record in records if record.error]
+    if problems:
+        out.print()
+    for record in problems:
+        out.print(f"[bold]{escape(record.name)}[/] {record.status}: {escape(record.error)}")
+
+
+def _registered_text(record: Any) -> str:
+    """'optimizers: adam, sgd', one line per hook the plugin implements."""
+    parts = []
+    for hook in record.hooks:
+        kind = hook.removeprefix("register_")
+        names = [c.name for c in record.components if PLURALS.get(c.kind) == kind]
+        parts.append(f"{kind}: {', '.join(names) or '(none)'}")
+    return "\n".join(parts)
+
+
+# -- runs and their results ------------------------------------------------------------
+
+
+def render_outcome(outcome: Any) -> None:
+    """A finished run's test metrics, time and where its files are."""
+    metrics = outcome.metrics
+    table = Table(title=f"run {outcome.run.id}", box=None, pad_edge=False, title_justify="left", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("test accuracy", f"{metrics.get('accuracy', float('nan')):.4f}")
+    table.add_row("test loss", f"{metrics.get('loss') or float('nan'):.4f}")
+    table.add_row("F1 (macro)", f"{metrics.get('f1_macro', float('nan')):.4f}")
+    table.add_row("time", f"{outcome.seconds:.1f} s")
+    table.add_row("run directory", escape(str(outcome.run.dir)))
+    table.add_row("report", escape(str(outcome.run.dir / "report.md")))
+    out.print(table)
+
+
+def render_exports(results: list[Any], base: Optional[Path] = None) -> None:
+    """One line per export result; paths relative to ``base`` when given."""
+    table = _table(title="exports" + (f" (paths under {escape(str(base))})" if base else ""), title_justify="left")
+    for column in ("format", "variant", "size", "accuracy", "max |diff|", "latency", "time", "status", "path"):
+        table.add_column(column, overflow="fold", no_wrap=column != "path")
+    for result in results:
+        figures = result.figures
+        table.add_row(
+            result.format, result.variant,
+            f"{result.size_bytes / 1024:.0f} KB" if result.size_bytes else "-",
+            f"{figures['accuracy']:.4f}" if "accuracy" in figures else "-",
+            f"{figures['max_abs_diff']:.1e}" if "max_abs_diff" in figures else "-",
+            f"{figures['latency_us']:.0f} µs" if "latency_us" in figures else "-",
+            f"{figures['conversion_seconds']:.1f} s" if "conversion_seconds" in figures else "-",
+            "[green]ok[/]" if result.status == "ok" else f"[red]{escape(result.status)}[/]: {escape(result.message)}",
+            escape(_relative(result.path, base)))
+    out.print(table)
+
+
+def _relative(path: str, base: Optional[Path]) -> str:
+    try:
+        return str(Path(path).relative_to(base)) if base and path else path
+    except ValueError:
+        return path
+
+
+def render_metrics(run_id: str, metrics: dict[str, Any]) -> None:
+    """``zoo evaluate``: the headline figures, then precision/recall/F1 per class."""
+    out.print(f"[bold]{escape(run_id)}[/]  accuracy {metrics['accuracy']:.4f}  loss {metrics['loss']:.4f}  "
+              f"F1 macro {metrics['f1_macro']:.4f}")
+    table = _table()
+    for column in ("class", "precision", "recall", "F1", "support"):
+        table.add_column(column, justify="right")
+    for row in metrics["per_class"]:
+        table.add_row(escape(str(row["name"])), f"{row['precision']:.4f}", f"{row['recall']:.4f}",
+                      f"{row['f1']:.4f}", str(row["support"]))
+    out.print(table)
+
+
+def runs_table(rows: list[dict[str, Any]]) -> Table:
+    """The ``zoo runs`` table of ``run_rows``: id, recipe, status, started, epochs, accuracy."""
+    table = _table()
+    for column in ("id", "recipe", "status", "started", "epochs", "accuracy"):
+        table.add_column(column, no_wrap=True)
+    for row in rows:
+        status = row["status"]
+        epochs = f"{row['epochs_done'] or 0}/{row['epochs']}" if row["epochs"] else str(row["epochs_done"] or "-")
+        accuracy = row["accuracy"] if isinstance(row["accuracy"], (int, float)) else None
+        table.add_row(escape(row["id"]), escape(str(row["recipe"])),
+                      f"[{STATUS_COLOURS.get(status, 'white')}]{status}[/]",
+                      escape(str(row["started"] or "-").replace("T", " ")[:16]), epochs,
+                      f"{accuracy:.4f}" if accuracy is not None else "-")
+    return table
+
+
+def print_unsqueezed(table: Table) -> None:
+    """Print ``table`` at its natural width: a narrow terminal wraps the lines instead of cutting ids short."""
+    width = out.width
+    out.width = max(width, Measurement.get(out, out.options.update_width(10_000), table).maximum)
+    try:
+        out.print(table)
+    finally:
+        out.width = width
+
+
+def render_predictions(results: list[dict[str, Any]]) -> None:
+    """``zoo predict``: per input its best class, then the runners-up."""
+    for result in results:
+        best = result["top"][0]
+        others = ", ".join(f"{t['name']} {t['probability']:.1%}" for t in result["top"][1:])
+        out.print(f"{escape(result['input'])}: [bold]{escape(str(best['name']))}[/] {best['probability']:.1%}"
+                  + (f"  ({escape(others)})" if others else ""))
