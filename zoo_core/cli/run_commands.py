@@ -1,6 +1,6 @@
 """The ``zoo`` commands that train, evaluate, export and predict, and ``zoo runs``.
 
-They import TensorFlow only when they run (through zoo_core.runner and
+They import TensorFlow only when they run (through zoo_core.training and
 zoo_core.predict), so importing this module keeps ``zoo --help`` fast.
 """
 
@@ -25,8 +25,8 @@ RESUMABLE = ("interrupted", "failed")
 
 SET_HELP = "Override a setting or parameter: epochs=3, optimizer.learning_rate=0.01, architecture.hidden=[256,128]."
 RUNS_DIR_HELP = "Where run directories go (default ./runs, or $ZOO_RUNS_DIR)."
-WORKERS_HELP = ("Multi-worker training: every worker's HOST:PORT, comma-separated, the chief first; zoo turns them "
-                "into TF_CONFIG and sets strategy=multi-worker (docs/distributed.md).")
+WORKERS_HELP = ("Multi-worker training: every worker's HOST:PORT, comma-separated, the chief first (instead of "
+                "TF_CONFIG); implies strategy=multi-worker (docs/distributed.md).")
 TASK_INDEX_HELP = "Multi-worker training: this process's place in --workers (0 is the chief)."
 
 
@@ -304,9 +304,4 @@ def _model_path(reference: str, root: Path) -> Path:
     if not path.exists() and looks_like_file:
         raise DataError(f"model '{reference}' does not exist",
                         hint="pass a .tflite file, a SavedModel folder (e.g. runs/ID/exports/NAME/1) or a run")
-    run = find_run(reference, root)
-    model = run.dir / "model.keras"
-    if not model.is_file():
-        raise RunError(f"run '{run.id}' has no model.keras (status: {run.status()})",
-                       hint="only a completed run has a model; 'zoo runs' shows each run's status")
-    return model
+    return find_run(reference, root).model_file("only a completed run has a model; 'zoo runs' shows each run's status")

@@ -16,17 +16,9 @@ from zoo_core.training.prepare import load_dataset, run_config
 from zoo_core.training.signals import StopRequests
 
 
-def finished_model_path(run: Run, hint: str) -> Path:
-    """The run's model.keras, or a RunError saying the run has none (with ``hint``)."""
-    path = run.dir / "model.keras"
-    if not path.is_file():
-        raise RunError(f"run '{run.id}' has no model.keras (status: {run.status()})", hint=hint)
-    return path
-
-
 def evaluate(run: Run, registry: Registry) -> dict[str, Any]:
     """Re-evaluate a finished run's model on its test set; rewrite metrics.json."""
-    path = finished_model_path(run, "only completed runs can be evaluated; 'zoo runs' shows each run's status")
+    path = run.model_file("only completed runs can be evaluated; 'zoo runs' shows each run's status")
     config = run_config(run, registry)
     dataset = load_dataset(config)
     model = load_run_model(path)
@@ -37,7 +29,7 @@ def evaluate(run: Run, registry: Registry) -> dict[str, Any]:
 
 def export(run: Run, registry: Registry, exporters: list[ComponentChoice], out: Path | None = None) -> list[ExportResult]:
     """Export a finished run's model with the given exporters; record the results."""
-    path = finished_model_path(run, "train it to completion first ('zoo runs' shows each run's status)")
+    path = run.model_file("train it to completion first ('zoo runs' shows each run's status)")
     config = run_config(run, registry)
     destination = Path(out) if out is not None else run.dir / "exports"
     try:
