@@ -106,3 +106,15 @@ def test_modules_and_functions_stay_readable(path: Path) -> None:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
             and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
     assert long == [], f"{path}: functions over {MAX_FUNCTION_LINES} lines: {long}"
+
+
+def test_the_layer_contract_names_every_module_of_zoo_core() -> None:
+    """A new top-level module or sub-package must take its place in pyproject.toml's layers."""
+    from zoo_core._util.toml import read_toml
+
+    table, _ = read_toml(ROOT / "pyproject.toml")
+    (layers,) = [c["layers"] for c in table["tool"]["importlinter"]["contracts"] if c["id"] == "layers"]
+    layered = {name.strip() for layer in layers for name in layer.split("|")}
+    top_level = {f"zoo_core.{path.stem}" for path in PACKAGE.glob("*.py") if path.stem != "__init__"}
+    top_level |= {f"zoo_core.{path.parent.name}" for path in PACKAGE.glob("*/__init__.py")}
+    assert top_level == layered

@@ -2,11 +2,11 @@
 
 A notebook or script does what the ``zoo`` command does::
 
-    from zoo_core import runner
+    from zoo_core import training
     from zoo_core.workspace import Workspace
 
-    workspace = Workspace()
-    runner.train(workspace.registry().run("mnist-mlp", ["epochs=2"]), workspace.registry())
+    registry = Workspace().registry()
+    training.train(registry.run("mnist-mlp", ["epochs=2"]), registry)
 """
 
 from __future__ import annotations
