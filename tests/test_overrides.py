@@ -14,7 +14,7 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from zoo_core.config import RunConfig, parse_override
+from zoo_core.registry import RunConfig, parse_override
 from zoo_core.errors import ConfigError, UnknownNameError
 from zoo_core.plugins import Catalog
 from zoo_core.registry import Registry, load_registry
