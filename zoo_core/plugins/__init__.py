@@ -9,8 +9,6 @@ policy and the ``ZOO_PLUGINS*`` variables are described in docs/plugins.md.
 
 from zoo_core.plugins.catalog import Catalog, PluginRecord, ambiguity
 from zoo_core.plugins.discovery import BUILTIN_DISTRIBUTION, ENTRY_POINT_GROUP
-from zoo_core.plugins.loading import LoadPolicy, load_catalog
+from zoo_core.plugins.loading import load_catalog
 
-__all__ = [
-    "BUILTIN_DISTRIBUTION", "ENTRY_POINT_GROUP", "Catalog", "LoadPolicy", "PluginRecord", "ambiguity", "load_catalog",
-]
+__all__ = ["BUILTIN_DISTRIBUTION", "ENTRY_POINT_GROUP", "Catalog", "PluginRecord", "ambiguity", "load_catalog"]

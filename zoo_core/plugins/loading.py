@@ -8,6 +8,7 @@ The environment variables are described in docs/plugins.md and in
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from dataclasses import dataclass
@@ -23,6 +24,25 @@ from zoo_core.components import Component
 from zoo_core.errors import PluginError
 from zoo_core.plugins.catalog import Catalog, PluginRecord, ambiguity
 from zoo_core.plugins.discovery import discover
+
+
+class _PluginManager(pluggy.PluginManager):
+    """pluggy's manager for the ``zoo`` hooks, taking a function named after a hook as its implementation.
+
+    zoo has always called such a function whether or not it is marked
+    ``@hookimpl``; ``parse_hookimpl_opts`` is pluggy's documented way to say so
+    (pytest does the same for ``pytest_*`` functions).
+    """
+
+    def __init__(self) -> None:
+        super().__init__("zoo")
+        self.add_hookspecs(hookspecs)
+
+    def parse_hookimpl_opts(self, plugin: object, name: str) -> pluggy.HookimplOpts | None:
+        opts = super().parse_hookimpl_opts(plugin, name)
+        if opts is None and name in hookspecs.HOOK_KINDS and inspect.isroutine(getattr(plugin, name, None)):
+            return {}  # pluggy fills in the default options
+        return opts
 
 
 @dataclass(frozen=True)
@@ -56,8 +76,7 @@ def load_catalog(
         warn(line)
 
     catalog = Catalog()
-    manager = pluggy.PluginManager("zoo")
-    manager.add_hookspecs(hookspecs)
+    manager = _PluginManager()
     for record, load_module in discover(policy.plugins_dir):
         taken = next((p for p in catalog.plugins if p.name == record.name), None)
         if taken:

@@ -6,23 +6,14 @@ one. Everything is checked when the registry is loaded, before any work. The
 schema is described in README.md ("registry.toml").
 """
 
-from zoo_core.registry.overrides import (
-    Override,
-    apply_exporter_overrides,
-    apply_overrides,
-    component_swaps,
-    exporters_named,
-    parse_override,
-    parse_overrides,
-)
+from zoo_core.registry.overrides import apply_exporter_overrides, parse_override
 from zoo_core.registry.reading import SECTIONS, builtin_registry_path, load_registry, registry_files
 from zoo_core.registry.resolve import Preset, Recipe, Registry, Source
 from zoo_core.registry.runconfig import RUN_COMPONENT_KINDS, RUN_KEYS, ComponentChoice, RunConfig
 from zoo_core.registry.settings import MAX_INT_SETTING, SETTINGS, Setting, check_settings
 
 __all__ = [
-    "MAX_INT_SETTING", "RUN_COMPONENT_KINDS", "RUN_KEYS", "SECTIONS", "SETTINGS", "ComponentChoice", "Override",
-    "Preset", "Recipe", "Registry", "RunConfig", "Setting", "Source", "apply_exporter_overrides", "apply_overrides",
-    "builtin_registry_path", "check_settings", "component_swaps", "exporters_named", "load_registry",
-    "parse_override", "parse_overrides", "registry_files",
+    "MAX_INT_SETTING", "RUN_COMPONENT_KINDS", "RUN_KEYS", "SECTIONS", "SETTINGS", "ComponentChoice", "Preset", "Recipe",
+    "Registry", "RunConfig", "Setting", "Source", "apply_exporter_overrides", "builtin_registry_path",
+    "check_settings", "load_registry", "parse_override", "registry_files",
 ]
