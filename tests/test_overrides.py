@@ -14,10 +14,9 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from zoo_core.config import RunConfig, parse_override
 from zoo_core.errors import ConfigError, UnknownNameError
 from zoo_core.plugins import Catalog
-from zoo_core.registry import Registry, load_registry
+from zoo_core.registry import MAX_INT_SETTING, Registry, RunConfig, apply_exporter_overrides, load_registry, parse_override
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -284,6 +283,8 @@ def test_unknown_keys_and_names_are_errors_with_suggestions(registry: Registry, 
         ("architecture.hidden=128", "parameter 'hidden' must be list[int], got integer 128"),
         ('architecture.hidden=[1, "a"]', "parameter 'hidden'[1] must be an integer"),
         ("exporters.tflite.quantize=int4", "parameter 'quantize' must be one of"),
+        (f"max_test_samples={MAX_INT_SETTING + 1}",
+         f"setting 'max_test_samples' is {MAX_INT_SETTING + 1}, more than the largest allowed ({MAX_INT_SETTING})"),
     ],
 )
 def test_values_are_checked_against_declared_types(registry: Registry, override: str, message: str) -> None:
@@ -291,6 +292,49 @@ def test_values_are_checked_against_declared_types(registry: Registry, override:
         run(registry, override)
     assert error.value.message.startswith(f"--set '{override}': ")
     assert message in error.value.message
+    assert error.value.key == override.split("=")[0].split(".")[-1]  # the setting or parameter it is about
+
+
+def test_the_largest_int32_is_allowed_and_the_hint_gives_a_sensible_value(registry: Registry) -> None:
+    assert run(registry, f"epochs={MAX_INT_SETTING}").settings["epochs"] == MAX_INT_SETTING
+    with pytest.raises(ConfigError) as error:
+        run(registry, f"max_train_samples={2**40}")
+    assert error.value.hint == "e.g. --set max_train_samples=1000"
+
+
+# -- zoo export --set -------------------------------------------------------------------
+
+
+def chosen(registry: Registry, *formats: str) -> list[Any]:
+    return [registry.resolve("exporter", name, f"--format {name}") for name in formats]
+
+
+def test_export_overrides_a_bare_parameter_on_every_format_that_has_it(registry: Registry) -> None:
+    exporters = chosen(registry, "tflite", "savedmodel")
+    apply_exporter_overrides(exporters, ["quantize=float16", "verify_samples=7"])
+    assert exporters[0].params["quantize"] == "float16" and "quantize" not in exporters[1].params
+    assert exporters[0].params["verify_samples"] == exporters[1].params["verify_samples"] == 7
+
+
+def test_export_overrides_a_named_format_as_zoo_run_does(registry: Registry) -> None:
+    exporters = chosen(registry, "tflite", "tflite-int8")
+    apply_exporter_overrides(exporters, ["tflite.quantize=float16"])
+    assert [c.params["quantize"] for c in exporters] == ["float16", "int8"]  # the name chosen, before the component
+
+
+@pytest.mark.parametrize(
+    ("override", "message", "hint"),
+    [
+        ("quantize=int4", "--set 'quantize=int4': parameter 'quantize' must be one of", "did you mean 'int8'"),
+        ("nothing=1", "no chosen format has a parameter 'nothing'", "'zoo show tflite'"),
+        ("tflit.quantize=int8", "no chosen format is 'tflit'", "did you mean 'tflite'"),
+        ("tflite.nope=1", "exporter 'tflite' has no parameter 'nope'", "parameters:"),
+    ],
+)
+def test_export_override_errors(registry: Registry, override: str, message: str, hint: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        apply_exporter_overrides(chosen(registry, "tflite"), [override])
+    assert message in error.value.message and hint in (error.value.hint or "")
 
 
 def test_a_swap_rescues_a_recipe_whose_component_is_unknown(registry: Registry) -> None:

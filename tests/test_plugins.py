@@ -366,6 +366,14 @@ def test_a_malformed_loose_plugin_fails_alone(tmp_path: Path, name: str) -> None
         load_catalog(tmp_path, strict=True)
 
 
+def test_a_function_named_after_a_hook_is_its_implementation_even_unmarked(tmp_path: Path) -> None:
+    plugin_file(tmp_path, "unmarked", GOOD_LOOSE.replace("    @hookimpl\n", ""))
+    catalog = load_catalog(tmp_path, warn=pytest.fail)
+    record = next(p for p in catalog.plugins if p.name == "unmarked")
+    assert (record.status, record.hooks) == ("loaded", ["register_losses"])
+    assert catalog.find("loss", "loose-loss").plugin == "unmarked"
+
+
 def test_a_plugin_name_is_taken_only_once(tmp_path: Path) -> None:
     plugin_file(tmp_path, "mnist", GOOD_LOOSE)
     warnings: list[str] = []

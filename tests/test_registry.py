@@ -152,6 +152,19 @@ def test_unknown_key_in_a_run_names_its_line(builtin_catalog: Catalog, tmp_path:
     assert "did you mean 'epochs'?" in message and "valid keys:" in message
 
 
+def test_errors_in_loss_presets_name_their_section_and_line(builtin_catalog: Catalog, tmp_path: Path) -> None:
+    message = error_of(builtin_catalog, tmp_path,
+                       '[losses.mine]\ncomponent = "sparse-categorical-crossentropy"\n\nbogus = 1\n')
+    assert message.startswith(f"{tmp_path / 'registry.toml'}:4 [losses.mine]: loss ")
+    assert "has no parameter 'bogus'" in message
+
+
+def test_a_huge_setting_in_a_run_is_refused_when_the_registry_loads(builtin_catalog: Catalog, tmp_path: Path) -> None:
+    message = error_of(builtin_catalog, tmp_path, RUN + "\nbatch_size = 4294967296\n")
+    assert message.startswith(f"{tmp_path / 'registry.toml'}:8 [runs.quick]: setting 'batch_size' is 4294967296, "
+                              "more than the largest allowed (2147483647)")
+
+
 def test_run_without_a_component(builtin_catalog: Catalog, tmp_path: Path) -> None:
     message = error_of(builtin_catalog, tmp_path, RUN.replace('architecture = "mlp"\n', ""))
     assert "[runs.quick]: a run needs 'architecture'" in message

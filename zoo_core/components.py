@@ -12,13 +12,20 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
-import types
-import typing
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Union
+from typing import Any, Callable
 
-from zoo_core._util.text import first_line
+from zoo_core._util.signature import NO_DEFAULT, docstring_args, factory_arguments
+from zoo_core._util.text import first_line, suggest
+from zoo_core._util.values import check_value, describe_type
 from zoo_core.errors import ConfigError, PluginError
+
+# Re-exported: the signature and value machinery lives in zoo_core._util.
+__all__ = [
+    "BY_NAME", "CONTEXT_ARGUMENTS", "KINDS", "KIND_TABLE", "LISTABLE_EXTRAS", "NAME_PATTERN", "PLURALS", "REQUIRED",
+    "Component", "Kind", "Parameter", "check_value", "describe_type", "docstring_args", "parameters_of", "suggest",
+]
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -87,7 +94,11 @@ class Parameter:
 
         ``where`` names the place the value came from, for the message.
         """
-        return check_value(self.annotation, value, f"{where}: parameter '{self.name}'")
+        try:
+            return check_value(self.annotation, value, f"{where}: parameter '{self.name}'")
+        except ConfigError as error:
+            error.key = self.name
+            raise
 
 
 @dataclass
@@ -180,7 +191,7 @@ class Component:
             if key not in declared:
                 raise ConfigError(
                     f"{where}: {self.kind} '{self.name}' has no parameter '{key}'",
-                    hint=suggest(key, list(declared), "parameters"),
+                    hint=suggest(key, list(declared), "parameters"), key=key,
                 )
             checked[key] = declared[key].check(value, where)
         for name, parameter in declared.items():
@@ -189,7 +200,7 @@ class Component:
             if parameter.required:
                 raise ConfigError(
                     f"{where}: {self.kind} '{self.name}' needs parameter '{name}' ({parameter.type_name})",
-                    hint=f"set it, e.g. --set {self.kind}.{name}=...",
+                    hint=f"set it, e.g. --set {self.kind}.{name}=...", key=name,
                 )
             if parameter.default is not None:
                 checked[name] = parameter.default
@@ -198,183 +209,8 @@ class Component:
 
 def parameters_of(factory: Callable[..., Any], context: tuple[str, ...]) -> dict[str, Parameter]:
     """Read a factory's user parameters from its signature and docstring."""
-    label = getattr(factory, "__qualname__", repr(factory))
-    try:
-        signature = inspect.signature(factory)
-    except (TypeError, ValueError) as error:
-        raise PluginError(f"factory {label!r} has no signature zoo can read ({error})",
-                          hint="register a plain Python function as the factory") from None
-    hints = _type_hints(factory, signature)
-    helps = docstring_args(inspect.getdoc(factory) or "")
-    names = list(signature.parameters)
-    if tuple(names[: len(context)]) != context:
-        expected = f"({', '.join(context)}, ...)" if context else "only keyword parameters"
-        raise PluginError(
-            f"factory {label!r} must take {expected}, takes ({', '.join(names)})",
-            hint="see the hook's contract in docs/plugins.md",
-        )
-    result: dict[str, Parameter] = {}
-    for name in names[len(context):]:
-        parameter = signature.parameters[name]
-        if parameter.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
-            continue
-        default = _plain(REQUIRED if parameter.default is inspect.Parameter.empty else parameter.default)
-        annotation = hints.get(name, Any if default is REQUIRED or default is None else type(default))
-        result[name] = Parameter(name, annotation, default, helps.get(name, ""))
-    return result
-
-
-def _type_hints(factory: Callable[..., Any], signature: inspect.Signature) -> dict[str, Any]:
-    """The factory's resolved annotations; one that cannot be resolved is left out (untyped)."""
-    try:
-        return typing.get_type_hints(factory)
-    except Exception:  # noqa: BLE001 - resolve what can be, one by one
-        pass
-    namespace = getattr(factory, "__globals__", {})
-    hints: dict[str, Any] = {}
-    for name, parameter in signature.parameters.items():
-        annotation = parameter.annotation
-        if annotation is inspect.Parameter.empty:
-            continue
-        if isinstance(annotation, str):
-            try:
-                annotation = eval(annotation, dict(namespace))  # noqa: S307 - the plugin's own source
-            except Exception:  # noqa: BLE001
-                continue
-        hints[name] = annotation
-    return hints
-
-
-def _plain(value: Any) -> Any:
-    """Tuples become lists, so defaults compare equal to TOML values (and infer ``list``)."""
-    if isinstance(value, tuple):
-        return [_plain(item) for item in value]
-    return value
-
-
-def docstring_args(doc: str) -> dict[str, str]:
-    """Parse a Google-style ``Args:`` section into ``{name: help}``."""
-    helps: dict[str, str] = {}
-    in_args = False
-    current: str | None = None
-    base_indent = 0
-    for line in doc.splitlines():
-        stripped = line.strip()
-        if stripped in ("Args:", "Arguments:", "Parameters:"):
-            in_args, current = True, None
-            base_indent = -1
-            continue
-        if not in_args:
-            continue
-        if not stripped:
-            current = None
-            continue
-        indent = len(line) - len(line.lstrip())
-        if base_indent < 0:
-            base_indent = indent
-        if indent < base_indent or (indent == 0 and stripped.endswith(":")):
-            in_args = False
-            continue
-        match = re.match(r"^(\w+)(?:\s*\([^)]*\))?\s*:\s*(.*)$", stripped)
-        if indent == base_indent:  # a new entry; ``*args:``/``**kwargs:`` are no parameter
-            current = match.group(1) if match else None
-            if current:
-                helps[current] = match.group(2)
-        elif current:
-            helps[current] = (helps[current] + " " + stripped).strip()
-    return helps
-
-
-def describe_type(annotation: Any) -> str:
-    """A short user-facing name for a type annotation."""
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if annotation is Any:
-        return "any"
-    if origin is Literal:
-        return " | ".join(repr(arg) for arg in args)
-    if origin in (Union, types.UnionType):
-        return " | ".join(describe_type(arg) for arg in args if arg is not type(None))
-    if origin in (list, tuple):
-        inner = [arg for arg in args if arg is not Ellipsis]
-        return f"list[{describe_type(inner[0])}]" if inner else "list"
-    if origin is dict:
-        return "table"
-    return getattr(annotation, "__name__", str(annotation))
-
-
-def check_value(annotation: Any, value: Any, where: str) -> Any:
-    """Return ``value`` converted to ``annotation``, or raise ConfigError."""
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if annotation is Any or annotation is inspect.Parameter.empty:
-        return value
-    if origin is Literal:
-        if value in args and type(value) is type(next(a for a in args if a == value)):
-            return value
-        raise ConfigError(
-            f"{where} must be one of {', '.join(repr(a) for a in args)}, got {value!r}",
-            hint=suggest(str(value), [str(a) for a in args], "choices"),
-        )
-    if origin in (Union, types.UnionType):
-        errors = []
-        for option in args:
-            if option is type(None):
-                continue
-            try:
-                return check_value(option, value, where)
-            except ConfigError as error:
-                errors.append(error)
-        raise ConfigError(f"{where} must be {describe_type(annotation)}, got {_show(value)}")
-    if origin in (list, tuple):
-        if not isinstance(value, list):
-            raise ConfigError(f"{where} must be {describe_type(annotation)}, got {_show(value)}",
-                              hint="write a TOML array, e.g. [128, 64]")
-        inner = [arg for arg in args if arg is not Ellipsis]
-        if not inner:
-            return list(value)
-        return [check_value(inner[0], item, f"{where}[{index}]") for index, item in enumerate(value)]
-    if origin is dict or annotation is dict:
-        if isinstance(value, dict):
-            return value
-        raise ConfigError(f"{where} must be a table, got {_show(value)}")
-    if annotation is bool:
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"{where} must be true or false, got {_show(value)}")
-    if annotation is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise ConfigError(f"{where} must be an integer, got {_show(value)}")
-    if annotation is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise ConfigError(f"{where} must be a number, got {_show(value)}")
-    if annotation is str:
-        if isinstance(value, str):
-            return value
-        raise ConfigError(f"{where} must be a string, got {_show(value)}",
-                          hint='quote strings in TOML, e.g. key = "value"')
-    if isinstance(annotation, type):
-        if isinstance(value, annotation):
-            return value
-        raise ConfigError(f"{where} must be {describe_type(annotation)}, got {_show(value)}")
-    return value
-
-
-def _show(value: Any) -> str:
-    kind = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "table"}
-    return f"{kind.get(type(value), type(value).__name__)} {value!r}"
-
-
-def suggest(word: str, choices: list[str], label: str) -> str:
-    """'did you mean ...?' plus the list of valid choices."""
-    import difflib
-
-    close = difflib.get_close_matches(word, choices, n=3, cutoff=0.6)
-    listing = ", ".join(sorted(choices)) if choices else "(none)"
-    if close:
-        return f"did you mean {' or '.join(repr(c) for c in close)}? {label}: {listing}"
-    return f"{label}: {listing}"
-
-
+    return {
+        argument.name: Parameter(argument.name, argument.annotation,
+                                 REQUIRED if argument.default is NO_DEFAULT else argument.default, argument.help)
+        for argument in factory_arguments(factory, context)
+    }

@@ -24,7 +24,15 @@ class ZooError(Exception):
 
 
 class ConfigError(ZooError):
-    """A registry file, a run config or a ``--set`` override is wrong."""
+    """A registry file, a run config or a ``--set`` override is wrong.
+
+    ``key`` is the parameter, setting or run-table key the error is about,
+    when there is one: the registry uses it to point at the line.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None, key: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.key = key
 
 
 class UnknownNameError(ConfigError):
