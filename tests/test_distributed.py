@@ -31,7 +31,7 @@ from conftest import subprocess_env, zoo_executable
 from zoo_core.errors import ConfigError
 from zoo_core.training import distribute
 from zoo_core.training.distribute import coordination
-from zoo_core.settings import check_settings
+from zoo_core.registry import check_settings
 
 # -- fast: the cluster description --------------------------------------------------------------
 

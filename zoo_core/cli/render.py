@@ -18,7 +18,7 @@ from rich.table import Table
 from zoo_core.cli.app import out
 from zoo_core.components import PLURALS, REQUIRED
 from zoo_core.registry import Registry
-from zoo_core.settings import SETTINGS
+from zoo_core.registry import SETTINGS
 
 #: The four components every run has, in the order 'zoo show RUN' lists them.
 RUN_PARTS = ("dataset", "architecture", "optimizer", "loss")

@@ -233,12 +233,12 @@ def export_command(
 ) -> None:
     """Export a finished run: each artifact is verified with its runtime before it is kept."""
     from zoo_core import training
+    from zoo_core.registry import apply_exporter_overrides
 
     registry = state.registry()
     target = find_run(run, runs_root(runs_dir))
     choices = [registry.resolve("exporter", name, f"--format {name}") for name in formats]
-    for text in set_:
-        _apply_export_override(choices, text)
+    apply_exporter_overrides(choices, set_)  # the rule of zoo run --set exporters.NAME.PARAMETER
     results = training.export(target, registry, choices, out_dir)
     if as_json:
         print(json.dumps([r.to_dict() for r in results], indent=2))
@@ -248,20 +248,6 @@ def export_command(
     if failed:
         raise ExportError("; ".join(f"{r.format} {r.variant}: {r.message}" for r in failed),
                           hint="nothing unverified was left at the destination")
-
-
-def _apply_export_override(choices: list[Any], text: str) -> None:
-    from zoo_core.config import parse_override
-
-    key, value = parse_override(text)
-    name, _, parameter = key.rpartition(".")
-    targets = [c for c in choices if not name or name in (c.ref, c.component.name)]
-    targets = [c for c in targets if parameter in c.component.parameters()] if not name else targets
-    if not targets:
-        raise ConfigError(f"--set '{text}': no chosen format has a parameter '{parameter}'",
-                          hint="'zoo show tflite' lists an exporter's parameters")
-    for choice in targets:
-        choice.params = choice.component.check_params({**choice.params, parameter: value}, f"--set '{text}'")
 
 
 @app.command("predict")

@@ -20,8 +20,6 @@ from zoo_core.runs.checkpoint import read_weights_npz
 from zoo_core.training import engine
 from zoo_core.training.strategy import Strategy
 
-#: Largest batch size, epoch count or sample limit TensorFlow takes (a 32-bit int).
-MAX_INT_SETTING = 2**31 - 1
 #: Disk space kept free beyond the estimate for checkpoints, the model and exports (plots, report, logs).
 SPACE_MARGIN = 32 * 2**20
 
@@ -63,19 +61,6 @@ def load_dataset(config: RunConfig) -> Any:
                         hint="use --set max_train_samples=N to train on part of it") from None
     settings = config.settings
     return limit(dataset, settings["max_train_samples"], settings["max_test_samples"])
-
-
-def check_int_settings(config: RunConfig) -> None:
-    """Refuse integer settings TensorFlow cannot take (before any work)."""
-    for name in ("epochs", "batch_size", "max_train_samples", "max_test_samples", "steps_per_execution"):
-        value = config.settings.get(name)
-        if isinstance(value, int) and value > MAX_INT_SETTING:
-            raise ConfigError(f"setting '{name}' is {value}, more than the largest allowed ({MAX_INT_SETTING})",
-                              hint=f"e.g. --set {name}={SETTING_EXAMPLES.get(name, 1)}")
-
-
-SETTING_EXAMPLES = {"epochs": 10, "batch_size": 32, "max_train_samples": 1000, "max_test_samples": 1000,
-                    "steps_per_execution": 0}
 
 
 def bytes_needed(model: Any, config: RunConfig) -> int:

@@ -37,7 +37,7 @@ from zoo_core.runs.checkpoint import read_checkpoint
 from zoo_core.training import distribute, engine
 from zoo_core.training.distribute import Cluster
 from zoo_core.training.finish import RunOutcome, complete
-from zoo_core.training.prepare import Prepared, bytes_needed, check_int_settings, prepare, run_config
+from zoo_core.training.prepare import Prepared, bytes_needed, prepare, run_config
 from zoo_core.training.signals import RunInterrupted, StopRequested, StopRequests, signal_name
 from zoo_core.training.strategy import StartedRun, Strategy, WorkerDone
 
@@ -52,7 +52,6 @@ def train(config: RunConfig, registry: Registry, root: str | Path | None = None,
     data loads, the model builds and compiles, and the disk has room for
     checkpoints and exports.
     """
-    check_int_settings(config)
     root_path = runs_root(root)
     check_writable(root_path)
     strategy = distribute.plan(config, cluster)
@@ -76,7 +75,6 @@ def resume(run: Run, registry: Registry, progress: str | None = None, stream: Te
         try:
             data = _resumable_manifest(run)
             config = run_config(run, registry)
-            check_int_settings(config)
             try:
                 state = read_checkpoint(run.dir / "checkpoint")
             except ValueError as error:
