@@ -118,3 +118,49 @@ def test_the_layer_contract_names_every_module_of_zoo_core() -> None:
     top_level = {f"zoo_core.{path.stem}" for path in PACKAGE.glob("*.py") if path.stem != "__init__"}
     top_level |= {f"zoo_core.{path.parent.name}" for path in PACKAGE.glob("*/__init__.py")}
     assert top_level == layered
+
+
+#: The public paths plugin authors, the docs and the example package use (HOUSE.md "Public paths").
+PUBLIC_PATHS = {
+    "zoo_core": ["Component", "hookimpl", "__version__"],
+    "zoo_core.hookspecs": ["register_datasets", "register_architectures", "register_optimizers", "register_losses",
+                           "register_exporters", "HOOK_KINDS"],
+    "zoo_core.data": ["Dataset", "DatasetInfo"],
+    "zoo_core.errors": ["ConfigError", "DataError", "ExportError"],
+    "zoo_core.export": ["ExportContext", "ExportResult", "make_folders", "remove_empty_folders", "next_free_path",
+                        "temporary_beside", "move_into_place", "remove_quietly", "verification_slice",
+                        "keras_probabilities", "compare_probabilities", "failed_thresholds", "verification_error",
+                        "artifact_metadata", "sha256_of", "size_of", "compare_with_keras", "staged"],
+    "zoo_core.testing": ["conformance_tests", "assert_conforms", "check_component", "check_plugin",
+                         "synthetic_dataset"],
+    "zoo_core.predict": ["KerasPredictor", "TFLitePredictor", "SavedModelPredictor", "SAVEDMODEL_METADATA",
+                         "TFLITE_METADATA_NAME", "read_tflite_metadata", "load_predictor", "load_input", "top_classes"],
+    "zoo_core.runner": ["train", "resume", "evaluate", "export"],
+    "zoo_core.training": ["train", "resume", "evaluate", "export", "RunOutcome", "RunInterrupted"],
+    "zoo_core.cli": ["app", "main", "state"],
+    "zoo_core.workspace": ["Workspace"],
+    "zoo_core.distribute": ["multi_worker_strategy_class", "KERAS_20585_FIXED_IN"],
+    "zoo_core.files": ["atomic_path", "write_text_atomic", "write_json_atomic"],
+    "zoo_core.plugins": ["load_catalog", "Catalog", "PluginRecord", "ENTRY_POINT_GROUP"],
+    "zoo_core.registry": ["load_registry", "Registry", "RunConfig", "ComponentChoice", "SETTINGS"],
+}
+
+
+@pytest.mark.parametrize("module", sorted(PUBLIC_PATHS))
+def test_public_paths_keep_working(module: str) -> None:
+    import importlib
+
+    imported = importlib.import_module(module)
+    assert [name for name in PUBLIC_PATHS[module] if not hasattr(imported, name)] == []
+
+
+def test_the_cli_state_is_a_workspace_and_the_shims_are_the_same_objects() -> None:
+    import zoo_core.distribute
+    import zoo_core.runner
+    from zoo_core import cli, training
+    from zoo_core.training import distribute
+    from zoo_core.workspace import Workspace
+
+    assert isinstance(cli.state, Workspace) and callable(cli.state.registry)
+    assert zoo_core.runner.train is training.train
+    assert zoo_core.distribute.multi_worker_strategy_class is distribute.multi_worker_strategy_class

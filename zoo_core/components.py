@@ -22,7 +22,7 @@ from zoo_core.errors import ConfigError, PluginError
 
 # Re-exported: the signature and value machinery lives in zoo_core._util.
 __all__ = [
-    "BY_NAME", "CONTEXT_ARGUMENTS", "KINDS", "KIND_TABLE", "LISTABLE_EXTRAS", "NAME_PATTERN", "PLURALS", "REQUIRED",
+    "CONTEXT_ARGUMENTS", "KINDS", "KIND_TABLE", "LISTABLE_EXTRAS", "NAME_PATTERN", "PLURALS", "REQUIRED",
     "Component", "Kind", "Parameter", "check_value", "describe_type", "docstring_args", "parameters_of", "suggest",
 ]
 
@@ -50,7 +50,6 @@ KIND_TABLE: tuple[Kind, ...] = (
     Kind("exporter", "exporters", ("context",)),
 )
 KINDS: tuple[str, ...] = tuple(kind.name for kind in KIND_TABLE)
-BY_NAME: dict[str, Kind] = {kind.name: kind for kind in KIND_TABLE}
 #: What ``zoo list`` shows besides components, with their plurals.
 LISTABLE_EXTRAS = {"preset": "presets", "run": "runs", "setting": "settings"}
 #: Each kind's plural (and of presets, runs and settings), as users write it (``zoo list losses``).
