@@ -1,0 +1,110 @@
+"""The checkpoint format: what ``<run>/checkpoint/`` holds and how it is committed (no Keras here).
+
+A checkpoint is ``model-NNNN.keras`` (weights and optimizer state),
+``weights-NNNN.npz`` (the weight snapshots the plots need) and
+``state.json``, which names those two files and holds the epoch count, the
+history rows, the dropout/random seed-generator states (Keras does not save
+them in .keras files) and the optimizer's step count. Each file is written
+to a temporary name and renamed; ``state.json`` is written last and is the
+commit point: until it is renamed into place the previous checkpoint stays
+valid, so a process killed at any moment leaves a consistent checkpoint.
+Older files are removed after the commit. zoo_core.training.callbacks
+supplies the Keras parts (saving the model, reading its seed generators).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+from zoo_core.files import atomic_path, write_json_atomic
+
+#: Version of checkpoint/state.json.
+CHECKPOINT_FORMAT = 2
+STATE_FILE = "state.json"
+
+
+def commit_checkpoint(directory: Path, epochs_done: int, save_model: Callable[[Path], None], rows: list[dict],
+                      snapshots: list[dict[str, Any]], optimizer_iterations: int | None,
+                      seed_generators: list[dict[str, Any]]) -> dict[str, Any]:
+    """Write and commit a checkpoint of ``epochs_done`` completed epochs; return its state.
+
+    ``save_model(path)`` writes the model file at ``path`` (a temporary name).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    model_name, weights_name = f"model-{epochs_done:04d}.keras", f"weights-{epochs_done:04d}.npz"
+    with atomic_path(directory / model_name) as temporary:
+        save_model(temporary)
+    write_weights_npz(directory / weights_name, snapshots)
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "epochs_done": epochs_done,
+        "model": model_name,
+        "weights": weights_name,
+        "optimizer_iterations": optimizer_iterations,
+        "rng": {"seed_generators": seed_generators},
+        "history": rows,
+    }
+    write_json_atomic(directory / STATE_FILE, state)
+    for old in [*directory.glob("model-*.keras"), *directory.glob("weights-*.npz"), directory / "model.keras",
+                directory / "weights.npz"]:
+        if old.name not in (model_name, weights_name):
+            old.unlink(missing_ok=True)
+    return state
+
+
+def read_checkpoint(directory: Path) -> dict[str, Any] | None:
+    """The committed checkpoint state in ``directory`` (None if there is none), checked for consistency.
+
+    Raises ValueError naming what is wrong if the state is unreadable or the
+    files it names are missing.
+    """
+    path = directory / STATE_FILE
+    if not path.is_file():
+        return None
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise ValueError(f"{path} is unreadable ({error})") from None
+    if not isinstance(state, dict) or not isinstance(state.get("epochs_done"), int) or state["epochs_done"] < 0:
+        raise ValueError(f"{path} has no valid 'epochs_done'")
+    rows = state.get("history")
+    if not isinstance(rows, list) or len(rows) != state["epochs_done"] or not all(isinstance(r, dict) for r in rows):
+        raise ValueError(f"{path}: its history does not have one row per completed epoch")
+    state.setdefault("model", "model.keras")  # format 1
+    if not (directory / str(state["model"])).is_file():
+        raise ValueError(f"{path} names the model file '{state['model']}', which is missing")
+    return state
+
+
+def epochs_done(run_dir: Path) -> int | None:
+    """Epochs done in a run directory's committed checkpoint: 0 without one, None if it is unreadable."""
+    try:
+        state = read_checkpoint(run_dir / "checkpoint")
+    except (ValueError, OSError):
+        return None
+    return int(state["epochs_done"]) if state else 0
+
+
+def write_weights_npz(path: Path, snapshots: list[dict[str, Any]]) -> None:
+    """Keep the weight snapshots with the run, so plots can be redrawn on resume (written atomically)."""
+    import numpy as np
+
+    arrays = {f"{index}/{name}": values for index, layers in enumerate(snapshots) for name, values in layers.items()}
+    with atomic_path(path) as temporary:
+        with open(temporary, "xb") as handle:
+            np.savez_compressed(handle, **arrays)
+
+
+def read_weights_npz(path: Path) -> list[dict[str, Any]]:
+    """Inverse of write_weights_npz."""
+    import numpy as np
+
+    snapshots: dict[int, dict[str, Any]] = {}
+    with np.load(path) as data:
+        for key in data.files:
+            index, _, name = key.partition("/")
+            snapshots.setdefault(int(index), {})[name] = data[key]
+    return [snapshots[i] for i in sorted(snapshots)]
+

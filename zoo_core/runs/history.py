@@ -1,0 +1,33 @@
+"""history.csv: one row per completed epoch (epoch, loss, accuracy, val_loss, val_accuracy, seconds)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from zoo_core.files import write_text_atomic
+
+HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
+
+
+def history_csv(rows: list[dict[str, float]]) -> str:
+    """The history rows as CSV text, with the columns that have values."""
+    columns = [c for c in HISTORY_COLUMNS if any(c in row for row in rows)] or HISTORY_COLUMNS
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def read_history(path: Path) -> list[dict[str, float]]:
+    """Read ``history.csv`` back into rows of numbers."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v != ""}
+                for row in csv.DictReader(handle)]
+
+
+def write_history(path: Path, rows: list[dict[str, float]]) -> None:
+    """Rewrite ``history.csv`` atomically from the rows."""
+    write_text_atomic(path, history_csv(rows))
