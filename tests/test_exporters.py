@@ -97,7 +97,7 @@ def rolled_keras_probabilities(model: Any, x: Any, batch_size: int = 1000) -> An
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", list(TFLITE_VARIANTS))
 def test_tflite_variant_is_written_verified_and_carries_metadata(exports: dict[str, Any], variant: str) -> None:
-    from zoo_plugins.tflite import read_tflite_metadata
+    from zoo_core.predict import read_tflite_metadata
 
     result = exports[variant]
     path = Path(result.path)
@@ -135,7 +135,7 @@ def test_tflite_figures_per_variant(exports: dict[str, Any]) -> None:
 
 @pytest.mark.slow
 def test_int8_quantisation_parameters_are_in_the_metadata(exports: dict[str, Any]) -> None:
-    from zoo_plugins.tflite import read_tflite_metadata
+    from zoo_core.predict import read_tflite_metadata
 
     tensors = read_tflite_metadata(Path(exports["int8-uint8"].path))["tensors"]
     assert tensors["input"]["dtype"] == "uint8" and tensors["output"]["dtype"] == "uint8"

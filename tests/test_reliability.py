@@ -328,8 +328,8 @@ def test_disk_full_in_the_middle_fails_cleanly_and_resumes(tmp_path: Path, monke
 @pytest.mark.slow
 def test_a_crashing_exporter_and_failing_plots_are_recorded_not_lost(tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import zoo_core.export.savedmodel_io as savedmodel
     import zoo_core.reporting.plots as plots
-    import zoo_plugins.savedmodel as savedmodel
 
     def crash(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("simulated exporter bug")

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from zoo_core import Component, hookimpl
-from zoo_core.export.savedmodel_io import OUTPUT_NAME, input_name, write_savedmodel
 
-__all__ = ["savedmodel", "choose_version", "write_savedmodel", "input_name", "OUTPUT_NAME"]
+__all__ = ["savedmodel", "choose_version"]
 
 #: Share of test examples whose top class must equal the Keras model's.
 MIN_ARGMAX_AGREEMENT = 0.999
@@ -39,6 +38,7 @@ def savedmodel(context: Any, version: int = 0, verify_samples: int = 0, max_abs_
     from zoo_core.errors import ExportError
     from zoo_core.export import (ExportResult, artifact_metadata, failed_thresholds, sha256_of, size_of, staged,
                                  verification_error)
+    from zoo_core.export.savedmodel_io import OUTPUT_NAME, input_name, write_savedmodel
 
     if max_abs_diff < 0:
         raise ExportError(f"savedmodel: max_abs_diff must be 0 or more, got {max_abs_diff}")

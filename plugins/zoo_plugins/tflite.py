@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from zoo_core import Component, hookimpl
-from zoo_core.predict import TFLITE_METADATA_NAME, read_tflite_metadata
 
-__all__ = ["tflite", "read_tflite_metadata", "embed_metadata", "THRESHOLDS"]
+__all__ = ["tflite", "embed_metadata", "THRESHOLDS"]
 
 #: Verification limits per variant (see ``zoo_core.export.failed_thresholds`` for the keys).
 THRESHOLDS: dict[str, dict[str, float]] = {
@@ -37,7 +36,7 @@ def tflite(context: Any, quantize: Literal["none", "float16", "dynamic", "int8"]
     never overwritten: the next free name is used (``...-int8-2.tflite``).
     The file carries its metadata (labels, input contract, quantisation
     parameters, versions, run) in a ``zoo_metadata`` flatbuffer entry; read it
-    with ``read_tflite_metadata``. The model is converted through a
+    with ``zoo_core.predict.read_tflite_metadata``. The model is converted through a
     SavedModel with builtin ops only, run with ai_edge_litert's Interpreter
     on the test set and checked against the Keras model before it is moved
     into place; a failed check leaves nothing at the destination.
@@ -228,6 +227,8 @@ def embed_metadata(content: bytes, metadata: dict[str, Any]) -> bytes:
     import flatbuffers
     import numpy as np
     from ai_edge_litert import schema_py_generated as schema
+
+    from zoo_core.predict import TFLITE_METADATA_NAME
 
     model = schema.ModelT.InitFromObj(schema.Model.GetRootAs(content, 0))
     buffer = schema.BufferT()

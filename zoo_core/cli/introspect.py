@@ -18,8 +18,7 @@ from zoo_core.cli.app import app, handles_errors, out, state
 from zoo_core.cli.render import RUN_PARTS, render_plugins, render_rows, render_show, toml_literal
 from zoo_core.components import KINDS, PLURALS, REQUIRED, Component, suggest
 from zoo_core.errors import ConfigError
-from zoo_core.registry import Registry
-from zoo_core.registry import SETTINGS
+from zoo_core.registry import SETTINGS, Registry
 
 #: Every way to name a kind in 'zoo list KIND': singular or plural.
 LIST_KINDS = {**{k: k for k in PLURALS}, **{plural: k for k, plural in PLURALS.items()}}

@@ -17,8 +17,7 @@ from rich.table import Table
 
 from zoo_core.cli.app import out
 from zoo_core.components import PLURALS, REQUIRED
-from zoo_core.registry import Registry
-from zoo_core.registry import SETTINGS
+from zoo_core.registry import SETTINGS, Registry
 
 #: The four components every run has, in the order 'zoo show RUN' lists them.
 RUN_PARTS = ("dataset", "architecture", "optimizer", "loss")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import statistics
 import time
 from typing import Any, Callable
 
 
 def median_latency_us(call: Callable[[], Any], repeats: int = 200, warmup: int = 5) -> float:
     """Median wall time of ``call()`` in microseconds over ``repeats`` calls (after ``warmup``)."""
+    import statistics  # not at the top: zoo list imports this package (through the tflite plugin)
+
     for _ in range(warmup):
         call()
     times = []

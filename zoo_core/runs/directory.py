@@ -20,7 +20,6 @@ import errno
 import json
 import os
 import re
-import secrets
 import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -66,7 +65,7 @@ def check_writable(root: Path, needed_bytes: int = 0) -> None:
     Writes (and fsyncs) a small probe file, then checks that ``needed_bytes``
     plus a margin are free. Called before any training starts.
     """
-    probe = root / f".zoo-write-test-{secrets.token_hex(4)}"
+    probe = root / f".zoo-write-test-{os.urandom(4).hex()}"
     try:
         root.mkdir(parents=True, exist_ok=True)
         with open(probe, "xb") as handle:
@@ -99,7 +98,7 @@ def create_run_dir(root: Path, recipe: str) -> Path:
     check_writable(root)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     for _ in range(50):
-        directory = root / f"{safe_name(recipe)}-{stamp}-{secrets.token_hex(3)}"
+        directory = root / f"{safe_name(recipe)}-{stamp}-{os.urandom(3).hex()}"
         try:
             directory.mkdir()
             return directory
