@@ -18,12 +18,12 @@ from example_package import COMPONENTS, PLUGIN, forget_example_modules, install_
 from zoo_core import Component
 from zoo_core.components import KINDS
 from zoo_core.data import Dataset, DatasetInfo
-from zoo_core.errors import UnknownNameError
+from zoo_core.errors import AmbiguousNameError, ConfigError, UnknownNameError
 from zoo_core.export import ExportResult, sha256_of
 from zoo_core.plugins import Catalog, load_catalog
 from zoo_core.registry import load_registry
 from zoo_core.testing import (CheckResult, ConformanceError, assert_conforms, check_component, check_parameters,
-                              conformance_cases, conformance_tests, synthetic_dataset)
+                              check_plugin, conformance_cases, conformance_tests, refusal, report, synthetic_dataset)
 
 TESTS = Path(__file__).resolve().parent
 BUILTINS = load_catalog(allowlist=[], strict=False, warn=lambda line: None)
@@ -460,6 +460,9 @@ def test_a_plugin_module_that_imports_a_framework_at_the_top_is_refused(tmp_path
             """
     '''), encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
+    for stub in ("jax", "zoo_heavy_plugin_for_test"):  # imported in-process below: keep them from later tests
+        monkeypatch.setitem(sys.modules, stub, None)
+        monkeypatch.delitem(sys.modules, stub)
     heavy = check_parameters("loss", Component("heavy", "zoo_heavy_plugin_for_test:scaled"))
     assert failed(heavy) == {}  # the parameter checks do not import in a fresh interpreter
     results = check_component("loss", Component("heavy", "zoo_heavy_plugin_for_test:scaled"))
@@ -508,3 +511,201 @@ def test_importing_the_kit_does_not_import_tensorflow(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=subprocess_env(),
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr
+
+
+# -- choosing what to check: names, kinds, params ----------------------------------------------
+
+#: A loose plugin file (--plugins-dir) whose optimizer 'sgd' clashes with the built-in one.
+CLASHING_PLUGIN = '''
+    from zoo_core import Component, hookimpl
+
+
+    def sgd(learning_rate: float = 0.1):
+        """Another SGD.
+
+        Args:
+            learning_rate: step size.
+        """
+        import keras
+
+        return keras.optimizers.SGD(learning_rate)
+
+
+    @hookimpl
+    def register_optimizers():
+        return [Component("sgd", sgd)]
+'''
+
+
+@pytest.fixture
+def clash_catalog(tmp_path: Path) -> Catalog:
+    """The built-ins plus a loose plugin 'clash' that also registers optimizer 'sgd'."""
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "clash.py").write_text(textwrap.dedent(CLASHING_PLUGIN), encoding="utf-8")
+    catalog = load_catalog(folder, allowlist=["clash"], strict=False, warn=lambda line: None)
+    assert [c.plugin for c in catalog.by_kind["optimizer"]["sgd"]] == ["keras-optimizers", "clash"]
+    return catalog
+
+
+def parametrized_cases(test: Any) -> list[tuple[str, str]]:
+    """The (kind, name) cases a conformance_tests function was parametrised with."""
+    [mark] = [m for m in test.pytestmark if m.name == "parametrize"]
+    return mark.args[1]
+
+
+def test_components_are_selected_by_bare_or_qualified_name() -> None:
+    assert conformance_cases(names=["sgd", "mlp:mlp", "mnist"], catalog=BUILTINS) == [
+        ("dataset", "mnist"), ("architecture", "mlp"), ("optimizer", "sgd")]
+    assert conformance_cases("keras-optimizers", names="adam", catalog=BUILTINS) == [("optimizer", "adam")]
+    test = conformance_tests(names=["tflite", "keras-losses:categorical-crossentropy"], catalog=BUILTINS)
+    assert parametrized_cases(test) == [("loss", "categorical-crossentropy"), ("exporter", "tflite")]
+
+
+def test_a_bare_name_two_plugins_register_must_be_qualified(clash_catalog: Catalog) -> None:
+    with pytest.raises(AmbiguousNameError, match="optimizer 'sgd' is ambiguous: registered by plugins "
+                                                 "keras-optimizers .* and clash") as raised:
+        conformance_cases(names=["sgd"], catalog=clash_catalog)
+    assert raised.value.hint == "write 'keras-optimizers:sgd' or 'clash:sgd'"
+    assert conformance_cases(names=["clash:sgd", "keras-optimizers:sgd"], catalog=clash_catalog) == [
+        ("optimizer", "keras-optimizers:sgd"), ("optimizer", "clash:sgd")]
+    assert conformance_cases("clash", names=["sgd"], catalog=clash_catalog) == [("optimizer", "clash:sgd")]
+    test = conformance_tests(names=["clash:sgd"], params={"clash:sgd": {"learning_rate": 0.5}}, catalog=clash_catalog)
+    assert parametrized_cases(test) == [("optimizer", "clash:sgd")]
+
+
+def test_a_name_that_selects_nothing_is_an_error_with_suggestions() -> None:
+    with pytest.raises(UnknownNameError, match="no component 'adma' to check") as raised:
+        conformance_cases(names=["adma"], catalog=BUILTINS)
+    assert raised.value.hint.startswith("did you mean 'adam' or 'adamw'? components in the selection: adam, ")
+    with pytest.raises(UnknownNameError, match=r"no component 'mnist' to check in plugin 'keras-optimizers' "
+                                               r"\('mnist' is a dataset of plugin 'mnist': widen plugin= or kinds=\)"):
+        conformance_cases("keras-optimizers", names=["mnist"], catalog=BUILTINS)
+    with pytest.raises(UnknownNameError, match="among the losses"):
+        check_plugin(names=["sgd"], kinds=["losses"], catalog=BUILTINS)
+    test = conformance_tests(names=["sgd", "mpl"], catalog=BUILTINS)  # one typo: one failing test that says so
+    with pytest.raises(pytest.fail.Exception, match="no component 'mpl' to check\n  hint: did you mean 'mlp'"):
+        test()
+
+
+def test_kinds_take_singular_or_plural_and_refuse_anything_else() -> None:
+    singular = conformance_cases("keras-optimizers", kinds=["optimizer"], catalog=BUILTINS)
+    assert len(singular) == 4
+    assert conformance_cases("keras-optimizers", kinds=["optimizers"], catalog=BUILTINS) == singular
+    assert conformance_cases("keras-optimizers", kinds="optimizers", catalog=BUILTINS) == singular
+    assert parametrized_cases(conformance_tests("mlp", kinds=["architectures"], catalog=BUILTINS)) == [
+        ("architecture", "mlp")]
+    with pytest.raises(ValueError, match=r"kind must be one of dataset, architecture, optimizer, loss, exporter "
+                                         r"\(or their plurals\), got 'optimisers': did you mean 'optimizers'\?$"):
+        conformance_cases(kinds=["optimisers"], catalog=BUILTINS)
+    with pytest.raises(pytest.fail.Exception, match="got 'architectures2'"):
+        conformance_tests("mlp", kinds=["architectures2"], catalog=BUILTINS)()
+    with pytest.raises(pytest.fail.Exception,
+                       match=r"^plugin 'mlp' registers no exporters \(it registers architecture mlp\)$"):
+        conformance_tests("mlp", kinds=["exporters"], catalog=BUILTINS)()
+    with pytest.raises(ValueError, match="registers no losses or exporters"):
+        check_plugin("mlp", kinds=["losses", "exporter"], catalog=BUILTINS)
+    assert [r.check for r in check_parameters("optimizers", "adam", catalog=BUILTINS)][0] == "spec"
+
+
+def test_a_misspelt_parameter_in_params_is_an_error_naming_the_real_ones() -> None:
+    with pytest.raises(ConfigError, match="params for optimizer 'sgd': it has no parameter 'learning_rat'") as raised:
+        check_component("optimizer", "sgd", {"learning_rat": 0.1}, catalog=BUILTINS)
+    assert raised.value.hint.startswith("did you mean 'learning_rate'? its parameters: clipnorm, learning_rate, ")
+    with pytest.raises(ConfigError, match="^params for architecture 'vectors': it has no parameter 'unit', 'size'\n"
+                                          "  hint: did you mean 'units'\\? its parameters: units$"):
+        check_parameters("architecture", Component("vectors", vectors_only), {"unit": 3, "size": 2})
+    # check_plugin refuses it before running any check
+    with pytest.raises(ConfigError, match="params for optimizer 'adam': it has no parameter 'beta1'"):
+        check_plugin("keras-optimizers", params={"adam": {"beta1": 0.8}}, catalog=BUILTINS)
+    # conformance_tests: the case of that component fails with the same error
+    test = conformance_tests("keras-optimizers", names=["adam"], params={"adam": {"beta1": 0.8}}, catalog=BUILTINS)
+    with pytest.raises(ConfigError, match="did you mean 'beta_1'"):
+        test("optimizer", "adam")
+
+
+def test_a_params_key_that_names_no_checked_component_is_an_error() -> None:
+    with pytest.raises(UnknownNameError, match=r"params=\{'sdg': \.\.\.\} names no component being checked, so "
+                                               r"its parameters would be ignored\n  hint: did you mean 'sgd'\?"):
+        check_plugin("keras-optimizers", names=["sgd"], params={"sdg": {"learning_rate": 0.1}}, catalog=BUILTINS)
+    test = conformance_tests("keras-optimizers", params={"rmsprob": {}}, catalog=BUILTINS)
+    with pytest.raises(pytest.fail.Exception, match="'rmsprob'.*\n  hint: did you mean 'rmsprop'\\? components "
+                                                    "being checked: adam, adamw, rmsprop, sgd$"):
+        test()
+
+
+# -- an architecture may refuse an input shape with ConfigError ----------------------------------
+
+
+#: The input shapes vectors_only was called with.
+VECTOR_CALLS: list[tuple[int, ...]] = []
+
+
+def vectors_only(input_shape: tuple[int, ...], num_classes: int, units: int = 8) -> Any:
+    """Feature vectors only: refuses images with ConfigError, as docs/plugins.md allows.
+
+    Args:
+        units: hidden units.
+    """
+    import keras
+
+    from zoo_core.errors import ConfigError
+
+    VECTOR_CALLS.append(tuple(input_shape))
+    if len(input_shape) != 1:
+        raise ConfigError(f"vectors-only takes feature vectors, got input_shape {input_shape}", hint="use mlp")
+    if units < 1:
+        raise ConfigError(f"vectors-only: units must be positive, got {units}")
+    return keras.Sequential([keras.Input(input_shape), keras.layers.Dense(units, activation="relu"),
+                             keras.layers.Dense(num_classes, activation="softmax")])
+
+
+#: A feature-vector dataset's info (13 features, like scikit-learn's wine).
+WINE_LIKE = DatasetInfo(name="wine-like", input_shape=(13,), num_classes=3, class_names=["a", "b", "c"],
+                        value_range=(-5.0, 5.0), raw_value_range=(-5.0, 5.0), image=False)
+
+
+@pytest.mark.slow
+def test_an_architecture_that_refuses_the_dataset_s_shape_is_skipped_not_failed(example_catalog: Catalog) -> None:
+    results = assert_conforms("architecture", "small-cnn", catalog=example_catalog, dataset=WINE_LIKE)
+    refused = refusal(results)
+    assert refused is not None and refused.status == "skipped"
+    assert refused.message.startswith("refuses the dataset's input shape (13,) with ConfigError: architecture "
+                                      "small-cnn needs image inputs of shape (height, width)")
+    assert "(it builds for (8, 8);" in refused.message
+    assert failed(results) == {}
+    assert skipped(results) == {"builds", "input_shape", "output_shape", "probabilities", "trains_one_step",
+                                "saves_and_reloads", "new_model_per_call"}
+    assert report(results).startswith("architecture 'small-cnn' passed 7 zoo contract checks, 7 skipped")
+    # from pytest, that case is skipped with the reason
+    test = conformance_tests("zoo-digits", kinds=["architectures"], dataset=WINE_LIKE, catalog=example_catalog)
+    with pytest.raises(pytest.skip.Exception, match=r"architecture 'small-cnn' does not apply: refuses the "
+                                                    r"dataset's input shape \(13,\)"):
+        test("architecture", "small-cnn")
+
+
+@pytest.mark.slow
+def test_a_refused_parameter_value_still_fails_even_on_a_refused_shape(example_catalog: Catalog) -> None:
+    results = check_component("architecture", "small-cnn", {"dropout": 1.5}, catalog=example_catalog,
+                              dataset=WINE_LIKE)
+    message = failed(results)["builds"]
+    assert message.startswith("the factory raised ConfigError for the dataset's input shape (13,): architecture "
+                              "small-cnn needs image inputs")
+    assert "(8, 8), (8, 8, 1), (8, 8, 3): architecture small-cnn: dropout must be in [0, 1), got 1.5" in message
+    assert "a parameter value, not only the shape, is refused" in message
+
+
+@pytest.mark.slow
+def test_without_a_dataset_the_kit_tries_the_example_shapes_until_one_is_taken() -> None:
+    VECTOR_CALLS.clear()
+    results = check("architecture", vectors_only)
+    assert failed(results) == {} and skipped(results) == set() and len(results) == 13
+    # (8, 8) is refused, then each example shape is tried until one builds; new_model_per_call builds again
+    assert VECTOR_CALLS == [(8, 8), (8, 8), (8, 8, 1), (8, 8, 3), (16,), (16,)]
+    broken = failed(check("architecture", vectors_only, {"units": 0}))["builds"]
+    assert broken.startswith("the factory raised ConfigError for every example input shape: (8, 8): vectors-only "
+                             "takes feature vectors, got input_shape (8, 8) (use mlp); (8, 8, 1): ")
+    assert "; (16,): vectors-only: units must be positive, got 0; if a parameter value is refused, fix its " \
+           "default; if the architecture takes other shapes, pass dataset=..." in broken
+    on_vectors = check("architecture", vectors_only, dataset=WINE_LIKE)
+    assert failed(on_vectors) == {} and refusal(on_vectors) is None

@@ -15,6 +15,7 @@ From pytest, one line per plugin gives one test per component::
     from zoo_core.testing import conformance_tests
 
     test_conformance = conformance_tests("zoo-digits")
+    test_some = conformance_tests(names=["wine", "extras:softmax"], kinds=["architectures", "datasets"])
 
 What is checked, per kind (see docs/plugins.md for the contracts):
 
@@ -37,10 +38,15 @@ What is checked, per kind (see docs/plugins.md for the contracts):
   earlier export.
 
 Importing this package does not import TensorFlow; the checks import it.
-Layout: ``results`` (CheckResult, the report), ``parameters`` (checks for
-every kind), ``datasets``, ``models`` (architectures, optimizers, losses),
-``exporters``, ``examples`` (the synthetic dataset and tiny model the checks
-run on); this module holds the entry points.
+An architecture that refuses the dataset's input shape with ConfigError (as
+docs/plugins.md allows) is not broken: its ``builds`` check is skipped with
+the reason, and so are the checks that need a model.
+
+Layout: ``results`` (CheckResult, the report), ``selection`` (which
+components, by plugin, kind and name; their ``params``), ``parameters``
+(checks for every kind), ``datasets``, ``models`` (architectures,
+optimizers, losses), ``exporters``, ``examples`` (the synthetic dataset and
+tiny model the checks run on); this module holds the entry points.
 """
 
 from __future__ import annotations
@@ -48,19 +54,22 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable, Iterable
 
-from zoo_core.components import KINDS, Component
+from zoo_core.components import Component
 from zoo_core.testing.datasets import check_dataset
 from zoo_core.testing.examples import synthetic_dataset, tiny_model, trained_tiny_model
 from zoo_core.testing.exporters import check_exporter
 from zoo_core.testing.models import check_architecture, check_loss, check_optimizer
-from zoo_core.testing.parameters import check_parameters
-from zoo_core.testing.results import CheckResult, ConformanceError, report
+from zoo_core.errors import ZooError
+from zoo_core.testing.parameters import check_parameters, reject_unknown_params
+from zoo_core.testing.results import CheckResult, ConformanceError, kind_of, refusal, report
+from zoo_core.testing.selection import (case_name, check_params_keys, nothing_selected, params_for,
+                                        select_components)
 
 __all__ = [
     "CheckResult", "ConformanceError", "check_component", "assert_conforms", "check_plugin",
     "check_parameters", "check_dataset", "check_architecture", "check_optimizer", "check_loss",
-    "check_exporter", "conformance_cases", "conformance_tests", "report", "synthetic_dataset", "tiny_model",
-    "trained_tiny_model",
+    "check_exporter", "conformance_cases", "conformance_tests", "refusal", "report", "synthetic_dataset",
+    "tiny_model", "trained_tiny_model",
 ]
 
 CHECKERS: dict[str, Callable[..., list[CheckResult]]] = {
@@ -70,27 +79,31 @@ CHECKERS: dict[str, Callable[..., list[CheckResult]]] = {
     "loss": check_loss,
     "exporter": check_exporter,
 }
+#: Every option some kind's check function takes (besides the component, params and catalog).
+OPTIONS = sorted(set().union(*(inspect.signature(c).parameters for c in CHECKERS.values()))
+                 - {"component", "params", "catalog"})
 
 
 def check_component(kind: str, component: str | Component, params: dict[str, Any] | None = None, *,
                     catalog: Any = None, **options: Any) -> list[CheckResult]:
     """Run every check of ``kind`` on ``component``; return the results (failures do not raise).
 
+    ``kind`` is singular or plural (``"architecture"``, ``"architectures"``).
     ``component`` is a registered name (``plugin:name`` works), or a
-    :class:`Component` spec. ``catalog`` defaults to every installed plugin
-    (``load_catalog()``). ``options`` go to the kind's check function; an
-    option that function does not take is ignored, so one set of options
-    (e.g. ``dataset="digits"``) can serve every kind:
+    :class:`Component` spec. ``params`` are its parameters; a key it does not
+    declare raises ConfigError naming the real ones. ``catalog`` defaults to
+    every installed plugin (``load_catalog()``). ``options`` go to the kind's
+    check function; an option that function does not take is ignored, so one
+    set of options (e.g. ``dataset="digits"``) can serve every kind:
     ``dataset``, ``model``, ``max_samples``, ``repeat``, ``deterministic``,
     ``light_import``.
     """
-    if kind not in CHECKERS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    checker = CHECKERS[kind]
-    accepted = set(inspect.signature(checker).parameters)
-    unknown = set(options) - set().union(*(inspect.signature(c).parameters for c in CHECKERS.values()))
+    checker = CHECKERS[kind_of(kind)]
+    unknown = set(options) - set(OPTIONS)
     if unknown:
-        raise TypeError(f"unknown option(s) {', '.join(sorted(unknown))} for the conformance kit")
+        raise TypeError(f"unknown option(s) {', '.join(sorted(unknown))} for the conformance kit; "
+                        f"options: {', '.join(OPTIONS)}")
+    accepted = set(inspect.signature(checker).parameters)
     chosen = {key: value for key, value in options.items() if key in accepted}
     return checker(component, params, catalog=catalog, **chosen)
 
@@ -104,86 +117,98 @@ def assert_conforms(kind: str, component: str | Component, params: dict[str, Any
     return results
 
 
-def conformance_cases(plugin: str | None = None, *, kinds: Iterable[str] | None = None,
-                      catalog: Any = None) -> list[tuple[str, str]]:
+def _catalog(catalog: Any) -> Any:
+    """``catalog``, or every installed plugin's."""
+    if catalog is None:
+        from zoo_core.plugins import load_catalog
+
+        catalog = load_catalog()
+    return catalog
+
+
+def conformance_cases(plugin: str | None = None, *, kinds: Iterable[str] | str | None = None,
+                      names: Iterable[str] | str | None = None, catalog: Any = None) -> list[tuple[str, str]]:
     """``(kind, name)`` of every component of ``plugin`` (all plugins if None), for parametrising tests.
 
-    Names are ``plugin:name`` when the bare name is ambiguous.
+    ``kinds`` (singular or plural) and ``names`` (bare or ``plugin:name``)
+    narrow the selection; an unknown kind raises ValueError, a name that
+    matches nothing UnknownNameError. Names are ``plugin:name`` when the
+    bare name is ambiguous.
     """
-    if catalog is None:
-        from zoo_core.plugins import load_catalog
-
-        catalog = load_catalog()
-    wanted = set(kinds or KINDS)
-    cases = []
-    for component in catalog.components():
-        if component.kind in wanted and (plugin is None or component.plugin == plugin):
-            ambiguous = len(catalog.by_kind[component.kind][component.name]) > 1
-            cases.append((component.kind, component.qualified_name if ambiguous else component.name))
-    return cases
+    loaded = _catalog(catalog)
+    return [(c.kind, case_name(loaded, c)) for c in select_components(loaded, plugin, kinds, names)]
 
 
-def check_plugin(plugin: str, *, catalog: Any = None, params: dict[str, dict[str, Any]] | None = None,
-                 **options: Any) -> list[CheckResult]:
-    """Check every component a plugin registers. ``params`` maps a component name to its parameters."""
-    if catalog is None:
-        from zoo_core.plugins import load_catalog
+def check_plugin(plugin: str | None = None, *, names: Iterable[str] | str | None = None,
+                 kinds: Iterable[str] | str | None = None, catalog: Any = None,
+                 params: dict[str, dict[str, Any]] | None = None, **options: Any) -> list[CheckResult]:
+    """Check every component a plugin registers (every plugin's if None), or those ``names`` and ``kinds`` select.
 
-        catalog = load_catalog()
-    cases = conformance_cases(plugin, catalog=catalog)
-    if not cases:
-        raise ValueError(_no_plugin_message(plugin, catalog))
+    ``params`` maps a component's name (bare or ``plugin:name``) to its
+    parameters. Every key and parameter name is checked before any check
+    runs: a typo raises (UnknownNameError / ConfigError with did-you-mean).
+    """
+    loaded = _catalog(catalog)
+    components = select_components(loaded, plugin, kinds, names)
+    if not components:
+        raise ValueError(nothing_selected(loaded, plugin, kinds))
+    check_params_keys(params, components)
+    for component in components:
+        reject_unknown_params(component, params_for(component, params))
     results = []
-    for kind, name in cases:
-        results += check_component(kind, name, (params or {}).get(name), catalog=catalog, **options)
+    for component in components:
+        results += check_component(component.kind, case_name(loaded, component), params_for(component, params),
+                                   catalog=loaded, **options)
     return results
 
 
-def _no_plugin_message(plugin: str, catalog: Any) -> str:
-    records = {record.name: record for record in catalog.plugins}
-    if plugin in records and records[plugin].status != "loaded":
-        record = records[plugin]
-        return f"plugin '{plugin}' is {record.status}: {record.error}"
-    if plugin in records:
-        return f"plugin '{plugin}' registers no components"
-    installed = ", ".join(sorted(records)) or "(none)"
-    return (f"no plugin named '{plugin}' is installed (installed: {installed}); install your package "
-            f"(pip install -e .) so that its 'zoo' entry point is found")
+def _failing_test(message: str) -> Callable[..., None]:
+    """A pytest test that fails with ``message``: the selection itself is wrong, or nothing is installed."""
+    import pytest
+
+    def test_conformance_selection() -> None:
+        pytest.fail(message, pytrace=False)
+
+    return test_conformance_selection
 
 
-def conformance_tests(plugin: str | None = None, *, kinds: Iterable[str] | None = None,
-                      params: dict[str, dict[str, Any]] | None = None, catalog: Any = None,
-                      **options: Any) -> Callable[..., None]:
-    """A pytest test function, parametrised with one case per component of ``plugin``.
+def conformance_tests(plugin: str | None = None, *, names: Iterable[str] | str | None = None,
+                      kinds: Iterable[str] | str | None = None, params: dict[str, dict[str, Any]] | None = None,
+                      catalog: Any = None, **options: Any) -> Callable[..., None]:
+    """A pytest test function, parametrised with one case per component of ``plugin`` (or ``names``).
 
     In a plugin's test module::
 
         from zoo_core.testing import conformance_tests
 
         test_conformance = conformance_tests("my-plugin", params={"my-dataset": {"size": 10}})
+        test_two = conformance_tests(names=["wine", "extras:softmax"], dataset="wine")
 
     Each case runs :func:`assert_conforms`; a failing case's message lists
-    every broken contract. If the plugin is not installed (or failed to
-    load), a single case fails and says so.
+    every broken contract, and a case whose component refuses the data (an
+    architecture that raises ConfigError for the dataset's shape) is skipped
+    with the reason. If the plugin is not installed (or failed to load), or
+    the selection is wrong (an unknown kind or name, a ``params`` key that
+    names no selected component), a single test fails and says so.
     """
     import pytest
 
-    loaded = catalog
-    if loaded is None:
-        from zoo_core.plugins import load_catalog
-
-        loaded = load_catalog()
-    cases = conformance_cases(plugin, kinds=kinds, catalog=loaded)
-    if not cases:
-        message = _no_plugin_message(plugin, loaded) if plugin else "no components are installed"
-
-        def test_plugin_is_installed() -> None:
-            pytest.fail(message)
-
-        return test_plugin_is_installed
+    loaded = _catalog(catalog)
+    try:
+        components = select_components(loaded, plugin, kinds, names)
+        check_params_keys(params, components)
+    except (ZooError, ValueError) as error:
+        return _failing_test(str(error))
+    if not components:
+        return _failing_test(nothing_selected(loaded, plugin, kinds))
+    cases = [(c.kind, case_name(loaded, c)) for c in components]
+    given = {case: params_for(c, params) for case, c in zip(cases, components)}
 
     @pytest.mark.parametrize(("kind", "name"), cases, ids=[f"{kind}-{name}" for kind, name in cases])
     def test_component_conforms(kind: str, name: str) -> None:
-        assert_conforms(kind, name, (params or {}).get(name), catalog=loaded, **options)
+        results = assert_conforms(kind, name, given[(kind, name)], catalog=loaded, **options)
+        refused = refusal(results)
+        if refused is not None:
+            pytest.skip(f"{kind} '{name}' does not apply: {refused.message}")
 
     return test_component_conforms

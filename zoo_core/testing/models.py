@@ -11,12 +11,17 @@ import numpy as np
 
 from zoo_core.components import Component
 from zoo_core.data import Dataset
+from zoo_core.errors import ConfigError
 from zoo_core.testing.examples import example_data, synthetic_dataset, tiny_model
 from zoo_core.testing.parameters import begin_checks
-from zoo_core.testing.results import Broken, CheckResult, first_line
+from zoo_core.testing.results import Broken, CheckResult, Skip, first_line
 
 #: Largest difference from 1 allowed for a row of probabilities.
 SUM_TOLERANCE = 1e-3
+#: Input shapes the kit builds an architecture for when no dataset is given, in order, until one is
+#: accepted (an architecture may refuse a shape with ConfigError): grayscale, with a channel axis,
+#: colour, a feature vector.
+EXAMPLE_SHAPES: tuple[tuple[int, ...], ...] = ((8, 8), (8, 8, 1), (8, 8, 3), (16,))
 #: What a loss receives, for failure messages.
 LABELS_HINT = ("zoo calls a loss with integer class labels of shape (batch,) and probabilities of shape "
                "(batch, num_classes); a loss that wants one-hot labels must say so with "
@@ -29,11 +34,17 @@ def check_architecture(component: str | Component, params: dict[str, Any] | None
     """Check an architecture: a Keras model for the dataset's shape that outputs class probabilities.
 
     ``dataset`` is a ``Dataset``, a ``DatasetInfo``, or a registered
-    dataset's name; by default a synthetic 8x8, 3-class dataset.
+    dataset's name; by default a synthetic 3-class dataset of the first
+    shape in :data:`EXAMPLE_SHAPES` the architecture accepts. If it refuses
+    the given dataset's shape with ConfigError (and builds for another
+    shape), ``builds`` is skipped with the reason: it does not apply to
+    that dataset.
     """
     component, checks, values = begin_checks("architecture", component, params, catalog, light_import)
     data = checks.run("example_data", example_data, dataset, catalog, max_samples)
-    model = checks.run("builds", _build_model, component, values, data, needs=["defaults_accepted", "example_data"])
+    built = checks.run("builds", _build_model, component, values, data, dataset is None,
+                       needs=["defaults_accepted", "example_data"])
+    model, data = built if built is not None else (None, data)
     checks.run("input_shape", _check_model_input, model, data, needs=["builds"])
     probabilities = checks.run("output_shape", _check_model_output, model, data, needs=["builds"])
     checks.run("probabilities", _check_probabilities, probabilities, needs=["output_shape"])
@@ -43,15 +54,68 @@ def check_architecture(component: str | Component, params: dict[str, Any] | None
     return checks.results
 
 
-def _build_model(component: Component, values: dict[str, Any], data: Dataset) -> Any:
+def _build_model(component: Component, values: dict[str, Any], data: Dataset, synthetic: bool) -> tuple[Any, Dataset]:
+    """The model for ``data`` and the data it was built for.
+
+    A ConfigError is how an architecture refuses an input shape. On the
+    synthetic data the next example shape is tried; on a dataset the user
+    gave, the refusal is a skip if some example shape builds (so the shape,
+    not a parameter, was refused), else a failure.
+    """
+    shape, classes = tuple(data.info.input_shape), data.info.num_classes
+    try:
+        return _new_model(component, values, shape, classes), data
+    except ConfigError as error:
+        refused = error
+    accepted, model, refusals = _accepted_shape(component, values, classes)
+    if synthetic and accepted is not None:
+        return model, synthetic_dataset(accepted, classes)
+    if synthetic:
+        raise Broken(f"the factory raised ConfigError for every example input shape: {_reasons(refusals)}; if a "
+                     f"parameter value is refused, fix its default; if the architecture takes other shapes, pass "
+                     f"dataset=... (a Dataset, a DatasetInfo or a dataset's name) with one it takes")
+    if accepted is None:
+        raise Broken(f"the factory raised ConfigError for the dataset's input shape {shape}: {_reason(refused)}, "
+                     f"and for every example input shape: {_reasons(refusals)}; so a parameter value, "
+                     f"not only the shape, is refused")
+    raise Skip(f"refuses the dataset's input shape {shape} with ConfigError: {_reason(refused)} "
+               f"(it builds for {accepted}; zoo allows an architecture to refuse shapes it cannot take)")
+
+
+def _new_model(component: Component, values: dict[str, Any], shape: tuple[int, ...], classes: int) -> Any:
+    """Call the factory for ``shape``; it must return a keras.Model."""
     import keras
 
-    info = data.info
-    model = component.load_factory()(tuple(info.input_shape), info.num_classes, **values)
+    model = component.load_factory()(shape, classes, **values)
     if not isinstance(model, keras.Model):
         raise Broken(f"the factory returned {type(model).__name__}; an architecture factory must return a "
-                     f"keras.Model (uncompiled) built for input_shape {tuple(info.input_shape)}")
+                     f"keras.Model (uncompiled) built for input_shape {shape}")
     return model
+
+
+def _accepted_shape(component: Component, values: dict[str, Any], classes: int) -> tuple[Any, Any, list[Any]]:
+    """The first example shape the architecture builds for without ConfigError and its model
+    (None, None if there is none), and the ``(shape, ConfigError)`` refusals before it."""
+    refusals = []
+    for shape in EXAMPLE_SHAPES:
+        try:
+            return shape, _new_model(component, values, shape, classes), refusals
+        except ConfigError as error:
+            refusals.append((shape, error))
+    return None, None, refusals
+
+
+def _reason(error: ConfigError) -> str:
+    """A ConfigError's message with its hint, on one line."""
+    return f"{error.message} ({error.hint})" if error.hint else error.message
+
+
+def _reasons(refusals: list[tuple[tuple[int, ...], ConfigError]]) -> str:
+    """'(8, 8), (8, 8, 1): reason; (16,): other reason': each distinct reason once, after its shapes."""
+    shapes_by_reason: dict[str, list[str]] = {}
+    for shape, error in refusals:
+        shapes_by_reason.setdefault(_reason(error), []).append(str(shape))
+    return "; ".join(f"{', '.join(shapes)}: {reason}" for reason, shapes in shapes_by_reason.items())
 
 
 def _check_model_input(model: Any, data: Dataset) -> None:
@@ -135,7 +199,7 @@ def _check_model_reloads(model: Any, data: Dataset) -> None:
 
 def _check_new_model(component: Component, values: dict[str, Any], data: Dataset, first: Any) -> None:
     info = data.info
-    second = component.load_factory()(tuple(info.input_shape), info.num_classes, **values)
+    second = _new_model(component, values, tuple(info.input_shape), info.num_classes)
     if second is first:
         raise Broken("the factory returned the same model object twice: build a new model on every call")
 

@@ -7,8 +7,9 @@ import subprocess
 import sys
 from typing import Any
 
+from zoo_core._util.text import suggest
 from zoo_core.components import REQUIRED, Component
-from zoo_core.errors import ConfigError, PluginError
+from zoo_core.errors import ConfigError, PluginError, ZooError
 from zoo_core.testing.results import Broken, Checks, CheckResult, Skip, resolve
 
 #: The parameter name used to check that unknown parameters are refused.
@@ -36,13 +37,34 @@ def begin_checks(kind: str, component: str | Component, params: dict[str, Any] |
     if ``light_import``, that its module imports without TensorFlow.
 
     Returns the component, the Checks that record results, and the checked parameter values.
+    A key of ``params`` that the component does not declare raises ConfigError (see
+    :func:`reject_unknown_params`): that is a mistake in the test, not in the component.
     """
     component = resolve(kind, component, catalog)
-    checks = Checks(kind, component.name)
+    reject_unknown_params(component, params)
+    checks = Checks(component.kind, component.name)
     values = parameter_checks(checks, component, params)
     if light_import:
         checks.run("import_is_light", check_light_import, component, needs=["spec"])
     return component, checks, values
+
+
+def reject_unknown_params(component: Component, params: dict[str, Any] | None) -> None:
+    """Raise ConfigError naming the component's real parameters if ``params`` has a key it does not declare.
+
+    A component whose parameters cannot be read is left alone: the ``spec`` check reports it.
+    """
+    if not params:
+        return
+    try:
+        declared = list(component.parameters())
+    except ZooError:
+        return
+    unknown = [key for key in params if key not in declared]
+    if unknown:
+        listed = ", ".join(repr(key) for key in unknown)
+        raise ConfigError(f"params for {component.kind} '{component.name}': it has no parameter {listed}",
+                          hint=suggest(unknown[0], declared, "its parameters"), key=unknown[0])
 
 
 def parameter_checks(checks: Checks, component: Component, params: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from zoo_core._util.text import first_line as text_first_line
-from zoo_core.components import KINDS, Component
+from zoo_core.components import KIND_TABLE, KINDS, Component
 from zoo_core.errors import ZooError
 
 
@@ -60,7 +60,8 @@ def report(results: list[CheckResult]) -> str:
     skipped = [r for r in results if r.status == "skipped"]
     passed = [r for r in results if r.status == "passed"]
     lines = [f"{first.kind} '{first.name}' broke {len(failed)} of {len(results)} zoo contract checks"
-             if failed else f"{first.kind} '{first.name}' passed {len(passed)} zoo contract checks"]
+             if failed else f"{first.kind} '{first.name}' passed {len(passed)} zoo contract checks"
+             + (f", {len(skipped)} skipped" if skipped else "")]
     lines += [f"  FAILED {r.check}: {r.message}" for r in failed]
     if skipped:
         lines.append(f"  skipped: {', '.join(f'{r.check} ({r.message})' for r in skipped)}")
@@ -78,19 +79,20 @@ class Skip(Exception):
 
 
 class Checks:
-    """Runs named checks in order, recording each result; a failed check skips those that need it."""
+    """Runs named checks in order, recording each result; a check that failed or was skipped
+    skips those that need it (their message starts with "needs ")."""
 
     def __init__(self, kind: str, name: str) -> None:
         self.kind, self.name = kind, name
         self.results: list[CheckResult] = []
-        self.failed: set[str] = set()
+        self.blocked: set[str] = set()  # checks that did not pass: failed or skipped
 
     def run(self, check: str, function: Callable[..., Any], *args: Any, needs: Iterable[str] = ()) -> Any:
         """Run ``function(*args)`` as the check ``check``; return its value, or None if it failed or was skipped."""
-        missing = [need for need in needs if need in self.failed]
+        missing = [need for need in needs if need in self.blocked]
         if missing:
             self._record(check, "skipped", f"needs {', '.join(missing)}", 0.0)
-            self.failed.add(check)
+            self.blocked.add(check)
             return None
         start = time.perf_counter()
         try:
@@ -99,6 +101,7 @@ class Checks:
             self._fail(check, str(error), start)
             return None
         except Skip as error:
+            self.blocked.add(check)
             self._record(check, "skipped", str(error), time.perf_counter() - start)
             return None
         except ZooError as error:
@@ -112,7 +115,7 @@ class Checks:
         return value
 
     def _fail(self, check: str, message: str, start: float) -> None:
-        self.failed.add(check)
+        self.blocked.add(check)
         self._record(check, "failed", message, time.perf_counter() - start)
 
     def _record(self, check: str, status: str, message: str, seconds: float) -> None:
@@ -131,10 +134,34 @@ def where(error: BaseException) -> str:
     return f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "unknown place"
 
 
+def refusal(results: list[CheckResult]) -> CheckResult | None:
+    """The ``builds`` check skipped because the component refused the example data (e.g. an
+    architecture that raised ConfigError for the dataset's input shape), or None."""
+    return next((r for r in results if r.check == "builds" and r.status == "skipped"
+                 and not r.message.startswith("needs ")), None)
+
+
+#: Each kind's plural, as users write it in ``kinds=["architectures"]``, to its singular.
+_SINGULAR = {**{kind.name: kind.name for kind in KIND_TABLE}, **{kind.plural: kind.name for kind in KIND_TABLE}}
+
+
+def kind_of(word: str) -> str:
+    """The kind ``word`` names, singular or plural (``"architectures"`` -> ``"architecture"``).
+
+    Raises ValueError listing the valid kinds (with a did-you-mean) for any other word.
+    """
+    if isinstance(word, str) and word.strip().lower() in _SINGULAR:
+        return _SINGULAR[word.strip().lower()]
+    import difflib
+
+    close = difflib.get_close_matches(str(word).lower(), list(_SINGULAR), n=1, cutoff=0.6)
+    guess = f": did you mean {close[0]!r}?" if close else ""
+    raise ValueError(f"kind must be one of {', '.join(KINDS)} (or their plurals), got {word!r}{guess}")
+
+
 def resolve(kind: str, component: str | Component, catalog: Any) -> Component:
     """The Component to check: a name looked up in the catalog, or a spec given directly."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    kind = kind_of(kind)
     if isinstance(component, Component):
         if component.kind and component.kind != kind:
             raise ValueError(f"component {component.name!r} is of kind {component.kind!r}, not {kind!r}")
