@@ -1,15 +1,20 @@
 """The plugin author's guide (docs/plugins.md) stays true: a section per hook,
-linked from the README, its minimal plugin installs and works as written, and
-the names it gives (kit checks, export helpers) exist."""
+linked from the README, its minimal plugin installs and works as written, its
+exporter passes the conformance kit, its Python snippets compile, and the
+names and signatures it gives (kit checks, export helpers, zoo_core.*) exist."""
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import importlib
+import inspect
 import json
 import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -59,7 +64,12 @@ def test_the_guide_covers_what_a_plugin_author_needs() -> None:
     text = guide()
     for topic in ("[project.entry-points.zoo]", "Args:", "Literal[", "list[int]", "--plugins-dir", "ZOO_PLUGINS_DIR",
                   "ZOO_PLUGINS=", "ZOO_STRICT_PLUGINS=1", "plugin:name", "conformance_tests", "zoo_one_hot_labels",
-                  "safe_mode=True", "inside the factory"):
+                  "safe_mode=True", "inside the factory",
+                  # issue 12: data order, exporter details, names in tests, what runs need
+                  "`shuffle`", "the `validation` setting in README", "The `.tmp` suffix trap", "np.savez(handle",
+                  "of `path` **only**", "`message`", 'names=["my-plugin:wine"', 'kinds=["architectures"]',
+                  "**skipped**", "`--optimizer`\ndefaults to `adam` and `--loss` to `sparse-categorical-crossentropy`",
+                  "must\nname all four"):
         assert topic in text, f"docs/plugins.md does not mention {topic}"
 
 
@@ -131,3 +141,139 @@ def test_the_guide_s_minimal_plugin_passes_the_conformance_kit(minimal_catalog: 
     problems = zoo_core.testing.check_component("optimizer", "adagrad", {"initial_accumulator_value": 0.0},
                                                 catalog=minimal_catalog)
     assert [r.check for r in problems if r.status == "failed"] == ["builds"]  # its own range check speaks up
+
+
+# -- every snippet compiles, every zoo_core name exists, every helper signature is the real one ----------
+
+
+def python_blocks(text: str) -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```", text, flags=re.M | re.S)
+
+
+def test_every_python_snippet_of_the_guide_compiles() -> None:
+    blocks = python_blocks(guide())
+    assert len(blocks) >= 12
+    for block in blocks:
+        # a hook's contract is written as a bare signature line: complete it before compiling
+        source = re.sub(r"^(def .*\))( -> [^:\n]+)?$", r"\1\2: ...", block, flags=re.M)
+        try:
+            compile(source, "docs/plugins.md", "exec")
+        except SyntaxError:  # a fragment from inside a function (e.g. ends in 'return loss')
+            compile("def _fragment():\n" + "".join(f"    {line}\n" for line in source.splitlines()),
+                    "docs/plugins.md", "exec")
+
+
+def resolve_dotted(name: str) -> Any:
+    """Import the longest module prefix of ``zoo_core.a.b.C`` and get the rest as attributes."""
+    parts = name.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for attribute in parts[cut:]:
+            target = getattr(target, attribute)
+        return target
+    raise ModuleNotFoundError(name)
+
+
+def test_every_zoo_core_name_the_guide_mentions_exists() -> None:
+    text = guide()
+    dotted = sorted(set(re.findall(r"\bzoo_core(?:\.[A-Za-z_]\w*)+", text)))
+    imported = [f"{module}.{name.strip()}"
+                for module, names in re.findall(r"^\s*from (zoo_core[\w.]*) import (\([^)]*\)|[^\n(]*)$", text, flags=re.M)
+                for name in names.strip("()").replace("\n", ",").split(",") if name.strip()]
+    assert len(dotted) >= 12 and len(imported) >= 15
+    missing = []
+    for name in sorted(set(dotted + imported)):
+        try:
+            resolve_dotted(name)
+        except (ImportError, AttributeError):
+            missing.append(name)
+    assert missing == [], f"docs/plugins.md mentions names that do not exist: {missing}"
+
+
+def real_parameters(target: Any) -> list[tuple[str, Any]]:
+    """(name, default or inspect.Parameter.empty) of a function's or a dataclass's parameters."""
+    if dataclasses.is_dataclass(target):
+        return [(f.name, f.default if f.default is not dataclasses.MISSING else
+                 f.default_factory() if f.default_factory is not dataclasses.MISSING else inspect.Parameter.empty)
+                for f in dataclasses.fields(target) if f.init]
+    return [(p.name, p.default) for p in inspect.signature(target).parameters.values()]
+
+
+def documented_parameters(arguments: str) -> list[tuple[str, Any]] | None:
+    """(name, default) of a signature written as ``a, b=1, *, c=NAME``; None if it is a call, not a signature."""
+    try:
+        tree = ast.parse(f"def f({arguments}): pass")
+    except SyntaxError:
+        return None
+    args = tree.body[0].args
+    positional = args.posonlyargs + args.args
+    defaults = [inspect.Parameter.empty] * (len(positional) - len(args.defaults)) + list(args.defaults)
+    pairs = list(zip(positional, defaults)) + list(zip(args.kwonlyargs, args.kw_defaults))
+    return [(arg.arg, inspect.Parameter.empty if default in (None, inspect.Parameter.empty) else
+             getattr(zoo_core.export, default.id) if isinstance(default, ast.Name) else ast.literal_eval(default))
+            for arg, default in pairs]
+
+
+def test_the_export_helpers_signatures_in_the_guide_are_the_real_ones() -> None:
+    section = guide().split("#### The helpers", 1)[1].split("A run's exporters all run", 1)[0]
+    checked = []
+    for name, arguments in re.findall(r"`(\w+)\(([^`]*)\)`", section):
+        documented = documented_parameters(arguments.replace("\n", " "))
+        if name not in zoo_core.export.__all__ or documented is None:
+            continue
+        real = real_parameters(getattr(zoo_core.export, name))
+        assert documented == real, f"docs/plugins.md gives {name}({arguments}), the code has {real}"
+        checked.append(name)
+    assert {"staged", "next_free_path", "compare_with_keras", "compare_probabilities", "keras_probabilities",
+            "verification_slice", "failed_thresholds", "verification_error", "artifact_metadata",
+            "ExportResult"} <= set(checked)
+
+
+def test_numpy_renames_a_tmp_path_as_the_guide_warns(tmp_path: Path) -> None:
+    import numpy as np
+
+    temporary = zoo_core.export.temporary_beside(tmp_path / "model.npz")
+    np.savez(temporary, w=np.zeros(2))
+    assert not temporary.exists() and temporary.with_name(temporary.name + ".npz").exists()
+    with open(temporary, "wb") as handle:  # the guide's way: a handle is written where it is
+        np.savez(handle, w=np.zeros(2))
+    assert temporary.exists()
+
+
+# -- the guide's exporter, exactly as written ----------------------------------------------------------
+
+
+@pytest.fixture
+def guide_exporter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The guide's npz exporter written out as a module on sys.path; its factory path."""
+    source = code_blocks(guide())["my_plugin/exporters.py"]
+    (tmp_path / "guide_npz_exporter.py").write_text(source, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield "guide_npz_exporter:npz_weights"
+    sys.modules.pop("guide_npz_exporter", None)
+
+
+@pytest.mark.slow
+def test_the_guide_s_exporter_passes_the_conformance_kit(guide_exporter: str, tmp_path: Path) -> None:
+    from zoo_core import Component
+    from zoo_core.errors import ConfigError
+    from zoo_core.export import ExportContext
+
+    results = zoo_core.testing.assert_conforms("exporter", Component("npz-weights", guide_exporter))
+    assert "import_is_light" in [r.check for r in results if r.status == "passed"]
+    data = zoo_core.testing.synthetic_dataset()
+    context = ExportContext(model=zoo_core.testing.trained_tiny_model(data, epochs=2), dataset=data,
+                            destination=tmp_path / "exports", model_name="tiny")
+    factory = Component("npz-weights", guide_exporter, kind="exporter").load_factory()
+    with pytest.raises(ConfigError, match="max_abs_diff and verify_samples must be 0 or more"):
+        factory(context, max_abs_diff=-1.0)
+    assert not (tmp_path / "exports").exists()
+    result = factory(context, verify_samples=10)
+    assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == ["tiny.json", "tiny.npz"]
+    assert result.size_bytes == (tmp_path / "exports" / "tiny.npz").stat().st_size
+    assert result.figures["max_abs_diff"] == 0.0 and result.figures["samples"] == 10
+    sidecar = json.loads((tmp_path / "exports" / "tiny.json").read_text(encoding="utf-8"))
+    assert sidecar["file"] == "tiny.npz" and sidecar["class_names"] == ["class-0", "class-1", "class-2"]
