@@ -206,7 +206,14 @@ def conformance_tests(plugin: str | None = None, *, names: Iterable[str] | str |
 
     @pytest.mark.parametrize(("kind", "name"), cases, ids=[f"{kind}-{name}" for kind, name in cases])
     def test_component_conforms(kind: str, name: str) -> None:
-        results = assert_conforms(kind, name, given[(kind, name)], catalog=loaded, **options)
+        try:
+            results = assert_conforms(kind, name, given[(kind, name)], catalog=loaded, **options)
+        except ZooError as error:  # a mistake in the test (e.g. a misspelt parameter), not in the component
+            mistake = f"{type(error).__name__}: {error}"
+        else:
+            mistake = ""
+        if mistake:
+            pytest.fail(mistake, pytrace=False)
         refused = refusal(results)
         if refused is not None:
             pytest.skip(f"{kind} '{name}' does not apply: {refused.message}")

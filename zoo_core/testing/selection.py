@@ -55,14 +55,19 @@ def _matching(pool: list[Component], name: str, catalog: Any, plugin: str | None
     if not found:
         raise UnknownNameError(f"the conformance kit has no component '{name}' to check"
                                f"{_scope(plugin, kinds_wanted)}{_elsewhere(catalog, name)}",
-                               hint=suggest(str(name), _names(pool, qualified=":" in str(name)),
-                                            "components in the selection"))
+                               hint=suggest(str(name), _candidates(pool, owner), "components in the selection"))
     for kind in KINDS:
         same_kind = [c for c in found if c.kind == kind]
         if len(same_kind) > 1:
             raise AmbiguousNameError(f"{kind} '{name}' is ambiguous: {ambiguity(same_kind)}",
                                      hint=f"write {' or '.join(repr(c.qualified_name) for c in same_kind)}")
     return found
+
+
+def _candidates(pool: list[Component], owner: str) -> list[str]:
+    """The names to suggest for a name that matched nothing: ``owner``'s as ``plugin:name`` if it has any."""
+    own = [c.qualified_name for c in pool if owner and c.plugin == owner]
+    return sorted(own) if own else _names(pool, qualified=False)
 
 
 def _names(components: list[Component], qualified: bool = True) -> list[str]:
