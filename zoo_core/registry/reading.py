@@ -131,7 +131,8 @@ def _check_entry(entry: Preset | Recipe, resolve: Callable[[], Any], section: st
         pass
     except UnknownNameError as error:
         reason = _reason(error.message, section, entry.name)
-        if error.hint and error.hint.startswith("did you mean"):
+        blamed = any(words in reason for words in (" failed to load: ", " is disabled: ", "(no plugin '"))
+        if error.hint and error.hint.startswith("did you mean") and not blamed:
             reason += f"; {error.hint.partition('?')[0]}?"  # the did-you-mean, without the list of every name
         # An unknown name in a preset is its `component`; in a run, the error's key (the kind) holds it.
         error.key = "component" if section != "runs" else error.key
