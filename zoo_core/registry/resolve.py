@@ -108,13 +108,17 @@ class Registry:
         preset = self.presets[kind][name]
         if preset.problem is not None:
             raise _again(preset.problem)
-        choice = self.resolve(kind, {"component": preset.base, **preset.params}, preset.where, preset.source.builtin)
-        choice.ref, choice.chain = name, [name, *choice.chain]
-        return choice
+        component, params, chain = self._follow(kind, preset.base, preset.where, preset.source.builtin, [name])
+        checked = component.check_params({**params, **preset.params}, preset.where)
+        return ComponentChoice(kind, name, component, checked, [name, *chain])
 
-    def _follow(self, kind: str, name: str, where: str, builtin: bool) -> tuple[Component, dict[str, Any], list[str]]:
-        """Walk a preset chain down to a component; return it, the merged params and the names followed."""
-        chain: list[str] = [name]
+    def _follow(self, kind: str, name: str, where: str, builtin: bool,
+                seen: list[str] | None = None) -> tuple[Component, dict[str, Any], list[str]]:
+        """Walk a preset chain down to a component; return it, the merged params and the names followed.
+
+        ``seen``: the presets already followed to reach ``name`` (for the loop check).
+        """
+        chain: list[str] = [*(seen or []), name]
         layers: list[dict[str, Any]] = []
         while (preset := self._preset_named(kind, name, where, builtin)) is not None:
             if name in chain[:-1]:
@@ -128,7 +132,7 @@ class Registry:
         params: dict[str, Any] = {}
         for layer in reversed(layers):
             params.update(layer)
-        return component, params, chain
+        return component, params, chain[len(seen or []):]
 
     def _preset_named(self, kind: str, name: str, where: str, builtin: bool) -> Preset | None:
         """The preset ``name`` means here, if it means a preset rather than a component.
