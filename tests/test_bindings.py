@@ -103,6 +103,12 @@ def test_a_users_preset_binds_like_the_user_wrote_it(install_clash: Callable[[],
     registry = registry_here(in_tmp_cwd)
     with pytest.raises(AmbiguousNameError, match=r"\[optimizers.slow\]: optimizer 'adam' is ambiguous"):
         registry.run("mnist-mlp", ["optimizer=slow"])
+    (in_tmp_cwd / "registry.toml").write_text('[datasets.fixture-tiny]\ncomponent = "mnist:mnist"\n', encoding="utf-8")
+    with pytest.raises(AmbiguousNameError) as caught:  # a user's preset and a plugin's component of one name
+        registry_here(in_tmp_cwd).run("mnist-mlp", ["dataset=fixture-tiny"])
+    assert "dataset 'fixture-tiny' is ambiguous: a preset (" in str(caught.value)
+    assert "registry.toml:1) and a dataset of plugin 'fixture-clash'" in str(caught.value)
+    assert "write 'fixture-clash:fixture-tiny' for a plugin's, or rename the preset" in str(caught.value)
     chosen = registry.run("mnist-mlp", ["optimizer=slow-zoo"]).optimizer
     assert (chosen.component.plugin, chosen.chain) == ("keras-optimizers", ["slow-zoo", "keras-optimizers:adam"])
 

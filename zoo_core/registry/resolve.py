@@ -11,7 +11,7 @@ from typing import Any
 from zoo_core._util.text import suggest
 from zoo_core.components import KINDS, PLURALS, Component
 from zoo_core.errors import AmbiguousNameError, ConfigError, UnknownNameError
-from zoo_core.plugins import BUILTIN_DISTRIBUTION, Catalog, ambiguity
+from zoo_core.plugins import BUILTIN_DISTRIBUTION, Catalog
 from zoo_core.registry.overrides import apply_overrides, component_swaps, parse_overrides
 from zoo_core.registry.runconfig import RUN_COMPONENT_KINDS, RUN_KEYS, ComponentChoice, RunConfig, recorded_plugins
 from zoo_core.registry.settings import SETTINGS, check_settings
@@ -147,8 +147,9 @@ class Registry:
             return preset
         if builtin:
             return None if any(c.distribution == BUILTIN_DISTRIBUTION for c in owners) else preset
+        plugins = " and ".join(f"'{c.plugin}'" for c in owners)
         raise AmbiguousNameError(
-            f"{where}: {kind} '{name}' is ambiguous: a preset ({preset.source}) and {ambiguity(owners)[len('registered by '):]}",
+            f"{where}: {kind} '{name}' is ambiguous: a preset ({preset.source}) and {with_article(kind)} of plugin {plugins}",
             hint=f"write {' or '.join(repr(c.qualified_name) for c in owners)} for a plugin's, or rename the preset")
 
     def _component(self, kind: str, name: str, where: str, builtin: bool) -> Component:
