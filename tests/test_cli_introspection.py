@@ -168,8 +168,9 @@ def test_show_run_mnist_mlp() -> None:
     data = json.loads(ok("show", "mnist-mlp", "--json"))
     assert data["type"] == "run"
     config = data["config"]
-    assert config["architecture"] == {"component": "mlp", "hidden": [128, 64], "dropout": 0.2, "activation": "relu"}
-    assert [e["component"] for e in config["exporters"]] == ["savedmodel", "tflite", "tflite"]
+    # as config.toml writes it: each component's exact identity, plugin:name
+    assert config["architecture"] == {"component": "mlp:mlp", "hidden": [128, 64], "dropout": 0.2, "activation": "relu"}
+    assert [e["component"] for e in config["exporters"]] == ["savedmodel:savedmodel", "tflite:tflite", "tflite:tflite"]
     assert data["references"]["architecture"] == "mlp-128-64-10"
     assert data["references"]["exporters"] == ["savedmodel", "tflite", "tflite-int8"]  # in the order of config's
     assert (config["epochs"], config["batch_size"], config["validation_split"]) == (10, 32, 0.1)

@@ -221,7 +221,7 @@ def test_the_plugin_s_dataset_and_architecture_train_evaluate_and_export_to_tfli
     assert figures["samples"] == 360 and figures["max_abs_diff"] <= 1e-5
     assert figures["accuracy"] == pytest.approx(metrics["accuracy"], abs=0.01)
     config = (run / "config.toml").read_text(encoding="utf-8")
-    assert 'component = "digits"' in config and 'component = "small-cnn"' in config
+    assert 'component = "zoo-digits:digits"' in config and 'component = "zoo-digits:small-cnn"' in config
 
 
 @pytest.mark.slow

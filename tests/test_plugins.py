@@ -171,10 +171,12 @@ def test_a_collision_keeps_both_reachable_and_warns(use_plugins: UsePlugins, in_
 
 def test_the_bare_name_of_a_collision_is_an_error_listing_both(use_plugins: UsePlugins, in_tmp_cwd: Path) -> None:
     use_plugins("zoo-fixture-collision")
-    result = run_cli("show", "mnist-mlp")
+    result = run_cli("show", "mnist-mlp")  # zoo's own recipe binds to zoo's own mnist
+    assert result.exit_code == 0, result.output
+    result = run_cli("run", "mnist-mlp", "--set", "dataset=mnist")  # the user's bare name
     assert result.exit_code == 2
     message = " ".join(result.stderr.split())
-    assert "registry.toml:" in message and "[runs.mnist-mlp]: dataset 'mnist' is ambiguous" in message
+    assert "--set 'dataset=mnist': dataset 'mnist' is ambiguous" in message
     assert "write 'mnist:mnist' or 'fixture-collision:mnist' (e.g. --set dataset=mnist:mnist)" in message
     assert "Traceback" not in result.output
 
@@ -183,6 +185,7 @@ def test_the_bare_name_of_a_collision_is_an_error_listing_both(use_plugins: UseP
         catalog.find("dataset", "mnist")
     assert catalog.names("dataset") == ["fixture-collision:mnist", "mnist:mnist"]
     registry = load_registry(catalog, cwd=in_tmp_cwd)
+    assert registry.run("mnist-mlp").dataset.component.distribution == "zoo"
     assert registry.run("mnist-mlp", ["dataset=fixture-collision:mnist"]).dataset.component.plugin == \
         "fixture-collision"
     assert registry.run("mnist-mlp", ["dataset=mnist:mnist"]).dataset.component.distribution == "zoo"
@@ -190,7 +193,7 @@ def test_the_bare_name_of_a_collision_is_an_error_listing_both(use_plugins: UseP
     assert (lamb.component.plugin, lamb.params) == ("fixture-collision", {"learning_rate": 0.002})
 
     config = registry.run("mnist-mlp", ["dataset=fixture-collision:mnist"])
-    table = tomllib.loads(config.to_toml(qualify={("dataset", "mnist")}))  # as the runner writes config.toml
+    table = tomllib.loads(config.to_toml())  # as the runner writes config.toml
     assert table["dataset"]["component"] == "fixture-collision:mnist"
     assert registry.run_from_table(table, "x", "config.toml").to_dict() == config.to_dict()
 

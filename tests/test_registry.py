@@ -226,30 +226,70 @@ def test_setting_of_the_wrong_type(builtin_catalog: Catalog, tmp_path: Path) -> 
     assert "[runs.quick]: setting 'epochs' must be an integer, got string '3'" in message
 
 
-def test_unknown_component_with_did_you_mean_and_the_list(builtin_catalog: Catalog, tmp_path: Path) -> None:
-    with pytest.raises(UnknownNameError) as error:
-        load(builtin_catalog, tmp_path, RUN.replace('"adam"', '"adma"'))
-    message = str(error.value)
+def run_error(catalog: Catalog, tmp_path: Path, text: str, run: str = "quick") -> str:
+    """The message of the UnknownNameError that using run ``run`` of ``text`` raises (the file itself loads)."""
+    registry = load(catalog, tmp_path, text)
+    assert registry.run("mnist-mlp").dataset.component.name == "mnist"  # every other entry works
+    with pytest.raises(UnknownNameError) as caught:
+        registry.run(run)
+    return str(caught.value)
+
+
+def test_unknown_component_makes_only_its_run_unavailable(builtin_catalog: Catalog, tmp_path: Path) -> None:
+    text = RUN.replace('"adam"', '"adma"')
+    assert load(builtin_catalog, tmp_path, text).runs["quick"].unavailable == \
+        "unknown optimizer 'adma'; did you mean 'adam' or 'adamw'?"
+    message = run_error(builtin_catalog, tmp_path, text)
     assert message.startswith(f"{tmp_path / 'registry.toml'}:5 [runs.quick]: unknown optimizer 'adma'")
     assert "did you mean 'adam' or 'adamw'?" in message
     assert "available optimizers: adam, adamw, rmsprop, sgd" in message
 
 
 def test_unknown_exporter_lists_presets_too(builtin_catalog: Catalog, tmp_path: Path) -> None:
-    message = error_of(builtin_catalog, tmp_path, RUN + 'exporters = ["savedmodel", "tflit"]\n')
+    message = run_error(builtin_catalog, tmp_path, RUN + 'exporters = ["savedmodel", "tflit"]\n')
     assert ":7 [runs.quick]: unknown exporter 'tflit'" in message
     assert "available exporters: savedmodel, tflite, tflite-dynamic, tflite-float16, tflite-int8" in message
 
 
 def test_a_name_of_another_kind_says_which_kind_it_is(builtin_catalog: Catalog, tmp_path: Path) -> None:
-    message = error_of(builtin_catalog, tmp_path, RUN.replace('optimizer = "adam"', 'optimizer = "mlp"'))
+    message = run_error(builtin_catalog, tmp_path, RUN.replace('optimizer = "adam"', 'optimizer = "mlp"'))
     assert "unknown optimizer 'mlp' (it is an architecture)" in message
 
 
 def test_preset_referring_to_a_missing_component(builtin_catalog: Catalog, tmp_path: Path) -> None:
-    message = error_of(builtin_catalog, tmp_path, '[optimizers.fast]\nsummary = "x"\ncomponent = "adma"\n')
-    assert message.startswith(f"{tmp_path / 'registry.toml'}:3 [optimizers.fast]: unknown optimizer 'adma'")
-    assert "did you mean 'adam'" in message
+    text = '[optimizers.fast]\nsummary = "x"\ncomponent = "adma"\n' + RUN.replace('"adam"', '"fast"')
+    registry = load(builtin_catalog, tmp_path, text)
+    assert registry.presets["optimizer"]["fast"].unavailable == "unknown optimizer 'adma'; did you mean 'adam' or 'adamw'?"
+    assert registry.runs["quick"].unavailable == \
+        "preset 'fast' (registry.toml:1): unknown optimizer 'adma'; did you mean 'adam' or 'adamw'?"
+    assert "fast" not in registry.names("optimizer")
+    with pytest.raises(UnknownNameError) as caught:
+        registry.resolve_preset("optimizer", "fast")
+    assert str(caught.value).startswith(f"{tmp_path / 'registry.toml'}:3 [optimizers.fast]: unknown optimizer 'adma'")
+    assert "unknown optimizer 'adma'" in run_error(builtin_catalog, tmp_path, text)
+
+
+def test_an_unavailable_run_works_with_the_missing_part_replaced(builtin_catalog: Catalog, tmp_path: Path) -> None:
+    registry = load(builtin_catalog, tmp_path, RUN.replace('"adam"', '"adma"'))
+    assert registry.run("quick", ["optimizer=sgd"]).optimizer.component.name == "sgd"
+
+
+def test_a_type_error_stays_fatal_even_beside_an_unknown_name(builtin_catalog: Catalog, tmp_path: Path) -> None:
+    message = error_of(builtin_catalog, tmp_path, RUN.replace('"adam"', '"adma"') + 'epochs = "3"\n')
+    assert message.startswith(f"{tmp_path / 'registry.toml'}:7 [runs.quick]: setting 'epochs' must be an integer")
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [('[losses]\ntoo-smooth = { component = "sparse-categorical-crossentropy", label_smoothing = "x" }\n', 2),
+     ('[losses.too-smooth]\ncomponent = "sparse-categorical-crossentropy"\nsummary = "s"\n\nlabel_smoothing = "x"\n', 5),
+     ('[runs.r]\ndataset = "mnist"\narchitecture = "mlp"\nloss = "sparse-categorical-crossentropy"\n'
+      '[runs.r.optimizer]\ncomponent = "adam"\nlearning_rate = "x"\n', 7)],
+)
+def test_a_type_error_points_at_the_key_line(builtin_catalog: Catalog, tmp_path: Path, text: str, line: int) -> None:
+    message = error_of(builtin_catalog, tmp_path, text)
+    assert message.startswith(f"{tmp_path / 'registry.toml'}:{line} [")
+    assert "must be a number, got string 'x'" in message
 
 
 def test_preset_without_a_component(builtin_catalog: Catalog, tmp_path: Path) -> None:

@@ -441,7 +441,12 @@ def test_nothing_in_the_working_directory_is_imported(tmp_path: Path) -> None:
     for name in ("zoo_plugins_evil.py", "sitecustomize.py", "zoo_core.py", "mnist.py", "plugins.py"):
         (tmp_path / name).write_text(payload)
     (tmp_path / "registry.toml").write_text('[architectures.evil]\ncomponent = "zoo_plugins_evil:thing"\n')
-    result = subprocess.run([ZOO, "list"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    result = subprocess.run([ZOO, "list", "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                            env=subprocess_env())
+    assert result.returncode == 0, result.stderr  # the entry is kept as unavailable, with the reason
+    [evil] = [row for row in json.loads(result.stdout) if row["name"] == "evil"]
+    assert evil["unavailable"] == "unknown architecture 'zoo_plugins_evil:thing' (no plugin 'zoo_plugins_evil' is installed)"
+    result = subprocess.run([ZOO, "show", "evil"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
                             env=subprocess_env())
     assert result.returncode == 2 and "unknown architecture 'zoo_plugins_evil:thing'" in result.stderr
     assert not marker.exists()

@@ -139,7 +139,7 @@ def test_train_ad_hoc_with_overrides(runs_dir: Path, tmp_path: Path) -> None:
     (run,) = list(tmp_path.iterdir())
     config = tomllib.loads((run / "config.toml").read_text())
     assert config["recipe"] == "adhoc"
-    assert config["optimizer"] == {"component": "sgd", "learning_rate": 0.05, "momentum": 0.0, "nesterov": False,
+    assert config["optimizer"] == {"component": "keras-optimizers:sgd", "learning_rate": 0.05, "momentum": 0.0, "nesterov": False,
                                    "weight_decay": 0.0, "clipnorm": 0.0}
     assert json.loads((run / "metrics.json").read_text())["accuracy"] > 0.6
 

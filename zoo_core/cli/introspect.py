@@ -43,7 +43,8 @@ def list_rows(registry: Registry, kind: Optional[str] = None, pattern: Optional[
     if kind in (None, "run"):
         for name, recipe in sorted(registry.runs.items()):
             rows.append({"type": "run", "kind": "run", "name": name, "summary": recipe.summary,
-                         "plugin": Path(recipe.source.path).name, "source": str(recipe.source)})
+                         "plugin": Path(recipe.source.path).name, "source": str(recipe.source),
+                         "unavailable": recipe.unavailable})
     if kind == "setting":
         for name, setting in SETTINGS.items():
             rows.append({"type": "setting", "kind": "setting", "name": name, "summary": setting.parameter.help,
@@ -63,7 +64,7 @@ def _component_row(component: Component) -> dict[str, str]:
 
 def _preset_row(preset: Any) -> dict[str, str]:
     return {"type": "preset", "kind": preset.kind, "name": preset.name, "summary": preset.summary,
-            "plugin": f"preset of {preset.base}", "source": str(preset.source)}
+            "plugin": f"preset of {preset.base}", "source": str(preset.source), "unavailable": preset.unavailable}
 
 
 @app.command("list")
@@ -106,7 +107,7 @@ def show_data(registry: Registry, name: str) -> list[dict[str, Any]]:
     """Everything called ``name``: components, presets and runs, as dicts."""
     found: list[dict[str, Any]] = []
     for kind in KINDS:
-        if registry.catalog.has(kind, name) and name not in registry.presets[kind]:
+        if registry.catalog.has(kind, name):
             plugin, _, bare = name.rpartition(":")
             for component in registry.catalog.by_kind[kind][bare]:
                 if not plugin or component.plugin == plugin:
@@ -136,7 +137,7 @@ def _component_data(component: Component) -> dict[str, Any]:
 
 def _preset_data(registry: Registry, kind: str, name: str) -> dict[str, Any]:
     preset = registry.presets[kind][name]
-    choice = registry.resolve(kind, name, str(preset.source))
+    choice = registry.resolve_preset(kind, name)
     return {"type": "preset", "kind": kind, "name": name, "summary": preset.summary,
             "component": choice.component.qualified_name, "base": preset.base,
             "plugin": choice.component.plugin,

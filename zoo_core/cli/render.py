@@ -60,7 +60,10 @@ def render_rows(rows: list[dict[str, str]], registry: Registry) -> None:
         table.add_column("summary", overflow="fold", ratio=1)
         table.add_column(last, no_wrap=kind != "setting", overflow="fold")
         for row in group:
-            table.add_row(escape(_display_name(row, registry)), escape(row["summary"]), escape(row["plugin"]))
+            name, summary = escape(_display_name(row, registry)), escape(row["summary"])
+            if row.get("unavailable"):  # a component it needs is missing: say why instead of what it is
+                name, summary = f"[dim]{name}[/]", f"[red]unavailable:[/] {escape(row['unavailable'])}"
+            table.add_row(name, summary, escape(row["plugin"]))
         out.print(table)
 
 
@@ -107,7 +110,8 @@ def _render_run(item: dict[str, Any]) -> None:
     parts = [(kind, references[kind], config[kind]) for kind in RUN_PARTS]
     parts += [("exporter", ref, part) for ref, part in zip(references["exporters"], config["exporters"])]
     for kind, ref, part in parts:
-        name = ref if ref == part["component"] else f"{ref} ({part['component']})"
+        bare = part["component"].rpartition(":")[2]  # config.toml's plugin:name; zoo show NAME --json has it
+        name = ref if ref in (bare, part["component"]) else f"{ref} ({bare})"
         table.add_row(kind, escape(name), _params_text(part))
     out.print(table)
     settings = {k: config[k] for k in SETTINGS}

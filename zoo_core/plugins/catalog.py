@@ -111,6 +111,20 @@ class Catalog:
             hint += f"; not loaded: {', '.join(missing)} ('zoo plugins' says why)"
         return hint
 
+    def not_loaded(self, name: str) -> str:
+        """Why an unknown ``name`` (or ``plugin:name``) may be missing: the plugins that did not load, or ''.
+
+        For ``plugin:name`` only that plugin counts: 'plugin 'p' failed to load:
+        ...', or 'no plugin 'p' is installed'; for a bare name, every plugin that
+        failed or is disabled, as any of them may have registered it.
+        """
+        plugin, _, _ = name.rpartition(":")
+        records = [p for p in self.plugins if p.status != "loaded" and (not plugin or p.name == plugin)]
+        if plugin and not any(p.name == plugin for p in self.plugins):
+            return f"no plugin '{plugin}' is installed"
+        return "; ".join(f"plugin '{p.name}' {'failed to load' if p.status == 'failed' else 'is ' + p.status}: "
+                         f"{p.error}" for p in records)
+
     def collisions(self) -> list[list[Component]]:
         """Every group of components that share a kind and a bare name."""
         return [found for kind in KINDS for _, found in sorted(self.by_kind[kind].items()) if len(found) > 1]

@@ -23,7 +23,7 @@ from zoo_core._util.text import suggest
 from zoo_core.components import Component
 from zoo_core.errors import PluginError
 from zoo_core.plugins.catalog import Catalog, PluginRecord, ambiguity
-from zoo_core.plugins.discovery import discover
+from zoo_core.plugins.discovery import BUILTIN_DISTRIBUTION, discover
 
 
 class _PluginManager(pluggy.PluginManager):
@@ -119,9 +119,11 @@ def _warn_collisions(catalog: Catalog, problem: Callable[[str], None]) -> None:
     """One line per bare name that two plugins register in one kind."""
     for found in catalog.collisions():
         newcomer = found[-1]
+        builtin = any(c.distribution == BUILTIN_DISTRIBUTION for c in found)
         problem(f"{newcomer.kind} '{newcomer.name}' is {ambiguity(found)}; the bare name is now an error: "
                 f"write {' or '.join(repr(c.qualified_name) for c in found)}, "
-                f"or leave '{newcomer.plugin}' out with ZOO_PLUGINS")
+                f"or leave '{newcomer.plugin}' out with ZOO_PLUGINS"
+                + ("; zoo's own recipes and defaults keep zoo's" if builtin else ""))
 
 
 def _warn_not_installed(catalog: Catalog, allowed: set[str], warn: Callable[[str], None]) -> None:

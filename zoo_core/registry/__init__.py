@@ -8,12 +8,12 @@ schema is described in README.md ("registry.toml").
 
 from zoo_core.registry.overrides import apply_exporter_overrides, parse_override
 from zoo_core.registry.reading import SECTIONS, builtin_registry_path, load_registry, registry_files
-from zoo_core.registry.resolve import Preset, Recipe, Registry, Source
-from zoo_core.registry.runconfig import RUN_COMPONENT_KINDS, RUN_KEYS, ComponentChoice, RunConfig
+from zoo_core.registry.resolve import DEFAULTS, Preset, Recipe, Registry, Source
+from zoo_core.registry.runconfig import RUN_COMPONENT_KINDS, RUN_KEYS, ComponentChoice, RunConfig, recorded_plugins
 from zoo_core.registry.settings import MAX_INT_SETTING, SETTINGS, Setting, check_settings
 
 __all__ = [
-    "MAX_INT_SETTING", "RUN_COMPONENT_KINDS", "RUN_KEYS", "SECTIONS", "SETTINGS", "ComponentChoice", "Preset", "Recipe",
+    "DEFAULTS", "MAX_INT_SETTING", "RUN_COMPONENT_KINDS", "RUN_KEYS", "SECTIONS", "SETTINGS", "ComponentChoice", "Preset", "Recipe",
     "Registry", "RunConfig", "Setting", "Source", "apply_exporter_overrides", "builtin_registry_path",
-    "check_settings", "load_registry", "parse_override", "registry_files",
+    "check_settings", "load_registry", "parse_override", "recorded_plugins", "registry_files",
 ]

@@ -11,7 +11,7 @@ from zoo_core._util.text import suggest
 from zoo_core._util.toml import read_toml
 from zoo_core.components import KIND_TABLE, PLURALS
 from zoo_core.errors import AmbiguousNameError, ConfigError, UnknownNameError
-from zoo_core.plugins import Catalog
+from zoo_core.plugins import BUILTIN_DISTRIBUTION, Catalog
 from zoo_core.registry.resolve import Preset, Recipe, Registry, Source, with_article
 from zoo_core.registry.runconfig import RUN_KEYS
 
@@ -57,6 +57,7 @@ def load_registry(catalog: Catalog, extra: str | Path | None = None, cwd: Path |
 
 def _read_file(registry: Registry, path: Path) -> None:
     registry.files.append(path)
+    builtin = path.resolve() == builtin_registry_path().resolve()
     data, text = read_toml(path)
     for section, entries in data.items():
         if section != "runs" and section not in SECTIONS:
@@ -65,7 +66,7 @@ def _read_file(registry: Registry, path: Path) -> None:
             raise ConfigError(f"{Source(str(path), _locate(text, section))}: '{section}' must hold tables",
                               hint=f"write each entry as [{section}.NAME]")
         for name, table in entries.items():
-            source = Source(str(path), _locate(text, section, name))
+            source = Source(str(path), _locate(text, section, name), builtin)
             if ":" in name:
                 raise ConfigError(f"{source} [{section}.{name}]: names cannot contain ':'",
                                   hint="':' separates a plugin from a name (plugin:name); use '-' instead")
@@ -103,36 +104,62 @@ def _unknown_section(path: Path, text: str, section: str, entries: Any) -> None:
 def _check(registry: Registry) -> None:
     """Resolve every preset and run once, so any mistake surfaces now.
 
-    A name made ambiguous by two plugins is the plugins' doing, not the
-    file's: it was warned about when they loaded, and it is an error only
-    when that preset or run is used, so everything else keeps working.
+    A component a preset or run needs that no loaded plugin has (its plugin
+    failed or is missing, or the name is misspelt) makes only that entry
+    unavailable: it is kept with the reason, ``zoo list`` shows it, and using
+    it is an error; every other entry works. A name made ambiguous by two
+    plugins is the plugins' doing, not the file's: it was warned about when
+    they loaded, and it is an error only when that entry is used. Any other
+    mistake (a wrong type, an unknown key) is an error now, at its line.
     """
     for kind, presets in registry.presets.items():
         for name, preset in presets.items():
-            owners = registry.catalog.by_kind[kind].get(name, [])
-            if owners:
-                plugins = " and ".join(f"'{c.plugin}'" for c in owners)
+            owners = [c for c in registry.catalog.by_kind[kind].get(name, []) if c.distribution == BUILTIN_DISTRIBUTION]
+            if owners and not preset.source.builtin:
                 raise ConfigError(f"{preset.where}: preset '{name}' has the name of {with_article(kind)} of plugin "
-                                  f"{plugins}", hint="give the preset another name")
-            _check_entry(lambda: registry.resolve(kind, name, preset.where), preset.source, PLURALS[kind], name)
+                                  f"'{owners[0].plugin}'", hint="give the preset another name")
+            _check_entry(preset, lambda: registry.resolve_preset(kind, name), PLURALS[kind])
     for name, recipe in registry.runs.items():
-        _check_entry(lambda: registry.run(name), recipe.source, "runs", name)
+        _check_entry(recipe, lambda: registry.run(name), "runs")
 
 
-def _check_entry(resolve: Callable[[], Any], source: Source, section: str, name: str) -> None:
-    """Run ``resolve``; sharpen a ConfigError to the offending line, let ambiguity pass."""
+def _check_entry(entry: Preset | Recipe, resolve: Callable[[], Any], section: str) -> None:
+    """Run ``resolve``: an unknown name marks the entry unavailable; any other ConfigError points at its line."""
     try:
         resolve()
     except AmbiguousNameError:
         pass
+    except UnknownNameError as error:
+        reason = _reason(error.message, section, entry.name)
+        blamed = any(words in reason for words in (" failed to load: ", " is disabled: ", "(no plugin '"))
+        if error.hint and error.hint.startswith("did you mean") and not blamed:
+            reason += f"; {error.hint.partition('?')[0]}?"  # the did-you-mean, without the list of every name
+        # An unknown name in a preset is its `component`; in a run, the error's key (the kind) holds it.
+        error.key = "component" if section != "runs" else error.key
+        entry.unavailable, entry.problem = reason, _at_key(error, entry.source, section, entry.name)
     except ConfigError as error:
-        raise _at_key(error, source, section, name) from None
+        raise _at_key(error, entry.source, section, entry.name) from None
+
+
+def _reason(message: str, section: str, name: str) -> str:
+    """An unknown-name message as the reason an entry is unavailable, without the entry's own file and line.
+
+    A run made unavailable by one of its presets names that preset:
+    "preset 'wine-seed7' (registry.toml:4): unknown dataset 'wine'".
+    """
+    found = re.match(r"^(?P<path>.*?)(?::(?P<line>\d+))? \[(?P<section>[^.\]]+)\.(?P<name>[^\]]+)\]: (?P<rest>.*)$",
+                     message, re.S)
+    if not found:
+        return message
+    if (found["section"], found["name"]) == (section, name):
+        return found["rest"]
+    line = f":{found['line']}" if found["line"] else ""
+    return f"preset '{found['name']}' ({Path(found['path']).name}{line}): {found['rest']}"
 
 
 def _at_key(error: ConfigError, source: Source, section: str, name: str) -> ConfigError:
     """Sharpen an error's line number to the offending key, where it can be found."""
-    # An unknown name in a preset is its `component`; in a run, the error's key (the kind) holds it.
-    key = "component" if isinstance(error, UnknownNameError) and section != "runs" else error.key
+    key = error.key
     if not key or not source.line:
         return error
     try:
@@ -146,22 +173,39 @@ def _at_key(error: ConfigError, source: Source, section: str, name: str) -> Conf
 
 
 def _locate(text: str, section: str, name: str | None = None, key: str | None = None) -> int | None:
-    """Best-effort line number of ``[section.name]`` (and ``key =`` within it)."""
+    """Best-effort line number of ``[section.name]`` (and ``key =`` within it).
+
+    The entry may also be written as ``name = { ... }`` under ``[section]``;
+    the key may be in a sub-table ``[section.name.KIND]`` or an inline table.
+    """
     lines = text.splitlines()
     if name is None:
         pattern = re.compile(rf"^\s*\[+\s*{re.escape(section)}\b|^\s*{re.escape(section)}\s*=")
-    else:
-        quoted = rf"(?:{re.escape(name)}|\"{re.escape(name)}\"|'{re.escape(name)}')"
-        pattern = re.compile(rf"^\s*\[\s*{re.escape(section)}\s*\.\s*{quoted}\s*\]")
-    start = next((i for i, line in enumerate(lines) if pattern.search(line)), None)
+        return next((i + 1 for i, line in enumerate(lines) if pattern.search(line)), None)
+    quoted = rf"(?:{re.escape(name)}|\"{re.escape(name)}\"|'{re.escape(name)}')"
+    header = re.compile(rf"^\s*\[\s*{re.escape(section)}\s*\.\s*{quoted}\s*\]")
+    start = next((i for i, line in enumerate(lines) if header.search(line)), None)
     if start is None:
-        return None
+        return _locate_inline(lines, section, quoted)
     if key is None:
         return start + 1
+    sub_table = re.compile(rf"^\s*\[\s*{re.escape(section)}\s*\.\s*{quoted}\s*\.")
     key_pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=|[{{,]\s*{re.escape(key)}\s*=")
     for index in range(start + 1, len(lines)):
-        if lines[index].lstrip().startswith("["):
+        if lines[index].lstrip().startswith("[") and not sub_table.search(lines[index]):
             break
         if key_pattern.search(lines[index]):
             return index + 1
     return start + 1
+
+
+def _locate_inline(lines: list[str], section: str, quoted: str) -> int | None:
+    """The line of ``name = { ... }`` under a ``[section]`` header, if the entry is written so."""
+    in_section = False
+    entry = re.compile(rf"^\s*{quoted}\s*=")
+    for index, line in enumerate(lines):
+        if line.lstrip().startswith("["):
+            in_section = re.match(rf"^\s*\[\s*{re.escape(section)}\s*\]", line) is not None
+        elif in_section and entry.search(line):
+            return index + 1
+    return None

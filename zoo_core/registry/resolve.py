@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from zoo_core._util.text import suggest
-from zoo_core.components import KINDS, PLURALS
+from zoo_core.components import KINDS, PLURALS, Component
 from zoo_core.errors import AmbiguousNameError, ConfigError, UnknownNameError
-from zoo_core.plugins import Catalog
+from zoo_core.plugins import BUILTIN_DISTRIBUTION, Catalog
 from zoo_core.registry.overrides import apply_overrides, component_swaps, parse_overrides
-from zoo_core.registry.runconfig import RUN_COMPONENT_KINDS, RUN_KEYS, ComponentChoice, RunConfig
+from zoo_core.registry.runconfig import RUN_COMPONENT_KINDS, RUN_KEYS, ComponentChoice, RunConfig, recorded_plugins
 from zoo_core.registry.settings import SETTINGS, check_settings
+
+
+#: zoo's defaults for ``zoo train``: always its own components, whatever plugins register the same names.
+DEFAULTS = {"optimizer": "adam", "loss": "sparse-categorical-crossentropy"}
 
 
 @dataclass
 class Source:
-    """Where an entry was written: a file and line."""
+    """Where an entry was written: a file and line; ``builtin`` when it is zoo's own registry.toml."""
 
     path: str
     line: int | None = None
+    builtin: bool = False
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}" if self.line else self.path
@@ -37,6 +43,8 @@ class Preset:
     params: dict[str, Any]
     summary: str
     source: Source
+    unavailable: str = ""  #: why it cannot be used (a component it needs is unknown), or ''
+    problem: UnknownNameError | None = None  #: the error using it raises, at the line of the unknown name
 
     @property
     def where(self) -> str:
@@ -52,6 +60,8 @@ class Recipe:
     summary: str
     table: dict[str, Any]
     source: Source
+    unavailable: str = ""  #: why it cannot be used (a component it needs is unknown), or ''
+    problem: UnknownNameError | None = None  #: the error using it raises, at the line of the unknown name
 
 
 @dataclass
@@ -66,11 +76,16 @@ class Registry:
     # -- components and presets -------------------------------------------------
 
     def names(self, kind: str) -> list[str]:
-        """Every name usable for ``kind``: components and presets."""
-        return sorted(set(self.catalog.names(kind)) | set(self.presets[kind]))
+        """Every name usable for ``kind``: components and presets (not those unavailable)."""
+        return sorted(set(self.catalog.names(kind)) | {n for n, p in self.presets[kind].items() if not p.unavailable})
 
-    def resolve(self, kind: str, reference: Any, where: str) -> ComponentChoice:
-        """Resolve a name or an inline table ``{component = ..., **params}``."""
+    def resolve(self, kind: str, reference: Any, where: str, builtin: bool = False) -> ComponentChoice:
+        """Resolve a name or an inline table ``{component = ..., **params}``.
+
+        ``builtin``: the reference was written by zoo itself (its registry.toml
+        or a default), so a bare name that a plugin also registers means zoo's
+        own component. A user's bare name that two plugins register is an error.
+        """
         if isinstance(reference, str):
             name, params = reference, {}
         elif isinstance(reference, dict):
@@ -84,39 +99,78 @@ class Registry:
         else:
             raise ConfigError(f"{where}: {kind} must be a name or an inline table, got {reference!r}",
                               hint=f'e.g. {kind} = "{self._example(kind)}"')
-        component_name, preset_params = self._follow(kind, name, where)
-        try:
-            component = self.catalog.find(kind, component_name)
-        except AmbiguousNameError as error:
-            example = self.catalog.by_kind[kind][component_name][0].qualified_name
-            where_to = f"e.g. --set {kind}={example}" if kind in RUN_COMPONENT_KINDS else f'e.g. "{example}"'
-            raise AmbiguousNameError(f"{where}: {error.message}", hint=f"{error.hint} ({where_to})") from None
+        component, preset_params, chain = self._follow(kind, name, where, builtin)
         checked = component.check_params({**preset_params, **params}, where)
-        return ComponentChoice(kind, name, component, checked)
+        return ComponentChoice(kind, name, component, checked, chain)
 
-    def _follow(self, kind: str, name: str, where: str) -> tuple[str, dict[str, Any]]:
-        """Walk a preset chain down to a component; return it and the merged params."""
-        chain: list[str] = []
+    def resolve_preset(self, kind: str, name: str) -> ComponentChoice:
+        """The preset ``name`` itself, resolved (even where a plugin's component shares its name)."""
+        preset = self.presets[kind][name]
+        if preset.problem is not None:
+            raise _again(preset.problem)
+        component, params, chain = self._follow(kind, preset.base, preset.where, preset.source.builtin, [name])
+        checked = component.check_params({**params, **preset.params}, preset.where)
+        return ComponentChoice(kind, name, component, checked, [name, *chain])
+
+    def _follow(self, kind: str, name: str, where: str, builtin: bool,
+                seen: list[str] | None = None) -> tuple[Component, dict[str, Any], list[str]]:
+        """Walk a preset chain down to a component; return it, the merged params and the names followed.
+
+        ``seen``: the presets already followed to reach ``name`` (for the loop check).
+        """
+        chain: list[str] = [*(seen or []), name]
         layers: list[dict[str, Any]] = []
-        while name in self.presets[kind] and not self.catalog.has(kind, name):
-            if name in chain:
-                loop = " -> ".join([*chain, name])
+        while (preset := self._preset_named(kind, name, where, builtin)) is not None:
+            if name in chain[:-1]:
+                loop = " -> ".join(chain)
                 raise ConfigError(f"{where}: presets refer to each other in a loop: {loop}",
                                   hint=f"make one of them name {with_article(kind)} component")
-            chain.append(name)
-            preset = self.presets[kind][name]
             layers.append(preset.params)
-            name, where = preset.base, preset.where
-        if not self.catalog.has(kind, name):
-            plugin, _, bare = name.rpartition(":")
-            if plugin or bare not in self.catalog.by_kind[kind]:
-                raise UnknownNameError(f"{where}: unknown {kind} '{name}'{self._elsewhere(kind, name)}",
-                                       hint=self.catalog.unknown_hint(kind, name, self.names(kind)),
-                                       key="exporters" if kind == "exporter" else kind)  # its key in a run table
+            name, where, builtin = preset.base, preset.where, preset.source.builtin
+            chain.append(name)
+        component = self._component(kind, name, where, builtin)
         params: dict[str, Any] = {}
         for layer in reversed(layers):
             params.update(layer)
-        return name, params
+        return component, params, chain[len(seen or []):]
+
+    def _preset_named(self, kind: str, name: str, where: str, builtin: bool) -> Preset | None:
+        """The preset ``name`` means here, if it means a preset rather than a component.
+
+        A component of the same name wins, except that zoo's own names prefer
+        its presets to a third-party plugin's component; a user's bare name
+        that is both a preset and a plugin's component is ambiguous.
+        """
+        preset = self.presets[kind].get(name)
+        owners = self.catalog.by_kind[kind].get(name, []) if preset is not None else []
+        if preset is None or not owners:
+            return preset
+        if builtin:
+            return None if any(c.distribution == BUILTIN_DISTRIBUTION for c in owners) else preset
+        plugins = " and ".join(f"'{c.plugin}'" for c in owners)
+        raise AmbiguousNameError(
+            f"{where}: {kind} '{name}' is ambiguous: a preset ({preset.source}) and {with_article(kind)} of plugin {plugins}",
+            hint=f"write {' or '.join(repr(c.qualified_name) for c in owners)} for a plugin's, or rename the preset")
+
+    def _component(self, kind: str, name: str, where: str, builtin: bool) -> Component:
+        """The component ``name`` names; zoo's own names (``builtin``) pick zoo's component when a plugin clashes."""
+        found = self.catalog.by_kind[kind].get(name, [])
+        if builtin and len(found) > 1:
+            found = [c for c in found if c.distribution == BUILTIN_DISTRIBUTION] or found
+            if len(found) == 1:
+                return found[0]
+        try:
+            return self.catalog.find(kind, name)
+        except AmbiguousNameError as error:
+            example = self.catalog.by_kind[kind][name][0].qualified_name
+            where_to = f"e.g. --set {kind}={example}" if kind in RUN_COMPONENT_KINDS else f'e.g. "{example}"'
+            raise AmbiguousNameError(f"{where}: {error.message}", hint=f"{error.hint} ({where_to})") from None
+        except UnknownNameError:
+            missing = self.catalog.not_loaded(name)
+            raise UnknownNameError(f"{where}: unknown {kind} '{name}'{self._elsewhere(kind, name)}"
+                                   + (f" ({missing})" if missing else ""),
+                                   hint=self.catalog.unknown_hint(kind, name, self.names(kind)),
+                                   key="exporters" if kind == "exporter" else kind) from None  # its key in a run table
 
     def _example(self, kind: str) -> str:
         names = self.names(kind)
@@ -134,31 +188,57 @@ class Registry:
         if name not in self.runs:
             raise UnknownNameError(f"unknown run '{name}'", hint=suggest(name, list(self.runs), "available runs"))
         recipe = self.runs[name]
-        return self.run_from_table(recipe.table, name, f"{recipe.source} [runs.{name}]", overrides)
+        try:
+            return self.run_from_table(recipe.table, name, f"{recipe.source} [runs.{name}]", overrides,
+                                       builtin=recipe.source.builtin)
+        except UnknownNameError:
+            if recipe.problem is not None and not overrides:  # the same error, at the line of the name
+                raise _again(recipe.problem) from None
+            raise
 
-    def compose(self, dataset: str, architecture: str, optimizer: str, loss: str,
+    def compose(self, dataset: str, architecture: str, optimizer: str | None = None, loss: str | None = None,
                 exporters: list[str] | None = None, overrides: list[str] | None = None) -> RunConfig:
-        """Resolve an ad-hoc run from component or preset names."""
-        table = {"dataset": dataset, "architecture": architecture, "optimizer": optimizer,
-                 "loss": loss, "exporters": list(exporters or [])}
+        """Resolve an ad-hoc run from component or preset names.
+
+        ``optimizer`` and ``loss`` default to zoo's own ``adam`` and
+        ``sparse-categorical-crossentropy`` (:data:`DEFAULTS`), whatever plugins
+        register the same names.
+        """
+        table = {"dataset": dataset, "architecture": architecture,
+                 "optimizer": optimizer if optimizer is not None else self._builtin_name("optimizer"),
+                 "loss": loss if loss is not None else self._builtin_name("loss"), "exporters": list(exporters or [])}
         return self.run_from_table(table, "adhoc", "command line", overrides)
 
+    def _builtin_name(self, kind: str) -> str:
+        """zoo's default ``kind`` as ``plugin:name`` of the built-in component (bare if there is none)."""
+        name = DEFAULTS[kind]
+        found = [c for c in self.catalog.by_kind[kind].get(name, []) if c.distribution == BUILTIN_DISTRIBUTION]
+        return found[0].qualified_name if len(found) == 1 else name
+
     def run_from_table(self, table: dict[str, Any], recipe: str, where: str,
-                       overrides: list[str] | None = None) -> RunConfig:
+                       overrides: list[str] | None = None, *, builtin: bool = False,
+                       recorded: dict[tuple[str, str], str] | None = None) -> RunConfig:
         """Resolve a run table (registry entry or config.toml) and apply ``--set`` overrides.
 
         Overrides that replace a component (``optimizer=sgd``) or the exporters
         take the table's place before anything is resolved; parameter and
         setting overrides are applied after (zoo_core.registry.overrides).
+        ``builtin``: the table is zoo's own (see :meth:`resolve`). ``recorded``
+        binds bare component names to the plugin a run recorded for them
+        (:func:`recorded_plugins`); by default, when ``where`` is a run's
+        config.toml, from the manifest.json beside it.
         """
         table = copy.deepcopy(table)
         parsed = parse_overrides(overrides)
         swaps = component_swaps(parsed)
         self._check_run_table(table, where, swaps)
+        settings = check_settings({k: v for k, v in table.items() if k in SETTINGS}, where)
+        self._bind_recorded(table, recorded if recorded is not None else recorded_beside(where))
 
         def part(kind: str) -> ComponentChoice:
-            place, reference = swaps.get(kind, (where, table.get(kind)))
-            return self.resolve(kind, reference, place)
+            if kind in swaps:
+                return self.resolve(kind, swaps[kind][1], swaps[kind][0])
+            return self.resolve(kind, table.get(kind), where, builtin)
 
         exporters_place, exporters = swaps.get("exporters", (where, table.get("exporters", [])))
         config = RunConfig(
@@ -168,12 +248,30 @@ class Registry:
             architecture=part("architecture"),
             optimizer=part("optimizer"),
             loss=part("loss"),
-            exporters=[self.resolve("exporter", ref, exporters_place)
+            exporters=[self.resolve("exporter", ref, exporters_place, builtin and "exporters" not in swaps)
                        for ref in (exporters if isinstance(exporters, list) else [exporters])],
-            settings=check_settings({k: v for k, v in table.items() if k in SETTINGS}, where),
+            settings=settings,
         )
         apply_overrides(config, parsed)
         return config
+
+    def _bind_recorded(self, table: dict[str, Any], recorded: dict[tuple[str, str], str]) -> None:
+        """Write ``plugin:name`` for each bare component name a run recorded, while that plugin still has it."""
+        def bound(kind: str, reference: Any) -> Any:
+            inline = isinstance(reference, dict)
+            name = reference.get("component") if inline else reference
+            if not isinstance(name, str) or ":" in name or (kind, name) not in recorded:
+                return reference
+            qualified = f"{recorded[(kind, name)]}:{name}"
+            if not self.catalog.has(kind, qualified):
+                return reference
+            return {**reference, "component": qualified} if inline else qualified
+
+        for kind in RUN_COMPONENT_KINDS:
+            if kind in table:
+                table[kind] = bound(kind, table[kind])
+        if isinstance(table.get("exporters"), list):
+            table["exporters"] = [bound("exporter", ref) for ref in table["exporters"]]
 
     def _check_run_table(self, table: dict[str, Any], where: str, swaps: dict[str, Any]) -> None:
         """Unknown keys, missing components and a non-array ``exporters`` in a run table."""
@@ -189,6 +287,23 @@ class Registry:
         if "exporters" not in swaps and not isinstance(exporters, list):
             raise ConfigError(f"{where}: 'exporters' must be an array of names, got {exporters!r}",
                               hint='e.g. exporters = ["savedmodel", "tflite"]')
+
+
+def _again(error: UnknownNameError) -> UnknownNameError:
+    """A fresh copy of an entry's stored error, to raise each time it is used."""
+    return UnknownNameError(error.message, hint=error.hint, key=error.key)
+
+
+def recorded_beside(where: str) -> dict[tuple[str, str], str]:
+    """The plugins recorded in the manifest.json beside ``where``, when it is a run's config.toml; else none."""
+    path = Path(where)
+    manifest = path.parent / "manifest.json"
+    if path.name != "config.toml" or not manifest.is_file():
+        return {}
+    try:
+        return recorded_plugins(json.loads(manifest.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return {}
 
 
 def with_article(noun: str) -> str:

@@ -2,7 +2,10 @@
 
 ``config.toml`` in a run directory uses the same schema as a ``[runs.NAME]``
 table of ``registry.toml``, with every component written as an inline table
-of its final parameters, so ``zoo run --config config.toml`` repeats the run.
+of its exact identity (``plugin:name``) and final parameters, so ``zoo run
+--config config.toml`` repeats the run whatever plugins are installed later.
+Runs written before names were qualified there have bare names; the plugin
+each came from is in their manifest.json (:func:`recorded_plugins`).
 """
 
 from __future__ import annotations
@@ -27,11 +30,12 @@ class ComponentChoice:
     ref: str  # the name as written: a component, a preset or plugin:name
     component: Component
     params: dict[str, Any] = field(default_factory=dict)
+    #: every name followed to reach the component, from ``ref`` on: ``["mlp-128-64-10", "mlp"]``
+    chain: list[str] = field(default_factory=list)
 
-    def to_table(self, qualified: bool = False) -> dict[str, Any]:
-        """``{"component": name, **params}``, the inline-table form."""
-        name = self.component.qualified_name if qualified else self.component.name
-        return {"component": name, **self.params}
+    def to_table(self) -> dict[str, Any]:
+        """``{"component": "plugin:name", **params}``, the inline-table form."""
+        return {"component": self.component.qualified_name, **self.params}
 
     def build(self, *context: Any) -> Any:
         """Call the factory with the framework's context arguments and the params."""
@@ -55,28 +59,42 @@ class RunConfig:
         """The four run components, then the exporters."""
         return [self.dataset, self.architecture, self.optimizer, self.loss, *self.exporters]
 
-    def to_dict(self, qualify: set[tuple[str, str]] | None = None) -> dict[str, Any]:
-        """The ``config.toml`` table. ``qualify`` names (kind, name) pairs to write as plugin:name."""
-        qualify = qualify or set()
-
-        def table(choice: ComponentChoice) -> dict[str, Any]:
-            return choice.to_table((choice.kind, choice.component.name) in qualify)
-
+    def to_dict(self) -> dict[str, Any]:
+        """The ``config.toml`` table: every component as ``plugin:name`` with its final parameters."""
         data: dict[str, Any] = {"recipe": self.recipe}
         if self.summary:
             data["summary"] = self.summary
         data.update(self.settings)
-        data["exporters"] = [table(choice) for choice in self.exporters]
+        data["exporters"] = [choice.to_table() for choice in self.exporters]
         for kind in RUN_COMPONENT_KINDS:
-            data[kind] = table(getattr(self, kind))
+            data[kind] = getattr(self, kind).to_table()
         return data
 
-    def to_toml(self, qualify: set[tuple[str, str]] | None = None) -> str:
+    def to_toml(self) -> str:
         """The resolved run as TOML text, loadable with ``zoo run --config``."""
         import tomli_w
 
         header = (
             "# The fully resolved run, written by zoo. Repeat it with:\n"
             "#   zoo run --config config.toml\n"
+            "# Components are named plugin:name, so other plugins installed later change nothing.\n"
         )
-        return header + tomli_w.dumps(self.to_dict(qualify))
+        return header + tomli_w.dumps(self.to_dict())
+
+
+def recorded_plugins(manifest: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """(kind, component name) -> plugin, from a run manifest's ``components`` records.
+
+    Runs written before config.toml qualified every name have bare names
+    there; this is how their components are found again when a bare name has
+    become ambiguous. Malformed records are skipped.
+    """
+    found: dict[tuple[str, str], str] = {}
+    records = manifest.get("components") if isinstance(manifest, dict) else None
+    for record in records if isinstance(records, list) else []:
+        if not isinstance(record, dict):
+            continue
+        kind, name, plugin = record.get("kind"), record.get("component"), record.get("plugin")
+        if all(isinstance(value, str) and value for value in (kind, name, plugin)):
+            found[(kind, name)] = plugin
+    return found

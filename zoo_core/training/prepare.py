@@ -14,7 +14,7 @@ from typing import Any
 from zoo_core._util.text import error_line
 from zoo_core.data import check_dataset, limit
 from zoo_core.errors import ConfigError, DataError, RunError
-from zoo_core.registry import Registry, RunConfig
+from zoo_core.registry import Registry, RunConfig, recorded_plugins
 from zoo_core.runs import Run
 from zoo_core.runs.checkpoint import read_weights_npz
 from zoo_core.training import engine
@@ -40,9 +40,15 @@ class Prepared:
 
 
 def run_config(run: Run, registry: Registry) -> RunConfig:
-    """The run's config.toml resolved against the registry (as on the day it ran, if names still resolve)."""
-    return registry.run_from_table(run.config_table(), run.manifest().get("recipe", "adhoc"),
-                                   str(run.dir / "config.toml"))
+    """The run's config.toml resolved against the registry, to the very components it ran with.
+
+    config.toml names every component as plugin:name; a run written before
+    that has bare names, and a bare name that another plugin has registered
+    since is bound to the plugin its manifest.json recorded.
+    """
+    manifest = run.manifest()
+    return registry.run_from_table(run.config_table(), manifest.get("recipe", "adhoc"), str(run.dir / "config.toml"),
+                                   recorded=recorded_plugins(manifest))
 
 
 def load_dataset(config: RunConfig) -> Any:

@@ -108,16 +108,17 @@ def _resumable_manifest(run: Run) -> dict[str, Any]:
     return data
 
 
-def qualified_names(config: RunConfig, registry: Registry) -> set[tuple[str, str]]:
-    """(kind, name) of the run's components whose bare name is ambiguous."""
-    return {(c.kind, c.component.name) for c in config.choices()
-            if len(registry.catalog.by_kind[c.kind].get(c.component.name, [])) > 1}
-
-
 def component_records(config: RunConfig) -> list[dict[str, Any]]:
-    """The manifest's record of each component: where it came from and its params."""
-    return [{"kind": c.kind, "name": c.ref, "component": c.component.name, "plugin": c.component.plugin,
-             "distribution": c.component.distribution, "version": c.component.version, "params": c.params}
+    """The manifest's record of each component: its exact identity, the names followed to it, and its params.
+
+    ``name`` is the name as written (a preset, a component or plugin:name),
+    ``chain`` every name followed from it to the component (``["mlp-128-64-10",
+    "mlp"]``), ``component`` and ``plugin`` the component it resolved to,
+    with the ``distribution`` and ``version`` that provided it.
+    """
+    return [{"kind": c.kind, "name": c.ref, "chain": list(c.chain) or [c.ref], "component": c.component.name,
+             "plugin": c.component.plugin, "distribution": c.component.distribution, "version": c.component.version,
+             "params": c.params}
             for c in config.choices()]
 
 
@@ -130,7 +131,7 @@ def start_run(config: RunConfig, registry: Registry, root: str | Path | None = N
     directory = create_run_dir(runs_root(root), config.recipe)
     lock = RunLock(directory).acquire("start")
     try:
-        write_text_atomic(directory / "config.toml", config.to_toml(qualified_names(config, registry)))
+        write_text_atomic(directory / "config.toml", config.to_toml())  # every component as plugin:name
         distributions = {c.component.distribution: c.component.version for c in config.choices()}
         manifest = Manifest(directory / "manifest.json", {
             "run_id": directory.name, "recipe": config.recipe, "status": "running",
