@@ -184,7 +184,7 @@ def plot_samples(path: Path, *, info: DatasetInfo, x: Any, y: Any, count: int = 
     else:
         fig = image_grid_figure(images, [class_name(info, label) for label in y])
     shown, present = len(np.unique(y)), len(np.unique(labels))
-    classes = f"all {shown} classes" if shown == present else f"{shown} of {present} classes"
+    classes = f"{shown} of {present} classes" if shown < present else "both classes" if shown == 2 else f"all {shown} classes"
     fig.suptitle(f"{info.name}: training examples ({classes})", fontsize=12)
     return save_png(fig, path)
 

@@ -68,7 +68,7 @@ def vector_samples_figure(x: np.ndarray, y: np.ndarray, info: DatasetInfo) -> Fi
     fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02, label="below / above the feature's mean (std)")
     if features <= MAX_TABLE_TEXT_FEATURES and len(values) <= 60:
         for (row, col), value in np.ndenumerate(values):
-            ax.text(col, row, f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}", ha="center", va="center", fontsize=7,
+            ax.text(col, row, _cell_text(value), ha="center", va="center", fontsize=7,
                     color="white" if abs(z[row, col]) > 1.6 else "black")
     name_axis(ax, "x", feature_labels(info, features), f"feature (of {features})", rotation=45)
     ax.set_yticks(range(len(y)), [shorten(class_name(info, label)) for label in y], fontsize=8)
@@ -79,6 +79,13 @@ def vector_samples_figure(x: np.ndarray, y: np.ndarray, info: DatasetInfo) -> Fi
                  fontsize=9, color=NEUTRAL)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     return fig
+
+
+def _cell_text(value: float) -> str:
+    """A table cell: whole numbers from 100 on, 3 significant digits down to 0.01, 2 below."""
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    return f"{value:.3g}" if abs(value) >= 0.01 or value == 0 else f"{value:.2g}"
 
 
 def name_axis(ax: Any, axis: str, names: Sequence[str], fallback: str, rotation: int = 0) -> None:

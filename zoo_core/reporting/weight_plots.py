@@ -16,7 +16,8 @@ from zoo_core.reporting.vector_plots import feature_labels, name_axis
 MAX_WEIGHT_UNITS = 64  # weights.png: hidden units shown as images
 MAX_WEIGHT_LAYERS = 10  # weight_distributions.png: layers shown
 MAX_WEIGHT_SIDE = 32  # weight tiles wider or taller than this are averaged down for display
-MAX_ANNOTATED_WEIGHTS = 400  # kernel heat map: weights written in the cells up to this many
+MAX_ANNOTATED_COLUMNS = 16  # kernel heat map: weights written in the cells up to this many units...
+MAX_ANNOTATED_ROWS = 40  # ...and this many input features
 
 
 def plot_weights(
@@ -145,7 +146,7 @@ def _kernel_heatmap_figure(kernel: np.ndarray, info: DatasetInfo, output_layer: 
     else:
         ax.set_ylabel(f"input feature (of {rows})")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    if kernel.size <= MAX_ANNOTATED_WEIGHTS:
+    if cols <= MAX_ANNOTATED_COLUMNS and rows <= MAX_ANNOTATED_ROWS:
         for (row, col), weight in np.ndenumerate(kernel):
             ax.text(col, row, f"{weight:.2f}", ha="center", va="center", fontsize=7,
                     color="white" if abs(weight) > 0.6 * peak else "black")
