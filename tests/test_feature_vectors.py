@@ -223,6 +223,14 @@ def test_defaults_differ_for_images_and_feature_vectors() -> None:
     np.testing.assert_array_equal(vectors.normalise(np.array([[2.5] * 13])), np.full((1, 13), 2.5, np.float32))
 
 
+def test_numpy_statistics_are_kept_as_plain_lists() -> None:
+    raw = np.arange(12.0).reshape(4, 3)
+    info = DatasetInfo("t", (3,), 2, ["a", "b"], image=False, feature_names=np.array(["x", "y", "z"]),
+                       feature_mean=raw.mean(axis=0), feature_std=raw.std(axis=0))
+    assert info.feature_mean == [4.5, 5.5, 6.5] and info.feature_names == ["x", "y", "z"]
+    assert json.loads(json.dumps(info.to_dict()))["feature_std"] == pytest.approx(raw.std(axis=0).tolist())
+
+
 def test_normalise_is_per_feature_after_scale_and_offset() -> None:
     info = DatasetInfo("t", (3,), 2, ["a", "b"], image=False, scale=2.0, offset=1.0,
                        feature_mean=[1.0, 3.0, 5.0], feature_std=[1.0, 2.0, 4.0])

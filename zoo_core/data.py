@@ -73,6 +73,10 @@ class DatasetInfo:
             self.scale = 1.0 / 255.0 if self.image else 1.0
         if self.raw_value_range is None:
             self.raw_value_range = (0.0, 255.0) if self.image else tuple(self.value_range)
+        for key in ("feature_names", "feature_mean", "feature_std"):  # numpy arrays become JSON-ready lists
+            value = getattr(self, key)
+            if hasattr(value, "tolist"):
+                setattr(self, key, value.tolist())
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (used in manifests and export metadata: the model's input contract)."""
