@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from zoo_core.data import DatasetInfo
-from zoo_core.reporting import figures, plots, weight_plots
+from zoo_core.reporting import figures, plots, vector_plots, weight_plots
 from zoo_core.reporting.metrics import classification_metrics
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -79,6 +79,12 @@ CASES = {
     "vectors, 2 classes, no validation": (
         DatasetInfo("blobs", (12,), 2, ["negative", "positive"], image=False, value_range=(-3.0, 3.0)),
         {"validation": False},
+    ),
+    "wine-like vectors: named, standardised features": (
+        DatasetInfo("wine", (13,), 3, ["cultivar 1", "cultivar 2", "cultivar 3"], image=False,
+                    value_range=(-3.0, 3.0), feature_names=[f"feature {i}" for i in range(13)],
+                    feature_mean=[10.0 ** (i % 4) for i in range(13)], feature_std=[1.0 + i for i in range(13)]),
+        {},
     ),
 }
 
@@ -242,3 +248,140 @@ def test_big_colour_images_stay_small_files(tmp_path):
     rng = np.random.default_rng(3)
     kernel = rng.normal(size=(96 * 96 * 3, 64))
     assert_png(plots.plot_weights(tmp_path / "w.png", info=info, kernel=kernel))
+
+
+# --------------------------------------------------------------------------- every class; feature vectors
+
+
+WINE = CASES["wine-like vectors: named, standardised features"][0]
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The figures the plot functions save, in order, for checking what they show."""
+    figures_saved = []
+    real = figures.save_png
+
+    def capture(fig, path):
+        figures_saved.append(fig)
+        return real(fig, path)
+
+    monkeypatch.setattr(plots, "save_png", capture)
+    monkeypatch.setattr(weight_plots, "save_png", capture)
+    return figures_saved
+
+
+def tick_labels(ax, axis="x"):
+    return [label.get_text() for label in getattr(ax, f"get_{axis}ticklabels")()]
+
+
+def class_sorted(info, samples=200, seed=0):
+    run = make_run(info, samples=samples, seed=seed)
+    order = np.argsort(run["y_train"], kind="stable")
+    return run["x_train"][order], run["y_train"][order]
+
+
+def test_pick_per_class_covers_every_class_in_turns_and_is_deterministic():
+    y = np.repeat([0, 1, 2], [50, 30, 2])  # sorted by class: the first 25 are all class 0
+    chosen = figures.pick_per_class(y, 25)
+    assert np.bincount(y[chosen]).tolist() == [12, 11, 2]  # class 2 has only two; the rest share evenly
+    assert chosen.tolist()[:3] == [0, 1, 2] and chosen.tolist()[-2:] == [80, 81]  # first ones, grouped by class
+    assert figures.pick_per_class(y, 25).tolist() == chosen.tolist()
+    assert figures.pick_per_class(np.arange(40) % 40, 25).tolist() == list(range(25))  # more classes than count
+    assert figures.pick_per_class(np.eye(3)[[2, 0, 1, 1]], 3).tolist() == [1, 2, 0]  # one-hot labels
+    assert figures.pick_per_class(np.zeros(0, dtype=int), 5).tolist() == []
+
+
+def test_samples_of_class_sorted_images_show_every_class(tmp_path, drawn):
+    info = DatasetInfo("mnist", (28, 28), 10, DIGITS)
+    x, y = class_sorted(info)
+    assert_png(plots.plot_samples(tmp_path / "s.png", info=info, x=x, y=y))
+    fig = drawn[-1]
+    titles = [text.get_text() for text in fig.axes[0].texts]
+    assert len(titles) == 25 and set(titles) == set(DIGITS)
+    assert titles == sorted(titles)  # grouped by class
+    assert "all 10 classes" in fig._suptitle.get_text()
+
+
+def test_samples_show_one_of_each_class_when_there_are_more_classes_than_count(tmp_path, drawn):
+    info = DatasetInfo("many", (8, 8), 40, [f"c{i}" for i in range(40)])
+    x, y = class_sorted(info, samples=400)
+    plots.plot_samples(tmp_path / "s.png", info=info, x=x, y=y)
+    titles = [text.get_text() for text in drawn[-1].axes[0].texts]
+    present = sorted({f"c{label}" for label in y})
+    assert sorted(titles) == present
+
+
+def test_samples_of_feature_vectors_are_a_table_of_named_features_and_classes(tmp_path, drawn):
+    x, y = class_sorted(WINE, samples=90)
+    assert_png(plots.plot_samples(tmp_path / "s.png", info=WINE, x=x, y=y))
+    fig = drawn[-1]
+    ax = fig.axes[0]
+    assert tick_labels(ax) == WINE.feature_names
+    rows = tick_labels(ax, "y")
+    assert len(rows) == 25 and set(rows) == set(WINE.class_names) and rows == sorted(rows)
+    assert "all 3 classes" in fig._suptitle.get_text()
+    assert ax.get_title() == "raw values (before the recorded normalisation)"
+    first = np.asarray(x[0], dtype=np.float64) * np.asarray(WINE.feature_std) + np.asarray(WINE.feature_mean)
+    cells = [text.get_text() for text in ax.texts]
+    assert len(cells) == 25 * 13
+    assert cells[:13] == [vector_plots._cell_text(v) for v in first]  # raw units, not model inputs
+    assert 980 < float(cells[3]) < 1020  # feature 3: mean 1000, std 4, model inputs within -3..3
+
+
+def test_softmax_regression_weights_are_named_by_feature_and_class(tmp_path, drawn):
+    kernel = np.random.default_rng(4).normal(size=(13, 3))
+    history = [{"dense": kernel.ravel()}] * 3  # the only layer with a kernel: its outputs are the classes
+    assert weight_plots.outputs_are_classes(kernel, WINE, history)
+    run = make_run(WINE)
+    run.update(first_layer_weights=kernel, weight_history=history)
+    written = plots.write_plots(tmp_path, strict=True, **run)
+    assert_png(written["weights"])
+    fig = next(f for f in drawn if f._suptitle is not None and "weights (13, 3)" in f._suptitle.get_text())
+    ax = fig.axes[0]
+    assert tick_labels(ax) == WINE.class_names and ax.get_xlabel() == "class"
+    assert tick_labels(ax, "y") == WINE.feature_names
+    assert "classes" in fig._suptitle.get_text() and "unit" not in fig._suptitle.get_text()
+
+
+def test_a_hidden_layer_of_as_many_units_as_classes_stays_hidden_units(tmp_path, drawn):
+    kernel = np.random.default_rng(5).normal(size=(13, 3))
+    history = [{"dense": kernel.ravel(), "dense_1": np.zeros(9)}]
+    assert not weight_plots.outputs_are_classes(kernel, WINE, history)
+    assert not weight_plots.outputs_are_classes(kernel, WINE, [])  # no history: zoo cannot tell
+    plots.plot_weights(tmp_path / "w.png", info=WINE, kernel=kernel, output_layer=False)
+    assert drawn[-1].axes[0].get_xlabel() == "hidden unit (of 3)"
+
+
+def test_an_image_softmax_regression_has_a_weight_image_per_class(tmp_path, drawn):
+    info = CASES["32x32x3 colour"][0]
+    kernel = np.random.default_rng(6).normal(size=(32 * 32 * 3, 10))
+    assert_png(plots.plot_weights(tmp_path / "w.png", info=info, kernel=kernel, output_layer=True))
+    assert [text.get_text() for text in drawn[-1].axes[0].texts] == info.class_names
+    assert "each of the 10 classes" in drawn[-1]._suptitle.get_text()
+
+
+def test_predictions_of_feature_vectors_name_the_classes_and_draw_feature_bars(tmp_path, drawn):
+    run = make_run(WINE)
+    assert_png(plots.plot_predictions(tmp_path / "p.png", info=WINE, x=run["x_test"], y=run["y_test"],
+                                      probabilities=run["probabilities"]))
+    axes = drawn[-1].axes
+    assert len(axes) == 30
+    assert all(tick_labels(ax) == WINE.class_names for ax in axes[1::2])  # probability bars: class names
+    assert all(len(ax.patches) == 13 and not ax.images for ax in axes[0::2])  # a bar per feature, no colour strip
+    assert all(ax.get_xlabel().split(" ")[0] == "cultivar" for ax in axes[0::2])
+
+
+def test_predictions_of_images_are_unchanged(tmp_path, drawn):
+    info = CASES["32x32x3 colour"][0]
+    run = make_run(info)
+    plots.plot_predictions(tmp_path / "p.png", info=info, x=run["x_test"], y=run["y_test"],
+                           probabilities=run["probabilities"])
+    axes = drawn[-1].axes
+    assert all(ax.images for ax in axes[0::2])
+    assert all(tick_labels(ax) == [str(i) for i in range(10)] for ax in axes[1::2])  # class numbers, as before
+
+
+def test_table_cells_are_short():
+    assert [vector_plots._cell_text(v) for v in (1234.5, 13.24, -0.3943, -0.000625, 0.0, 2e-5)] == [
+        "1234", "13.2", "-0.394", "-0.00063", "0", "2e-05"]

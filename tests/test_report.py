@@ -121,6 +121,16 @@ def test_what_was_trained_on_what():
     assert "A toy set." in text
 
 
+def test_standardised_features_are_named_in_the_data_row():
+    wine = {"name": "wine", "input_shape": [13], "num_classes": 3, "class_names": ["a", "b", "c"],
+            "input_dtype": "float32", "value_range": [-5.0, 5.0], "image": False,
+            "feature_mean": [0.0] * 13, "feature_std": [1.0] * 13}
+    text = render(manifest=make_manifest(dataset=wine))
+    assert "input 13 float32 in [-5.0, 5.0]; standardised per feature (mean and std in the model's input contract)" \
+        in text
+    assert "standardised per feature" not in render()
+
+
 def test_history_table_has_every_epoch():
     text = section(render(), "Training history")
     assert table_row(text, "epoch") == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]

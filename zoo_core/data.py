@@ -12,19 +12,42 @@ from zoo_core.errors import DataError
 class DatasetInfo:
     """Facts about a dataset that the rest of the run reads instead of assuming.
 
+    Images (the defaults) and feature vectors are both first-class. For
+    feature vectors (tabular data) give ``image=False``, ``input_shape=(n,)``
+    and, if you standardise the features, their ``feature_mean`` and
+    ``feature_std``: zoo records them in the exported model's input contract
+    and ``zoo predict`` then takes raw features (``.npy`` or ``.csv`` rows)::
+
+        DatasetInfo(name="wine", input_shape=(13,), num_classes=3, class_names=["cultivar 1", ...],
+                    image=False, feature_names=["alcohol", ...], value_range=(-5.0, 5.0),
+                    feature_mean=list(x_train_raw.mean(axis=0)), feature_std=list(x_train_raw.std(axis=0)))
+
+    Model input = (raw * scale + offset - feature_mean) / feature_std, the
+    last two per feature (the last axis of an example; per channel for an
+    image) and only when given; :meth:`normalise` applies it.
+
     Args:
         name: the dataset's name, e.g. ``"mnist"``.
-        input_shape: shape of one example as the model sees it, e.g. ``(28, 28)``.
+        input_shape: shape of one example as the model sees it, e.g. ``(28, 28)`` or ``(13,)``.
         num_classes: number of classes; labels are ``0 .. num_classes - 1``.
         class_names: a display name per class.
         input_dtype: dtype of the model's input, e.g. ``"float32"``.
-        value_range: (low, high) of the model's input values, e.g. ``(0.0, 1.0)``.
-        raw_value_range: value range of raw inputs (image pixels), e.g. ``(0, 255)``.
-        normalisation: how a raw input becomes a model input, in words and as
-            ``scale`` / ``offset`` (model input = raw * scale + offset).
-        image: whether examples are images (so plots and ``zoo predict`` can show them).
+        value_range: (low, high) of the model's input values (after normalisation),
+            e.g. ``(0.0, 1.0)``; for standardised features e.g. ``(-5.0, 5.0)``.
+        raw_value_range: value range of raw inputs; default ``(0, 255)`` (pixels)
+            for images, ``value_range`` otherwise.
+        scale: model input = raw * scale + offset (before the per-feature
+            step); default ``1/255`` for images, ``1.0`` otherwise.
+        offset: see ``scale``; default ``0.0``.
+        image: whether examples are images (so plots and ``zoo predict`` can show them);
+            ``False`` for feature vectors.
         channels: colour channels of an image input (1 = grayscale).
         description: one paragraph about the data and where it came from.
+        feature_names: a name per feature (the last axis), e.g. ``["alcohol", ...]``;
+            optional, used by plots and as the header of ``.csv`` input.
+        feature_mean: per-feature mean subtracted from raw inputs (after scale/offset); optional.
+        feature_std: per-feature divisor (all > 0); given together with ``feature_mean``.
+        extra: anything else worth recording (JSON-ready).
     """
 
     name: str
@@ -33,30 +56,67 @@ class DatasetInfo:
     class_names: list[str]
     input_dtype: str = "float32"
     value_range: tuple[float, float] = (0.0, 1.0)
-    raw_value_range: tuple[float, float] = (0.0, 255.0)
-    scale: float = 1.0 / 255.0
+    raw_value_range: tuple[float, float] | None = None  # None: (0, 255) for images, value_range otherwise
+    scale: float | None = None  # None: 1/255 for images, 1.0 otherwise
     offset: float = 0.0
     image: bool = True
     channels: int = 1
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    feature_names: list[str] = field(default_factory=list)
+    feature_mean: list[float] | None = None
+    feature_std: list[float] | None = None
+
+    def __post_init__(self) -> None:
+        """Fill the defaults that differ between images and feature vectors."""
+        if self.scale is None:
+            self.scale = 1.0 / 255.0 if self.image else 1.0
+        if self.raw_value_range is None:
+            self.raw_value_range = (0.0, 255.0) if self.image else tuple(self.value_range)
+        for key in ("feature_names", "feature_mean", "feature_std"):  # numpy arrays become JSON-ready lists
+            value = getattr(self, key)
+            if hasattr(value, "tolist"):
+                setattr(self, key, value.tolist())
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (used in manifests and export metadata)."""
+        """A JSON-ready dict (used in manifests and export metadata: the model's input contract)."""
         data = asdict(self)
         data["input_shape"] = list(self.input_shape)
         data["value_range"] = list(self.value_range)
-        data["raw_value_range"] = list(self.raw_value_range)
+        data["raw_value_range"] = list(self.raw_value_range or ())
+        for key in ("feature_mean", "feature_std"):
+            if data[key] is not None:
+                data[key] = [float(value) for value in data[key]]
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "DatasetInfo":
-        """Inverse of :meth:`to_dict`."""
+        """Inverse of :meth:`to_dict`; records written before a field existed get its default."""
         data = dict(data)
         data["input_shape"] = tuple(data["input_shape"])
         data["value_range"] = tuple(data["value_range"])
         data["raw_value_range"] = tuple(data.get("raw_value_range", (0.0, 255.0)))
         return cls(**data)
+
+    def normalise(self, raw: Any) -> Any:
+        """Raw inputs (pixels, raw features) as the model takes them; see :func:`normalise_inputs`."""
+        return normalise_inputs(raw, self.to_dict())
+
+
+def normalise_inputs(raw: Any, contract: dict[str, Any]) -> Any:
+    """``(raw * scale + offset - feature_mean) / feature_std`` in ``input_dtype``.
+
+    ``contract`` is :meth:`DatasetInfo.to_dict` or an exported model's
+    ``metadata["input"]``; absent keys mean no change (``scale`` 1, ``offset``
+    0, no per-feature step). The per-feature lists apply along the last axis.
+    """
+    import numpy as np
+
+    values = np.asarray(raw, dtype=np.float64) * float(contract.get("scale", 1.0)) + float(contract.get("offset", 0.0))
+    mean, std = contract.get("feature_mean"), contract.get("feature_std")
+    if mean is not None and std is not None:
+        values = (values - np.asarray(mean, dtype=np.float64)) / np.asarray(std, dtype=np.float64)
+    return values.astype(contract.get("input_dtype", "float32"))
 
 
 @dataclass
@@ -97,6 +157,34 @@ def check_dataset(dataset: Dataset, where: str) -> None:
             raise DataError(f"{where}: y_{split} must hold integer labels 0..{info.num_classes - 1}")
     if len(info.class_names) != info.num_classes:
         raise DataError(f"{where}: {len(info.class_names)} class names for {info.num_classes} classes")
+    check_feature_fields(info, where)
+
+
+def check_feature_fields(info: DatasetInfo, where: str) -> None:
+    """Refuse feature names, means or deviations that do not fit the last axis of ``input_shape``."""
+    import numpy as np
+
+    features = int(tuple(info.input_shape)[-1]) if len(info.input_shape) else 1
+    if info.feature_names and len(info.feature_names) != features:
+        raise DataError(f"{where}: {len(info.feature_names)} feature_names for {features} features "
+                        f"(the last axis of input_shape {tuple(info.input_shape)})")
+    if (info.feature_mean is None) != (info.feature_std is None):
+        raise DataError(f"{where}: give feature_mean and feature_std together (one is missing)",
+                        hint="model input = (raw - feature_mean) / feature_std, one value per feature each")
+    for key in ("feature_mean", "feature_std"):
+        values = getattr(info, key)
+        if values is None:
+            continue
+        try:
+            array = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            array = None
+        if array is None or array.shape != (features,):
+            raise DataError(f"{where}: {key} must be a list of {features} numbers, one per feature "
+                            f"(the last axis of input_shape {tuple(info.input_shape)})")
+        if not np.all(np.isfinite(array)) or (key == "feature_std" and np.any(array <= 0)):
+            raise DataError(f"{where}: {key} must hold finite numbers" + (", all above 0" if key == "feature_std" else ""),
+                            hint="a constant feature has std 0: use 1.0 for it, or drop the feature")
 
 
 def limit(dataset: Dataset, max_train: int, max_test: int) -> Dataset:

@@ -254,12 +254,12 @@ def export_command(
 @handles_errors
 def predict_command(
     model: str = typer.Argument(..., help="A .tflite file, a SavedModel directory, or a run."),
-    inputs: List[Path] = typer.Argument(..., help="PNG/JPEG images or .npy arrays."),
+    inputs: List[Path] = typer.Argument(..., help="PNG/JPEG images, .npy arrays, or .csv rows (feature-vector models)."),
     top: int = typer.Option(3, "--top", "-k", help="How many classes to show per input."),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
-    """Classify images or arrays with an exported model or a run's model."""
+    """Classify images, arrays or CSV rows with an exported model or a run's model."""
     import numpy as np
 
     from zoo_core import predict

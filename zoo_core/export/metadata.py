@@ -33,8 +33,9 @@ def artifact_metadata(context: ExportContext, format: str, variant: str) -> dict
     """Metadata written with an artifact: the context's metadata (run id...), labels, input contract, versions.
 
     ``input`` is the dataset's input contract (:meth:`DatasetInfo.to_dict`:
-    shape, dtype, value range, ``scale`` / ``offset``), which ``zoo predict``
-    uses to turn an image into a model input.
+    shape, dtype, value range, ``scale`` / ``offset``, and for feature
+    vectors ``feature_names`` / ``feature_mean`` / ``feature_std``), which
+    ``zoo predict`` uses to turn an image or raw features into a model input.
     """
     import keras
     import tensorflow as tf

@@ -9,7 +9,11 @@ not imported), a SavedModel (run with ``tf.saved_model.load``) or a run's
 ``model.keras``. Its
 ``metadata`` is what the exporter stored with it: ``class_names`` and the input
 contract under ``input`` (the keys of ``DatasetInfo.to_dict()``: input_shape,
-input_dtype, scale, offset, value_range, raw_value_range, channels, image).
+input_dtype, scale, offset, value_range, raw_value_range, channels, image,
+and for feature vectors feature_names, feature_mean, feature_std).
+``load_input`` reads images, ``.npy`` arrays and (for feature-vector models)
+``.csv`` rows, and applies that contract: a model with per-feature
+normalisation takes raw features.
 
 Importing this package imports neither numpy nor TensorFlow. It never imports
 ``zoo_core.export`` (export builds on predict, not the reverse).

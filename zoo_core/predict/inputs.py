@@ -1,4 +1,4 @@
-"""Turning files into model inputs: images and ``.npy`` arrays, scaled by the model's input contract.
+"""Turning files into model inputs: images, ``.npy`` arrays and ``.csv`` rows, normalised by the model's contract.
 
 Importing this module imports neither numpy nor Pillow.
 """
@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo_core._util.text import error_line
+from zoo_core.data import normalise_inputs
 from zoo_core.errors import DataError
+from zoo_core.predict.tabular import describe_input, read_csv_rows
 
 if TYPE_CHECKING:
     import numpy as np
@@ -19,21 +21,28 @@ MAX_ASPECT_CHANGE = 1.5
 
 
 def load_input(path: Path, info: dict[str, Any]) -> "np.ndarray":
-    """Read an image or a ``.npy`` array and turn it into model inputs, shape ``(n, *input_shape)``.
+    """Read an image, a ``.npy`` array or a ``.csv`` table and turn it into model inputs, shape ``(n, *input_shape)``.
 
     ``info`` is the input contract (``predictor.metadata["input"]``; the whole
     metadata dict is accepted too).
 
-    - Images (PNG, JPEG, anything Pillow reads) become one example: converted
-      to grayscale or RGB per ``channels``, resized to the input size (refused
-      if the aspect ratio differs by more than 1.5x), then scaled
-      ``raw * scale + offset``.
+    - Images (PNG, JPEG, anything Pillow reads), for image models only, become
+      one example: converted to grayscale or RGB per ``channels``, resized to
+      the input size (refused if the aspect ratio differs by more than 1.5x),
+      then normalised (``raw * scale + offset``, and the per-feature step).
     - ``.npy`` arrays hold one example (``input_shape``) or several
-      (``(n, *input_shape)``). Integer arrays, and float arrays with values
-      beyond ``value_range``, are taken as raw (e.g. 0..255 pixels) and
-      scaled; other float arrays as already model-scaled.
+      (``(n, *input_shape)``).
+    - ``.csv`` files, for feature-vector models (``input_shape`` ``(n,)``),
+      hold one example per line, with an optional header row of feature names.
+    - A model with per-feature normalisation (``feature_mean`` /
+      ``feature_std``) takes raw values only: they are always normalised.
+      Otherwise integer arrays, and float arrays with values beyond
+      ``value_range``, are taken as raw (e.g. 0..255 pixels) and normalised;
+      other float arrays as already model-scaled.
 
-    Raises DataError naming the file for a non-image, an unreadable file or a wrong shape.
+    Raises DataError naming the file for the wrong kind of input (e.g. an
+    image for a feature-vector model), an unreadable file, a wrong shape or
+    NaN/infinite values.
     """
     path = Path(path)
     for key in ("input", "dataset"):  # whole metadata given: take its contract
@@ -45,13 +54,38 @@ def load_input(path: Path, info: dict[str, Any]) -> "np.ndarray":
                         hint="pass model-scaled .npy arrays, or use a model exported by zoo")
     if not path.is_file():
         raise DataError(f"input '{path}' does not exist" if not path.exists() else f"input '{path}' is not a file",
-                        hint="give PNG/JPEG images or .npy arrays")
-    if path.suffix.lower() == ".npy":
-        return _load_array(path, info)
+                        hint=_accepted_files(info))
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return _to_model_inputs(_read_array(path, info), path, info)
+    if suffix == ".csv":
+        return _to_model_inputs(_read_csv(path, info), path, info)
+    if not info.get("image", True):
+        raise DataError(f"input '{path}': this model takes {describe_input(info)}: "
+                        f"give a {'.npy or .csv' if _is_vector_model(info) else '.npy'} file",
+                        hint=_accepted_files(info))
     return _load_image(path, info)
 
 
-def _load_array(path: Path, info: dict[str, Any]) -> "np.ndarray":
+def _is_vector_model(info: dict[str, Any]) -> bool:
+    """A model whose examples are 1-D feature vectors (not images)."""
+    return not info.get("image", True) and len(tuple(info["input_shape"])) == 1
+
+
+def _accepted_files(info: dict[str, Any]) -> str:
+    """Which files this model's inputs can come from, for hints."""
+    if _is_vector_model(info):
+        names = list(info.get("feature_names") or [])
+        header = f" (header: {', '.join(names)})" if names else ""
+        return (f"give .npy arrays of shape ({tuple(info['input_shape'])[0]},) or (n, {tuple(info['input_shape'])[0]}), "
+                f"or .csv files with one example per line{header}")
+    if not info.get("image", True):
+        return f"give .npy arrays of shape {tuple(info['input_shape'])} or (n, *{tuple(info['input_shape'])})"
+    return "give PNG/JPEG images or .npy arrays"
+
+
+def _read_array(path: Path, info: dict[str, Any]) -> "np.ndarray":
+    """The examples of a ``.npy`` file, shape ``(n, *input_shape)``, as stored (no scaling)."""
     import numpy as np
 
     shape = tuple(info["input_shape"])
@@ -63,21 +97,45 @@ def _load_array(path: Path, info: dict[str, Any]) -> "np.ndarray":
     if array.shape == shape:
         array = array[np.newaxis]
     if array.shape[1:] != shape:
-        raise DataError(f"input '{path}' has shape {array.shape}; the model expects "
-                        f"{shape} for one example or (n, {', '.join(map(str, shape))}) for several",
+        what = (f"{describe_input(info)}: one vector {shape} or rows (n, {shape[0]})" if _is_vector_model(info)
+                else f"{shape} for one example or (n, {', '.join(map(str, shape))}) for several")
+        raise DataError(f"input '{path}' has shape {array.shape}; the model expects {what}",
                         hint=f"reshape the array to {shape} (one example) before saving it")
     if array.dtype.kind not in "uif":
         raise DataError(f"input '{path}' holds {array.dtype} values; expected numbers")
+    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+        bad = np.argwhere(~np.isfinite(array))[0]
+        raise DataError(f"input '{path}' holds NaN or infinite values (the first at index {tuple(int(i) for i in bad)}); "
+                        "the model needs finite numbers",
+                        hint="fill in missing values (e.g. with the feature's mean) or drop those examples")
+    return array
+
+
+def _read_csv(path: Path, info: dict[str, Any]) -> "np.ndarray":
+    """The rows of a ``.csv`` file for a feature-vector model; DataError for any other model."""
+    if not _is_vector_model(info):
+        raise DataError(f"input '{path}': this model takes {describe_input(info)}, not CSV rows",
+                        hint=_accepted_files(info))
+    features = int(tuple(info["input_shape"])[0])
+    return read_csv_rows(path, features, list(info.get("feature_names") or []))
+
+
+def _to_model_inputs(array: "np.ndarray", path: Path, info: dict[str, Any]) -> "np.ndarray":
+    """Normalise raw values; pass model-scaled ones through (see :func:`load_input` for which is which)."""
+    if info.get("feature_mean") is not None and info.get("feature_std") is not None:
+        return normalise_inputs(array, info)
+    if not info.get("image", True) and float(info.get("scale", 1.0)) == 1.0 and float(info.get("offset", 0.0)) == 0.0:
+        return array.astype(info.get("input_dtype", "float32"))  # no normalisation: raw values are model inputs
     low, high = info.get("value_range", (0.0, 1.0))
     tolerance = 1e-3 * max(1.0, abs(high - low))
     if array.dtype.kind in "ui" or (array.size and (array.min() < low - tolerance or array.max() > high + tolerance)):
         raw_low, raw_high = info.get("raw_value_range", (0.0, 255.0))
+        example = ", e.g. pixels" if info.get("image", True) else ""
         if array.size and (array.min() < raw_low or array.max() > raw_high):
             raise DataError(f"input '{path}' has values {array.min()}..{array.max()}, outside both the model's "
                             f"range {low}..{high} and the raw range {raw_low}..{raw_high}",
-                            hint=f"give raw values ({raw_low}..{raw_high}, e.g. pixels) or model-scaled ones "
-                                 f"({low}..{high})")
-        return _scale(array, info)
+                            hint=f"give raw values ({raw_low}..{raw_high}{example}) or model-scaled ones ({low}..{high})")
+        return normalise_inputs(array, info)
     return array.astype(info.get("input_dtype", "float32"))
 
 
@@ -105,12 +163,4 @@ def _load_image(path: Path, info: dict[str, Any]) -> "np.ndarray":
     pixels = np.asarray(image)
     if pixels.size != int(np.prod(shape)):
         raise DataError(f"input '{path}' gives {pixels.shape} pixels; the model expects {shape}")
-    return _scale(pixels.reshape(shape)[np.newaxis], info)
-
-
-def _scale(raw: "np.ndarray", info: dict[str, Any]) -> "np.ndarray":
-    """Raw values (e.g. 0..255 pixels) to model inputs: ``raw * scale + offset``."""
-    import numpy as np
-
-    scaled = raw.astype(np.float64) * float(info.get("scale", 1.0)) + float(info.get("offset", 0.0))
-    return scaled.astype(info.get("input_dtype", "float32"))
+    return normalise_inputs(pixels.reshape(shape)[np.newaxis], info)

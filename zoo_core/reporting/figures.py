@@ -176,14 +176,6 @@ def draw_image(ax: Any, image: np.ndarray, cmap: str = "gray", vrange: tuple[flo
     ax.set_yticks([])
 
 
-def draw_vector(ax: Any, vector: np.ndarray, value_range: tuple[float, float]) -> None:
-    """A feature vector as a one-row heat strip without ticks."""
-    ax.imshow(np.asarray(vector, dtype=np.float64).reshape(1, -1), aspect="auto", cmap="viridis",
-              vmin=value_range[0], vmax=value_range[1], interpolation="nearest")
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
 def note(ax: Any, text: str) -> None:
     """Write ``text`` in the middle of an empty axes."""
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color=NEUTRAL)
@@ -212,6 +204,28 @@ def class_indices(y: Any) -> np.ndarray:
     if y.ndim == 2 and y.shape[1] > 1:
         y = y.argmax(axis=1)
     return y.reshape(-1).astype(int)
+
+
+def pick_per_class(y: Any, count: int) -> np.ndarray:
+    """Indices of up to ``count`` examples that cover every class present, grouped by class.
+
+    Deterministic: each class gives its first examples in data order, one
+    class after another in turns, so class-sorted data shows every class and
+    the classes get equal shares (when they have enough examples). With more
+    classes than ``count``, the first ``count`` classes get one each.
+    """
+    labels = class_indices(y)
+    order = np.argsort(labels, kind="stable")  # by class, data order within a class
+    classes, starts, sizes = np.unique(labels[order], return_index=True, return_counts=True)
+    share = np.zeros(len(classes), dtype=int)
+    remaining = min(int(count), len(labels))
+    while remaining > 0:
+        open_classes = np.flatnonzero(share < sizes)
+        for index in open_classes[:remaining]:
+            share[index] += 1
+        remaining -= min(remaining, len(open_classes))
+    return np.concatenate([order[start:start + taken] for start, taken in zip(starts, share)]
+                          or [np.zeros(0, dtype=int)]).astype(int)
 
 
 def class_name(info: DatasetInfo, label: int) -> str:

@@ -3,8 +3,9 @@
 Every figure is a plain :class:`matplotlib.figure.Figure` (no pyplot global
 state), written atomically. Nothing assumes a particular dataset: shapes,
 class names and value ranges come from :class:`~zoo_core.data.DatasetInfo`;
-inputs that are not images (``info.image`` false) are drawn as heat strips.
-Shared helpers are in :mod:`.figures`, the weight plots in :mod:`.weight_plots`.
+feature vectors (``info.image`` false) are drawn as tables and bar charts with
+feature and class names (:mod:`.vector_plots`). Shared helpers are in
+:mod:`.figures`, the weight plots in :mod:`.weight_plots`.
 """
 
 from __future__ import annotations
@@ -29,19 +30,21 @@ from zoo_core.reporting.figures import (
     class_name,
     display_range,
     draw_image,
-    draw_vector,
     image_grid_figure,
     image_views,
     note,
+    pick_per_class,
     save_png,
     shorten,
     shrink,
 )
-from zoo_core.reporting.weight_plots import plot_weight_distributions, plot_weights
+from zoo_core.reporting.vector_plots import draw_feature_bars, name_class_bars, vector_samples_figure
+from zoo_core.reporting.weight_plots import outputs_are_classes, plot_weight_distributions, plot_weights
 
 log = logging.getLogger(__name__)
 
 MAX_ANNOTATED_CLASSES = 20  # confusion matrix: counts written in the cells up to this many classes
+MAX_SAMPLE_CLASSES = 100  # samples plot: shows up to this many classes (more examples than ``count`` if needed)
 
 
 # --------------------------------------------------------------------------- the table of plots
@@ -88,7 +91,8 @@ def _draw_confusion_matrix(path: Path, run: PlotInputs) -> Path:
 
 
 def _draw_weights(path: Path, run: PlotInputs) -> Path | None:
-    return plot_weights(path, info=run.info, kernel=run.first_layer_weights)
+    return plot_weights(path, info=run.info, kernel=run.first_layer_weights,
+                        output_layer=outputs_are_classes(run.first_layer_weights, run.info, run.weight_history))
 
 
 def _draw_weight_distributions(path: Path, run: PlotInputs) -> Path | None:
@@ -162,18 +166,26 @@ def write_plots(
 
 
 def plot_samples(path: Path, *, info: DatasetInfo, x: Any, y: Any, count: int = 25) -> Path:
-    """A 5x5 grid of the first ``count`` training examples, each titled with its class name.
+    """About ``count`` training examples of every class, grouped by class, each labelled with its class name.
 
-    Images are drawn in gray (1 channel) or RGB (3 channels) scaled by
-    ``info.value_range``; other data as one heat map, a row per example.
+    Examples are picked per class (:func:`~.figures.pick_per_class`: the
+    first ones of each class, in turns), so class-sorted data still shows
+    every class; with more classes than ``count``, one example each of up to
+    100 classes. Images are drawn in gray (1 channel) or RGB (3 channels)
+    scaled by ``info.value_range``; feature vectors as a table (a row per
+    example, a column per feature).
     """
-    x, y = np.asarray(x[:count]), class_indices(y[:count])
+    labels = class_indices(y)
+    chosen = pick_per_class(labels, max(count, min(info.num_classes, MAX_SAMPLE_CLASSES)))
+    x, y = np.asarray(np.asarray(x)[chosen]), labels[chosen]
     images = shrink(image_views(x, info), MAX_IMAGE_SIDE)
     if images is None:
-        fig = _vector_samples_figure(x, y, info)
+        fig = vector_samples_figure(x, y, info)
     else:
         fig = image_grid_figure(images, [class_name(info, label) for label in y])
-    fig.suptitle(f"{info.name}: training examples", fontsize=12)
+    shown, present = len(np.unique(y)), len(np.unique(labels))
+    classes = f"{shown} of {present} classes" if shown < present else "both classes" if shown == 2 else f"all {shown} classes"
+    fig.suptitle(f"{info.name}: training examples ({classes})", fontsize=12)
     return save_png(fig, path)
 
 
@@ -260,42 +272,28 @@ def plot_predictions(
         if images is not None:
             draw_image(image_ax, images[slot])
         else:
-            draw_vector(image_ax, x_chosen[slot], value_range)
+            draw_feature_bars(image_ax, x_chosen[slot], value_range)
         confidence = 100 * probabilities[index, predicted]
         image_ax.set_xlabel(
             f"{shorten(class_name(info, predicted))} {confidence:.0f}% ({shorten(class_name(info, y[index]))})",
             color=RIGHT if predicted == y[index] else WRONG,
             fontsize=9,
         )
-        _draw_probability_bars(fig.add_subplot(rows, 2 * cols, 2 * slot + 2), probabilities[index], predicted, y[index])
+        bars_ax = fig.add_subplot(rows, 2 * cols, 2 * slot + 2)
+        _draw_probability_bars(bars_ax, probabilities[index], predicted, y[index])
+        if images is None:
+            name_class_bars(bars_ax, info, probabilities.shape[1])
     if not len(chosen):
         note(fig.add_subplot(1, 1, 1), "no test examples")
     wrong = int((probabilities.argmax(axis=1) != y).sum()) if len(y) else 0
     fig.suptitle(f"Test predictions ({wrong} of {len(y)} wrong; wrong labels in red)", fontsize=12)
     height = fig.get_figheight()
-    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.45 / height, top=1 - 0.6 / height, wspace=0.12, hspace=0.45)
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.45 / height, top=1 - 0.6 / height,
+                        wspace=0.12 if images is not None else 0.3, hspace=0.45 if images is not None else 0.6)
     return save_png(fig, path)
 
 
 # --------------------------------------------------------------------------- pieces
-
-
-def _vector_samples_figure(x: np.ndarray, y: np.ndarray, info: DatasetInfo) -> Figure:
-    """Non-image examples as one heat map: a row per example, labelled with its class name."""
-    vectors = x.reshape(len(x), -1) if len(x) else np.zeros((0, 1))
-    fig = Figure(figsize=(10, max(3.0, 0.3 * len(vectors) + 1.5)))
-    ax = fig.add_subplot(1, 1, 1)
-    if len(vectors):
-        low, high = display_range(vectors, info)
-        image = ax.imshow(vectors, aspect="auto", cmap="viridis", vmin=low, vmax=high, interpolation="nearest")
-        fig.colorbar(image, ax=ax, label="value")
-        ax.set_yticks(range(len(y)), [shorten(class_name(info, label)) for label in y], fontsize=8)
-        ax.set_xlabel(f"feature (of {vectors.shape[1]})")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    else:
-        note(ax, "no examples")
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
-    return fig
 
 
 def _draw_probability_bars(ax: Any, probabilities: np.ndarray, predicted: int, true: int) -> None:

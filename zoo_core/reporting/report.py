@@ -283,6 +283,8 @@ def _dataset_summary(dataset: dict[str, Any], samples: dict[str, Any]) -> str:
         value_range = dataset.get("value_range")
         in_range = f" in [{markdown.value(value_range[0])}, {markdown.value(value_range[1])}]" if value_range else ""
         parts.append(f"input {'×'.join(str(d) for d in shape)} {dataset.get('input_dtype', '')}".rstrip() + in_range)
+    if dataset.get("feature_mean") is not None:
+        parts.append("standardised per feature (mean and std in the model's input contract)")
     if dataset.get("num_classes") is not None:
         names = [str(name) for name in dataset.get("class_names") or []]
         listed = ", ".join(names[:12]) + (", …" if len(names) > 12 else "")

@@ -10,15 +10,19 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from zoo_core.data import DatasetInfo
-from zoo_core.reporting.figures import image_grid_figure, note, save_png, shrink, to_hwc
+from zoo_core.reporting.figures import class_name, image_grid_figure, note, save_png, shrink, to_hwc
+from zoo_core.reporting.vector_plots import feature_labels, name_axis
 
 MAX_WEIGHT_UNITS = 64  # weights.png: hidden units shown as images
 MAX_WEIGHT_LAYERS = 10  # weight_distributions.png: layers shown
 MAX_WEIGHT_SIDE = 32  # weight tiles wider or taller than this are averaged down for display
+MAX_ANNOTATED_COLUMNS = 16  # kernel heat map: weights written in the cells up to this many units...
+MAX_ANNOTATED_ROWS = 40  # ...and this many input features
 
 
 def plot_weights(
-    path: Path, *, info: DatasetInfo, kernel: np.ndarray | None, max_units: int = MAX_WEIGHT_UNITS
+    path: Path, *, info: DatasetInfo, kernel: np.ndarray | None, max_units: int = MAX_WEIGHT_UNITS,
+    output_layer: bool = False,
 ) -> Path | None:
     """The first layer's weights; returns ``None`` (nothing written) when ``kernel`` is None.
 
@@ -26,18 +30,40 @@ def plot_weights(
     image input is drawn as one image per hidden unit (the first ``max_units``),
     blue negative, red positive (RGB templates for colour images). A
     convolution kernel ``(kh, kw, in, out)`` is drawn as one image per filter.
-    Anything else is drawn as a heat map of the kernel matrix.
+    Anything else is drawn as a heat map of the kernel matrix, its rows named
+    by ``info.feature_names`` for feature vectors.
+
+    ``output_layer``: the layer is also the model's last (e.g. a softmax
+    regression), so its units are the classes: tiles and columns are named
+    by class (see :func:`outputs_are_classes`).
     """
     if kernel is None:
         return None
     kernel = np.asarray(kernel, dtype=np.float64)
-    tiles, title = _weight_tiles(kernel, info, max_units)
+    output_layer = output_layer and kernel.ndim == 2 and kernel.shape[1] == info.num_classes
+    tiles, title = _weight_tiles(kernel, info, max_units, output_layer)
     if tiles is None:
-        fig = _kernel_heatmap_figure(kernel.reshape(-1, kernel.shape[-1]) if kernel.ndim > 1 else kernel[:, None])
+        matrix = kernel.reshape(-1, kernel.shape[-1]) if kernel.ndim > 1 else kernel[:, None]
+        fig = _kernel_heatmap_figure(matrix, info, output_layer)
+        title = (f"output layer weights {kernel.shape} (input features x classes)" if output_layer
+                 else f"first layer kernel {kernel.shape} (features x units)")
     else:
-        fig = image_grid_figure(tiles, None, cmap="RdBu_r", vrange=(-1.0, 1.0), tile=1.1)
-    fig.suptitle(title if tiles is not None else f"first layer kernel {kernel.shape} (features x units)", fontsize=12)
+        titles = [class_name(info, unit) for unit in range(len(tiles))] if output_layer else None
+        fig = image_grid_figure(tiles, titles, cmap="RdBu_r", vrange=(-1.0, 1.0), tile=1.1 if titles is None else 1.6)
+    fig.suptitle(title, fontsize=12)
     return save_png(fig, path)
+
+
+def outputs_are_classes(kernel: np.ndarray | None, info: DatasetInfo, weight_history: list[dict[str, Any]]) -> bool:
+    """Whether the first layer with a kernel is the model's only one, so its outputs are the classes.
+
+    ``weight_history`` (snapshots of every layer's kernel, as a run records
+    them) tells how many layers have kernels; without it zoo cannot tell, and
+    says "units".
+    """
+    layers = {name for snapshot in weight_history or [] for name in snapshot}
+    return (kernel is not None and np.ndim(kernel) == 2 and np.shape(kernel)[1] == info.num_classes
+            and len(layers) == 1)
 
 
 def plot_weight_distributions(path: Path, *, weight_history: list[dict[str, np.ndarray]]) -> Path | None:
@@ -66,7 +92,8 @@ def plot_weight_distributions(path: Path, *, weight_history: list[dict[str, np.n
 # --------------------------------------------------------------------------- pieces
 
 
-def _weight_tiles(kernel: np.ndarray, info: DatasetInfo, max_units: int) -> tuple[np.ndarray | None, str]:
+def _weight_tiles(kernel: np.ndarray, info: DatasetInfo, max_units: int,
+                  output_layer: bool = False) -> tuple[np.ndarray | None, str]:
     """First-layer weights as image tiles scaled to [-1, 1], or ``(None, "")`` if they are not images."""
     if kernel.ndim == 4:  # a convolution kernel (kh, kw, in, out): one tile per filter
         filters = np.moveaxis(kernel, -1, 0)[:max_units]
@@ -82,7 +109,8 @@ def _weight_tiles(kernel: np.ndarray, info: DatasetInfo, max_units: int) -> tupl
     if tiles is None:
         return None, ""
     shown = f"{max_units} of {units}" if units > max_units else f"all {units}"
-    title = f"first Dense layer: weights into {shown} units (blue < 0 < red)"
+    title = (f"Dense output layer: weights into each of the {units} classes (blue < 0 < red)" if output_layer
+             else f"first Dense layer: weights into {shown} units (blue < 0 < red)")
     return _symmetric_scale(tiles), title
 
 
@@ -94,17 +122,34 @@ def _symmetric_scale(tiles: np.ndarray) -> np.ndarray:
     return scaled * 0.5 + 0.5 if tiles.ndim == 4 else scaled
 
 
-def _kernel_heatmap_figure(kernel: np.ndarray) -> Figure:
-    """A 2-D kernel (features x units) as a diverging heat map centred on zero."""
-    fig = Figure(figsize=(10, 6))
+def _kernel_heatmap_figure(kernel: np.ndarray, info: DatasetInfo, output_layer: bool) -> Figure:
+    """A 2-D kernel (features x units) as a diverging heat map centred on zero.
+
+    Rows are named by ``info.feature_names`` when they are a feature-vector
+    input's features; columns by class name for an output layer. Small
+    kernels have their weights written in the cells.
+    """
+    rows, cols = kernel.shape
+    fig = Figure(figsize=(min(14.0, max(7.0, 0.9 * cols + 4.0)) if cols <= 40 else 10.0,
+                          min(14.0, max(4.5, 0.32 * rows + 1.8)) if rows <= 40 else 6.0))
     ax = fig.add_subplot(1, 1, 1)
     peak = float(np.abs(kernel).max()) or 1.0
     image = ax.imshow(kernel, aspect="auto", cmap="RdBu_r", vmin=-peak, vmax=peak, interpolation="nearest")
     fig.colorbar(image, ax=ax, label="weight")
-    ax.set_xlabel(f"hidden unit (of {kernel.shape[1]})")
-    ax.set_ylabel(f"input feature (of {kernel.shape[0]})")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if output_layer:
+        name_axis(ax, "x", [class_name(info, index) for index in range(cols)], f"class (of {cols})", rotation=30)
+    else:
+        ax.set_xlabel(f"hidden unit (of {cols})")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if not info.image and rows == int(np.prod(info.input_shape)) and info.feature_names:
+        name_axis(ax, "y", feature_labels(info, rows), f"input feature (of {rows})")
+    else:
+        ax.set_ylabel(f"input feature (of {rows})")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if cols <= MAX_ANNOTATED_COLUMNS and rows <= MAX_ANNOTATED_ROWS:
+        for (row, col), weight in np.ndenumerate(kernel):
+            ax.text(col, row, f"{weight:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if abs(weight) > 0.6 * peak else "black")
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     return fig
 
