@@ -62,6 +62,9 @@ SETTINGS: dict[str, Setting] = {
         _setting("validation_split", float, 0.1,
                  "fraction of the training data held out for validation (the last part, as Keras does)",
                  lambda v: 0.0 <= v < 1.0, "in [0, 1)"),
+        _setting("validation", Literal["last", "stratified"], "last",
+                 "which part validation_split holds out: last (the last part, as Keras does; one class on data "
+                 "sorted by class) or stratified (the same share of every class, drawn with the seed)"),
         _setting("seed", int, 42, "seed for weights, shuffling and dropout", lambda v: 0 <= v < 2**32,
                  "in [0, 2**32)"),
         _setting("shuffle", bool, True, "shuffle the training data every epoch"),

@@ -7,6 +7,7 @@ after :func:`prepare` succeeded.
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ class Prepared:
     rows: list[dict] = field(default_factory=list)
     snapshots: list = field(default_factory=list)
     checkpoint: dict | None = None
+    data_warnings: list[str] = field(default_factory=list)  #: what is wrong with the data's split, for manifest.json
 
 
 def run_config(run: Run, registry: Registry) -> RunConfig:
@@ -90,7 +92,9 @@ def prepare(config: RunConfig, strategy: Strategy, resume_from: tuple[Run, dict 
     if settings["deterministic"]:
         tf.config.experimental.enable_op_determinism()
 
-    split = engine.split_validation(dataset.x_train, dataset.y_train, settings["validation_split"])
+    split = engine.split_validation(dataset.x_train, dataset.y_train, settings["validation_split"],
+                                    settings["validation"], settings["seed"])
+    problems = check_split(dataset, split, settings)
     with strategy.scope():  # model, optimizer and metrics in the strategy's scope (nothing without one)
         loss = config.loss.build()
         model = config.architecture.build(tuple(info.input_shape), info.num_classes)
@@ -99,10 +103,19 @@ def prepare(config: RunConfig, strategy: Strategy, resume_from: tuple[Run, dict 
         check_model(model, info, config.architecture.ref)
         model.compile(optimizer=config.optimizer.build(), loss=loss, metrics=["accuracy"])
         model.optimizer.build(model.trainable_variables)  # its state exists from the start (checkpoints, resume)
-    prepared = Prepared(dataset, split, loss, model, threads)
+    prepared = Prepared(dataset, split, loss, model, threads, data_warnings=problems)
     if resume_from is not None and resume_from[1] is not None:
         load_checkpoint(prepared, *resume_from)
     return prepared
+
+
+def check_split(dataset: Any, split: Any, settings: dict[str, Any]) -> list[str]:
+    """Warn on stderr (once per command) about classes missing from the training or validation part, or sorted data."""
+    found = engine.split_warnings(dataset.y_train, split, list(dataset.info.class_names), settings["validation"],
+                                  settings["shuffle"])
+    for line in found:
+        print(f"zoo: warning: {line}", file=sys.stderr, flush=True)
+    return found
 
 
 def load_checkpoint(prepared: Prepared, run: Run, state: dict) -> None:
