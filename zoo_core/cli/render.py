@@ -187,22 +187,29 @@ def render_outcome(outcome: Any) -> None:
 
 
 def render_exports(results: list[Any], base: Optional[Path] = None) -> None:
-    """One line per export result; paths relative to ``base`` when given."""
+    """One line per export result, paths relative to ``base`` when given; failures' reasons below the table."""
     table = _table(title="exports" + (f" (paths under {escape(str(base))})" if base else ""), title_justify="left")
     for column in ("format", "variant", "size", "accuracy", "max |diff|", "latency", "time", "status", "path"):
-        table.add_column(column, overflow="fold", no_wrap=column != "path")
+        table.add_column(column, no_wrap=column != "path", overflow="fold")
+    failures = []
     for result in results:
         figures = result.figures
+        status = "[green]ok[/]"
+        if result.status != "ok":
+            failures.append(result)
+            status = f"[red]{escape(result.status)}[/] ({len(failures)})"
         table.add_row(
-            result.format, result.variant,
+            escape(result.format), escape(result.variant),
             f"{result.size_bytes / 1024:.0f} KB" if result.size_bytes else "-",
             f"{figures['accuracy']:.4f}" if "accuracy" in figures else "-",
             f"{figures['max_abs_diff']:.1e}" if "max_abs_diff" in figures else "-",
             f"{figures['latency_us']:.0f} µs" if "latency_us" in figures else "-",
             f"{figures['conversion_seconds']:.1f} s" if "conversion_seconds" in figures else "-",
-            "[green]ok[/]" if result.status == "ok" else f"[red]{escape(result.status)}[/]: {escape(result.message)}",
-            escape(_relative(result.path, base)))
+            status, escape(_relative(result.path, base)) or "-")
     out.print(table)
+    for number, result in enumerate(failures, 1):
+        out.print(f"({number}) [red]{escape(result.variant or result.format)} {escape(result.status)}:[/] "
+                  f"{escape(result.message)}")
 
 
 def _relative(path: str, base: Optional[Path]) -> str:

@@ -27,6 +27,7 @@ SET_HELP = "Override a setting or parameter: epochs=3, optimizer.learning_rate=0
 RUNS_DIR_HELP = "Where run directories go (default ./runs, or $ZOO_RUNS_DIR)."
 WORKERS_HELP = ("Multi-worker training: every worker's HOST:PORT, comma-separated, the chief first (instead of "
                 "TF_CONFIG); implies strategy=multi-worker (docs/distributed.md).")
+QUIET_HELP = "No progress output; the result (metrics, exports, problems) is still printed."
 TASK_INDEX_HELP = "Multi-worker training: this process's place in --workers (0 is the chief)."
 
 
@@ -48,22 +49,27 @@ def _load_config_file(path: Path, overrides: list[str]) -> Any:
     return state.registry().run_from_table(table, recipe, str(path), overrides)
 
 
-def _print_outcome(outcome: Any, quiet: bool) -> None:
+def _print_outcome(outcome: Any) -> None:
+    """The result of a run, whatever --quiet says (it drops the progress only); exit 1 if an export failed."""
     if outcome.role == "worker":  # a multi-worker run's other workers: the chief reports the run
-        if not quiet:
-            out.print(escape(outcome.summary))
+        out.print(escape(outcome.summary))
         return
-    if not quiet:
-        render_outcome(outcome)
-        if outcome.exports:
-            render_exports(outcome.exports, outcome.run.dir)
+    render_outcome(outcome)
+    if outcome.exports:
+        render_exports(outcome.exports, outcome.run.dir)
     failed = [r for r in outcome.exports if r.status != "ok"]
     if failed:
-        raise ExportError(f"{len(failed)} export(s) failed: " + "; ".join(f"{r.format} {r.variant}: {r.message}" for r in failed),
-                          hint="the run itself completed; fix the exporter settings and retry with 'zoo export'")
+        raise ExportError(f"{len(failed)} export(s) failed: {failed_names(failed)} (why: above, and in manifest.json)",
+                          hint="the run itself completed; fix the exporter settings and retry with "
+                               f"'zoo export {outcome.run.id} --format NAME'")
     if getattr(outcome, "problems", None):
         raise RunError("the run completed, but " + "; ".join(outcome.problems),
                        hint="the model, metrics and history are saved; manifest.json lists the problems")
+
+
+def failed_names(results: list[Any]) -> str:
+    """'savedmodel, tflite-int8': the failed exports, by the name they were asked for."""
+    return ", ".join(r.variant or r.format for r in results)
 
 
 # -- run, train, resume ----------------------------------------------------------------
@@ -77,7 +83,7 @@ def run_command(
     config: Optional[Path] = typer.Option(None, "--config", help="Repeat a run from its config.toml."),
     resume: Optional[str] = typer.Option(None, "--resume", help="Continue an interrupted run (directory, id or recipe)."),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
     workers: Optional[str] = typer.Option(None, "--workers", help=WORKERS_HELP),
     task_index: Optional[int] = typer.Option(None, "--task-index", help=TASK_INDEX_HELP),
 ) -> None:
@@ -94,7 +100,7 @@ def run_command(
             raise ConfigError("--set cannot change a run that is resumed: it continues with its own config.toml",
                               hint="to change settings, start a new run: zoo run --config RUN/config.toml --set ...")
         target = _find_resumable(resume, runs_root(runs_dir))
-        _print_outcome(training.resume(target, state.registry(), _progress(quiet), cluster=cluster), quiet)
+        _print_outcome(training.resume(target, state.registry(), _progress(quiet), cluster=cluster))
         return
     if config is not None and recipe:
         raise ConfigError(f"give a recipe or --config, not both (got '{recipe}' and --config {config})",
@@ -107,7 +113,7 @@ def run_command(
     else:
         raise ConfigError("say which run: zoo run RECIPE, or zoo run --config config.toml",
                           hint="'zoo list runs' shows the named runs")
-    _print_outcome(training.train(run_config, state.registry(), runs_dir, _progress(quiet), cluster=cluster), quiet)
+    _print_outcome(training.train(run_config, state.registry(), runs_dir, _progress(quiet), cluster=cluster))
 
 
 @app.command("train")
@@ -120,7 +126,7 @@ def train_command(
     exporter: List[str] = typer.Option([], "--exporter", "-e", help="Exporter to run after training (repeatable)."),
     set_: List[str] = typer.Option([], "--set", "-s", help=SET_HELP),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
     workers: Optional[str] = typer.Option(None, "--workers", help=WORKERS_HELP),
     task_index: Optional[int] = typer.Option(None, "--task-index", help=TASK_INDEX_HELP),
 ) -> None:
@@ -131,7 +137,7 @@ def train_command(
     cluster = distribute.cluster_from_flags(workers, task_index)
     set_ = distribute.cluster_overrides(set_, workers)
     run_config = state.registry().compose(dataset, architecture, optimizer, loss, exporter, set_)
-    _print_outcome(training.train(run_config, state.registry(), runs_dir, _progress(quiet), cluster=cluster), quiet)
+    _print_outcome(training.train(run_config, state.registry(), runs_dir, _progress(quiet), cluster=cluster))
 
 
 @app.command("resume")
@@ -139,7 +145,7 @@ def train_command(
 def resume_command(
     run: str = typer.Argument(..., help="Run directory, run id, or recipe name."),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
     workers: Optional[str] = typer.Option(None, "--workers", help=WORKERS_HELP),
     task_index: Optional[int] = typer.Option(None, "--task-index", help=TASK_INDEX_HELP),
 ) -> None:
@@ -149,7 +155,7 @@ def resume_command(
 
     cluster = distribute.cluster_from_flags(workers, task_index)
     target = _find_resumable(run, runs_root(runs_dir))
-    _print_outcome(training.resume(target, state.registry(), _progress(quiet), cluster=cluster), quiet)
+    _print_outcome(training.resume(target, state.registry(), _progress(quiet), cluster=cluster))
 
 
 def _find_resumable(reference: str, root: Path) -> Any:
@@ -246,7 +252,8 @@ def export_command(
         render_exports(results)
     failed = [r for r in results if r.status != "ok"]
     if failed:
-        raise ExportError("; ".join(f"{r.format} {r.variant}: {r.message}" for r in failed),
+        raise ExportError(f"{len(failed)} export(s) failed: {failed_names(failed)}"
+                          + (" (why: above)" if not as_json else ""),
                           hint="nothing unverified was left at the destination")
 
 

@@ -60,7 +60,7 @@ SETTINGS: dict[str, Setting] = {
                  "examples per training step: the global batch, over all replicas and workers "
                  "(each replica computes batch_size / replicas)", lambda v: v >= 1, "at least 1", 32),
         _setting("validation_split", float, 0.1,
-                 "fraction of the training data held out for validation (the last part, as Keras does)",
+                 "fraction of the training data held out for validation (which part: the validation setting)",
                  lambda v: 0.0 <= v < 1.0, "in [0, 1)"),
         _setting("validation", Literal["last", "stratified"], "last",
                  "which part validation_split holds out: last (the last part, as Keras does; one class on data "
