@@ -233,7 +233,7 @@ def render_metrics(run_id: str, metrics: dict[str, Any]) -> None:
 
 
 def runs_table(rows: list[dict[str, Any]]) -> Table:
-    """The ``zoo runs`` table of ``run_rows``: id, recipe, status, started, epochs, accuracy."""
+    """The ``zoo runs`` table of ``run_rows``: id, recipe, status (``completed*``: with problems), started, epochs, accuracy."""
     table = _table()
     for column in ("id", "recipe", "status", "started", "epochs", "accuracy"):
         table.add_column(column, no_wrap=True)
@@ -241,8 +241,9 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
         status = row["status"]
         epochs = f"{row['epochs_done'] or 0}/{row['epochs']}" if row["epochs"] else str(row["epochs_done"] or "-")
         accuracy = row["accuracy"] if isinstance(row["accuracy"], (int, float)) else None
+        marked = f"{status}[yellow]*[/]" if row.get("problems") else status
         table.add_row(escape(row["id"]), escape(str(row["recipe"])),
-                      f"[{STATUS_COLOURS.get(status, 'white')}]{status}[/]",
+                      f"[{STATUS_COLOURS.get(status, 'white')}]{marked}[/]",
                       escape(str(row["started"] or "-").replace("T", " ")[:16]), epochs,
                       f"{accuracy:.4f}" if accuracy is not None else "-")
     return table

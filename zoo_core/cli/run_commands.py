@@ -197,8 +197,27 @@ def run_rows(root: Path) -> list[dict[str, Any]]:
                      "started": manifest.get("started"), "accuracy": accuracy,
                      "epochs_done": manifest.get("epochs_done"), "epochs": settings.get("epochs"),
                      "path": str(run.dir), "error": manifest.get("error") if status != "completed" else None,
+                     "problems": run_problems(manifest) if status == "completed" else [],
                      "resume": f"zoo resume {run.dir}" if status in RESUMABLE else None})
     return rows
+
+
+def run_problems(manifest: dict[str, Any]) -> list[str]:
+    """What went wrong in a completed run: its recorded problems, and exports that failed.
+
+    A failed export stops counting once a later export of the same format
+    succeeded (e.g. 'zoo export RUN -f savedmodel' after fixing the cause).
+    """
+    problems = [str(problem) for problem in manifest.get("problems") or [] if problem]
+    exports = [e for e in manifest.get("exports") or [] if isinstance(e, dict)]
+    for index, export in enumerate(exports):
+        if export.get("status", "ok") == "ok":
+            continue
+        fixed = any(later.get("status", "ok") == "ok" and later.get("format") == export.get("format")
+                    for later in exports[index + 1:])
+        if not fixed:
+            problems.append(f"export {export.get('variant') or export.get('format')} failed: {export.get('message', '')}")
+    return problems
 
 
 @app.command("runs")
@@ -217,6 +236,12 @@ def runs_command(
         out.print(f"no runs in '{escape(str(root))}' yet; start one with: zoo run mnist-mlp")
         return
     print_unsqueezed(runs_table(rows))
+    troubled = [row for row in rows if row["problems"]]
+    if troubled:
+        out.print("[yellow]*[/] completed with problems (the model is saved; the run's manifest.json has the details):")
+    for row in troubled[:5]:
+        out.print(f"  {escape(row['id'])}: {escape(row['problems'][0])}"
+                  + (f" (and {len(row['problems']) - 1} more)" if len(row["problems"]) > 1 else ""))
     stopped = [row for row in rows if row["status"] == "interrupted"]
     for row in stopped[:5]:
         out.print(f"[yellow]{escape(row['id'])}[/] stopped after {row['epochs_done'] or 0} epoch(s); "

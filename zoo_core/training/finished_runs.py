@@ -11,7 +11,8 @@ from zoo_core.export import ExportResult
 from zoo_core.files import DISK_ERRNOS, describe_os_error, write_json_atomic
 from zoo_core.registry import ComponentChoice, Registry
 from zoo_core.runs import Run, RunLock, check_writable
-from zoo_core.training.finish import evaluate_probabilities, export_model, predict_probabilities, write_report
+from zoo_core.training.finish import (check_exporters, evaluate_probabilities, export_model, predict_probabilities,
+                                     write_report)
 from zoo_core.training.prepare import load_dataset, run_config
 from zoo_core.training.signals import StopRequests
 
@@ -38,6 +39,7 @@ def export(run: Run, registry: Registry, exporters: list[ComponentChoice], out: 
         raise RunError(error.message.replace("the runs root", "the export folder"),
                        hint="choose a writable folder with --out, or free some disk space") from None
     dataset = load_dataset(config)
+    check_exporters(exporters, dataset, config.recipe, set_prefix="")  # zoo export --set names them bare
     model = load_run_model(path)
     with RunLock(run.dir).acquire("export"), StopRequests():
         try:

@@ -19,6 +19,7 @@ from zoo_core.registry import Registry, RunConfig
 from zoo_core.runs import Run
 from zoo_core.runs.checkpoint import read_weights_npz
 from zoo_core.training import engine
+from zoo_core.training.finish import check_exporters
 from zoo_core.training.strategy import Strategy
 
 #: Disk space kept free beyond the estimate for checkpoints, the model and exports (plots, report, logs).
@@ -82,6 +83,8 @@ def prepare(config: RunConfig, strategy: Strategy, resume_from: tuple[Run, dict 
     """Load the data, set up TensorFlow, build and compile the model; for a resume, load the checkpoint."""
     settings = config.settings
     dataset = load_dataset(config)
+    if resume_from is None:  # a mistake in an exporter's parameters is known now, not after training
+        check_exporters(config.exporters, dataset, config.recipe)
     info = dataset.info
     threads = engine.configure_threads(math.prod(info.input_shape), settings["batch_size"], settings.get("threads", 0),
                                        before_start=strategy.before_runtime_start)
