@@ -296,15 +296,18 @@ def predict_command(
 
     from zoo_core import predict
 
-    predictor = predict.load_predictor(_model_path(model, runs_root(runs_dir)))
-    info = predictor.metadata
+    from zoo_core.training.engine import quiet_native_stderr
+
     results = []
-    for path in inputs:
-        batch = predict.load_input(path, info)
-        probabilities = predictor.predict(batch)
-        for index, row in enumerate(np.asarray(probabilities)):
-            name = str(path) if len(probabilities) == 1 else f"{path}[{index}]"
-            results.append({"input": name, "top": predict.top_classes(row, info.get("class_names", []), top)})
+    with quiet_native_stderr():  # TensorFlow's and TFLite's log lines; real errors still show
+        predictor = predict.load_predictor(_model_path(model, runs_root(runs_dir)))
+        info = predictor.metadata
+        for path in inputs:
+            batch = predict.load_input(path, info)
+            probabilities = predictor.predict(batch)
+            for index, row in enumerate(np.asarray(probabilities)):
+                name = str(path) if len(probabilities) == 1 else f"{path}[{index}]"
+                results.append({"input": name, "top": predict.top_classes(row, info.get("class_names", []), top)})
     if as_json:
         print(json.dumps(results, indent=2))
         return
