@@ -19,7 +19,7 @@ from zoo_core.errors import ConfigError, ExportError, ZooError
 from zoo_core.export import ExportResult
 from zoo_core.registry import ComponentChoice
 from zoo_core.training import engine
-from zoo_core.training.finish import check_exporters
+from zoo_core.training.prepare import check_exporters
 
 TINY = ["--set", "max_train_samples=600", "--set", "max_test_samples=200", "--set", "epochs=2",
         "--set", "exporters=[]"]

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
-import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from zoo_core.components import REQUIRED
-from zoo_core.errors import ConfigError, ZooError
+from zoo_core.errors import ZooError
 from zoo_core.export import ExportContext, ExportResult
 from zoo_core.files import DISK_ERRNOS, atomic_path, write_json_atomic
 from zoo_core.registry import ComponentChoice, RunConfig
@@ -164,67 +158,6 @@ def _export_one(choice: ComponentChoice, context: ExportContext) -> ExportResult
     if not isinstance(result, ExportResult):
         return failed(f"the exporter returned {type(result).__name__}, not an ExportResult")
     return result
-
-
-class _ReachedTheWork(BaseException):
-    """An exporter called by :func:`check_exporters` got past its parameter checks (a BaseException, so that
-    an exporter's own ``except Exception`` does not take it for a failure)."""
-
-
-class ParameterCheckContext:
-    """What an exporter receives when zoo checks its parameters before any work.
-
-    ``dataset``, ``model_name`` and ``metadata`` are real; reading ``model``
-    or ``destination`` means the exporter has checked its parameters and
-    starts working, so the check call ends there.
-    """
-
-    def __init__(self, dataset: Any, model_name: str) -> None:
-        self.dataset, self.model_name, self.metadata = dataset, model_name, {}
-
-    @property
-    def model(self) -> Any:
-        raise _ReachedTheWork
-
-    @property
-    def destination(self) -> Any:
-        raise _ReachedTheWork
-
-
-def check_exporters(exporters: list[ComponentChoice], dataset: Any, model_name: str,
-                    set_prefix: str = "exporters.{name}.") -> None:
-    """Call each exporter up to its first use of the model or destination: a mistake it finds is a ConfigError.
-
-    The plugin guide asks factories to check their parameters at the top,
-    before any work; so a range error (``max_abs_diff=-1``) is known before
-    training (``zoo run``) or export (``zoo export``) starts, and exits with
-    code 2 and a hint. ``set_prefix`` is how ``--set`` names the exporter's
-    parameters in the command at hand (``{name}`` is the exporter's name). Any
-    other failure is left to the real export, which records it.
-    """
-    for choice in exporters:
-        try:
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
-                    warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the real export prints its warnings
-                choice.build(ParameterCheckContext(dataset, safe_name(model_name)))
-        except _ReachedTheWork:
-            continue
-        except ZooError as error:
-            raise ConfigError(f"exporter '{choice.ref}' refuses its parameters: {error.message}",
-                              hint=error.hint or _parameter_hint(choice, error.message,
-                                                                  set_prefix.format(name=choice.ref))) from None
-        except Exception:  # noqa: BLE001 - not a parameter check: the export itself reports it
-            continue
-
-
-def _parameter_hint(choice: ComponentChoice, message: str, set_prefix: str) -> str:
-    """'e.g. --set exporters.savedmodel.max_abs_diff=1e-05 (the default)' for the parameter the message names."""
-    listing = f"'zoo show {choice.component.name}' lists its parameters"
-    for name, parameter in choice.component.parameters().items():
-        if re.search(rf"\b{re.escape(name)}\b", message) and parameter.default not in (None, REQUIRED):
-            return f"e.g. --set {set_prefix}{name}={json.dumps(parameter.default)} (the default); {listing}"
-    return listing
 
 
 def write_report(run: Run) -> None:

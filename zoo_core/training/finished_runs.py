@@ -11,10 +11,9 @@ from zoo_core.export import ExportResult
 from zoo_core.files import DISK_ERRNOS, describe_os_error, write_json_atomic
 from zoo_core.registry import ComponentChoice, Registry
 from zoo_core.runs import Run, RunLock, check_writable
-from zoo_core.training.finish import (check_exporters, evaluate_probabilities, export_model, predict_probabilities,
-                                     write_report)
+from zoo_core.training.finish import evaluate_probabilities, export_model, predict_probabilities, write_report
 from zoo_core.training.engine import quiet_native_stderr
-from zoo_core.training.prepare import load_dataset, run_config
+from zoo_core.training.prepare import check_exporters, load_dataset, run_config
 from zoo_core.training.signals import StopRequests
 
 
