@@ -52,3 +52,65 @@ def test_each_epoch_visits_every_example_once_in_its_own_order() -> None:
     assert epochs[0] != epochs[1]
     resumed, _ = engine.training_dataset(x, y, batch_size=4, seed=7, shuffle=True, first_epoch=2, epochs=3)
     assert sum((labels.numpy().tolist() for _, labels in resumed), []) == epochs[2]
+
+
+# -- the validation split on class-sorted data ------------------------------------------------
+
+NAMES = ["a", "b", "c"]
+
+
+def sorted_labels(per_class: int = 30) -> np.ndarray:
+    """Labels of a class-sorted dataset: 30 of class 0, then 30 of class 1, then 30 of class 2."""
+    return np.repeat(np.arange(3), per_class)
+
+
+def test_last_split_of_sorted_data_is_one_class_and_is_warned_about_with_counts() -> None:
+    y = sorted_labels()
+    x = np.arange(len(y), dtype=np.float32).reshape(-1, 1)
+    split = engine.split_validation(x, y, 0.2)
+    assert sorted(set(split.y_val.tolist())) == [2] and len(split.y_val) == 18
+    found = engine.split_warnings(y, split, NAMES, "last", shuffle=True)
+    assert len(found) == 2
+    assert "sorted by class" in found[0] and "--set validation=stratified" in found[0]
+    assert "validation part (18 examples" in found[1] and "2 class(es): a: 0, b: 0, c: 18" in found[1]
+
+
+def test_stratified_split_holds_out_every_class_with_the_seed() -> None:
+    y = sorted_labels()
+    x = np.arange(len(y), dtype=np.float32).reshape(-1, 1)
+    split = engine.split_validation(x, y, 0.2, "stratified", seed=7)
+    assert engine.class_counts(split.y_val, NAMES) == {"a": 6, "b": 6, "c": 6}
+    assert engine.class_counts(split.y_train, NAMES) == {"a": 24, "b": 24, "c": 24}
+    assert sorted(split.x_train[:, 0].tolist() + split.x_val[:, 0].tolist()) == list(range(90))  # a partition
+    assert split.x_train[:, 0].tolist() == sorted(split.x_train[:, 0].tolist())  # the data's order is kept
+    again = engine.split_validation(x, y, 0.2, "stratified", seed=7)
+    other = engine.split_validation(x, y, 0.2, "stratified", seed=8)
+    assert again.x_val.tolist() == split.x_val.tolist() and other.x_val.tolist() != split.x_val.tolist()
+    found = engine.split_warnings(y, split, NAMES, "stratified", shuffle=True)
+    assert len(found) == 1 and "sorted by class" in found[0] and "stratified" in found[0]  # the order only
+
+
+def test_a_small_class_keeps_one_example_on_each_side() -> None:
+    y = np.array([0] * 50 + [1] * 2 + [2] * 48)
+    split = engine.split_validation(np.zeros((100, 1)), y, 0.1, "stratified", seed=1)
+    assert engine.class_counts(split.y_val, NAMES) == {"a": 5, "b": 1, "c": 5}
+    assert engine.class_counts(split.y_train, NAMES)["b"] == 1
+
+
+def test_shuffled_data_gives_no_warning_and_a_missing_training_class_does() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.permutation(sorted_labels())
+    split = engine.split_validation(np.zeros((90, 1)), y, 0.1)
+    assert engine.split_warnings(y, split, NAMES, "last", shuffle=True) == []
+    only_two = np.array([0, 1] * 20)
+    found = engine.split_warnings(only_two, engine.split_validation(np.zeros((40, 1)), only_two, 0.1), NAMES,
+                                  "last", shuffle=True)
+    assert found == ["the training part has no examples of 1 class(es): a: 18, b: 18, c: 0; use more data "
+                     "(max_train_samples takes the first N examples) or a dataset with every class"]
+
+
+def test_sorted_means_one_block_per_class() -> None:
+    assert engine.sorted_by_class(np.array([0, 0, 1, 1, 2]))
+    assert engine.sorted_by_class(np.array([2, 2, 0, 0, 1]))  # blocks in any order
+    assert not engine.sorted_by_class(np.array([0, 1, 0, 1]))
+    assert not engine.sorted_by_class(np.array([1, 1, 1]))  # one class: nothing to mix

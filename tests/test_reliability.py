@@ -248,6 +248,63 @@ def test_a_locked_run_is_running_and_cannot_be_resumed_twice(tmp_path: Path) -> 
     assert Run(run_dir).status() == "running"  # no lock file, another host: trust the record
 
 
+def finished_run_dir(tmp_path: Path, status: str = "completed") -> Path:
+    run_dir = tmp_path / "mnist-mlp-20260101-000000-abcdef"
+    run_dir.mkdir()
+    (run_dir / "manifest.json").write_text(json.dumps({"status": status, "pid": os.getpid(), "host": "here"}))
+    (run_dir / "config.toml").write_text("")
+    return run_dir
+
+
+def test_the_lock_file_goes_when_the_run_is_no_longer_running(tmp_path: Path) -> None:
+    run_dir = finished_run_dir(tmp_path)
+    with RunLock(run_dir).acquire("export"):
+        assert (run_dir / LOCK_FILE).is_file()
+        with pytest.raises(RunBusy, match="another zoo process"):  # an export and a second export: one waits
+            RunLock(run_dir).acquire("export")
+    assert not (run_dir / LOCK_FILE).exists() and Run(run_dir).status() == "completed"
+    lock = RunLock(run_dir).acquire("export")  # and the next one takes it afresh
+    lock.release()
+    assert not (run_dir / LOCK_FILE).exists()
+
+
+def test_a_running_run_keeps_its_lock_file_as_proof_of_life(tmp_path: Path) -> None:
+    run_dir = finished_run_dir(tmp_path, status="running")
+    RunLock(run_dir).acquire("resume").release()  # e.g. a resume that failed before it started
+    assert (run_dir / LOCK_FILE).is_file() and Run(run_dir).status() == "interrupted"
+
+
+def test_a_lock_on_a_file_that_was_removed_meanwhile_is_taken_again(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race of a process opening .lock just before its holder removes it: both must not hold the lock."""
+    run_dir = finished_run_dir(tmp_path)
+    holder = RunLock(run_dir).acquire("export")
+    stale = os.open(run_dir / LOCK_FILE, os.O_RDWR)  # opened before the holder finishes
+    holder.release()  # removes the file
+    opened: list[int] = []
+    real_open = RunLock._open
+
+    def open_stale_first(self: RunLock, path: Path, what: str) -> int:
+        opened.append(1)
+        return stale if len(opened) == 1 else real_open(self, path, what)
+
+    monkeypatch.setattr(RunLock, "_open", open_stale_first)
+    lock = RunLock(run_dir).acquire("export")
+    assert len(opened) == 2 and (run_dir / LOCK_FILE).is_file()  # it noticed and locked the file in place
+    monkeypatch.undo()
+    with pytest.raises(RunBusy):
+        RunLock(run_dir).acquire("resume")
+    lock.release()
+
+
+def test_a_finished_run_has_no_lock_file(tmp_path: Path) -> None:
+    result = zoo("run", "mnist-mlp", "--runs-dir", str(tmp_path), *TINY)
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert manifest(run_dir)["status"] == "completed" and not (run_dir / LOCK_FILE).exists()
+    assert [run.status() for run in list_runs(tmp_path)] == ["completed"]
+
+
 # -- unwritable root, full disk ------------------------------------------------------------
 
 

@@ -12,15 +12,37 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 
 from zoo_core import __version__
 from zoo_core.errors import ZooError
 from zoo_core.workspace import Workspace
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+#: The width of output that goes to a pipe or a file: wide enough that no table folds a cell.
+UNFOLDED_WIDTH = 1000
+
+
+class ZooConsole(Console):
+    """rich's Console; on a terminal as wide as the terminal, elsewhere (a pipe, a file) never folding a cell.
+
+    rich lays a table out to 80 columns when it cannot see a terminal, which
+    cuts paths and names into pieces in ``zoo ... | cat``, logs and CI output;
+    a table there is printed at its natural width. An explicit width
+    (``COLUMNS``, or setting ``width``) still wins.
+    """
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        """The terminal's size; :data:`UNFOLDED_WIDTH` columns when there is no terminal and no explicit width."""
+        size = super().size
+        if self._width is None and "COLUMNS" not in self._environ and not self.is_terminal:
+            return ConsoleDimensions(UNFOLDED_WIDTH, size.height)
+        return size
+
+
+out = ZooConsole(highlight=False, soft_wrap=True)
+err = ZooConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 @dataclass

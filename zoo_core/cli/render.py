@@ -191,22 +191,46 @@ def render_outcome(outcome: Any) -> None:
 
 
 def render_exports(results: list[Any], base: Optional[Path] = None) -> None:
-    """One line per export result; paths relative to ``base`` when given."""
-    table = _table(title="exports" + (f" (paths under {escape(str(base))})" if base else ""), title_justify="left")
-    for column in ("format", "variant", "size", "accuracy", "max |diff|", "latency", "time", "status", "path"):
-        table.add_column(column, overflow="fold", no_wrap=column != "path")
+    """One line per export result, paths relative to ``base`` when given; failures' reasons below the table.
+
+    On a terminal too narrow for the whole table, the paths go below it too
+    (one line each) instead of being folded into a sliver of a column.
+    """
+    title = "exports" + (f" (paths under {escape(str(base))})" if base else "")
+    table = _exports_table(results, base, title, with_paths=True)
+    natural = Measurement.get(out, out.options.update_width(10_000), table).maximum
+    narrow = natural > out.width
+    out.print(_exports_table(results, base, title, with_paths=False) if narrow else table)
+    if narrow:
+        for result in results:
+            if result.path:
+                out.print(f"  {escape(result.format)} {escape(result.variant)}: {escape(_relative(result.path, base))}")
+    failures = [result for result in results if result.status != "ok"]
+    for number, result in enumerate(failures, 1):
+        out.print(f"({number}) [red]{escape(result.variant or result.format)} {escape(result.status)}:[/] "
+                  f"{escape(result.message)}")
+
+
+def _exports_table(results: list[Any], base: Optional[Path], title: str, with_paths: bool) -> Table:
+    table = _table(title=title, title_justify="left")
+    columns = ["format", "variant", "size", "accuracy", "max |diff|", "latency", "time", "status"]
+    for column in columns + (["path"] if with_paths else []):
+        table.add_column(column, no_wrap=True)
+    failures = 0
     for result in results:
         figures = result.figures
-        table.add_row(
-            result.format, result.variant,
-            f"{result.size_bytes / 1024:.0f} KB" if result.size_bytes else "-",
-            f"{figures['accuracy']:.4f}" if "accuracy" in figures else "-",
-            f"{figures['max_abs_diff']:.1e}" if "max_abs_diff" in figures else "-",
-            f"{figures['latency_us']:.0f} µs" if "latency_us" in figures else "-",
-            f"{figures['conversion_seconds']:.1f} s" if "conversion_seconds" in figures else "-",
-            "[green]ok[/]" if result.status == "ok" else f"[red]{escape(result.status)}[/]: {escape(result.message)}",
-            escape(_relative(result.path, base)))
-    out.print(table)
+        status = "[green]ok[/]"
+        if result.status != "ok":
+            failures += 1
+            status = f"[red]{escape(result.status)}[/] ({failures})"
+        cells = [escape(result.format), escape(result.variant),
+                 f"{result.size_bytes / 1024:.0f} KB" if result.size_bytes else "-",
+                 f"{figures['accuracy']:.4f}" if "accuracy" in figures else "-",
+                 f"{figures['max_abs_diff']:.1e}" if "max_abs_diff" in figures else "-",
+                 f"{figures['latency_us']:.0f} µs" if "latency_us" in figures else "-",
+                 f"{figures['conversion_seconds']:.1f} s" if "conversion_seconds" in figures else "-", status]
+        table.add_row(*cells, *([escape(_relative(result.path, base)) or "-"] if with_paths else []))
+    return table
 
 
 def _relative(path: str, base: Optional[Path]) -> str:
@@ -230,7 +254,7 @@ def render_metrics(run_id: str, metrics: dict[str, Any]) -> None:
 
 
 def runs_table(rows: list[dict[str, Any]]) -> Table:
-    """The ``zoo runs`` table of ``run_rows``: id, recipe, status, started, epochs, accuracy."""
+    """The ``zoo runs`` table of ``run_rows``: id, recipe, status (``completed*``: with problems), started, epochs, accuracy."""
     table = _table()
     for column in ("id", "recipe", "status", "started", "epochs", "accuracy"):
         table.add_column(column, no_wrap=True)
@@ -238,8 +262,9 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
         status = row["status"]
         epochs = f"{row['epochs_done'] or 0}/{row['epochs']}" if row["epochs"] else str(row["epochs_done"] or "-")
         accuracy = row["accuracy"] if isinstance(row["accuracy"], (int, float)) else None
+        marked = f"{status}[yellow]*[/]" if row.get("problems") else status
         table.add_row(escape(row["id"]), escape(str(row["recipe"])),
-                      f"[{STATUS_COLOURS.get(status, 'white')}]{status}[/]",
+                      f"[{STATUS_COLOURS.get(status, 'white')}]{marked}[/]",
                       escape(str(row["started"] or "-").replace("T", " ")[:16]), epochs,
                       f"{accuracy:.4f}" if accuracy is not None else "-")
     return table
@@ -247,12 +272,12 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
 
 def print_unsqueezed(table: Table) -> None:
     """Print ``table`` at its natural width: a narrow terminal wraps the lines instead of cutting ids short."""
-    width = out.width
-    out.width = max(width, Measurement.get(out, out.options.update_width(10_000), table).maximum)
+    saved = out._width  # None means "follow the terminal"; setting out.width back would pin today's width
+    out.width = max(out.width, Measurement.get(out, out.options.update_width(10_000), table).maximum)
     try:
         out.print(table)
     finally:
-        out.width = width
+        out._width = saved
 
 
 def render_predictions(results: list[dict[str, Any]]) -> None:

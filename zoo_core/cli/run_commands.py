@@ -27,6 +27,7 @@ SET_HELP = "Override a setting or parameter: epochs=3, optimizer.learning_rate=0
 RUNS_DIR_HELP = "Where run directories go (default ./runs, or $ZOO_RUNS_DIR)."
 WORKERS_HELP = ("Multi-worker training: every worker's HOST:PORT, comma-separated, the chief first (instead of "
                 "TF_CONFIG); implies strategy=multi-worker (docs/distributed.md).")
+QUIET_HELP = "No progress output; the result (metrics, exports, problems) is still printed."
 TASK_INDEX_HELP = "Multi-worker training: this process's place in --workers (0 is the chief)."
 
 
@@ -48,22 +49,27 @@ def _load_config_file(path: Path, overrides: list[str]) -> Any:
     return state.registry().run_from_table(table, recipe, str(path), overrides)
 
 
-def _print_outcome(outcome: Any, quiet: bool) -> None:
+def _print_outcome(outcome: Any) -> None:
+    """The result of a run, whatever --quiet says (it drops the progress only); exit 1 if an export failed."""
     if outcome.role == "worker":  # a multi-worker run's other workers: the chief reports the run
-        if not quiet:
-            out.print(escape(outcome.summary))
+        out.print(escape(outcome.summary))
         return
-    if not quiet:
-        render_outcome(outcome)
-        if outcome.exports:
-            render_exports(outcome.exports, outcome.run.dir)
+    render_outcome(outcome)
+    if outcome.exports:
+        render_exports(outcome.exports, outcome.run.dir)
     failed = [r for r in outcome.exports if r.status != "ok"]
     if failed:
-        raise ExportError(f"{len(failed)} export(s) failed: " + "; ".join(f"{r.format} {r.variant}: {r.message}" for r in failed),
-                          hint="the run itself completed; fix the exporter settings and retry with 'zoo export'")
+        raise ExportError(f"{len(failed)} export(s) failed: {failed_names(failed)} (why: above, and in manifest.json)",
+                          hint="the run itself completed; fix the exporter settings and retry with "
+                               f"'zoo export {outcome.run.id} --format NAME'")
     if getattr(outcome, "problems", None):
         raise RunError("the run completed, but " + "; ".join(outcome.problems),
                        hint="the model, metrics and history are saved; manifest.json lists the problems")
+
+
+def failed_names(results: list[Any]) -> str:
+    """'savedmodel, tflite-int8': the failed exports, by the name they were asked for."""
+    return ", ".join(r.variant or r.format for r in results)
 
 
 # -- run, train, resume ----------------------------------------------------------------
@@ -77,7 +83,7 @@ def run_command(
     config: Optional[Path] = typer.Option(None, "--config", help="Repeat a run from its config.toml."),
     resume: Optional[str] = typer.Option(None, "--resume", help="Continue an interrupted run (directory, id or recipe)."),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
     workers: Optional[str] = typer.Option(None, "--workers", help=WORKERS_HELP),
     task_index: Optional[int] = typer.Option(None, "--task-index", help=TASK_INDEX_HELP),
 ) -> None:
@@ -94,7 +100,7 @@ def run_command(
             raise ConfigError("--set cannot change a run that is resumed: it continues with its own config.toml",
                               hint="to change settings, start a new run: zoo run --config RUN/config.toml --set ...")
         target = _find_resumable(resume, runs_root(runs_dir))
-        _print_outcome(training.resume(target, state.registry(), _progress(quiet), cluster=cluster), quiet)
+        _print_outcome(training.resume(target, state.registry(), _progress(quiet), cluster=cluster))
         return
     if config is not None and recipe:
         raise ConfigError(f"give a recipe or --config, not both (got '{recipe}' and --config {config})",
@@ -107,7 +113,7 @@ def run_command(
     else:
         raise ConfigError("say which run: zoo run RECIPE, or zoo run --config config.toml",
                           hint="'zoo list runs' shows the named runs")
-    _print_outcome(training.train(run_config, state.registry(), runs_dir, _progress(quiet), cluster=cluster), quiet)
+    _print_outcome(training.train(run_config, state.registry(), runs_dir, _progress(quiet), cluster=cluster))
 
 
 @app.command("train")
@@ -120,7 +126,7 @@ def train_command(
     exporter: List[str] = typer.Option([], "--exporter", "-e", help="Exporter to run after training (repeatable)."),
     set_: List[str] = typer.Option([], "--set", "-s", help=SET_HELP),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
     workers: Optional[str] = typer.Option(None, "--workers", help=WORKERS_HELP),
     task_index: Optional[int] = typer.Option(None, "--task-index", help=TASK_INDEX_HELP),
 ) -> None:
@@ -131,7 +137,7 @@ def train_command(
     cluster = distribute.cluster_from_flags(workers, task_index)
     set_ = distribute.cluster_overrides(set_, workers)
     run_config = state.registry().compose(dataset, architecture, optimizer, loss, exporter, set_)
-    _print_outcome(training.train(run_config, state.registry(), runs_dir, _progress(quiet), cluster=cluster), quiet)
+    _print_outcome(training.train(run_config, state.registry(), runs_dir, _progress(quiet), cluster=cluster))
 
 
 @app.command("resume")
@@ -139,7 +145,7 @@ def train_command(
 def resume_command(
     run: str = typer.Argument(..., help="Run directory, run id, or recipe name."),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
     workers: Optional[str] = typer.Option(None, "--workers", help=WORKERS_HELP),
     task_index: Optional[int] = typer.Option(None, "--task-index", help=TASK_INDEX_HELP),
 ) -> None:
@@ -149,7 +155,7 @@ def resume_command(
 
     cluster = distribute.cluster_from_flags(workers, task_index)
     target = _find_resumable(run, runs_root(runs_dir))
-    _print_outcome(training.resume(target, state.registry(), _progress(quiet), cluster=cluster), quiet)
+    _print_outcome(training.resume(target, state.registry(), _progress(quiet), cluster=cluster))
 
 
 def _find_resumable(reference: str, root: Path) -> Any:
@@ -191,8 +197,27 @@ def run_rows(root: Path) -> list[dict[str, Any]]:
                      "started": manifest.get("started"), "accuracy": accuracy,
                      "epochs_done": manifest.get("epochs_done"), "epochs": settings.get("epochs"),
                      "path": str(run.dir), "error": manifest.get("error") if status != "completed" else None,
+                     "problems": run_problems(manifest) if status == "completed" else [],
                      "resume": f"zoo resume {run.dir}" if status in RESUMABLE else None})
     return rows
+
+
+def run_problems(manifest: dict[str, Any]) -> list[str]:
+    """What went wrong in a completed run: its recorded problems, and exports that failed.
+
+    A failed export stops counting once a later export of the same format
+    succeeded (e.g. 'zoo export RUN -f savedmodel' after fixing the cause).
+    """
+    problems = [str(problem) for problem in manifest.get("problems") or [] if problem]
+    exports = [e for e in manifest.get("exports") or [] if isinstance(e, dict)]
+    for index, export in enumerate(exports):
+        if export.get("status", "ok") == "ok":
+            continue
+        fixed = any(later.get("status", "ok") == "ok" and later.get("format") == export.get("format")
+                    for later in exports[index + 1:])
+        if not fixed:
+            problems.append(f"export {export.get('variant') or export.get('format')} failed: {export.get('message', '')}")
+    return problems
 
 
 @app.command("runs")
@@ -211,6 +236,12 @@ def runs_command(
         out.print(f"no runs in '{escape(str(root))}' yet; start one with: zoo run mnist-mlp")
         return
     print_unsqueezed(runs_table(rows))
+    troubled = [row for row in rows if row["problems"]]
+    if troubled:
+        out.print("[yellow]*[/] completed with problems (the model is saved; the run's manifest.json has the details):")
+    for row in troubled[:5]:
+        out.print(f"  {escape(row['id'])}: {escape(row['problems'][0])}"
+                  + (f" (and {len(row['problems']) - 1} more)" if len(row["problems"]) > 1 else ""))
     stopped = [row for row in rows if row["status"] == "interrupted"]
     for row in stopped[:5]:
         out.print(f"[yellow]{escape(row['id'])}[/] stopped after {row['epochs_done'] or 0} epoch(s); "
@@ -246,7 +277,8 @@ def export_command(
         render_exports(results)
     failed = [r for r in results if r.status != "ok"]
     if failed:
-        raise ExportError("; ".join(f"{r.format} {r.variant}: {r.message}" for r in failed),
+        raise ExportError(f"{len(failed)} export(s) failed: {failed_names(failed)}"
+                          + (" (why: above)" if not as_json else ""),
                           hint="nothing unverified was left at the destination")
 
 
@@ -264,15 +296,18 @@ def predict_command(
 
     from zoo_core import predict
 
-    predictor = predict.load_predictor(_model_path(model, runs_root(runs_dir)))
-    info = predictor.metadata
+    from zoo_core.training.engine import quiet_native_stderr
+
     results = []
-    for path in inputs:
-        batch = predict.load_input(path, info)
-        probabilities = predictor.predict(batch)
-        for index, row in enumerate(np.asarray(probabilities)):
-            name = str(path) if len(probabilities) == 1 else f"{path}[{index}]"
-            results.append({"input": name, "top": predict.top_classes(row, info.get("class_names", []), top)})
+    with quiet_native_stderr():  # TensorFlow's and TFLite's log lines; real errors still show
+        predictor = predict.load_predictor(_model_path(model, runs_root(runs_dir)))
+        info = predictor.metadata
+        for path in inputs:
+            batch = predict.load_input(path, info)
+            probabilities = predictor.predict(batch)
+            for index, row in enumerate(np.asarray(probabilities)):
+                name = str(path) if len(probabilities) == 1 else f"{path}[{index}]"
+                results.append({"input": name, "top": predict.top_classes(row, info.get("class_names", []), top)})
     if as_json:
         print(json.dumps(results, indent=2))
         return

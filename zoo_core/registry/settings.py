@@ -60,8 +60,11 @@ SETTINGS: dict[str, Setting] = {
                  "examples per training step: the global batch, over all replicas and workers "
                  "(each replica computes batch_size / replicas)", lambda v: v >= 1, "at least 1", 32),
         _setting("validation_split", float, 0.1,
-                 "fraction of the training data held out for validation (the last part, as Keras does)",
+                 "fraction of the training data held out for validation (which part: the validation setting)",
                  lambda v: 0.0 <= v < 1.0, "in [0, 1)"),
+        _setting("validation", Literal["last", "stratified"], "last",
+                 "which part validation_split holds out: last (the last part, as Keras does; one class on data "
+                 "sorted by class) or stratified (the same share of every class, drawn with the seed)"),
         _setting("seed", int, 42, "seed for weights, shuffling and dropout", lambda v: 0 <= v < 2**32,
                  "in [0, 2**32)"),
         _setting("shuffle", bool, True, "shuffle the training data every epoch"),

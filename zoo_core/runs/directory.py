@@ -6,7 +6,8 @@ runs started at the same moment get two directories. Layout::
 
     runs/<recipe>-<YYYYmmdd-HHMMSS>-<xxxxxx>/
         config.toml   manifest.json   history.csv   metrics.json
-        model.keras   plots/   report.md   exports/   checkpoint/   .lock
+        model.keras   plots/   report.md   exports/   checkpoint/
+        .lock         (while a process works in it, or left by a killed one: zoo_core.runs.lock)
 
 Run references from the user (``zoo evaluate REF``) are a run id under the
 runs root, an existing run directory, or a recipe name; nothing else is

@@ -3,6 +3,14 @@
 The operating system drops the lock when the process ends, however it ends
 (even SIGKILL), so a 'running' manifest whose lock is free belongs to a dead
 process. Where ``flock`` is not available the recorded pid is checked instead.
+
+The lock file exists only while it is needed: a process that releases the
+lock of a run whose manifest no longer says 'running' (completed, failed,
+interrupted) removes the file, while still holding the lock. Whoever takes
+the lock checks afterwards that the file it locked is still the one at
+``<run>/.lock`` (and starts again if not), so two processes never both hold
+it. A run whose manifest still says 'running' keeps its file: it is what
+tells a live run from a killed one.
 """
 
 from __future__ import annotations
@@ -39,27 +47,46 @@ class RunLock:
         self._fd: int | None = None
 
     def acquire(self, what: str = "use") -> "RunLock":
+        """Take the lock, or raise RunBusy naming the process that holds it."""
         if fcntl is None:  # pragma: no cover
             return self
         path = self.directory / LOCK_FILE
+        for _ in range(100):  # another process may remove the file between our open and our flock: retry
+            fd = self._open(path, what)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                pid = _recorded_pid(self.directory)
+                raise RunBusy(f"cannot {what} run '{self.directory.name}': another zoo process"
+                              + (f" (pid {pid})" if pid else "") + " is working in it",
+                              hint="wait for it to finish, or stop it first (Ctrl-C) and try again") from None
+            if _same_file(fd, path):
+                self._fd = fd
+                return self
+            os.close(fd)  # we locked a file that was just removed: lock the new one
+        raise RunError(f"cannot {what} run '{self.directory.name}': its lock file keeps changing",
+                       hint="another zoo process is starting and finishing in it; try again")
+
+    def _open(self, path: Path, what: str) -> int:
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as error:
             raise RunError(f"cannot {what} run '{self.directory.name}': cannot open {path}: "
                            f"{describe_os_error(error)}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            pid = _recorded_pid(self.directory)
-            raise RunBusy(f"cannot {what} run '{self.directory.name}': another zoo process"
-                          + (f" (pid {pid})" if pid else "") + " is working in it",
-                          hint="wait for it to finish, or stop it first (Ctrl-C) and try again") from None
-        self._fd = fd
-        return self
 
     def release(self) -> None:
-        if self._fd is not None:
+        """Drop the lock; remove the lock file first if the run is no longer 'running' (nothing to tell apart)."""
+        if self._fd is None:
+            return
+        try:
+            path = self.directory / LOCK_FILE
+            if _recorded_status(self.directory) != "running" and _same_file(self._fd, path):
+                try:
+                    path.unlink()  # while still holding the lock: a waiting process then sees the file changed
+                except OSError:
+                    pass  # a read-only folder: the empty file stays, harmlessly
+        finally:
             try:
                 os.close(self._fd)  # closing drops the flock
             finally:
@@ -74,10 +101,28 @@ class RunLock:
 
 def _recorded_pid(directory: Path) -> Any:
     """The pid manifest.json records (for messages), or None."""
+    return _manifest_value(directory, "pid")
+
+
+def _recorded_status(directory: Path) -> Any:
+    """The status manifest.json records, or None."""
+    return _manifest_value(directory, "status")
+
+
+def _manifest_value(directory: Path, key: str) -> Any:
     try:
-        return json.loads((directory / "manifest.json").read_text(encoding="utf-8")).get("pid")
+        return json.loads((directory / "manifest.json").read_text(encoding="utf-8")).get(key)
     except (OSError, ValueError, AttributeError):
         return None
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether the open file ``fd`` is still the file at ``path`` (not removed or replaced)."""
+    try:
+        here, there = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
 
 
 def lock_held(path: Path) -> bool | None:

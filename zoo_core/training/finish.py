@@ -121,33 +121,43 @@ def _write_plots(run: Run, model: Any, dataset: Any, probabilities: Any, rows: l
 
 def export_model(run: Run, model: Any, dataset: Any, exporters: list[ComponentChoice], destination: Path,
                  model_name: str) -> list[ExportResult]:
-    """Run each exporter; a failing one is recorded as failed and the rest still run."""
-    results = []
+    """Run each exporter; a failing one is recorded as failed and the rest still run.
+
+    TensorFlow's and TFLite's native log lines are hidden (zoo_core.training.engine.quiet_native_stderr).
+    """
+    from zoo_core.training.engine import quiet_native_stderr
+
     manifest = run.manifest()
     metadata_record = {"run_id": run.id, "recipe": manifest.get("recipe"), "versions": versions(),
                        "dataset": dataset.info.to_dict(), "class_names": list(dataset.info.class_names)}
-    for choice in exporters:
-        context = ExportContext(model=model, dataset=dataset, destination=destination,
-                                model_name=safe_name(model_name), metadata=dict(metadata_record))
-        try:
-            result = choice.build(context)
-        except ZooError as error:
-            result = ExportResult(format=choice.component.name, variant=choice.ref, path="", status="failed",
-                                  message=error.message)
-        except OSError as error:
-            if error.errno in DISK_ERRNOS:
-                raise  # the disk is full or read-only: the run cannot finish either
-            result = ExportResult(format=choice.component.name, variant=choice.ref, path="", status="failed",
-                                  message=f"{type(error).__name__}: {error}")
-        except Exception as error:  # noqa: BLE001 - a bug in an exporter plugin must not lose the trained run
-            result = ExportResult(format=choice.component.name, variant=choice.ref, path="", status="failed",
-                                  message=f"the exporter raised {type(error).__name__}: {error} "
-                                          f"(a bug in plugin '{choice.component.plugin}'?)")
-        if not isinstance(result, ExportResult):
-            result = ExportResult(format=choice.component.name, variant=choice.ref, path="", status="failed",
-                                  message=f"the exporter returned {type(result).__name__}, not an ExportResult")
-        results.append(result)
+    results = []
+    with quiet_native_stderr():
+        for choice in exporters:
+            context = ExportContext(model=model, dataset=dataset, destination=destination,
+                                    model_name=safe_name(model_name), metadata=dict(metadata_record))
+            results.append(_export_one(choice, context))
     return results
+
+
+def _export_one(choice: ComponentChoice, context: ExportContext) -> ExportResult:
+    """One exporter's result; its failure (but a full disk) becomes a failed result."""
+    def failed(message: str) -> ExportResult:
+        return ExportResult(format=choice.component.name, variant=choice.ref, path="", status="failed", message=message)
+
+    try:
+        result = choice.build(context)
+    except ZooError as error:
+        return failed(error.message + (f"; hint: {error.hint}" if error.hint else ""))
+    except OSError as error:
+        if error.errno in DISK_ERRNOS:
+            raise  # the disk is full or read-only: the run cannot finish either
+        return failed(f"{type(error).__name__}: {error}")
+    except Exception as error:  # noqa: BLE001 - a bug in an exporter plugin must not lose the trained run
+        return failed(f"the exporter raised {type(error).__name__}: {error} "
+                      f"(a bug in plugin '{choice.component.plugin}'?)")
+    if not isinstance(result, ExportResult):
+        return failed(f"the exporter returned {type(result).__name__}, not an ExportResult")
+    return result
 
 
 def write_report(run: Run) -> None:

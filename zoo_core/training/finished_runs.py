@@ -12,7 +12,8 @@ from zoo_core.files import DISK_ERRNOS, describe_os_error, write_json_atomic
 from zoo_core.registry import ComponentChoice, Registry
 from zoo_core.runs import Run, RunLock, check_writable
 from zoo_core.training.finish import evaluate_probabilities, export_model, predict_probabilities, write_report
-from zoo_core.training.prepare import load_dataset, run_config
+from zoo_core.training.engine import quiet_native_stderr
+from zoo_core.training.prepare import check_exporters, load_dataset, run_config
 from zoo_core.training.signals import StopRequests
 
 
@@ -21,8 +22,10 @@ def evaluate(run: Run, registry: Registry) -> dict[str, Any]:
     path = run.model_file("only completed runs can be evaluated; 'zoo runs' shows each run's status")
     config = run_config(run, registry)
     dataset = load_dataset(config)
-    model = load_run_model(path)
-    metrics = evaluate_probabilities(predict_probabilities(model, dataset.x_test), dataset, config.loss.build())
+    with quiet_native_stderr():  # TensorFlow's start-up log lines
+        model = load_run_model(path)
+        probabilities = predict_probabilities(model, dataset.x_test)
+    metrics = evaluate_probabilities(probabilities, dataset, config.loss.build())
     write_json_atomic(run.dir / "metrics.json", metrics)
     return metrics
 
@@ -38,7 +41,9 @@ def export(run: Run, registry: Registry, exporters: list[ComponentChoice], out: 
         raise RunError(error.message.replace("the runs root", "the export folder"),
                        hint="choose a writable folder with --out, or free some disk space") from None
     dataset = load_dataset(config)
-    model = load_run_model(path)
+    check_exporters(exporters, dataset, config.recipe, set_prefix="")  # zoo export --set names them bare
+    with quiet_native_stderr():  # TensorFlow's start-up log lines
+        model = load_run_model(path)
     with RunLock(run.dir).acquire("export"), StopRequests():
         try:
             results = export_model(run, model, dataset, exporters, destination, config.recipe)

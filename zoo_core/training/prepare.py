@@ -6,16 +6,22 @@ after :func:`prepare` succeeded.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import math
+import re
+import sys
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 from zoo_core._util.text import error_line
+from zoo_core.components import REQUIRED
 from zoo_core.data import check_dataset, limit
-from zoo_core.errors import ConfigError, DataError, RunError
-from zoo_core.registry import Registry, RunConfig, recorded_plugins
-from zoo_core.runs import Run
+from zoo_core.errors import ConfigError, DataError, RunError, ZooError
+from zoo_core.registry import ComponentChoice, Registry, RunConfig, recorded_plugins
+from zoo_core.runs import Run, safe_name
 from zoo_core.runs.checkpoint import read_weights_npz
 from zoo_core.training import engine
 from zoo_core.training.strategy import Strategy
@@ -37,6 +43,7 @@ class Prepared:
     rows: list[dict] = field(default_factory=list)
     snapshots: list = field(default_factory=list)
     checkpoint: dict | None = None
+    data_warnings: list[str] = field(default_factory=list)  #: what is wrong with the data's split, for manifest.json
 
 
 def run_config(run: Run, registry: Registry) -> RunConfig:
@@ -86,6 +93,8 @@ def prepare(config: RunConfig, strategy: Strategy, resume_from: tuple[Run, dict 
     """Load the data, set up TensorFlow, build and compile the model; for a resume, load the checkpoint."""
     settings = config.settings
     dataset = load_dataset(config)
+    if resume_from is None:  # a mistake in an exporter's parameters is known now, not after training
+        check_exporters(config.exporters, dataset, config.recipe)
     info = dataset.info
     threads = engine.configure_threads(math.prod(info.input_shape), settings["batch_size"], settings.get("threads", 0),
                                        before_start=strategy.before_runtime_start)
@@ -96,7 +105,9 @@ def prepare(config: RunConfig, strategy: Strategy, resume_from: tuple[Run, dict 
     if settings["deterministic"]:
         tf.config.experimental.enable_op_determinism()
 
-    split = engine.split_validation(dataset.x_train, dataset.y_train, settings["validation_split"])
+    split = engine.split_validation(dataset.x_train, dataset.y_train, settings["validation_split"],
+                                    settings["validation"], settings["seed"])
+    problems = check_split(dataset, split, settings)
     with strategy.scope():  # model, optimizer and metrics in the strategy's scope (nothing without one)
         loss = config.loss.build()
         model = config.architecture.build(tuple(info.input_shape), info.num_classes)
@@ -105,10 +116,19 @@ def prepare(config: RunConfig, strategy: Strategy, resume_from: tuple[Run, dict 
         check_model(model, info, config.architecture.ref)
         model.compile(optimizer=config.optimizer.build(), loss=loss, metrics=["accuracy"])
         model.optimizer.build(model.trainable_variables)  # its state exists from the start (checkpoints, resume)
-    prepared = Prepared(dataset, split, loss, model, threads)
+    prepared = Prepared(dataset, split, loss, model, threads, data_warnings=problems)
     if resume_from is not None and resume_from[1] is not None:
         load_checkpoint(prepared, *resume_from)
     return prepared
+
+
+def check_split(dataset: Any, split: Any, settings: dict[str, Any]) -> list[str]:
+    """Warn on stderr (once per command) about classes missing from the training or validation part, or sorted data."""
+    found = engine.split_warnings(dataset.y_train, split, list(dataset.info.class_names), settings["validation"],
+                                  settings["shuffle"])
+    for line in found:
+        print(f"zoo: warning: {line}", file=sys.stderr, flush=True)
+    return found
 
 
 def load_checkpoint(prepared: Prepared, run: Run, state: dict) -> None:
@@ -146,6 +166,67 @@ def load_checkpoint(prepared: Prepared, run: Run, state: dict) -> None:
     prepared.rows = [dict(row) for row in state["history"]]
     prepared.snapshots = snapshots
     prepared.checkpoint = state
+
+
+class _ReachedTheWork(BaseException):
+    """An exporter called by :func:`check_exporters` got past its parameter checks (a BaseException, so that
+    an exporter's own ``except Exception`` does not take it for a failure)."""
+
+
+class ParameterCheckContext:
+    """What an exporter receives when zoo checks its parameters before any work.
+
+    ``dataset``, ``model_name`` and ``metadata`` are real; reading ``model``
+    or ``destination`` means the exporter has checked its parameters and
+    starts working, so the check call ends there.
+    """
+
+    def __init__(self, dataset: Any, model_name: str) -> None:
+        self.dataset, self.model_name, self.metadata = dataset, model_name, {}
+
+    @property
+    def model(self) -> Any:
+        raise _ReachedTheWork
+
+    @property
+    def destination(self) -> Any:
+        raise _ReachedTheWork
+
+
+def check_exporters(exporters: list[ComponentChoice], dataset: Any, model_name: str,
+                    set_prefix: str = "exporters.{name}.") -> None:
+    """Call each exporter up to its first use of the model or destination: a mistake it finds is a ConfigError.
+
+    The plugin guide asks factories to check their parameters at the top,
+    before any work; so a range error (``max_abs_diff=-1``) is known before
+    training (``zoo run``) or export (``zoo export``) starts, and exits with
+    code 2 and a hint. ``set_prefix`` is how ``--set`` names the exporter's
+    parameters in the command at hand (``{name}`` is the exporter's name). Any
+    other failure is left to the real export, which records it.
+    """
+    for choice in exporters:
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+                    warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the real export prints its warnings
+                choice.build(ParameterCheckContext(dataset, safe_name(model_name)))
+        except _ReachedTheWork:
+            continue
+        except ZooError as error:
+            raise ConfigError(f"exporter '{choice.ref}' refuses its parameters: {error.message}",
+                              hint=error.hint or _parameter_hint(choice, error.message,
+                                                                  set_prefix.format(name=choice.ref))) from None
+        except Exception:  # noqa: BLE001 - not a parameter check: the export itself reports it
+            continue
+
+
+def _parameter_hint(choice: ComponentChoice, message: str, set_prefix: str) -> str:
+    """'e.g. --set exporters.savedmodel.max_abs_diff=1e-05 (the default)' for the parameter the message names."""
+    listing = f"'zoo show {choice.component.name}' lists its parameters"
+    for name, parameter in choice.component.parameters().items():
+        if re.search(rf"\b{re.escape(name)}\b", message) and parameter.default not in (None, REQUIRED):
+            return f"e.g. --set {set_prefix}{name}={json.dumps(parameter.default)} (the default); {listing}"
+    return listing
 
 
 def check_model(model: Any, info: Any, ref: str) -> None:

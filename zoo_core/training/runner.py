@@ -223,7 +223,8 @@ def _fit_and_finish(run: Run, manifest: Manifest, config: RunConfig, prepared: P
 
     dataset, model = prepared.dataset, prepared.model
     manifest.update(dataset=dataset.info.to_dict(), data_fingerprint=fingerprint(dataset),
-                    samples={"train": len(dataset.x_train), "test": len(dataset.x_test)})
+                    samples={"train": len(dataset.x_train), "test": len(dataset.x_test)},
+                    data_warnings=prepared.data_warnings)
     _record_distribution(manifest, strategy)
     mode = progress_mode((progress or config.settings["progress"]) if strategy.is_chief else "none", stream)
     data = _input(config, prepared, strategy, live_progress=mode == "bar")
