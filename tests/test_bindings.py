@@ -90,6 +90,17 @@ def test_zoo_recipes_and_defaults_bind_to_the_builtins(install_clash: Callable[[
     assert json.loads(result.stdout)["config"]["optimizer"]["component"] == "keras-optimizers:adam"
 
 
+@pytest.mark.slow
+def test_zoo_train_defaults_bind_to_the_builtins(install_clash: Callable[[], None], in_tmp_cwd: Path) -> None:
+    install_clash()  # its adam and sparse-categorical-crossentropy raise if they are ever built
+    result = run_cli("train", "-d", "mnist:mnist", "-a", "mlp", "--runs-dir", str(in_tmp_cwd / "runs"), "--quiet",
+                     "--set", "epochs=1", "--set", "max_train_samples=300", "--set", "max_test_samples=100")
+    assert result.exit_code == 0, result.output
+    (run,) = (in_tmp_cwd / "runs").iterdir()
+    plugins = {c["kind"]: c["plugin"] for c in json.loads((run / "manifest.json").read_text())["components"]}
+    assert (plugins["optimizer"], plugins["loss"]) == ("keras-optimizers", "keras-losses")
+
+
 def test_a_users_preset_binds_like_the_user_wrote_it(install_clash: Callable[[], None], in_tmp_cwd: Path) -> None:
     install_clash()
     (in_tmp_cwd / "registry.toml").write_text(textwrap.dedent("""

@@ -121,8 +121,9 @@ def run_command(
 def train_command(
     dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset name (zoo list datasets)."),
     architecture: str = typer.Option(..., "--architecture", "-a", help="Architecture name."),
-    optimizer: str = typer.Option("adam", "--optimizer", "-o", help="Optimizer name."),
-    loss: str = typer.Option("sparse-categorical-crossentropy", "--loss", "-l", help="Loss name."),
+    optimizer: Optional[str] = typer.Option(None, "--optimizer", "-o", help="Optimizer name (default: zoo's adam)."),
+    loss: Optional[str] = typer.Option(None, "--loss", "-l",
+                                       help="Loss name (default: zoo's sparse-categorical-crossentropy)."),
     exporter: List[str] = typer.Option([], "--exporter", "-e", help="Exporter to run after training (repeatable)."),
     set_: List[str] = typer.Option([], "--set", "-s", help=SET_HELP),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
