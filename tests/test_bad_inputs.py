@@ -315,7 +315,7 @@ CASES = [
          "this run has no exporter 'tflit'", "its exporters: savedmodel, tflite, tflite-int8"),
     case("set-choice-not-allowed", "run mnist-mlp --set progress=fast", 2, "setting 'progress' must be one of"),
     case("set-dropout-out-of-range", ["run", "mnist-mlp", "--runs-dir", "{c}/runs-arch", "--set",
-                                      "architecture.dropout=1.5", *TINY], 2, "dropout must be in [0, 1), got 1.5",
+                                      "architecture.dropout=1.5", *TINY], 2, "dropout' must be in [0, 1), got 1.5",
          "--set architecture.dropout=0.2"),
     # names, commands
     case("unknown-recipe", "run mnist-mpl", 2, "unknown run 'mnist-mpl'", "did you mean 'mnist-mlp'", real=True),

@@ -204,7 +204,7 @@ def test_check_value_accepts_and_converts(annotation: Any, value: Any, expected:
         (list[int], [1, "a"], "here\\[1\\] must be an integer, got string 'a'"),
         (Literal["none", "int8"], "int4", "here must be one of 'none', 'int8', got 'int4'"),
         (Literal[1, 2], True, "here must be one of 1, 2, got True"),
-        (Optional[int], "x", "here must be int, got string 'x'"),
+        (Optional[int], "x", "here must be an integer, got string 'x'"),
         (dict, [1], "here must be a table, got array \\[1\\]"),
     ],
 )
@@ -280,4 +280,4 @@ def test_the_issue_s_builtin_names_are_registered(builtin_catalog: Catalog) -> N
     assert {kind: builtin_catalog.names(kind) for kind in KINDS} == expected
     mlp = builtin_catalog.find("architecture", "mlp").parameters()
     assert (mlp["hidden"].default, mlp["dropout"].default, mlp["activation"].default) == ([128, 64], 0.2, "relu")
-    assert mlp["hidden"].type_name == "list[int]"
+    assert mlp["hidden"].type_name == "list[int in [1, 8192]], length <= 32"

@@ -184,7 +184,7 @@ def test_exporters_must_be_an_array(builtin_catalog: Catalog, tmp_path: Path) ->
         ('[architectures.w]\ncomponent = "mlp"\nhidden = [1, "a"]\n', 3,
          "[architectures.w]: parameter 'hidden'[1] must be an integer, got string 'a'"),
         ('[architectures.w]\ncomponent = "mlp"\nhidden = 128\n', 3,
-         "parameter 'hidden' must be list[int], got integer 128"),
+         "parameter 'hidden' must be list[int in [1, 8192]], got integer 128"),
         ('[architectures.w]\ncomponent = "mlp"\n\nactivation = 1\n', 4,
          "parameter 'activation' must be a string, got integer 1"),
         ('[optimizers.fast]\ncomponent = "adam"\namsgrad = "yes"\n', 3,

@@ -3,27 +3,29 @@
 A plugin registers components as :class:`Component` specs. The factory may be
 a callable or a ``"module:attribute"`` string; either way nothing heavy is
 imported until a run is built. Parameters are read from the factory's
-signature (names, types, defaults) and its docstring's ``Args:`` section, so
-``zoo show`` and validation cannot drift from the code.
+signature (names, types with their declared :class:`Range` or :class:`Choice`,
+defaults) and its docstring's ``Args:`` section, so ``zoo show`` and validation
+cannot drift from the code, and every value is checked before any work.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from zoo_core._util.signature import NO_DEFAULT, docstring_args, factory_arguments
 from zoo_core._util.text import first_line, suggest
-from zoo_core._util.values import check_value, describe_type
+from zoo_core._util.values import Choice, Range, check_value, describe_type
 from zoo_core.errors import ConfigError, PluginError
 
 # Re-exported: the signature and value machinery lives in zoo_core._util.
 __all__ = [
     "CONTEXT_ARGUMENTS", "KINDS", "KIND_TABLE", "LISTABLE_EXTRAS", "NAME_PATTERN", "PLURALS", "REQUIRED",
-    "Component", "Kind", "Parameter", "check_value", "describe_type", "docstring_args", "parameters_of", "suggest",
+    "Choice", "Component", "Kind", "Parameter", "Range", "check_value", "describe_type", "docstring_args", "parameters_of", "suggest",
 ]
 
 
@@ -192,7 +194,11 @@ class Component:
                     f"{where}: {self.kind} '{self.name}' has no parameter '{key}'",
                     hint=suggest(key, list(declared), "parameters"), key=key,
                 )
-            checked[key] = declared[key].check(value, where)
+            try:
+                checked[key] = declared[key].check(value, where)
+            except ConfigError as error:
+                error.hint = error.hint or self._default_hint(declared[key])
+                raise
         for name, parameter in declared.items():
             if name in checked:
                 continue
@@ -204,6 +210,25 @@ class Component:
             if parameter.default is not None:
                 checked[name] = parameter.default
         return checked
+
+    def _default_hint(self, parameter: Parameter) -> str:
+        """'e.g. --set optimizer.beta_1=0.9 (the default); 'zoo show adam' lists every parameter ...'."""
+        listing = f"'zoo show {self.name}' lists every parameter with its type and range"
+        if parameter.required or parameter.default is None:
+            return listing
+        key = f"exporters.{self.name}.{parameter.name}" if self.kind == "exporter" else f"{self.kind}.{parameter.name}"
+        return f"e.g. --set {key}={toml_literal(parameter.default)} (the default); {listing}"
+
+
+def toml_literal(value: Any) -> str:
+    """A plain value (bool, number, string, list) as a TOML literal, for hints."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_literal(item) for item in value) + "]"
+    return repr(value)
 
 
 def parameters_of(factory: Callable[..., Any], context: tuple[str, ...]) -> dict[str, Parameter]:

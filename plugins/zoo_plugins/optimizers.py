@@ -1,15 +1,26 @@
-"""Built-in optimizers: Keras' Adam, SGD, RMSprop and AdamW."""
+"""Built-in optimizers: Keras' Adam, SGD, RMSprop and AdamW.
+
+Every parameter declares its range (zoo_core.Range), so a value out of range
+is refused when the config is resolved, before TensorFlow is imported.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from zoo_core import Component, hookimpl
+from zoo_core import Component, Range, hookimpl
+
+#: > 0: learning rates and epsilon.
+Positive = Annotated[float, Range(0, low_open=True)]
+#: [0, 1): decay rates (beta_1, beta_2, rho) and momentum.
+Fraction = Annotated[float, Range(0, 1, high_open=True)]
+#: >= 0, 0 meaning off: weight decay and gradient clipping.
+NonNegative = Annotated[float, Range(0)]
 
 
-def adam(learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
-         epsilon: float = 1e-7, amsgrad: bool = False, weight_decay: float = 0.0,
-         clipnorm: float = 0.0) -> Any:
+def adam(learning_rate: Positive = 0.001, beta_1: Fraction = 0.9, beta_2: Fraction = 0.999,
+         epsilon: Positive = 1e-7, amsgrad: bool = False, weight_decay: NonNegative = 0.0,
+         clipnorm: NonNegative = 0.0) -> Any:
     """Adam, with Keras' defaults (as in the classic MNIST tutorial).
 
     Args:
@@ -29,8 +40,8 @@ def adam(learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.99
                                  **_common(weight_decay, clipnorm))
 
 
-def sgd(learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = False,
-        weight_decay: float = 0.0, clipnorm: float = 0.0) -> Any:
+def sgd(learning_rate: Positive = 0.01, momentum: Fraction = 0.0, nesterov: bool = False,
+        weight_decay: NonNegative = 0.0, clipnorm: NonNegative = 0.0) -> Any:
     """Stochastic gradient descent, with optional (Nesterov) momentum.
 
     Args:
@@ -47,15 +58,15 @@ def sgd(learning_rate: float = 0.01, momentum: float = 0.0, nesterov: bool = Fal
                                 **_common(weight_decay, clipnorm))
 
 
-def rmsprop(learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.0,
-            epsilon: float = 1e-7, centered: bool = False, weight_decay: float = 0.0,
-            clipnorm: float = 0.0) -> Any:
+def rmsprop(learning_rate: Positive = 0.001, rho: Fraction = 0.9, momentum: Fraction = 0.0,
+            epsilon: Positive = 1e-7, centered: bool = False, weight_decay: NonNegative = 0.0,
+            clipnorm: NonNegative = 0.0) -> Any:
     """RMSprop.
 
     Args:
         learning_rate: step size.
         rho: discounting factor for the moving average of squared gradients.
-        momentum: momentum factor.
+        momentum: momentum factor in [0, 1).
         epsilon: small constant for numerical stability.
         centered: normalise by the estimated variance of the gradient.
         weight_decay: decoupled weight decay (0: none).
@@ -69,9 +80,9 @@ def rmsprop(learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.
                                     **_common(weight_decay, clipnorm))
 
 
-def adamw(learning_rate: float = 0.001, weight_decay: float = 0.004, beta_1: float = 0.9,
-          beta_2: float = 0.999, epsilon: float = 1e-7, amsgrad: bool = False,
-          clipnorm: float = 0.0) -> Any:
+def adamw(learning_rate: Positive = 0.001, weight_decay: NonNegative = 0.004, beta_1: Fraction = 0.9,
+          beta_2: Fraction = 0.999, epsilon: Positive = 1e-7, amsgrad: bool = False,
+          clipnorm: NonNegative = 0.0) -> Any:
     """AdamW: Adam with decoupled weight decay.
 
     Args:

@@ -55,7 +55,7 @@ def factory_arguments(factory: Callable[..., Any], context: tuple[str, ...]) -> 
 def type_hints(factory: Callable[..., Any], signature: inspect.Signature) -> dict[str, Any]:
     """The factory's resolved annotations; one that cannot be resolved is left out (untyped)."""
     try:
-        return typing.get_type_hints(factory)
+        return typing.get_type_hints(factory, include_extras=True)  # keep Annotated ranges
     except Exception:  # noqa: BLE001 - resolve what can be, one by one
         pass
     namespace = getattr(factory, "__globals__", {})

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zoo_core._util.text import suggest
-from zoo_core._util.toml import TOMLDecodeError, parse_toml
+from zoo_core._util.toml import DEPTH_HINT, TOMLDecodeError, TooDeepError, parse_toml
 from zoo_core.errors import ConfigError
 from zoo_core.registry.runconfig import RUN_COMPONENT_KINDS, ComponentChoice, RunConfig
 from zoo_core.registry.settings import SETTINGS
@@ -48,6 +48,9 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ConfigError(f"{where}: the value must be on one line")
     try:
         parsed = parse_toml(f"value = {raw}")
+    except TooDeepError as error:
+        raise ConfigError(f"{where[:200]}{'...' if len(where) > 200 else ''}: the value's {error}",
+                          hint=DEPTH_HINT) from None
     except TOMLDecodeError as error:
         if _BARE_WORD.match(raw):
             return key, raw

@@ -7,7 +7,7 @@ from typing import Any, Callable, Literal
 
 from zoo_core._util.text import suggest
 from zoo_core._util.values import check_value
-from zoo_core.components import Parameter
+from zoo_core.components import Parameter, toml_literal
 from zoo_core.errors import ConfigError
 
 #: The largest value of an integer setting that TensorFlow takes as an int32.
@@ -34,11 +34,12 @@ class Setting:
             value = check_value(self.parameter.annotation, value, f"{where}: setting '{name}'")
         except ConfigError as error:
             error.key = name
+            error.hint = error.hint or f"e.g. --set {name}={toml_literal(self.parameter.default)}"
             raise
         if not self.valid(value):
             raise ConfigError(
                 f"{where}: setting '{name}' must be {self.rule}, got {value!r}",
-                hint=f"e.g. --set {name}={self.parameter.default!r}".replace("'", '"'), key=name,
+                hint=f"e.g. --set {name}={toml_literal(self.parameter.default)}", key=name,
             )
         if self.int32_example is not None and value > MAX_INT_SETTING:
             raise ConfigError(f"{where}: setting '{name}' is {value}, more than the largest allowed ({MAX_INT_SETTING})",
