@@ -98,7 +98,7 @@ def adamw(learning_rate: Positive = 0.001, weight_decay: NonNegative = 0.004, be
 
     _check_rate("adamw", learning_rate)
     clipping = _common(0.0, clipnorm)["clipnorm"]
-    if weight_decay < 0:
+    if not 0 <= weight_decay < float("inf"):
         from zoo_core.errors import ConfigError
 
         raise ConfigError(f"optimizer adamw: weight_decay must be 0 or positive, got {weight_decay}")
@@ -125,8 +125,9 @@ def _common(weight_decay: float, clipnorm: float) -> dict[str, Any]:
     """Keras treats None as 'off'; zoo's TOML has no null, so 0 means off."""
     from zoo_core.errors import ConfigError
 
-    if weight_decay < 0 or clipnorm < 0:
-        raise ConfigError("optimizer: weight_decay and clipnorm must be 0 (off) or positive")
+    if not (0 <= weight_decay < float("inf") and 0 <= clipnorm < float("inf")):  # NaN fails too
+        raise ConfigError(f"optimizer: weight_decay and clipnorm must be 0 (off) or positive, "
+                          f"got {weight_decay} and {clipnorm}")
     return {"weight_decay": weight_decay or None, "clipnorm": clipnorm or None}
 
 
