@@ -139,14 +139,14 @@ def test_list_nothing_matches_suggests_a_kind() -> None:
 def test_show_mlp_has_hidden_and_dropout_defaults() -> None:
     text = ok("show", "mlp")
     hidden = next(line for line in text.splitlines() if line.startswith("hidden"))
-    assert hidden.split()[:3] == ["hidden", "list[int]", "[128,"] and "64]" in hidden
+    assert hidden.split()[:2] == ["hidden", "list[int"] and "list[int in [1, 8192]], length <= 32  [128, 64]" in hidden
     dropout = next(line for line in text.splitlines() if line.startswith("dropout"))
-    assert dropout.split()[:3] == ["dropout", "float", "0.2"]
+    assert dropout.split()[:5] == ["dropout", "float", "in", "[0,", "1)"] and dropout.split()[5] == "0.2"
     assert "plugin: mlp (zoo 0.1.0)" in text and "factory: zoo_plugins.mlp:mlp" in text
 
     data = json.loads(ok("show", "mlp", "--json"))
     parameters = {p["name"]: p for p in data["parameters"]}
-    assert parameters["hidden"]["default"] == [128, 64] and parameters["hidden"]["type"] == "list[int]"
+    assert parameters["hidden"]["default"] == [128, 64] and parameters["hidden"]["type"] == "list[int in [1, 8192]], length <= 32"
     assert parameters["dropout"]["default"] == 0.2 and parameters["activation"]["default"] == "relu"
     assert data["kind"] == "architecture" and data["version"] == zoo_core.__version__
 
@@ -155,7 +155,9 @@ def test_show_adam() -> None:
     text = ok("show", "adam")
     assert text.startswith("adam  (optimizer)")
     assert "plugin: keras-optimizers (zoo 0.1.0)" in text
-    assert any(line.split()[:3] == ["learning_rate", "float", "0.001"] for line in text.splitlines())
+    assert any(line.split()[:4] == ["learning_rate", "float", ">", "0"] and line.split()[4] == "0.001"
+               for line in text.splitlines())
+    assert any(line.split()[:5] == ["beta_1", "float", "in", "[0,", "1)"] for line in text.splitlines())
 
 
 def test_show_run_mnist_mlp() -> None:
