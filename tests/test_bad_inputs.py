@@ -259,7 +259,7 @@ CASES = [
     registry_case("registry-setting-wrong-type", "reg_type.toml", "reg_type.toml:7",
                   "setting 'epochs' must be an integer, got string 'ten'"),
     registry_case("registry-parameter-wrong-type", "reg_param_type.toml", "reg_param_type.toml:3",
-                  "parameter 'hidden' must be list[int], got integer 128"),
+                  "parameter 'hidden' must be list[int in [1, 8192]], got integer 128"),
     registry_case("registry-split-out-of-range", "reg_split.toml", "setting 'validation_split' must be in [0, 1), got 1.5",
                   "--set validation_split=0.1"),
     registry_case("registry-batch-size-zero", "reg_batch.toml", "setting 'batch_size' must be at least 1, got 0",
