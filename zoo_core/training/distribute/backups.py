@@ -35,15 +35,16 @@ def backup_folder(root: Path, run_id: str, cluster: Cluster) -> Path:
     return Path(root) / f".{run_id}.{cluster.key}"
 
 
-def resume_target(run: Run, flags: Cluster | None = None) -> ResumePlan | None:
+def resume_target(run: Run, flags: Cluster | None = None, setting: str | None = None) -> ResumePlan | None:
     """Where this process resumes ``run``: None on one process; else the run (chief) or this worker's backup.
 
-    Called before TensorFlow starts. A worker's backup is used when its
-    checkpoint is at the chief's epoch; otherwise (or without a backup) it is
-    replaced by a copy of the chief's config and checkpoint (so the runs root
-    must be storage every worker can read).
+    Called before TensorFlow starts. ``setting`` is the strategy the run
+    resumes with (``--set strategy=...``; default: its config.toml's). A
+    worker's backup is used when its checkpoint is at the chief's epoch;
+    otherwise (or without a backup) it is replaced by a copy of the chief's
+    config and checkpoint (so the runs root must be storage every worker can read).
     """
-    setting = run.config_table().get("strategy", "none")
+    setting = setting if setting is not None else run.config_table().get("strategy", "none")
     cluster = planned_cluster(setting if setting in STRATEGIES else "none", flags)
     if cluster is None:
         return None
