@@ -398,16 +398,29 @@ def test_a_killed_worker_stops_the_other_and_both_resume(tmp_path: Path, process
                                                      ["run", "mnist-mlp", *SLICE, "--set", "epochs=4"])
     assert "zoo resume" in chief.stderr
 
-    # restart both: the chief continues the run, the worker from its backup (or the chief's checkpoint)
-    chief2, worker2 = start_workers(processes, tmp_path, runs, ["resume", run.name])
+    # workers given different --set options: the worker names the setting and stops before training
+    workers = ",".join(free_ports(2))
+    for index, extra in ((0, ["--set", "epochs=5"]), (1, [])):
+        processes.append(Zoo(f"mismatch{index}", ["resume", run.name, *extra, "--runs-dir", str(runs),
+                                                  "--workers", workers, "--task-index", str(index)], tmp_path))
+    chief_mismatch, worker_mismatch = processes[-2:]
+    assert worker_mismatch.wait() == 2, worker_mismatch.output()
+    assert "epochs: the chief 5, this worker 4" in worker_mismatch.stderr, worker_mismatch.output()
+    assert chief_mismatch.wait() == 75, chief_mismatch.output()
+
+    # restart both with the same --set: the chief continues the run, the worker from its backup (or the
+    # chief's checkpoint); epochs may grow on resume
+    chief2, worker2 = start_workers(processes, tmp_path, runs, ["resume", run.name, "--set", "epochs=5"])
     assert chief2.wait() == 0, chief2.output() + worker2.output()
     assert worker2.wait() == 0, worker2.output()
     done = manifest(run)
-    assert done["status"] == "completed" and done["epochs_done"] == 4
-    assert [entry["epochs_done"] for entry in done["resumed"]] == [failed["epochs_done"]]
+    assert done["status"] == "completed" and done["epochs_done"] == 5
+    assert [int(line.split(",")[0]) for line in (run / "history.csv").read_text().splitlines()[1:]] == [1, 2, 3, 4, 5]
+    assert {entry["epochs_done"] for entry in done["resumed"]} == {failed["epochs_done"]}
+    assert done["resumed"][-1]["overrides"] == ["epochs=5"] and done["settings"]["epochs"] == 5
     assert done["distribution"]["weights_identical"]
     assert "distribution_changes" not in done  # two workers again (on other ports): the same computation
-    assert done["resumed"][0]["cluster"]["replicas"] == 2
+    assert done["resumed"][-1]["cluster"]["replicas"] == 2
     assert sorted(p.name for p in runs.iterdir()) == [run.name]  # the worker's backup is removed
 
 
