@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -27,7 +29,7 @@ from typing import Iterator
 import numpy as np
 import pytest
 
-from conftest import subprocess_env, zoo_executable
+from conftest import run_cli, subprocess_env, zoo_executable
 from zoo_core.errors import ConfigError
 from zoo_core.training import distribute
 from zoo_core.training.distribute import coordination
@@ -359,11 +361,10 @@ def test_two_workers_train_one_model(tmp_path: Path, processes: list[Zoo], singl
         assert np.allclose(values, [float(v) for v in expected.split(",")[1:-1]], atol=2e-3), (line, expected)
 
 
-@pytest.mark.slow
-def test_a_killed_worker_stops_the_other_and_both_resume(tmp_path: Path, processes: list[Zoo]) -> None:
-    runs = tmp_path / "runs"
-    slice_ = [*SLICE, "--set", "epochs=4"]
-    chief, worker = start_workers(processes, tmp_path, runs, ["run", "mnist-mlp", *slice_])
+def kill_worker_1_after_epoch_1(processes: list[Zoo], folder: Path, runs: Path, command: list[str]
+                                ) -> tuple[Zoo, Path, dict]:
+    """Two workers run ``command``; worker 1 gets SIGKILL once an epoch is committed; the chief must exit 75."""
+    chief, worker = start_workers(processes, folder, runs, command)
     deadline = time.monotonic() + PROCESS_TIMEOUT
     while time.monotonic() < deadline:  # kill worker 1 once the first epoch is committed
         done = [manifest(run).get("epochs_done", 0) for run in run_dirs(runs) if (run / "manifest.json").is_file()] \
@@ -383,21 +384,94 @@ def test_a_killed_worker_stops_the_other_and_both_resume(tmp_path: Path, process
     assert code == distribute.EXIT_RETRY == 75, chief.output()
     assert seconds < 30
     assert "worker 1 at 127.0.0.1" in chief.stderr and "died or stopped responding" in chief.stderr, chief.output()
-    assert "zoo resume" in chief.stderr
     (run,) = run_dirs(runs)
     failed = manifest(run)
     assert failed["status"] == "failed" and "worker 1" in failed["error"]
     print(f"\nthe chief exited {seconds:.1f}s after worker 1 was killed (epochs done: {failed['epochs_done']})")
+    return chief, run, failed
 
-    # restart both: the chief continues the run, the worker from its backup (or the chief's checkpoint)
-    chief2, worker2 = start_workers(processes, tmp_path, runs, ["resume", run.name])
+
+@pytest.mark.slow
+def test_a_killed_worker_stops_the_other_and_both_resume(tmp_path: Path, processes: list[Zoo]) -> None:
+    runs = tmp_path / "runs"
+    chief, run, failed = kill_worker_1_after_epoch_1(processes, tmp_path, runs,
+                                                     ["run", "mnist-mlp", *SLICE, "--set", "epochs=4"])
+    assert "zoo resume" in chief.stderr
+
+    # workers given different --set options: the worker names the setting and stops before training
+    workers = ",".join(free_ports(2))
+    for index, extra in ((0, ["--set", "epochs=5"]), (1, [])):
+        processes.append(Zoo(f"mismatch{index}", ["resume", run.name, *extra, "--runs-dir", str(runs),
+                                                  "--workers", workers, "--task-index", str(index)], tmp_path))
+    chief_mismatch, worker_mismatch = processes[-2:]
+    assert worker_mismatch.wait() == 2, worker_mismatch.output()
+    assert "epochs: the chief 5, this worker 4" in worker_mismatch.stderr, worker_mismatch.output()
+    assert chief_mismatch.wait() == 75, chief_mismatch.output()
+
+    # restart both with the same --set: the chief continues the run, the worker from its backup (or the
+    # chief's checkpoint); epochs may grow on resume
+    chief2, worker2 = start_workers(processes, tmp_path, runs, ["resume", run.name, "--set", "epochs=5"])
     assert chief2.wait() == 0, chief2.output() + worker2.output()
     assert worker2.wait() == 0, worker2.output()
     done = manifest(run)
-    assert done["status"] == "completed" and done["epochs_done"] == 4
-    assert [entry["epochs_done"] for entry in done["resumed"]] == [failed["epochs_done"]]
+    assert done["status"] == "completed" and done["epochs_done"] == 5
+    assert [int(line.split(",")[0]) for line in (run / "history.csv").read_text().splitlines()[1:]] == [1, 2, 3, 4, 5]
+    assert {entry["epochs_done"] for entry in done["resumed"]} == {failed["epochs_done"]}
+    assert done["resumed"][-1]["overrides"] == ["epochs=5"] and done["settings"]["epochs"] == 5
     assert done["distribution"]["weights_identical"]
+    assert "distribution_changes" not in done  # two workers again (on other ports): the same computation
+    assert done["resumed"][-1]["cluster"]["replicas"] == 2
     assert sorted(p.name for p in runs.iterdir()) == [run.name]  # the worker's backup is removed
+
+
+@pytest.mark.slow
+def test_a_machine_lost_for_good_the_run_finishes_on_the_survivor_alone(tmp_path: Path, processes: list[Zoo]) -> None:
+    """Worker 1 is gone for good: the command the chief's message suggests finishes the run as one process."""
+    runs = tmp_path / "runs"
+    chief, run, failed = kill_worker_1_after_epoch_1(processes, tmp_path, runs,
+                                                     ["run", "mnist-mlp", *SLICE, "--set", "epochs=4"])
+    done_before = failed["epochs_done"]
+    suggested = re.search(r"zoo resume (\S+) --set strategy=none", chief.stderr)
+    assert suggested, chief.output()
+    command = shlex.split(suggested.group(0))
+    assert Path(command[2]) == run  # the run's directory: it works from any folder, without --runs-dir
+
+    # what a resume may not change is refused before anything starts (exit 2), listing what may change
+    for refused in (["resume", str(run), "--set", "strategy=none", "--set", "batch_size=32"],
+                    ["run", "--resume", str(run), "--set", "optimizer=sgd"]):
+        result = run_cli(*refused)
+        assert result.exit_code == 2, result.output
+        assert "cannot change when run" in result.stderr
+        assert "strategy, progress, threads, join_timeout, epochs (not below the epochs done), exporters" \
+            in result.stderr
+    assert manifest(run)["status"] == "failed" and "resumed" not in manifest(run)
+
+    survivor = Zoo("survivor", command[1:], tmp_path)
+    processes.append(survivor)
+    assert survivor.wait() == 0, survivor.output()
+    assert (f"continues from epoch {done_before + 1} on 1 process instead of 2 workers: the global batch stays 64"
+            in survivor.stderr), survivor.output()
+    assert "test accuracy" in survivor.stdout
+
+    # the history is continuous: epochs 1..4, each once, the first ones as the two workers wrote them
+    history = (run / "history.csv").read_text().splitlines()
+    assert [int(line.split(",")[0]) for line in history[1:]] == [1, 2, 3, 4]
+    data = manifest(run)
+    assert data["status"] == "completed" and data["epochs_done"] == 4
+    assert data["settings"]["strategy"] == "none" and 'strategy = "none"' in (run / "config.toml").read_text()
+    assert data["engine"]["steps_per_epoch"] == 29  # the global batch of 64, as recorded
+    assert data["distribution"] == {"strategy": "none", "replicas": 1, "global_batch_size": 64,
+                                    "per_replica_batch_size": [64]}
+    (change,) = data["distribution_changes"]
+    assert change["from_epoch"] == done_before + 1 and change["global_batch_size"] == 64
+    assert change["before"]["strategy"] == "multi-worker" and change["before"]["per_replica_batch_size"] == [32, 32]
+    assert len(change["before"]["workers"]["worker"]) == 2
+    assert change["after"] == {"strategy": "none", "replicas": 1, "per_replica_batch_size": [64]}
+    (resumed,) = data["resumed"]
+    assert resumed["epochs_done"] == done_before and resumed["overrides"] == ["strategy=none"]
+    assert resumed["cluster"] == change["after"]
+    assert json.loads((run / "metrics.json").read_text())["accuracy"] > 0.8
+    assert sorted(p.name for p in runs.iterdir()) == [run.name]  # the lost worker's backup is removed
 
 
 @pytest.mark.slow

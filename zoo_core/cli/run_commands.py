@@ -29,6 +29,8 @@ WORKERS_HELP = ("Multi-worker training: every worker's HOST:PORT, comma-separate
                 "TF_CONFIG); implies strategy=multi-worker (docs/distributed.md).")
 QUIET_HELP = "No progress output; the result (metrics, exports, problems) is still printed."
 TASK_INDEX_HELP = "Multi-worker training: this process's place in --workers (0 is the chief)."
+RESUME_SET_HELP = ("Change a setting on resume: strategy (e.g. strategy=none: go on as one process), progress, threads, "
+                   "join_timeout, epochs (not below the epochs done), exporters.")
 
 
 def _progress(quiet: bool) -> Optional[str]:
@@ -96,11 +98,7 @@ def run_command(
         if recipe or config is not None:
             raise ConfigError("--resume continues an existing run: give it alone, without a recipe or --config",
                               hint=f"zoo run --resume {resume}  (or zoo resume {resume})")
-        if set_:
-            raise ConfigError("--set cannot change a run that is resumed: it continues with its own config.toml",
-                              hint="to change settings, start a new run: zoo run --config RUN/config.toml --set ...")
-        target = _find_resumable(resume, runs_root(runs_dir))
-        _print_outcome(training.resume(target, state.registry(), _progress(quiet), cluster=cluster))
+        _resume(resume, set_, runs_dir, quiet, cluster)  # --set: only what zoo resume --set may change
         return
     if config is not None and recipe:
         raise ConfigError(f"give a recipe or --config, not both (got '{recipe}' and --config {config})",
@@ -145,18 +143,24 @@ def train_command(
 @handles_errors
 def resume_command(
     run: str = typer.Argument(..., help="Run directory, run id, or recipe name."),
+    set_: List[str] = typer.Option([], "--set", "-s", help=RESUME_SET_HELP),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help=QUIET_HELP),
     workers: Optional[str] = typer.Option(None, "--workers", help=WORKERS_HELP),
     task_index: Optional[int] = typer.Option(None, "--task-index", help=TASK_INDEX_HELP),
 ) -> None:
-    """Continue an interrupted or killed run from its last completed epoch."""
-    from zoo_core import training
+    """Continue an interrupted or killed run from its last completed epoch (on any cluster shape)."""
     from zoo_core.training import distribute
 
-    cluster = distribute.cluster_from_flags(workers, task_index)
-    target = _find_resumable(run, runs_root(runs_dir))
-    _print_outcome(training.resume(target, state.registry(), _progress(quiet), cluster=cluster))
+    _resume(run, set_, runs_dir, quiet, distribute.cluster_from_flags(workers, task_index))
+
+
+def _resume(reference: str, overrides: list[str], runs_dir: Optional[Path], quiet: bool, cluster: Any) -> None:
+    """Resume a run with the ``--set`` overrides a resume may change, on ``cluster`` (None: TF_CONFIG or one process)."""
+    from zoo_core import training
+
+    target = _find_resumable(reference, runs_root(runs_dir))
+    _print_outcome(training.resume(target, state.registry(), _progress(quiet), cluster=cluster, overrides=overrides))
 
 
 def _find_resumable(reference: str, root: Path) -> Any:

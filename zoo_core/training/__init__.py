@@ -8,6 +8,7 @@ The modules, in the order a run uses them:
 - ``callbacks`` and ``progress``: zoo's Keras callbacks (history, checkpoints, NaN guard, clean stops).
 - ``signals``: SIGINT/SIGTERM/SIGHUP become a clean stop at a safe point.
 - ``runner``: :func:`train` and :func:`resume`, end to end.
+- ``resume_changes``: what ``zoo resume --set`` may change, and the record of a changed cluster shape.
 - ``finish``: after fit: metrics, model, plots, exports, report.
 - ``finished_runs``: ``zoo evaluate`` and ``zoo export`` on a finished run.
 - ``distribute``: mirrored and multi-worker training (a leaf: it never imports the runner).

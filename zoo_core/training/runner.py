@@ -15,6 +15,9 @@ run does, loads the checkpoint's weights and optimizer state, restores the
 dropout seed generators, and feeds the remaining epochs the same batches in
 the same order (zoo_core.training.engine), so a resumed run repeats an
 uninterrupted one; only the epoch in progress at a kill is lost and redone.
+A resume may change a few settings (``--set``, zoo_core.training.resume_changes)
+and the cluster shape: a multi-worker run can go on with fewer workers, or
+as one process, when a machine is lost for good.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import os
 import shutil
 import signal
 import socket
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +41,9 @@ from zoo_core.runs.checkpoint import read_checkpoint
 from zoo_core.training import distribute, engine
 from zoo_core.training.distribute import Cluster
 from zoo_core.training.finish import RunOutcome, complete
-from zoo_core.training.prepare import Prepared, bytes_needed, prepare, run_config
+from zoo_core.training.prepare import Prepared, bytes_needed, prepare
+from zoo_core.training.resume_changes import (check_new_exporters, record_resume, resume_overrides,
+                                                   resumed_config, strategy_setting)
 from zoo_core.training.signals import RunInterrupted, StopRequested, StopRequests, signal_name
 from zoo_core.training.strategy import StartedRun, Strategy, WorkerDone
 
@@ -66,34 +72,54 @@ def train(config: RunConfig, registry: Registry, root: str | Path | None = None,
 
 
 def resume(run: Run, registry: Registry, progress: str | None = None, stream: TextIO | None = None,
-           cluster: Cluster | None = None) -> RunOutcome:
-    """Continue an interrupted, killed or failed run from its last committed checkpoint."""
-    plan = distribute.resume_target(run, cluster)  # a multi-worker run's non-chief worker resumes in its own backup
+           cluster: Cluster | None = None, overrides: list[str] | None = None) -> RunOutcome:
+    """Continue an interrupted, killed or failed run from its last committed checkpoint.
+
+    ``overrides`` are ``--set`` texts of the keys a resume may change
+    (zoo_core.training.resume_changes); ``cluster`` may differ from the one
+    the run started on (fewer or more workers, or none): the global batch
+    stays, and the manifest records the change of shape.
+    """
+    overrides = resume_overrides(run, overrides, cluster)  # a key that cannot change: exit 2 before anything
+    plan = distribute.resume_target(run, cluster, strategy_setting(overrides))  # a non-chief worker: its backup
     run = plan.run if plan is not None else run
     with StopRequests() as stops:
         lock = RunLock(run.dir).acquire("resume")  # RunBusy while another process works in it
         try:
             data = _resumable_manifest(run)
-            config = run_config(run, registry)
-            try:
-                state = read_checkpoint(run.dir / "checkpoint")
-            except ValueError as error:
-                raise RunError(f"run '{run.id}': its checkpoint is damaged: {error}",
-                               hint=f"start a new run from its config: zoo run --config {run.dir / 'config.toml'}"
-                               ) from None
-            strategy = distribute.plan(config, cluster, resuming=plan)
+            state = _committed_checkpoint(run)
+            config = resumed_config(run, registry, overrides, state["epochs_done"] if state else 0)
+            strategy = distribute.plan(config, cluster, resuming=plan, resumed=True)
             prepared = prepare(config, strategy, resume_from=(run, state))
+            check_new_exporters(config, prepared, overrides)
             done = prepared.first_epoch
             data.update(status="running", pid=os.getpid(), host=socket.gethostname(), error=None, finished=None,
-                        epochs_done=done, resumed=[*data.get("resumed", []), {"at": utc_now(), "epochs_done": done}])
+                        epochs_done=done)
             try:
+                note = record_resume(run, data, config, overrides, strategy, done)
+                if overrides:
+                    data["components"] = component_records(config)
                 manifest = Manifest(run.dir / "manifest.json", data)
             except OSError as error:
                 raise RunError(f"cannot write to the run directory '{run.dir}': {describe_os_error(error)}",
                                hint="free some disk space, then resume again") from None
-            return _train_in(run, manifest, config, prepared, strategy, stops, progress, stream)
+            if note and strategy.is_chief:
+                print(f"zoo: {note}", file=sys.stderr, flush=True)
+            outcome = _train_in(run, manifest, config, prepared, strategy, stops, progress, stream)
         finally:
             lock.release()
+    if outcome.role != "worker":  # workers gone for good never remove their backups: the chief does
+        distribute.remove_backups(run.dir, getattr(strategy, "cluster", None))
+    return outcome
+
+
+def _committed_checkpoint(run: Run) -> dict[str, Any] | None:
+    """The run's committed checkpoint state (None before the first commit); a RunError if it is damaged."""
+    try:
+        return read_checkpoint(run.dir / "checkpoint")
+    except ValueError as error:
+        raise RunError(f"run '{run.id}': its checkpoint is damaged: {error}",
+                       hint=f"start a new run from its config: zoo run --config {run.dir / 'config.toml'}") from None
 
 
 def _resumable_manifest(run: Run) -> dict[str, Any]:

@@ -10,6 +10,7 @@ engine or TensorFlow at import time.
 - ``strategies``: :func:`plan` and the mirrored/multi-worker strategy.
 - ``coordination``: the coordination service, fault errors (exit code 75).
 - ``backups``: non-chief workers' backups and where each worker resumes.
+- ``reshape``: a run resumed on another cluster shape (the manifest's record, stale backups).
 - ``keras_fixes``: the Keras 3 workarounds and their version guard.
 """
 
@@ -20,10 +21,11 @@ from zoo_core.training.distribute.coordination import (EXIT_RETRY, HEARTBEAT_TIM
                                                        JoinTimeout, WorkerLost, config_digest)
 from zoo_core.training.distribute.keras_fixes import (KERAS_20585_FIXED_IN, WORKAROUND_ENV,
                                                       multi_worker_strategy_class, needs_keras_20585_workaround)
+from zoo_core.training.distribute.reshape import one_process_record, remove_backups, shape, shape_change
 from zoo_core.training.distribute.strategies import DistributedStrategy, plan, weights_digest
 
 __all__ = ["EXIT_RETRY", "HEARTBEAT_TIMEOUT_SECONDS", "JOBS", "KERAS_20585_FIXED_IN", "STRATEGIES", "WORKAROUND_ENV",
            "Cluster", "ClusterError", "DistributedStrategy", "JoinTimeout", "ResumePlan", "WorkerLost",
            "backup_folder", "cluster_from_env", "cluster_from_flags", "cluster_overrides", "config_digest",
-           "multi_worker_strategy_class", "needs_keras_20585_workaround", "parse_workers", "plan", "planned_cluster",
-           "resume_target", "weights_digest"]
+           "multi_worker_strategy_class", "needs_keras_20585_workaround", "one_process_record", "parse_workers", "plan",
+           "planned_cluster", "remove_backups", "resume_target", "shape", "shape_change", "weights_digest"]

@@ -35,15 +35,17 @@ def backup_folder(root: Path, run_id: str, cluster: Cluster) -> Path:
     return Path(root) / f".{run_id}.{cluster.key}"
 
 
-def resume_target(run: Run, flags: Cluster | None = None) -> ResumePlan | None:
+def resume_target(run: Run, flags: Cluster | None = None, setting: str | None = None) -> ResumePlan | None:
     """Where this process resumes ``run``: None on one process; else the run (chief) or this worker's backup.
 
-    Called before TensorFlow starts. A worker's backup is used when its
-    checkpoint is at the chief's epoch; otherwise (or without a backup) it is
-    replaced by a copy of the chief's config and checkpoint (so the runs root
-    must be storage every worker can read).
+    Called before TensorFlow starts. ``setting`` is the strategy the run
+    resumes with (``--set strategy=...``; default: its config.toml's). A
+    worker's backup is used when its checkpoint is at the chief's epoch and
+    its config.toml is the chief's (a resume with ``--set`` rewrites it);
+    otherwise (or without a backup) it is replaced by a copy of the chief's
+    config and checkpoint (so the runs root must be storage every worker can read).
     """
-    setting = run.config_table().get("strategy", "none")
+    setting = setting if setting is not None else run.config_table().get("strategy", "none")
     cluster = planned_cluster(setting if setting in STRATEGIES else "none", flags)
     if cluster is None:
         return None
@@ -59,10 +61,23 @@ def resume_target(run: Run, flags: Cluster | None = None) -> ResumePlan | None:
     folder = backup_folder(run.dir.parent, run.id, cluster)
     backup = _latest_backup(folder)
     epochs = epochs_done(backup.dir) if backup is not None else None
-    if backup is None or epochs != chief_epochs or backup.manifest().get("status") == "completed":
+    if backup is None or epochs != chief_epochs or backup.manifest().get("status") == "completed" \
+            or not _same_config(backup, run):
         backup = _copy_for_worker(run, folder)
         epochs = chief_epochs
     return ResumePlan(backup, run.id, epochs)
+
+
+def _same_config(backup: Run, run: Run) -> bool:
+    """Whether the backup's config.toml is the chief's (True when the chief's cannot be read from here)."""
+    try:
+        chief = (run.dir / "config.toml").read_bytes()
+    except OSError:
+        return True
+    try:
+        return (backup.dir / "config.toml").read_bytes() == chief
+    except OSError:
+        return False
 
 
 def _latest_backup(folder: Path) -> Run | None:

@@ -178,8 +178,8 @@ def planned_cluster(setting: str, flags: Cluster | None = None, environ: Any = N
         return cluster if cluster is not None and cluster.size > 1 else None
     if flags is not None:
         raise ConfigError(f"--workers was given, but the run's strategy is '{setting}'",
-                          hint="multi-worker training needs --set strategy=multi-worker (or auto); a run started "
-                               "on one machine resumes on one machine")
+                          hint="multi-worker training needs --set strategy=multi-worker (or auto), on zoo run and "
+                               "zoo resume alike")
     if setting == "none" and cluster is not None and cluster.size > 1:
         warnings.warn(f"TF_CONFIG describes {cluster.size} tasks, but the run's strategy is 'none': this process "
                       "trains alone (use --set strategy=auto or multi-worker to train on the cluster)", stacklevel=2)

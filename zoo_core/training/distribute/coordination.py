@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shlex
 import warnings
 from typing import Any
 
@@ -42,12 +43,29 @@ class JoinTimeout(ClusterError):
     """Not every worker joined the cluster within ``join_timeout`` seconds."""
 
 
+def agreed_settings(config: Any) -> dict[str, Any]:
+    """The settings every worker must agree on: all but ``progress`` (how each shows its own progress)."""
+    return {k: v for k, v in sorted(config.settings.items()) if k != "progress"}
+
+
 def config_digest(config: Any) -> str:
-    """sha256 of what every worker must agree on: settings and the four components with their parameters."""
-    parts = {"settings": {k: v for k, v in sorted(config.settings.items()) if k != "progress"},
-             "components": [[c.kind, c.component.name, c.params] for c in
-                            (config.dataset, config.architecture, config.optimizer, config.loss)]}
+    """sha256 of what every worker must agree on: settings, components and exporters with their parameters.
+
+    A resumed run's ``--set`` overrides are part of it: every worker of the
+    new cluster must resume with the same ones.
+    """
+    parts = {"settings": agreed_settings(config),
+             "components": [[c.kind, c.component.name, c.params] for c in config.choices()]}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def differences(chief: dict[str, Any], mine: dict[str, Any]) -> str:
+    """What differs between the chief's and this worker's config: the settings by name, else 'components'."""
+    theirs, ours = chief.get("settings") or {}, mine.get("settings") or {}
+    names = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+    if not names:
+        return "components or exporters differ"
+    return "; ".join(f"{name}: the chief {theirs.get(name)!r}, this worker {ours.get(name)!r}" for name in names)
 
 
 def configure_coordination(cluster: Cluster, join_timeout: int) -> None:
@@ -105,18 +123,25 @@ def error_gist(error: BaseException) -> str:
     return line if len(line) <= 240 else line[:237] + "..."
 
 
-def restart_hint(cluster: Cluster, run_id: str | None) -> str:
-    """How to go on after the cluster failed: restart every worker, with the command."""
-    if run_id is None:  # no run directory yet
+def restart_hint(cluster: Cluster, run: str | None) -> str:
+    """How to go on after the cluster failed: restart every worker, or go on without a machine lost for good.
+
+    ``run`` is the run's directory (or id) as ``zoo resume`` takes it; None
+    before the run directory exists.
+    """
+    if run is None:  # no run directory yet
         return (f"start all {cluster.size} workers again, the same command on each (check the other workers' "
                 "messages first); exit code 75 means 'restart every worker' (docs/distributed.md)")
+    run = shlex.quote(run)
     if cluster.from_flags and "worker" in cluster.jobs and "chief" not in cluster.jobs:
         workers = ",".join(cluster.jobs["worker"])
-        how = f"zoo resume {run_id} --workers {workers} --task-index N on each (this one: --task-index {cluster.task_index})"
+        how = f"zoo resume {run} --workers {workers} --task-index N on each (this one: --task-index {cluster.task_index})"
     else:
-        how = f"zoo resume {run_id} on each, with its TF_CONFIG"
+        how = f"zoo resume {run} on each, with its TF_CONFIG"
     return (f"restart all {cluster.size} workers to continue from the last completed epoch: {how}; "
-            "exit code 75 means 'restart every worker' (docs/distributed.md)")
+            f"if a machine is lost for good, continue on one machine with: zoo resume {run} --set strategy=none "
+            "(or on the machines left: --workers listing only them); exit code 75 means 'restart every worker' "
+            "(docs/distributed.md)")
 
 
 def join_failure(error: BaseException, cluster: Cluster, join_timeout: int) -> ClusterError:
@@ -133,8 +158,9 @@ def join_failure(error: BaseException, cluster: Cluster, join_timeout: int) -> C
         message = f"the workers did not all join within join_timeout={join_timeout}s ({error_gist(error)})"
     return JoinTimeout(f"{cluster.describe()}: {message}",
                        hint="start every worker (the same command, each with its own task index) and check the "
-                            "addresses are reachable; raise --set join_timeout=SECONDS if workers start slowly. "
-                            "Exit code 75 means 'restart every worker'")
+                            "addresses are reachable; raise --set join_timeout=SECONDS if workers start slowly; "
+                            "if a machine is lost for good, list only the machines left in --workers (or use "
+                            "--set strategy=none on one). Exit code 75 means 'restart every worker'")
 
 
 def is_cluster_failure(error: BaseException) -> bool:
@@ -185,24 +211,26 @@ def kv_get(key: str, timeout_seconds: float, waiting_for: str, cluster: Cluster,
                            f"({error_gist(error)})", hint=restart_hint(cluster, run_id)) from error
 
 
-def agree_with_chief(cluster: Cluster, digest: str, resuming: ResumePlan | None, join_timeout: int) -> str | None:
+def agree_with_chief(cluster: Cluster, digest: str, resuming: ResumePlan | None, join_timeout: int,
+                     settings: dict[str, Any] | None = None) -> str | None:
     """Check with the chief that this worker runs the same config and resumes the same run at the same epoch.
 
-    ``digest`` is :func:`config_digest` of this worker's config. Returns the
+    ``digest`` is :func:`config_digest` of this worker's config, ``settings``
+    its :func:`agreed_settings` (to name the ones that differ). Returns the
     run id the cluster resumes (None for a new run).
     """
     mine = {"config": digest, "resume": resuming.run_id if resuming else None,
-            "epochs_done": resuming.epochs_done if resuming else None}
+            "epochs_done": resuming.epochs_done if resuming else None, "settings": settings or {}}
     if cluster.is_chief:
-        kv_set("session", json.dumps(mine))
+        kv_set("session", json.dumps(mine, default=str))
         return mine["resume"]
     chief = cluster.describe(*cluster.chief)
     theirs = json.loads(kv_get("session", join_timeout, f"{chief} to start", cluster, mine["resume"]))
     me = cluster.describe()
     if theirs["config"] != mine["config"]:
-        raise ConfigError(f"{me} runs a different config than {chief} (settings or components differ)",
-                          hint="start every worker with the same command and the same registry.toml; only "
-                               "--task-index differs")
+        raise ConfigError(f"{me} runs a different config than {chief} ({differences(theirs, mine)})",
+                          hint="start every worker with the same command (the same --set options) and the same "
+                               "registry.toml; only --task-index differs")
     if theirs["resume"] != mine["resume"]:
         def what(run_id: str | None) -> str:
             return f"resumes run '{run_id}'" if run_id else "starts a new run"

@@ -20,7 +20,7 @@ from zoo_core.errors import ConfigError, RunError
 from zoo_core.training.distribute.backups import ResumePlan, backup_folder
 from zoo_core.training.distribute.cluster import Cluster, planned_cluster
 from zoo_core.training.distribute.coordination import (HEARTBEAT_TIMEOUT_SECONDS, WEIGHTS_REPORT_TIMEOUT_SECONDS,
-                                                       ClusterError, agree_with_chief, config_digest,
+                                                       ClusterError, agree_with_chief, agreed_settings, config_digest,
                                                        configure_coordination, error_gist, join_failure, kv_get,
                                                        kv_set, worker_lost)
 from zoo_core.training.distribute.keras_fixes import multi_worker_strategy_class
@@ -30,12 +30,14 @@ from zoo_core.training.strategy import LocalStrategy, Strategy, WorkerDone
 _MULTI_WORKER_STRATEGIES: dict[str, Any] = {}
 
 
-def plan(config: Any, flags: Cluster | None = None, resuming: ResumePlan | None = None) -> Strategy:
+def plan(config: Any, flags: Cluster | None = None, resuming: ResumePlan | None = None,
+         resumed: bool = False) -> Strategy:
     """The strategy a run of ``config`` trains with (``flags``: the cluster from --workers/--task-index).
 
     Checks the cluster without TensorFlow; nothing is created until
     ``before_runtime_start``. ``resuming`` is where this process resumes a
-    multi-worker run (:func:`~zoo_core.training.distribute.backups.resume_target`).
+    multi-worker run (:func:`~zoo_core.training.distribute.backups.resume_target`);
+    ``resumed``: any resumed run (its global batch is fixed).
     """
     settings = config.settings
     setting = settings.get("strategy", "none")
@@ -43,7 +45,7 @@ def plan(config: Any, flags: Cluster | None = None, resuming: ResumePlan | None 
     if cluster is None and setting == "none":
         return LocalStrategy()
     return DistributedStrategy(setting, cluster, int(settings.get("join_timeout", 300)), int(settings["batch_size"]),
-                               config_digest(config), resuming)
+                               config_digest(config), resuming, settings=agreed_settings(config), resumed=resumed)
 
 
 class DistributedStrategy:
@@ -52,7 +54,8 @@ class DistributedStrategy:
     max_steps_per_execution = 1  # keras-team/keras#19246: see keras_fixes
 
     def __init__(self, setting: str, cluster: Cluster | None, join_timeout: int, batch_size: int, digest: str,
-                 resuming: ResumePlan | None = None) -> None:
+                 resuming: ResumePlan | None = None, *, settings: dict[str, Any] | None = None,
+                 resumed: bool = False) -> None:
         self.kind = setting  # 'mirrored', 'multi-worker' or 'auto' until the runtime starts
         self.cluster = cluster
         self.join_timeout = join_timeout
@@ -60,6 +63,12 @@ class DistributedStrategy:
         self.digest = digest
         self.resuming = resuming
         self.run_id = resuming.run_id if resuming else None  # the chief's run directory name, once known
+        self.run_dir: Path | None = None  # the chief's run directory (the same path on every machine), once known
+        if resuming is not None:
+            is_chief = cluster is None or cluster.is_chief  # a worker resumes in <root>/.<run id>.<task>/<name>
+            self.run_dir = resuming.run.dir if is_chief else resuming.run.dir.parent.parent / resuming.run_id
+        self.settings = settings or {}  # the settings the workers agree on (to name those that differ)
+        self.resumed = resumed  # a resumed run: its global batch size cannot change
         self.tf_strategy: Any = None
         self._weights: dict[str, Any] = {}  # the final weights' digests, for the manifest
 
@@ -87,11 +96,13 @@ class DistributedStrategy:
         else:
             self.tf_strategy = _mirrored()
         if self.batch_size < self.replicas:
+            hint = (f"resume on at most {self.batch_size} replicas (fewer --workers, or --set strategy=none): "
+                    "a resumed run keeps its global batch" if self.resumed
+                    else f"use --set batch_size={self.replicas * 32} (or more)")
             raise ConfigError(f"batch_size {self.batch_size} is smaller than the {self.replicas} replicas "
-                              "training together: batch_size is the global batch, split over the replicas",
-                              hint=f"use --set batch_size={self.replicas * 32} (or more)")
+                              "training together: batch_size is the global batch, split over the replicas", hint=hint)
         if self.cluster is not None:
-            self.run_id = agree_with_chief(self.cluster, self.digest, self.resuming, self.join_timeout)
+            self.run_id = agree_with_chief(self.cluster, self.digest, self.resuming, self.join_timeout, self.settings)
 
     def scope(self) -> ContextManager[None]:
         """The tf.distribute scope (a lost worker while building becomes WorkerLost); none without a strategy."""
@@ -112,19 +123,25 @@ class DistributedStrategy:
         """The chief creates the run (and tells the workers its id); every other worker a backup of it."""
         if self.is_chief:
             started = create(root)
-            self.run_id = started.run.id
+            self.run_id, self.run_dir = started.run.id, started.run.dir
             if self.cluster is not None:
                 kv_set("run_id", self.run_id)
             return started
         chief = self.cluster.describe(*self.cluster.chief)
         self.run_id = kv_get("run_id", self.join_timeout, f"{chief} to create the run directory", self.cluster, None)
+        self.run_dir = Path(root) / self.run_id
         return create(backup_folder(Path(root), self.run_id, self.cluster))
+
+    @property
+    def run_reference(self) -> str | None:
+        """The run as the exit-code-75 hints name it for ``zoo resume``: its directory, else its id."""
+        return str(self.run_dir) if self.run_dir is not None else self.run_id
 
     def translate_error(self, error: BaseException) -> BaseException | None:
         """WorkerLost (exit code 75) for a TensorFlow error caused by a lost worker."""
         if self.cluster is None:
             return None
-        return worker_lost(error, self.cluster, self.run_id)
+        return worker_lost(error, self.cluster, self.run_reference)
 
     def after_fit(self, model: Any, run_dir: Path) -> Any:
         """Chief: a one-device copy of the model, with every worker's weight digest; others: WorkerDone."""
@@ -142,7 +159,7 @@ class DistributedStrategy:
                 if key not in digests:
                     try:
                         digests[key] = kv_get(f"weights/{key}", WEIGHTS_REPORT_TIMEOUT_SECONDS, f"{key}'s weights",
-                                              self.cluster, self.run_id)
+                                              self.cluster, self.run_reference)
                     except ClusterError:
                         digests[key] = None
             self._weights = {"weights_sha256": digests, "weights_identical": len(set(digests.values())) == 1}
