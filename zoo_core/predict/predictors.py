@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from zoo_core._util.text import error_line
 from zoo_core.errors import DataError
+from zoo_core.predict.checks import check_model
 from zoo_core.predict.metadata import SAVEDMODEL_METADATA, read_json_object, tflite_metadata_or_sidecar
 from zoo_core.predict.timing import median_latency_us
 
@@ -226,6 +227,9 @@ class KerasPredictor(Predictor):
         elif manifest.is_file():
             record = read_json_object(manifest)
             dataset = record.get("dataset") or {}
+            if not isinstance(dataset, dict):
+                raise DataError(f"'{manifest}': its 'dataset' entry is not a table of keys (the model's input "
+                                "contract and class names)", hint="the run's manifest.json is damaged")
             metadata = {"run_id": record.get("run_id", path.parent.name), "input": dataset,
                         "class_names": dataset.get("class_names", [])}
         shape = tuple(self.model.input_shape[1:])
@@ -289,9 +293,15 @@ def load_predictor(path: Path) -> Predictor:
     SavedModel model folder holding integer version folders (the highest is used),
     or a run's ``model.keras`` (metadata from the run's ``manifest.json``).
 
-    Raises DataError, with a clear message, for a missing, corrupt or incomplete model.
+    Raises DataError, with a clear message, for a missing, corrupt or incomplete
+    model, and for metadata that does not fit the model (:func:`check_model`).
     """
-    path = Path(path)
+    predictor = _load(Path(path))
+    check_model(predictor)
+    return predictor
+
+
+def _load(path: Path) -> Predictor:
     if not path.exists():
         raise DataError(f"model '{path}' does not exist",
                         hint="pass a .tflite file or a SavedModel folder, e.g. exports/mnist-mlp/1")
