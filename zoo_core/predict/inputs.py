@@ -140,7 +140,10 @@ def _check_npy_header(path: Path) -> None:
             offset = handle.tell()
     except (ValueError, OSError, EOFError, SyntaxError, TypeError) as error:
         raise DataError(f"input '{path}' is not a readable .npy array ({error_line(error)})", hint=hint) from None
-    if dtype.hasobject or dtype.kind not in "uif":
+    if dtype.hasobject:
+        raise DataError(f"input '{path}' is not a readable .npy array: it holds Python objects (pickled), "
+                        "which zoo never loads", hint=hint)
+    if dtype.kind not in "uif":
         raise DataError(f"input '{path}' holds {dtype} values; expected numbers", hint=hint)
     needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
     available = path.stat().st_size - offset
@@ -164,11 +167,11 @@ def refuse_non_finite(array: "np.ndarray", path: Path, after: str = "") -> None:
     first, count = tuple(int(i) for i in np.argwhere(bad)[0]), int(bad.sum())
     where = f"index {first}" if len(first) != 1 else f"index {first[0]}"
     if after:
-        raise DataError(f"input '{path}' becomes NaN or infinite {after} ({count} value{'s' * (count != 1)}, "
-                        f"the first at {where}); the values are too large for the model",
+        raise DataError(f"input '{path}' becomes NaN or infinite {after} (the first at {where}), {count:,} in "
+                        "all; the values are too large for the model",
                         hint="give values of the size the model was trained on")
-    raise DataError(f"input '{path}' holds {count} NaN or infinite value{'s' * (count != 1)} (the first at "
-                    f"{where}); the model needs finite numbers",
+    raise DataError(f"input '{path}' holds NaN or infinite values (the first at {where}), {count:,} in all; "
+                    "the model needs finite numbers",
                     hint="fill in missing values (e.g. with the feature's mean) or drop those examples")
 
 
