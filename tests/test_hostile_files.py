@@ -176,6 +176,10 @@ def keras_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         (run / "manifest.json").write_text(json.dumps({"status": "completed", "recipe": "mnist-mlp", "run_id": run.name,
                                                        "dataset": {**IMAGE, "class_names": names}}))
         models[name] = folder / f"{name}.keras"
+    per_row = keras.Sequential([keras.Input((28, 28)), keras.layers.Dense(10, activation="softmax")])  # (n, 28, 10)
+    per_row.save(folder / "per-row.keras")
+    (folder / "per-row.json").write_text(json.dumps({"class_names": [str(i) for i in range(10)], "input": IMAGE}))
+    models["per-row"] = folder / "per-row.keras"
     np.save(folder / "digits.npy", np.zeros((2, 28, 28), np.float32))
     np.save(folder / "nan.npy", np.full((28, 28), np.nan, np.float32))
     return {**models, "runs": folder / "runs", "digits": folder / "digits.npy", "nan_input": folder / "nan.npy"}
@@ -211,6 +215,13 @@ def test_zoo_predict_refuses_a_model_whose_classes_do_not_match_its_metadata(ker
     assert "zoo run --config" in result.stderr and "Traceback" not in result.output
     path = keras_models["runs"] / "run-five" / "model.keras"  # the same file by its path: still the run's model
     assert run_cli("predict", str(path), str(keras_models["digits"])).exit_code == 1
+
+
+@pytest.mark.slow
+def test_zoo_predict_refuses_a_model_that_is_not_a_classifier(keras_models: dict[str, Path]) -> None:
+    result = run_cli("predict", str(keras_models["per-row"]), str(keras_models["digits"]))
+    assert result.exit_code == 2, result.output
+    assert "answers with shape (None, 28, 10), not (n, classes)" in result.stderr
 
 
 @pytest.mark.parametrize("top", ["0", "-1"])

@@ -181,7 +181,11 @@ class SavedModelPredictor(Predictor):
         self.input_dtype = spec.dtype.as_numpy_dtype
         shape = spec.shape.as_list()
         self.fixed_batch = shape[0]
-        self._classes = outputs[self.output_name].shape[-1]
+        answer = outputs[self.output_name].shape
+        if answer.rank != 2 or answer[-1] is None:
+            raise DataError(f"SavedModel '{folder}': serving_default answers with shape {answer}, not (n, classes)",
+                            hint="zoo predicts with classifiers whose output is one row of probabilities per input")
+        self._classes = answer[-1]
         super().__init__(folder, metadata, tuple(shape[1:]))
 
     def num_classes(self) -> int:
@@ -232,8 +236,8 @@ class KerasPredictor(Predictor):
                                 "contract and class names)", hint="the run's manifest.json is damaged")
             metadata = {"run_id": record.get("run_id", path.parent.name), "input": dataset,
                         "class_names": dataset.get("class_names", [])}
-        shape = tuple(self.model.input_shape[1:])
-        super().__init__(path, metadata, shape)
+        _check_keras_signature(self.model, path)
+        super().__init__(path, metadata, tuple(self.model.input_shape[1:]))
 
     def num_classes(self) -> int:
         return int(self.model.output_shape[-1])
@@ -246,6 +250,17 @@ class KerasPredictor(Predictor):
         import keras
 
         return keras.ops.convert_to_numpy(self.model(x, training=False))
+
+
+def _check_keras_signature(model: Any, path: Path) -> None:
+    """Refuse a Keras model that is not a single-input classifier answering (n, classes)."""
+    inputs, outputs = model.input_shape, model.output_shape
+    if not isinstance(inputs, tuple) or not isinstance(outputs, tuple):
+        raise DataError(f"Keras model '{path}' has several inputs or outputs; "
+                        "zoo predicts with single-input, single-output classifiers")
+    if len(outputs) != 2 or not isinstance(outputs[-1], int):
+        raise DataError(f"Keras model '{path}' answers with shape {outputs}, not (n, classes)",
+                        hint="zoo predicts with classifiers whose output is one row of probabilities per input")
 
 
 def _check_savedmodel_folder(folder: Path) -> None:
