@@ -224,6 +224,13 @@ def test_zoo_predict_refuses_a_model_that_is_not_a_classifier(keras_models: dict
     assert "answers with shape (None, 28, 10), not (n, classes)" in result.stderr
 
 
+def test_names_too_long_for_the_file_system_are_clear_errors(tmp_path: Path) -> None:
+    long = str(tmp_path / ("a" * 5000))
+    assert "cannot be read: File name too long" in refusal(Path(long + ".npy"), IMAGE).message
+    result = run_cli("predict", long, long + ".png")
+    assert result.exit_code == 2 and "cannot be read: File name too long" in result.stderr, result.output
+
+
 @pytest.mark.parametrize("top", ["0", "-1"])
 def test_zoo_predict_top_below_one_is_refused_before_the_model_loads(tmp_path: Path, top: str) -> None:
     result = run_cli("predict", str(tmp_path / "nothing.tflite"), str(tmp_path / "x.npy"), "--top", top)

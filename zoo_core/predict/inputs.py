@@ -57,9 +57,12 @@ def load_input(path: Path, info: dict[str, Any]) -> "np.ndarray":
     if "input_shape" not in info:
         raise DataError(f"cannot prepare '{path}': the model carries no input contract (input_shape, scale...)",
                         hint="pass model-scaled .npy arrays, or use a model exported by zoo")
-    if not path.is_file():
-        raise DataError(f"input '{path}' does not exist" if not path.exists() else f"input '{path}' is not a file",
-                        hint=_accepted_files(info))
+    try:
+        if not path.is_file():
+            raise DataError(f"input '{path}' does not exist" if not path.exists() else f"input '{path}' is not a file",
+                            hint=_accepted_files(info))
+    except OSError as error:  # e.g. a name too long for the file system
+        raise DataError(f"input '{path}' cannot be read: {error.strerror or error}", hint=_accepted_files(info)) from None
     with np.errstate(all="ignore"):  # an overflow is refused below, with the file and the index
         inputs = _model_inputs(path, info)
     if inputs.dtype.kind == "f":  # finite values can overflow the model's dtype, or its normalisation
