@@ -88,6 +88,11 @@ def test_finite_values_that_overflow_the_model_inputs_are_refused(tmp_path: Path
     assert "(the first at index (1, 0))" in refusal(tmp_path / "big.csv", contract).message
 
 
+def test_an_npy_with_no_examples_is_refused(tmp_path: Path) -> None:
+    np.save(tmp_path / "empty.npy", np.zeros((0, 28, 28), np.float32))
+    assert "holds no examples (shape (0, 28, 28))" in refusal(tmp_path / "empty.npy", IMAGE).message
+
+
 # -- item 8: files that claim more than they hold ------------------------------------------------------
 
 
@@ -161,7 +166,8 @@ def keras_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     folder = tmp_path_factory.mktemp("hostile-models")
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])
     models: dict[str, Path] = {}
     for name, names, broken in (("model", [str(i) for i in range(10)], False), ("evil", [EVIL] * 10, False),
                                 ("five", list("abcde"), False), ("nan", [str(i) for i in range(10)], True)):
@@ -368,7 +374,8 @@ def test_global_options_move_before_the_command() -> None:
 
 def test_registry_after_the_command_name_works(tmp_path: Path) -> None:
     (tmp_path / "extra.toml").write_text('[architectures.wee]\ncomponent = "mlp"\nhidden = [8]\n', encoding="utf-8")
-    for args in (["show", "wee", "--registry", "extra.toml", "--json"], ["show", "wee", "--registry=extra.toml", "--json"]):
+    for args in (["show", "wee", "--registry", "extra.toml", "--json"],
+                 ["show", "wee", "--registry=extra.toml", "--json"]):
         result = subprocess.run([zoo_executable(), *args], cwd=tmp_path, env=subprocess_env(), capture_output=True,
                                 text=True, timeout=60)
         assert result.returncode == 0, result.stderr

@@ -328,7 +328,8 @@ def _predict_model(reference: str, root: Path) -> tuple[Path, Optional[Path]]:
         exists = path.exists()
     except OSError as error:  # e.g. a name too long for the file system
         raise DataError(f"model '{reference}' cannot be read: {error.strerror or error}",
-                        hint="pass a .tflite file, a SavedModel folder (e.g. runs/ID/exports/NAME/1) or a run") from None
+                        hint="pass a .tflite file, a SavedModel folder (e.g. runs/ID/exports/NAME/1) or a run"
+                        ) from None
     if exists and not is_run_dir(path):
         in_run = path.suffix.lower() == ".keras" and path.name == "model.keras" and is_run_dir(path.parent)
         return path, path.parent if in_run else None

@@ -59,7 +59,8 @@ def _check_contract(contract: dict[str, Any], model_shape: tuple[Any, ...], wher
     shape = contract.get("input_shape")
     if not isinstance(shape, list) or not all(_is_int(size) and size > 0 for size in shape):
         raise DataError(f"{where}: its metadata's input_shape ({shape!r}) is not a list of sizes", hint=HINT)
-    if len(shape) != len(model_shape) or any(_is_int(own) and own > 0 and own != size for own, size in zip(model_shape, shape)):
+    fixed = [(own, size) for own, size in zip(model_shape, shape) if _is_int(own) and own > 0]  # not None or -1
+    if len(shape) != len(model_shape) or any(own != size for own, size in fixed):
         raise DataError(f"{where} takes inputs of shape {model_shape}, but its metadata says {tuple(shape)}",
                         hint=HINT)
     for key in NUMBER_KEYS:

@@ -62,7 +62,8 @@ def load_input(path: Path, info: dict[str, Any]) -> "np.ndarray":
             raise DataError(f"input '{path}' does not exist" if not path.exists() else f"input '{path}' is not a file",
                             hint=_accepted_files(info))
     except OSError as error:  # e.g. a name too long for the file system
-        raise DataError(f"input '{path}' cannot be read: {error.strerror or error}", hint=_accepted_files(info)) from None
+        raise DataError(f"input '{path}' cannot be read: {error.strerror or error}",
+                        hint=_accepted_files(info)) from None
     with np.errstate(all="ignore"):  # an overflow is refused below, with the file and the index
         inputs = _model_inputs(path, info)
     if inputs.dtype.kind == "f":  # finite values can overflow the model's dtype, or its normalisation
@@ -121,6 +122,9 @@ def _read_array(path: Path, info: dict[str, Any]) -> "np.ndarray":
                 else f"{shape} for one example or (n, {', '.join(map(str, shape))}) for several")
         raise DataError(f"input '{path}' has shape {array.shape}; the model expects {what}",
                         hint=f"reshape the array to {shape} (one example) before saving it")
+    if not len(array):
+        raise DataError(f"input '{path}' holds no examples (shape {array.shape})",
+                        hint=f"save at least one example of shape {shape}")
     return array
 
 
