@@ -296,20 +296,21 @@ def predict_command(
     import numpy as np
 
     from zoo_core import predict
+    from zoo_core.cli.predicting import answers, model_call, predict_model
     from zoo_core.training.engine import quiet_native_stderr
 
     if top < 1:
         raise ConfigError(f"--top must be 1 or more (got {top})",
                           hint="--top N shows each input's N most probable classes, from 1 up to the model's "
                                "number of classes (more shows them all)")
-    path, run_dir = _predict_model(model, runs_root(runs_dir))
+    path, run_dir = predict_model(model, runs_root(runs_dir))
     results = []
     with quiet_native_stderr():  # TensorFlow's and TFLite's log lines; real errors still show
-        predictor = _model_call(run_dir, lambda: predict.load_predictor(path))
+        predictor = model_call(run_dir, lambda: predict.load_predictor(path))
         info = predictor.metadata
         for input_path in inputs:
             batch = predict.load_input(input_path, info)  # a problem here is the input's: exit 2
-            probabilities = _model_call(run_dir, lambda: _answers(predictor, batch, input_path))
+            probabilities = model_call(run_dir, lambda: answers(predictor, batch, input_path))
             for index, row in enumerate(np.asarray(probabilities)):
                 name = str(input_path) if len(probabilities) == 1 else f"{input_path}[{index}]"
                 results.append({"input": name, "top": predict.top_classes(row, info.get("class_names"), top)})
@@ -317,61 +318,3 @@ def predict_command(
         print(json.dumps(results, indent=2, allow_nan=False))  # never NaN: the answers were checked
         return
     render_predictions(results)
-
-
-def _predict_model(reference: str, root: Path) -> tuple[Path, Optional[Path]]:
-    """A model file/folder as given, or the run's model.keras; and the run directory when the model is a run's."""
-    from zoo_core.errors import DataError
-
-    path = Path(reference)
-    try:
-        exists = path.exists()
-    except OSError as error:  # e.g. a name too long for the file system
-        raise DataError(f"model '{reference}' cannot be read: {error.strerror or error}",
-                        hint="pass a .tflite file, a SavedModel folder (e.g. runs/ID/exports/NAME/1) or a run"
-                        ) from None
-    if exists and not is_run_dir(path):
-        in_run = path.suffix.lower() == ".keras" and path.name == "model.keras" and is_run_dir(path.parent)
-        return path, path.parent if in_run else None
-    looks_like_file = path.suffix.lower() in (".tflite", ".keras", ".pb", ".h5") or "/" in reference or "\\" in reference
-    if not exists and looks_like_file:
-        raise DataError(f"model '{reference}' does not exist",
-                        hint="pass a .tflite file, a SavedModel folder (e.g. runs/ID/exports/NAME/1) or a run")
-    run = find_run(reference, root)
-    return run.model_file("only a completed run has a model; 'zoo runs' shows each run's status"), run.dir
-
-
-def _answers(predictor: Any, batch: Any, source: Path) -> Any:
-    """The model's class probabilities for ``batch``: DataError if the model fails on it or answers non-numbers."""
-    from zoo_core import predict
-    from zoo_core._util.text import error_line
-    from zoo_core.errors import DataError, ZooError
-
-    try:
-        probabilities = predictor.predict(batch)
-    except ZooError:
-        raise
-    except Exception as error:  # noqa: BLE001 - a damaged or hostile model fails in many ways
-        raise DataError(f"model '{predictor.path}' failed on '{source}': {type(error).__name__}: "
-                        f"{error_line(error)}", hint="the model file is damaged; export the model again") from None
-    predict.check_answers(probabilities, predictor, f"'{source}'")
-    return probabilities
-
-
-def _model_call(run_dir: Optional[Path], work: Any) -> Any:
-    """``work()``; a damaged or inconsistent model is a problem of its run when it is a run's model.keras: exit 1.
-
-    As ``zoo evaluate`` and ``zoo export`` say for the same file (the run is
-    broken, not the command); a model file given by path is an input file:
-    its DataError stays (exit 2).
-    """
-    from zoo_core.errors import DataError
-
-    try:
-        return work()
-    except DataError as error:
-        if run_dir is None:
-            raise
-        raise RunError(f"run '{run_dir.name}': {error.message}",
-                       hint="the run's model.keras is damaged or does not fit its manifest.json; run the training "
-                            f"again (zoo run --config {run_dir / 'config.toml'})") from None
