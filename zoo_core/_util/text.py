@@ -1,6 +1,41 @@
-"""Text helpers for messages: the first line of a text or an error, and did-you-mean suggestions."""
+"""Text helpers for messages: the first line of a text or an error, did-you-mean suggestions, and
+:func:`printable`, which makes text from files safe to show on a terminal."""
 
 from __future__ import annotations
+
+import re
+
+#: Characters a terminal acts on instead of showing: C0 controls (ESC, BEL, CR, backspace...), DEL, C1 controls
+#: (U+0080-U+009F: CSI, OSC...), the bidirectional overrides and isolates (which reorder what is shown), and the
+#: Unicode line and paragraph separators. Newline and tab are in the set too; :func:`printable` keeps them on request.
+UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: object, *, multiline: bool = False) -> str:
+    """``text`` (any object, as ``str``) safe to show: every control character written as an escape.
+
+    Text that comes from files (a recipe name, class names, a model's
+    metadata, a manifest's error) may hold terminal escape sequences; shown
+    raw, they recolour, retitle or clear the terminal, or hide what comes
+    before them. Each such character is written as Python writes it in a
+    string: ``\\x1b``, ``\\r``, ``\\x9b``, ``\\u202e``. ``multiline`` keeps
+    newlines and tabs (for messages of several lines). Rich markup is not
+    touched: escape it separately where text goes to a rich console.
+    """
+    text = str(text)
+    if not UNPRINTABLE.search(text):
+        return text
+    return UNPRINTABLE.sub(lambda match: _escaped(match.group(), multiline), text)
+
+
+def _escaped(character: str, multiline: bool) -> str:
+    if multiline and character in "\n\t":
+        return character
+    if character in _NAMED:
+        return _NAMED[character]
+    code = ord(character)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def first_line(text: str) -> str:

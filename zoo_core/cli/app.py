@@ -7,20 +7,82 @@ A leaf of the CLI package: it imports no command module; they register on
 from __future__ import annotations
 
 import functools
+import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import IO, Any, Callable, Iterable, Optional
 
 import typer
-from rich.console import Console, ConsoleDimensions
+from rich.console import Console, ConsoleDimensions, ConsoleOptions, RenderableType, RenderHook
 from rich.markup import escape
+from rich.measure import Measurement
+from rich.segment import Segment
 
 from zoo_core import __version__
+from zoo_core._util.text import UNPRINTABLE, printable
 from zoo_core.errors import ZooError
 from zoo_core.workspace import Workspace
 
 #: The width of output that goes to a pipe or a file: wide enough that no table folds a cell.
 UNFOLDED_WIDTH = 1000
+#: The exit code when the reader of zoo's output went away (``zoo list | head -1``): 128 + SIGPIPE, as Unix tools.
+BROKEN_PIPE_EXIT = 141
+
+
+def shown(text: Any, *, multiline: bool = False) -> str:
+    """Text from a file (a name, a message) ready for a rich console: control characters escaped, then markup.
+
+    ``multiline`` keeps newlines and tabs (see :func:`~zoo_core._util.text.printable`).
+    """
+    return escape(printable(text, multiline=multiline))
+
+
+def stop_quietly(stream: Optional[IO[str]] = None) -> None:
+    """The reader of ``stream`` (stdout by default) went away: exit 141 without a word, as Unix tools do.
+
+    As ``seq 1 1000000 | head -1`` does: no message, no traceback.
+    """
+    silence(stream or sys.stdout)
+    raise typer.Exit(BROKEN_PIPE_EXIT)
+
+
+def silence(stream: IO[str]) -> None:
+    """Point ``stream``'s file descriptor at /dev/null, so that Python's own flush at exit finds no closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # not a real file (a test's buffer): nothing to redirect
+        pass
+
+
+class _PrintableSegments:
+    """A renderable drawn as ``renderable`` is, with control characters in its text escaped (rich keeps ESC)."""
+
+    def __init__(self, renderable: RenderableType) -> None:
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterable[Segment]:
+        for segment in console.render(self.renderable, options):
+            if segment.control or not UNPRINTABLE.search(segment.text):
+                yield segment
+            else:
+                yield Segment(printable(segment.text, multiline=True), segment.style)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.renderable)
+
+
+class _PrintableHook(RenderHook):
+    """The last line of defence: whatever a command prints reaches the terminal without control characters.
+
+    The renderers escape text from files with :func:`shown` (so tables keep
+    their widths); this catches any text that did not go through it.
+    """
+
+    def process_renderables(self, renderables: list[Any]) -> list[Any]:
+        return [_PrintableSegments(renderable) for renderable in renderables]
 
 
 class ZooConsole(Console):
@@ -40,9 +102,16 @@ class ZooConsole(Console):
             return ConsoleDimensions(UNFOLDED_WIDTH, size.height)
         return size
 
+    def on_broken_pipe(self) -> None:
+        """The reader went away (``zoo list | head -1``): stop quietly, as Unix tools do."""
+        self.quiet = True
+        stop_quietly(self.file)
+
 
 out = ZooConsole(highlight=False, soft_wrap=True)
 err = ZooConsole(stderr=True, highlight=False, soft_wrap=True)
+out.push_render_hook(_PrintableHook())
+err.push_render_hook(_PrintableHook())
 
 
 @dataclass
@@ -70,8 +139,12 @@ def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except ZooError as error:
             if state.debug:
                 raise
-            err.print(f"[bold red]error:[/] {escape(str(error))}")
+            err.print(f"[bold red]error:[/] {shown(error, multiline=True)}")
             raise typer.Exit(error.exit_code) from None
+        except BrokenPipeError:
+            if state.debug:
+                raise
+            stop_quietly()
         except KeyboardInterrupt:
             if state.debug:
                 raise
@@ -82,7 +155,8 @@ def handles_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as error:  # a bug, not a user mistake: say so briefly
             if state.debug:
                 raise
-            err.print(f"[bold red]internal error:[/] {escape(type(error).__name__)}: {escape(str(error))}\n"
+            err.print(f"[bold red]internal error:[/] {escape(type(error).__name__)}: "
+                      f"{shown(error, multiline=True)}\n"
                       "  run again with --debug for the traceback, and please report it")
             raise typer.Exit(1) from None
 

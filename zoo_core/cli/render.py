@@ -11,11 +11,10 @@ import json
 from pathlib import Path
 from typing import Any, Optional
 
-from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 
-from zoo_core.cli.app import out
+from zoo_core.cli.app import out, shown
 from zoo_core.components import PLURALS, REQUIRED
 from zoo_core.registry import SETTINGS, Registry
 
@@ -60,10 +59,10 @@ def render_rows(rows: list[dict[str, str]], registry: Registry) -> None:
         table.add_column("summary", overflow="fold", ratio=1)
         table.add_column(last, no_wrap=kind != "setting", overflow="fold")
         for row in group:
-            name, summary = escape(_display_name(row, registry)), escape(row["summary"])
+            name, summary = shown(_display_name(row, registry)), shown(row["summary"])
             if row.get("unavailable"):  # a component it needs is missing: say why instead of what it is
-                name, summary = f"[dim]{name}[/]", f"[red]unavailable:[/] {escape(row['unavailable'])}"
-            table.add_row(name, summary, escape(row["plugin"]))
+                name, summary = f"[dim]{name}[/]", f"[red]unavailable:[/] {shown(row['unavailable'])}"
+            table.add_row(name, summary, shown(row["plugin"]))
         out.print(table)
 
 
@@ -79,20 +78,20 @@ def _display_name(row: dict[str, str], registry: Registry) -> str:
 
 def render_show(item: dict[str, Any]) -> None:
     """One item of ``show_data``: a component, a preset, a run or the settings."""
-    title = f"[bold]{escape(item['name'])}[/]  ({item['type'] if item['type'] != 'component' else item['kind']})"
+    title = f"[bold]{shown(item['name'])}[/]  ({item['type'] if item['type'] != 'component' else item['kind']})"
     out.print(title)
     if item.get("summary"):
-        out.print(f"  {escape(item['summary'])}")
+        out.print(f"  {shown(item['summary'])}")
     if item["type"] == "component":
-        out.print(f"  kind: {item['kind']}   plugin: {escape(item['plugin'])} "
-                  f"({escape(item['distribution'])} {escape(item['version'])})")
-        out.print(f"  factory: {escape(item['factory'])}")
+        out.print(f"  kind: {item['kind']}   plugin: {shown(item['plugin'])} "
+                  f"({shown(item['distribution'])} {shown(item['version'])})")
+        out.print(f"  factory: {shown(item['factory'])}")
         _render_parameters(item["parameters"], None)
     elif item["type"] == "preset":
         component = item["component"].rpartition(":")[2]
-        via = f" (via {escape(item['base'])})" if item["base"] not in (component, item["component"]) else ""
-        out.print(f"  preset of {item['kind']} {escape(component)}{via} from plugin {escape(item['plugin'])}")
-        out.print(f"  defined at {escape(item['source'])}")
+        via = f" (via {shown(item['base'])})" if item["base"] not in (component, item["component"]) else ""
+        out.print(f"  preset of {item['kind']} {shown(component)}{via} from plugin {shown(item['plugin'])}")
+        out.print(f"  defined at {shown(item['source'])}")
         _render_parameters(item["parameters"], item["params"])
     elif item["type"] == "settings":
         _render_parameters(item["parameters"], None)
@@ -102,7 +101,7 @@ def render_show(item: dict[str, Any]) -> None:
 
 def _render_run(item: dict[str, Any]) -> None:
     config, references = item["config"], item["references"]
-    out.print(f"  defined at {escape(item['source'])}")
+    out.print(f"  defined at {shown(item['source'])}")
     table = _table()
     table.add_column("part", no_wrap=True)
     table.add_column("name (component)", no_wrap=True)
@@ -112,14 +111,14 @@ def _render_run(item: dict[str, Any]) -> None:
     for kind, ref, part in parts:
         bare = part["component"].rpartition(":")[2]  # config.toml's plugin:name; zoo show NAME --json has it
         name = ref if ref in (bare, part["component"]) else f"{ref} ({bare})"
-        table.add_row(kind, escape(name), _params_text(part))
+        table.add_row(kind, shown(name), _params_text(part))
     out.print(table)
     settings = {k: config[k] for k in SETTINGS}
     out.print("  settings: " + ", ".join(f"{k}={toml_literal(v)}" for k, v in settings.items()), soft_wrap=False)
 
 
 def _params_text(table: dict[str, Any]) -> str:
-    return escape(", ".join(f"{k}={toml_literal(v)}" for k, v in table.items() if k != "component"))
+    return shown(", ".join(f"{k}={toml_literal(v)}" for k, v in table.items() if k != "component"))
 
 
 def _render_parameters(parameters: list[dict[str, Any]], values: Optional[dict[str, Any]]) -> None:
@@ -136,7 +135,7 @@ def _render_parameters(parameters: list[dict[str, Any]], values: Optional[dict[s
         if values is not None:
             row.append(toml_literal(values.get(parameter["name"])))
         row.append(parameter["help"])
-        table.add_row(*(escape(str(cell)) for cell in row))
+        table.add_row(*(shown(str(cell)) for cell in row))
     out.print(table)
 
 
@@ -153,13 +152,13 @@ def render_plugins(records: list[Any]) -> None:
     for record in records:
         status = {"loaded": "[green]loaded[/]", "disabled": "[yellow]disabled[/]"}.get(record.status, "[red]failed[/]")
         distribution = f"{record.distribution} {record.version}".strip()
-        table.add_row(escape(record.name), escape(distribution), status, escape(_registered_text(record)))
+        table.add_row(shown(record.name), shown(distribution), status, shown(_registered_text(record), multiline=True))
     out.print(table)
     problems = [record for record in records if record.error]
     if problems:
         out.print()
     for record in problems:
-        out.print(f"[bold]{escape(record.name)}[/] {record.status}: {escape(record.error)}")
+        out.print(f"[bold]{shown(record.name)}[/] {shown(record.status)}: {shown(record.error, multiline=True)}")
 
 
 def _registered_text(record: Any) -> str:
@@ -178,15 +177,15 @@ def _registered_text(record: Any) -> str:
 def render_outcome(outcome: Any) -> None:
     """A finished run's test metrics, time and where its files are."""
     metrics = outcome.metrics
-    table = Table(title=f"run {outcome.run.id}", box=None, pad_edge=False, title_justify="left", show_header=False)
+    table = Table(title=f"run {shown(outcome.run.id)}", box=None, pad_edge=False, title_justify="left", show_header=False)
     table.add_column(style="bold")
     table.add_column()
     table.add_row("test accuracy", f"{metrics.get('accuracy', float('nan')):.4f}")
     table.add_row("test loss", f"{metrics.get('loss') or float('nan'):.4f}")
     table.add_row("F1 (macro)", f"{metrics.get('f1_macro', float('nan')):.4f}")
     table.add_row("time", f"{outcome.seconds:.1f} s")
-    table.add_row("run directory", escape(str(outcome.run.dir)))
-    table.add_row("report", escape(str(outcome.run.dir / "report.md")))
+    table.add_row("run directory", shown(str(outcome.run.dir)))
+    table.add_row("report", shown(str(outcome.run.dir / "report.md")))
     out.print(table)
 
 
@@ -196,7 +195,7 @@ def render_exports(results: list[Any], base: Optional[Path] = None) -> None:
     On a terminal too narrow for the whole table, the paths go below it too
     (one line each) instead of being folded into a sliver of a column.
     """
-    title = "exports" + (f" (paths under {escape(str(base))})" if base else "")
+    title = "exports" + (f" (paths under {shown(str(base))})" if base else "")
     table = _exports_table(results, base, title, with_paths=True)
     natural = Measurement.get(out, out.options.update_width(10_000), table).maximum
     narrow = natural > out.width
@@ -204,11 +203,11 @@ def render_exports(results: list[Any], base: Optional[Path] = None) -> None:
     if narrow:
         for result in results:
             if result.path:
-                out.print(f"  {escape(result.format)} {escape(result.variant)}: {escape(_relative(result.path, base))}")
+                out.print(f"  {shown(result.format)} {shown(result.variant)}: {shown(_relative(result.path, base))}")
     failures = [result for result in results if result.status != "ok"]
     for number, result in enumerate(failures, 1):
-        out.print(f"({number}) [red]{escape(result.variant or result.format)} {escape(result.status)}:[/] "
-                  f"{escape(result.message)}")
+        out.print(f"({number}) [red]{shown(result.variant or result.format)} {shown(result.status)}:[/] "
+                  f"{shown(result.message, multiline=True)}")
 
 
 def _exports_table(results: list[Any], base: Optional[Path], title: str, with_paths: bool) -> Table:
@@ -222,14 +221,14 @@ def _exports_table(results: list[Any], base: Optional[Path], title: str, with_pa
         status = "[green]ok[/]"
         if result.status != "ok":
             failures += 1
-            status = f"[red]{escape(result.status)}[/] ({failures})"
-        cells = [escape(result.format), escape(result.variant),
+            status = f"[red]{shown(result.status)}[/] ({failures})"
+        cells = [shown(result.format), shown(result.variant),
                  f"{result.size_bytes / 1024:.0f} KB" if result.size_bytes else "-",
                  f"{figures['accuracy']:.4f}" if "accuracy" in figures else "-",
                  f"{figures['max_abs_diff']:.1e}" if "max_abs_diff" in figures else "-",
                  f"{figures['latency_us']:.0f} µs" if "latency_us" in figures else "-",
                  f"{figures['conversion_seconds']:.1f} s" if "conversion_seconds" in figures else "-", status]
-        table.add_row(*cells, *([escape(_relative(result.path, base)) or "-"] if with_paths else []))
+        table.add_row(*cells, *([shown(_relative(result.path, base)) or "-"] if with_paths else []))
     return table
 
 
@@ -242,13 +241,13 @@ def _relative(path: str, base: Optional[Path]) -> str:
 
 def render_metrics(run_id: str, metrics: dict[str, Any]) -> None:
     """``zoo evaluate``: the headline figures, then precision/recall/F1 per class."""
-    out.print(f"[bold]{escape(run_id)}[/]  accuracy {metrics['accuracy']:.4f}  loss {metrics['loss']:.4f}  "
+    out.print(f"[bold]{shown(run_id)}[/]  accuracy {metrics['accuracy']:.4f}  loss {metrics['loss']:.4f}  "
               f"F1 macro {metrics['f1_macro']:.4f}")
     table = _table()
     for column in ("class", "precision", "recall", "F1", "support"):
         table.add_column(column, justify="right")
     for row in metrics["per_class"]:
-        table.add_row(escape(str(row["name"])), f"{row['precision']:.4f}", f"{row['recall']:.4f}",
+        table.add_row(shown(str(row["name"])), f"{row['precision']:.4f}", f"{row['recall']:.4f}",
                       f"{row['f1']:.4f}", str(row["support"]))
     out.print(table)
 
@@ -260,12 +259,12 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
         table.add_column(column, no_wrap=True)
     for row in rows:
         status = row["status"]
-        epochs = f"{row['epochs_done'] or 0}/{row['epochs']}" if row["epochs"] else str(row["epochs_done"] or "-")
+        epochs = shown(f"{row['epochs_done'] or 0}/{row['epochs']}" if row["epochs"] else row["epochs_done"] or "-")
         accuracy = row["accuracy"] if isinstance(row["accuracy"], (int, float)) else None
-        marked = f"{status}[yellow]*[/]" if row.get("problems") else status
-        table.add_row(escape(row["id"]), escape(str(row["recipe"])),
+        marked = f"{shown(status)}[yellow]*[/]" if row.get("problems") else shown(status)
+        table.add_row(shown(row["id"]), shown(str(row["recipe"])),
                       f"[{STATUS_COLOURS.get(status, 'white')}]{marked}[/]",
-                      escape(str(row["started"] or "-").replace("T", " ")[:16]), epochs,
+                      shown(str(row["started"] or "-").replace("T", " ")[:16]), epochs,
                       f"{accuracy:.4f}" if accuracy is not None else "-")
     return table
 
@@ -285,5 +284,5 @@ def render_predictions(results: list[dict[str, Any]]) -> None:
     for result in results:
         best = result["top"][0]
         others = ", ".join(f"{t['name']} {t['probability']:.1%}" for t in result["top"][1:])
-        out.print(f"{escape(result['input'])}: [bold]{escape(str(best['name']))}[/] {best['probability']:.1%}"
-                  + (f"  ({escape(others)})" if others else ""))
+        out.print(f"{shown(result['input'])}: [bold]{shown(str(best['name']))}[/] {best['probability']:.1%}"
+                  + (f"  ({shown(others)})" if others else ""))

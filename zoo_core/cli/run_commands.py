@@ -292,7 +292,7 @@ def export_command(
 def predict_command(
     model: str = typer.Argument(..., help="A .tflite file, a SavedModel directory, or a run."),
     inputs: List[Path] = typer.Argument(..., help="PNG/JPEG images, .npy arrays, or .csv rows (feature-vector models)."),
-    top: int = typer.Option(3, "--top", "-k", help="How many classes to show per input."),
+    top: int = typer.Option(3, "--top", "-k", help="How many classes to show per input (1 or more)."),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
@@ -300,34 +300,25 @@ def predict_command(
     import numpy as np
 
     from zoo_core import predict
-
+    from zoo_core.cli.predicting import answers, model_call, predict_model
     from zoo_core.training.engine import quiet_native_stderr
 
+    if top < 1:
+        raise ConfigError(f"--top must be 1 or more (got {top})",
+                          hint="--top N shows each input's N most probable classes, from 1 up to the model's "
+                               "number of classes (more shows them all)")
+    path, run_dir = predict_model(model, runs_root(runs_dir))
     results = []
     with quiet_native_stderr():  # TensorFlow's and TFLite's log lines; real errors still show
-        predictor = predict.load_predictor(_model_path(model, runs_root(runs_dir)))
+        predictor = model_call(run_dir, lambda: predict.load_predictor(path))
         info = predictor.metadata
-        for path in inputs:
-            batch = predict.load_input(path, info)
-            probabilities = predictor.predict(batch)
+        for input_path in inputs:
+            batch = predict.load_input(input_path, info)  # a problem here is the input's: exit 2
+            probabilities = model_call(run_dir, lambda: answers(predictor, batch, input_path))
             for index, row in enumerate(np.asarray(probabilities)):
-                name = str(path) if len(probabilities) == 1 else f"{path}[{index}]"
-                results.append({"input": name, "top": predict.top_classes(row, info.get("class_names", []), top)})
+                name = str(input_path) if len(probabilities) == 1 else f"{input_path}[{index}]"
+                results.append({"input": name, "top": predict.top_classes(row, info.get("class_names"), top)})
     if as_json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps(results, indent=2, allow_nan=False))  # never NaN: the answers were checked
         return
     render_predictions(results)
-
-
-def _model_path(reference: str, root: Path) -> Path:
-    """A model file/folder as given, or the run's model.keras."""
-    from zoo_core.errors import DataError
-
-    path = Path(reference)
-    if path.exists() and not is_run_dir(path):
-        return path
-    looks_like_file = path.suffix.lower() in (".tflite", ".keras", ".pb", ".h5") or "/" in reference or "\\" in reference
-    if not path.exists() and looks_like_file:
-        raise DataError(f"model '{reference}' does not exist",
-                        hint="pass a .tflite file, a SavedModel folder (e.g. runs/ID/exports/NAME/1) or a run")
-    return find_run(reference, root).model_file("only a completed run has a model; 'zoo runs' shows each run's status")

@@ -19,6 +19,7 @@ Importing this package imports neither numpy nor TensorFlow. It never imports
 ``zoo_core.export`` (export builds on predict, not the reverse).
 """
 
+from zoo_core.predict.checks import check_answers, check_model
 from zoo_core.predict.inputs import MAX_ASPECT_CHANGE, load_input
 from zoo_core.predict.metadata import SAVEDMODEL_METADATA, TFLITE_METADATA_NAME, read_tflite_metadata
 from zoo_core.predict.predictors import (BATCH, KerasPredictor, Predictor, SavedModelPredictor, TFLitePredictor,
@@ -34,6 +35,8 @@ __all__ = [
     "SavedModelPredictor",
     "TFLITE_METADATA_NAME",
     "TFLitePredictor",
+    "check_answers",
+    "check_model",
     "load_input",
     "load_predictor",
     "median_latency_us",

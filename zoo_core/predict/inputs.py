@@ -5,6 +5,7 @@ Importing this module imports neither numpy nor Pillow.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,9 +42,13 @@ def load_input(path: Path, info: dict[str, Any]) -> "np.ndarray":
       other float arrays as already model-scaled.
 
     Raises DataError naming the file for the wrong kind of input (e.g. an
-    image for a feature-vector model), an unreadable file, a wrong shape or
-    NaN/infinite values.
+    image for a feature-vector model), an unreadable file, an image beyond
+    Pillow's size limit, a ``.npy`` header that claims more data than the
+    file holds, a wrong shape, or NaN/infinite values (read, or after the
+    normalisation: values too large for the model's dtype), with the index.
     """
+    import numpy as np
+
     path = Path(path)
     for key in ("input", "dataset"):  # whole metadata given: take its contract
         if isinstance(info.get(key), dict):
@@ -52,9 +57,22 @@ def load_input(path: Path, info: dict[str, Any]) -> "np.ndarray":
     if "input_shape" not in info:
         raise DataError(f"cannot prepare '{path}': the model carries no input contract (input_shape, scale...)",
                         hint="pass model-scaled .npy arrays, or use a model exported by zoo")
-    if not path.is_file():
-        raise DataError(f"input '{path}' does not exist" if not path.exists() else f"input '{path}' is not a file",
-                        hint=_accepted_files(info))
+    try:
+        if not path.is_file():
+            raise DataError(f"input '{path}' does not exist" if not path.exists() else f"input '{path}' is not a file",
+                            hint=_accepted_files(info))
+    except OSError as error:  # e.g. a name too long for the file system
+        raise DataError(f"input '{path}' cannot be read: {error.strerror or error}",
+                        hint=_accepted_files(info)) from None
+    with np.errstate(all="ignore"):  # an overflow is refused below, with the file and the index
+        inputs = _model_inputs(path, info)
+    if inputs.dtype.kind == "f":  # finite values can overflow the model's dtype, or its normalisation
+        refuse_non_finite(inputs, path, after=f"as the model's {inputs.dtype} inputs")
+    return inputs
+
+
+def _model_inputs(path: Path, info: dict[str, Any]) -> "np.ndarray":
+    """The file read by its kind (by suffix) and turned into the model's inputs."""
     suffix = path.suffix.lower()
     if suffix == ".npy":
         return _to_model_inputs(_read_array(path, info), path, info)
@@ -89,11 +107,14 @@ def _read_array(path: Path, info: dict[str, Any]) -> "np.ndarray":
     import numpy as np
 
     shape = tuple(info["input_shape"])
+    _check_npy_header(path)
     try:
         array = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as error:
         raise DataError(f"input '{path}' is not a readable .npy array ({error_line(error)})",
                         hint="save a numeric array with numpy.save (object arrays are never loaded)") from None
+    if array.dtype.kind == "f":
+        refuse_non_finite(array, path)
     if array.shape == shape:
         array = array[np.newaxis]
     if array.shape[1:] != shape:
@@ -101,14 +122,64 @@ def _read_array(path: Path, info: dict[str, Any]) -> "np.ndarray":
                 else f"{shape} for one example or (n, {', '.join(map(str, shape))}) for several")
         raise DataError(f"input '{path}' has shape {array.shape}; the model expects {what}",
                         hint=f"reshape the array to {shape} (one example) before saving it")
-    if array.dtype.kind not in "uif":
-        raise DataError(f"input '{path}' holds {array.dtype} values; expected numbers")
-    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
-        bad = np.argwhere(~np.isfinite(array))[0]
-        raise DataError(f"input '{path}' holds NaN or infinite values (the first at index {tuple(int(i) for i in bad)}); "
-                        "the model needs finite numbers",
-                        hint="fill in missing values (e.g. with the feature's mean) or drop those examples")
+    if not len(array):
+        raise DataError(f"input '{path}' holds no examples (shape {array.shape})",
+                        hint=f"save at least one example of shape {shape}")
     return array
+
+
+def _check_npy_header(path: Path) -> None:
+    """Refuse a ``.npy`` file whose header declares more data than the file holds, before anything is loaded.
+
+    A header can claim any shape (a 193-byte file saying (10**12, 28, 28));
+    the array is loaded only when the file holds that many bytes. Object
+    and other non-numeric dtypes are refused here too.
+    """
+    import numpy as np
+    from numpy.lib import format as npy
+
+    hint = "save a numeric array with numpy.save (object arrays are never loaded)"
+    try:
+        with open(path, "rb") as handle:
+            version = npy.read_magic(handle)
+            read_header = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+            shape, _, dtype = read_header(handle)
+            offset = handle.tell()
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError) as error:
+        raise DataError(f"input '{path}' is not a readable .npy array ({error_line(error)})", hint=hint) from None
+    if dtype.hasobject:
+        raise DataError(f"input '{path}' is not a readable .npy array: it holds Python objects (pickled), "
+                        "which zoo never loads", hint=hint)
+    if dtype.kind not in "uif":
+        raise DataError(f"input '{path}' holds {dtype} values; expected numbers", hint=hint)
+    needed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    available = path.stat().st_size - offset
+    if needed > available:
+        raise DataError(f"input '{path}' is truncated: its header says shape {tuple(shape)} of {dtype} "
+                        f"({needed:,} bytes), but the file holds {max(available, 0):,} bytes of data",
+                        hint="save the array again with numpy.save") from None
+
+
+def refuse_non_finite(array: "np.ndarray", path: Path, after: str = "") -> None:
+    """DataError naming the file, the first NaN/infinite value's index and how many there are; else nothing.
+
+    ``after`` names a step the values went through (their index is then that
+    of the model's input, example first).
+    """
+    import numpy as np
+
+    bad = ~np.isfinite(array)
+    if not bad.any():
+        return
+    first, count = tuple(int(i) for i in np.argwhere(bad)[0]), int(bad.sum())
+    where = f"index {first}" if len(first) != 1 else f"index {first[0]}"
+    if after:
+        raise DataError(f"input '{path}' becomes NaN or infinite {after} (the first at {where}), {count:,} in "
+                        "all; the values are too large for the model",
+                        hint="give values of the size the model was trained on")
+    raise DataError(f"input '{path}' holds NaN or infinite values (the first at {where}), {count:,} in all; "
+                    "the model needs finite numbers",
+                    hint="fill in missing values (e.g. with the feature's mean) or drop those examples")
 
 
 def _read_csv(path: Path, info: dict[str, Any]) -> "np.ndarray":
@@ -141,19 +212,15 @@ def _to_model_inputs(array: "np.ndarray", path: Path, info: dict[str, Any]) -> "
 
 def _load_image(path: Path, info: dict[str, Any]) -> "np.ndarray":
     import numpy as np
-    from PIL import Image, UnidentifiedImageError
 
     shape = tuple(info["input_shape"])
     channels = int(info.get("channels", 1))
     height, width = shape[0], shape[1] if len(shape) > 1 else 1
-    try:
-        with Image.open(path) as image:
-            image.load()
-            image = image.convert("L" if channels == 1 else "RGB")
-    except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise DataError(f"input '{path}' is not an image (PNG, JPEG...) or a .npy array ({error_line(error)})",
-                        hint=f"the model expects images of {width}x{height} pixels, {channels} channel(s)") from None
+    image = _read_image(path, "L" if channels == 1 else "RGB",
+                        f"the model expects images of {width}x{height} pixels, {channels} channel(s)")
     if image.size != (width, height):
+        from PIL import Image
+
         model_ratio, ratio = width / height, image.width / max(image.height, 1)
         if max(ratio / model_ratio, model_ratio / ratio) > MAX_ASPECT_CHANGE:
             raise DataError(f"input '{path}' is {image.width}x{image.height} pixels; the model expects "
@@ -164,3 +231,31 @@ def _load_image(path: Path, info: dict[str, Any]) -> "np.ndarray":
     if pixels.size != int(np.prod(shape)):
         raise DataError(f"input '{path}' gives {pixels.shape} pixels; the model expects {shape}")
     return normalise_inputs(pixels.reshape(shape)[np.newaxis], info)
+
+
+def _read_image(path: Path, mode: str, hint: str) -> Any:
+    """The image in ``path``, decoded and converted to ``mode``; DataError for anything Pillow cannot read.
+
+    An image beyond Pillow's pixel limit (``Image.MAX_IMAGE_PIXELS``; a tiny
+    file can claim 60000x60000) is refused before it is decoded, where
+    Pillow would only warn up to twice the limit.
+    """
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()
+                return image.convert(mode)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        claimed = re.search(r"\((\d+) pixels\)", str(error))
+        size = f"{int(claimed.group(1)):,} pixels" if claimed else "more pixels than that"
+        raise DataError(f"input '{path}' is too large an image: it says it holds {size}; zoo reads images of up "
+                        f"to {Image.MAX_IMAGE_PIXELS:,} pixels (Pillow's limit against decompression bombs)",
+                        hint=f"{hint}: scale the image down first") from None
+    except Exception as error:  # noqa: BLE001 - Pillow's decoders raise many kinds for a damaged file
+        raise DataError(f"input '{path}' is not an image (PNG, JPEG...) or a .npy array ({error_line(error)})",
+                        hint=hint) from None

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from zoo_core._util.text import error_line
 from zoo_core.errors import DataError
+from zoo_core.predict.checks import check_model
 from zoo_core.predict.metadata import SAVEDMODEL_METADATA, read_json_object, tflite_metadata_or_sidecar
 from zoo_core.predict.timing import median_latency_us
 
@@ -180,7 +181,11 @@ class SavedModelPredictor(Predictor):
         self.input_dtype = spec.dtype.as_numpy_dtype
         shape = spec.shape.as_list()
         self.fixed_batch = shape[0]
-        self._classes = outputs[self.output_name].shape[-1]
+        answer = outputs[self.output_name].shape
+        if answer.rank != 2 or answer[-1] is None:
+            raise DataError(f"SavedModel '{folder}': serving_default answers with shape {answer}, not (n, classes)",
+                            hint="zoo predicts with classifiers whose output is one row of probabilities per input")
+        self._classes = answer[-1]
         super().__init__(folder, metadata, tuple(shape[1:]))
 
     def num_classes(self) -> int:
@@ -226,10 +231,13 @@ class KerasPredictor(Predictor):
         elif manifest.is_file():
             record = read_json_object(manifest)
             dataset = record.get("dataset") or {}
+            if not isinstance(dataset, dict):
+                raise DataError(f"'{manifest}': its 'dataset' entry is not a table of keys (the model's input "
+                                "contract and class names)", hint="the run's manifest.json is damaged")
             metadata = {"run_id": record.get("run_id", path.parent.name), "input": dataset,
                         "class_names": dataset.get("class_names", [])}
-        shape = tuple(self.model.input_shape[1:])
-        super().__init__(path, metadata, shape)
+        _check_keras_signature(self.model, path)
+        super().__init__(path, metadata, tuple(self.model.input_shape[1:]))
 
     def num_classes(self) -> int:
         return int(self.model.output_shape[-1])
@@ -242,6 +250,17 @@ class KerasPredictor(Predictor):
         import keras
 
         return keras.ops.convert_to_numpy(self.model(x, training=False))
+
+
+def _check_keras_signature(model: Any, path: Path) -> None:
+    """Refuse a Keras model that is not a single-input classifier answering (n, classes)."""
+    inputs, outputs = model.input_shape, model.output_shape
+    if not isinstance(inputs, tuple) or not isinstance(outputs, tuple):
+        raise DataError(f"Keras model '{path}' has several inputs or outputs; "
+                        "zoo predicts with single-input, single-output classifiers")
+    if len(outputs) != 2 or not isinstance(outputs[-1], int):
+        raise DataError(f"Keras model '{path}' answers with shape {outputs}, not (n, classes)",
+                        hint="zoo predicts with classifiers whose output is one row of probabilities per input")
 
 
 def _check_savedmodel_folder(folder: Path) -> None:
@@ -289,9 +308,15 @@ def load_predictor(path: Path) -> Predictor:
     SavedModel model folder holding integer version folders (the highest is used),
     or a run's ``model.keras`` (metadata from the run's ``manifest.json``).
 
-    Raises DataError, with a clear message, for a missing, corrupt or incomplete model.
+    Raises DataError, with a clear message, for a missing, corrupt or incomplete
+    model, and for metadata that does not fit the model (:func:`check_model`).
     """
-    path = Path(path)
+    predictor = _load(Path(path))
+    check_model(predictor)
+    return predictor
+
+
+def _load(path: Path) -> Predictor:
     if not path.exists():
         raise DataError(f"model '{path}' does not exist",
                         hint="pass a .tflite file or a SavedModel folder, e.g. exports/mnist-mlp/1")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -20,6 +21,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from zoo_core._util.text import error_line
 from zoo_core.data import DatasetInfo
 from zoo_core.reporting.figures import (
     MAX_IMAGE_SIDE,
@@ -138,7 +140,8 @@ def write_plots(
     """Draw every plot of a run into ``plot_dir`` and return ``{name: path}`` of those written.
 
     A plot with nothing to show (no first-layer weights, no weight history) is
-    skipped. A plot that fails is logged and skipped too, so one bad picture
+    skipped. A plot that fails is logged in one line (which plot, why; the
+    traceback only with ``ZOO_DEBUG=1``) and skipped too, so one bad picture
     never loses a finished training run; pass ``strict=True`` to raise instead.
     ``metrics`` is the result of :func:`zoo_core.reporting.metrics.classification_metrics`
     (its confusion matrix is drawn; it is recomputed from the labels if absent).
@@ -152,10 +155,12 @@ def write_plots(
     for name, plot in PLOTS.items():
         try:
             path = plot.draw(plot_dir / f"{name}.png", run)
-        except Exception:
+        except Exception as error:  # noqa: BLE001 - one bad picture never loses a finished run
             if strict:
                 raise
-            log.warning("could not draw plot %s", name, exc_info=True)
+            # One line: which plot and why; the traceback only when asked for (--debug, ZOO_DEBUG=1).
+            log.warning("could not draw the %s plot (%s): %s: %s", name, f"{name}.png", type(error).__name__,
+                        error_line(error), exc_info=bool(os.environ.get("ZOO_DEBUG")))
             continue
         if path is not None:
             written[name] = path

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path, PurePath
 from typing import Any
 
+from zoo_core._util.text import printable
 from zoo_core.files import write_text_atomic
 from zoo_core.reporting import markdown
 from zoo_core.reporting.plots import PLOTS
@@ -52,7 +53,8 @@ def render_report(
         exports: ``ExportResult.to_dict()`` of each export.
 
     Any argument may be empty (``{}``, ``[]``, ``""`` or ``None``); its section
-    then says so or is left out.
+    then says so or is left out. Control characters (terminal escapes) in any
+    of them are written as escapes (``\\x1b``), and the title is one line.
     """
     manifest, metrics = manifest or {}, metrics or {}
     sections = [
@@ -67,7 +69,8 @@ def render_report(
         _environment_section(manifest),
         _config_section(config_toml),
     ]
-    return "\n\n".join(section.strip("\n") for section in sections if section) + "\n"
+    text = "\n\n".join(section.strip("\n") for section in sections if section) + "\n"
+    return printable(text, multiline=True)  # names and messages from files never carry terminal escapes
 
 
 def write_report(path: Path, **kwargs: Any) -> Path:
@@ -87,7 +90,7 @@ def _header(title: str, manifest: dict[str, Any], metrics: dict[str, Any]) -> st
         facts.append(f"run `{manifest['run_id']}`")
     if manifest.get("started"):
         facts.append(f"started {manifest['started']}")
-    lines = [f"# {title or 'Run report'}", "", " · ".join(facts)]
+    lines = [f"# {printable(markdown.inline(title or 'Run report'))}", "", " · ".join(facts)]
     if manifest.get("error"):
         lines += ["", f"> **Error:** {markdown.inline(manifest['error'])}"]
     summary = manifest.get("summary")
