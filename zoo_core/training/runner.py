@@ -28,16 +28,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from zoo_core._util.hashing import sha256_of_arrays
 from zoo_core.errors import RunError, ZooError
-from zoo_core.files import WRITE_ERRNOS, describe_os_error, write_text_atomic
+from zoo_core.files import WRITE_ERRNOS, describe_os_error, remove_temporaries, write_text_atomic
 from zoo_core.registry import Registry, RunConfig
 from zoo_core.runs import Manifest, Run, RunLock, check_writable, create_run_dir, runs_root, utc_now, versions
 from zoo_core.runs.checkpoint import read_checkpoint
 from zoo_core.training import distribute, engine
 from zoo_core.training.distribute import Cluster
 from zoo_core.training.finish import RunOutcome, complete
-from zoo_core.training.prepare import Prepared, bytes_needed, prepare, run_config
+from zoo_core.training.prepare import Prepared, bytes_needed, data_source, fingerprint, prepare, run_config
 from zoo_core.training.signals import RunInterrupted, StopRequested, StopRequests, signal_name
 from zoo_core.training.strategy import StartedRun, Strategy, WorkerDone
 
@@ -55,7 +54,7 @@ def train(config: RunConfig, registry: Registry, root: str | Path | None = None,
     root_path = runs_root(root)
     check_writable(root_path)
     strategy = distribute.plan(config, cluster)
-    with StopRequests() as stops:
+    with StopRequests("the set-up of the run", note="no run directory was created") as stops:
         prepared = prepare(config, strategy)
         check_writable(root_path, bytes_needed(prepared.model, config))
         run, manifest, lock = strategy.place_run(lambda folder: start_run(config, registry, folder), root_path)
@@ -70,30 +69,38 @@ def resume(run: Run, registry: Registry, progress: str | None = None, stream: Te
     """Continue an interrupted, killed or failed run from its last committed checkpoint."""
     plan = distribute.resume_target(run, cluster)  # a multi-worker run's non-chief worker resumes in its own backup
     run = plan.run if plan is not None else run
-    with StopRequests() as stops:
+    with StopRequests(f"the resume of run '{run.id}'", note="the run stays as it was") as stops:
         lock = RunLock(run.dir).acquire("resume")  # RunBusy while another process works in it
         try:
             data = _resumable_manifest(run)
+            remove_temporaries(run.dir)  # what a killed process left; we hold the lock, so none is in use
             config = run_config(run, registry)
-            try:
-                state = read_checkpoint(run.dir / "checkpoint")
-            except ValueError as error:
-                raise RunError(f"run '{run.id}': its checkpoint is damaged: {error}",
-                               hint=f"start a new run from its config: zoo run --config {run.dir / 'config.toml'}"
-                               ) from None
+            state = _checkpoint_state(run, config)
             strategy = distribute.plan(config, cluster, resuming=plan)
-            prepared = prepare(config, strategy, resume_from=(run, state))
+            prepared = prepare(config, strategy, resume_from=(run, state))  # refuses other data than the run's
             done = prepared.first_epoch
             data.update(status="running", pid=os.getpid(), host=socket.gethostname(), error=None, finished=None,
                         epochs_done=done, resumed=[*data.get("resumed", []), {"at": utc_now(), "epochs_done": done}])
             try:
-                manifest = Manifest(run.dir / "manifest.json", data)
+                manifest = Manifest(run.dir / "manifest.json", data, reserve=True)
             except OSError as error:
                 raise RunError(f"cannot write to the run directory '{run.dir}': {describe_os_error(error)}",
                                hint="free some disk space, then resume again") from None
             return _train_in(run, manifest, config, prepared, strategy, stops, progress, stream)
         finally:
             lock.release()
+
+
+def _checkpoint_state(run: Run, config: RunConfig) -> dict[str, Any] | None:
+    """The run's committed checkpoint, checked against its config; a RunError saying what to do if it is damaged."""
+    directory = run.dir / "checkpoint"
+    try:
+        return read_checkpoint(directory, epochs=config.settings["epochs"])
+    except ValueError as error:
+        raise RunError(f"run '{run.id}': its checkpoint is damaged: {error}",
+                       hint=f"delete the folder {directory} and run 'zoo resume {run.dir}' again to train the run "
+                            f"from epoch 1 in the same directory, or start a new run: "
+                            f"zoo run --config {run.dir / 'config.toml'}") from None
 
 
 def _resumable_manifest(run: Run) -> dict[str, Any]:
@@ -140,7 +147,7 @@ def start_run(config: RunConfig, registry: Registry, root: str | Path | None = N
             "versions": versions(), "plugins": distributions,
             "components": component_records(config), "settings": config.settings,
             "epochs_done": 0,
-        })
+        }, reserve=True)
     except OSError as error:
         lock.release()
         shutil.rmtree(directory, ignore_errors=True)
@@ -148,12 +155,6 @@ def start_run(config: RunConfig, registry: Registry, root: str | Path | None = N
                        hint="free some disk space, or choose a writable folder with --runs-dir or ZOO_RUNS_DIR"
                        ) from None
     return StartedRun(Run(directory), manifest, lock)
-
-
-def fingerprint(dataset: Any) -> dict[str, str]:
-    """sha256 of the training and test arrays (data and labels) actually used."""
-    return {"train_sha256": sha256_of_arrays((dataset.x_train, dataset.y_train)),
-            "test_sha256": sha256_of_arrays((dataset.x_test, dataset.y_test))}
 
 
 def _train_in(run: Run, manifest: Manifest, config: RunConfig, prepared: Prepared, strategy: Strategy,
@@ -192,6 +193,7 @@ def _train_in(run: Run, manifest: Manifest, config: RunConfig, prepared: Prepare
         raise
     finally:
         stops.defer = False
+        manifest.free_reserve()  # the run's last status is written: the room kept for it is not needed
     outcome.seconds = time.perf_counter() - started
     return outcome
 
@@ -222,7 +224,7 @@ def _fit_and_finish(run: Run, manifest: Manifest, config: RunConfig, prepared: P
     from zoo_core.training.progress import progress_mode
 
     dataset, model = prepared.dataset, prepared.model
-    manifest.update(dataset=dataset.info.to_dict(), data_fingerprint=fingerprint(dataset),
+    manifest.update(dataset=dataset.info.to_dict(), data_fingerprint=fingerprint(dataset), data_source=data_source(config),
                     samples={"train": len(dataset.x_train), "test": len(dataset.x_test)},
                     data_warnings=prepared.data_warnings)
     _record_distribution(manifest, strategy)
