@@ -378,8 +378,10 @@ def test_sigterm_during_set_up_or_export_exits_143(finished: Path, tmp_path: Pat
 
 # -- item 11: a killed process's temporaries ----------------------------------------------------
 
-ZOO_TEMPORARIES = ["checkpoint/.model-0002.keras.0123456789ab.tmp.keras", "checkpoint/.state.json.0123456789ab.tmp.json",
-                   "exports/mnist-mlp/.1.89abcdef.tmp/saved_model.pb", "exports/.mnist-mlp-float32.tflite.89abcdef.tmp.tflite",
+ZOO_TEMPORARIES = ["checkpoint/.model-0002.keras.0123456789ab.tmp.keras",
+                   "checkpoint/.state.json.0123456789ab.tmp.json",
+                   "exports/mnist-mlp/.1.89abcdef.tmp/saved_model.pb",
+                   "exports/.mnist-mlp-float32.tflite.89abcdef.tmp.tflite",
                    "exports/.mnist-mlp-tflite-scratch.0badcafe.tmp/savedmodel/saved_model.pb", ".manifest.reserve",
                    "plots/.curves.png.0123456789ab.tmp.png", ".zoo-write-test-0a1b2c3d"]
 USER_FILES = [".notes.tmp", "notes.tmp", "exports/.keep", ".model.keras.tmp", "plots/.curves.png.backup.tmp.png"]

@@ -224,7 +224,8 @@ def _fit_and_finish(run: Run, manifest: Manifest, config: RunConfig, prepared: P
     from zoo_core.training.progress import progress_mode
 
     dataset, model = prepared.dataset, prepared.model
-    manifest.update(dataset=dataset.info.to_dict(), data_fingerprint=fingerprint(dataset), data_source=data_source(config),
+    manifest.update(dataset=dataset.info.to_dict(), data_fingerprint=fingerprint(dataset),
+                    data_source=data_source(config),
                     samples={"train": len(dataset.x_train), "test": len(dataset.x_test)},
                     data_warnings=prepared.data_warnings)
     _record_distribution(manifest, strategy)
