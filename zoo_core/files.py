@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import uuid
 from contextlib import contextmanager
@@ -117,6 +118,44 @@ def remove_quietly(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     elif path.exists():
         path.unlink(missing_ok=True)
+
+
+# --- a killed process's leftovers ---------------------------------------------------------
+
+#: zoo's own hidden temporaries: ``atomic_path``'s ``.NAME.<12 hex>.tmp[.SUFFIX]``, ``temporary_beside``'s (and
+#: so ``zoo_core.export.staged``'s and the TFLite exporter's scratch) ``.NAME.<8 hex>.tmp[.SUFFIX]``, the write
+#: probe of ``zoo_core.runs.check_writable`` and the manifest's reserve (``zoo_core.runs.manifest``).
+_TEMPORARY = re.compile(r"^\..+\.(?:[0-9a-f]{8}|[0-9a-f]{12})\.tmp(?:\.[A-Za-z0-9]{1,12})?$"
+                        r"|^\.zoo-write-test-[0-9a-f]{8}$|^\.manifest\.reserve$")
+
+
+def is_zoo_temporary(name: str) -> bool:
+    """Whether a file or folder name is one of zoo's own hidden temporaries (never a user's file name)."""
+    return _TEMPORARY.match(name) is not None
+
+
+def remove_temporaries(folder: Path) -> list[Path]:
+    """Remove zoo's hidden temporaries anywhere under ``folder`` (what a killed process left); return them.
+
+    Only names :func:`is_zoo_temporary` accepts are touched, symbolic links
+    are never followed, and the caller must make sure no live process writes
+    there (hold the run's lock: ``zoo_core.runs.RunLock``).
+    """
+    removed: list[Path] = []
+    for parent, folders, files in os.walk(folder):
+        for name in [*folders, *files]:
+            if is_zoo_temporary(name):
+                path = Path(parent) / name
+                try:
+                    if path.is_dir() and not path.is_symlink():
+                        shutil.rmtree(path)
+                    else:
+                        path.unlink(missing_ok=True)
+                except OSError:  # e.g. a read-only folder: it stays, harmlessly
+                    continue
+                removed.append(path)
+        folders[:] = [name for name in folders if not is_zoo_temporary(name)]
+    return removed
 
 
 # --- what an OSError while writing means -------------------------------------------------

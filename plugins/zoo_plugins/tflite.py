@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -122,10 +121,15 @@ def convert(context: Any, quantize: str, io_type: str, calibration_samples: int,
     import tensorflow as tf
 
     from zoo_core.errors import ExportError
+    from zoo_core.export import remove_quietly, temporary_beside
     from zoo_core.export.savedmodel_io import write_savedmodel
 
-    with tempfile.TemporaryDirectory(prefix="zoo-tflite-") as scratch:
-        folder = Path(scratch) / "savedmodel"
+    # The intermediate SavedModel goes beside the destination (a hidden zoo temporary that the next resume or
+    # export of the run removes if this process is killed), never into the system's shared temporary folder.
+    scratch = temporary_beside(Path(context.destination) / f"{context.model_name}-tflite-scratch")
+    try:
+        scratch.mkdir(parents=True)
+        folder = scratch / "savedmodel"
         write_savedmodel(context.model, folder, context.dataset.info, dynamic_batch=dynamic_batch)
         converter = tf.lite.TFLiteConverter.from_saved_model(str(folder), signature_keys=["serving_default"])
         configure(converter, context, quantize, io_type, calibration_samples)
@@ -135,6 +139,8 @@ def convert(context: Any, quantize: str, io_type: str, calibration_samples: int,
             raise ExportError(f"tflite ({quantize}): conversion failed: {last_lines(error)}",
                               hint="the model may use an op without a builtin TFLite kernel "
                                    "(zoo never uses the Flex delegate); try quantize=none") from None
+    finally:
+        remove_quietly(scratch)
     check_builtin_ops(content)
     return bytes(content)
 

@@ -14,11 +14,11 @@ import typer
 from rich.markup import escape
 
 from zoo_core._util.toml import read_toml
-from zoo_core.cli.app import app, handles_errors, out, state
+from zoo_core.cli.app import app, err, handles_errors, out, state
 from zoo_core.cli.render import (print_unsqueezed, render_exports, render_metrics, render_outcome,
                                  render_predictions, runs_table)
 from zoo_core.errors import ConfigError, ExportError, RunError
-from zoo_core.runs import find_run, is_run_dir, list_runs, runs_root
+from zoo_core.runs import find_run, list_runs, runs_root
 
 #: Statuses a run can be resumed from ('running' is checked against its lock: a dead process's run resumes).
 RESUMABLE = ("interrupted", "failed")
@@ -31,6 +31,8 @@ QUIET_HELP = "No progress output; the result (metrics, exports, problems) is sti
 TASK_INDEX_HELP = "Multi-worker training: this process's place in --workers (0 is the chief)."
 RESUME_SET_HELP = ("Change a setting on resume: strategy (e.g. strategy=none: go on as one process), progress, threads, "
                    "join_timeout, epochs (not below the epochs done), exporters.")
+OTHER_DATA_HELP = ("Evaluate on whatever data the dataset loads now, even if they are not the run's own; the result "
+                   "goes to RUN/evaluations/<time>.json, the run's metrics stay.")
 
 
 def _progress(quiet: bool) -> Optional[str]:
@@ -177,16 +179,24 @@ def evaluate_command(
     run: str = typer.Argument(..., help="Run directory, run id, or recipe name (its latest completed run)."),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print metrics.json."),
+    other_data: bool = typer.Option(False, "--other-data", help=OTHER_DATA_HELP),
 ) -> None:
     """Re-evaluate a finished run on its test set: accuracy, precision, recall, F1, confusion matrix."""
     from zoo_core import training
+    from zoo_core.training.finished_runs import evaluate_other_data
 
     target = find_run(run, runs_root(runs_dir))
-    metrics = training.evaluate(target, state.registry())
+    saved = None
+    if other_data:
+        metrics, saved = evaluate_other_data(target, state.registry())
+    else:
+        metrics = training.evaluate(target, state.registry())
     if as_json:
         print(json.dumps(metrics, indent=2))
-        return
-    render_metrics(target.id, metrics)
+    else:
+        render_metrics(target.id, metrics)
+    if saved is not None:  # on stderr: --json keeps stdout pure JSON
+        err.print(f"evaluated on other data: saved to {escape(str(saved))} (the run's metrics.json is unchanged)")
 
 
 def run_rows(root: Path) -> list[dict[str, Any]]:

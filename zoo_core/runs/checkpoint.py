@@ -15,6 +15,7 @@ supplies the Keras parts (saving the model, reading its seed generators).
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 from typing import Any, Callable
 
@@ -54,10 +55,14 @@ def commit_checkpoint(directory: Path, epochs_done: int, save_model: Callable[[P
     return state
 
 
-def read_checkpoint(directory: Path) -> dict[str, Any] | None:
+def read_checkpoint(directory: Path, epochs: int | None = None) -> dict[str, Any] | None:
     """The committed checkpoint state in ``directory`` (None if there is none), checked for consistency.
 
-    Raises ValueError naming what is wrong if the state is unreadable or the
+    Raises ValueError naming what is wrong if the state is unreadable, if it
+    counts more than ``epochs`` completed epochs (the run's setting, when
+    given), if its history does not have one numbered row per completed
+    epoch, if a file name it holds is not a plain name inside ``directory``
+    (an absolute path or '..' would load another run's files), or if the
     files it names are missing.
     """
     path = directory / STATE_FILE
@@ -67,15 +72,53 @@ def read_checkpoint(directory: Path) -> dict[str, Any] | None:
         state = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise ValueError(f"{path} is unreadable ({error})") from None
-    if not isinstance(state, dict) or not isinstance(state.get("epochs_done"), int) or state["epochs_done"] < 0:
+    if not isinstance(state, dict) or type(state.get("epochs_done")) is not int or state["epochs_done"] < 0:
         raise ValueError(f"{path} has no valid 'epochs_done'")
+    if epochs is not None and state["epochs_done"] > epochs:
+        raise ValueError(f"{path} says {state['epochs_done']} epochs are done, but the run has {epochs} "
+                         "(config.toml's 'epochs')")
     rows = state.get("history")
     if not isinstance(rows, list) or len(rows) != state["epochs_done"] or not all(isinstance(r, dict) for r in rows):
         raise ValueError(f"{path}: its history does not have one row per completed epoch")
     state.setdefault("model", "model.keras")  # format 1
+    for key in ("model", "weights"):
+        if (key == "model" or state.get(key) is not None) and not _plain_name(state.get(key)):
+            raise ValueError(f"{path}: '{key}' must name a file in {directory}, got {state.get(key)!r}")
     if not (directory / str(state["model"])).is_file():
         raise ValueError(f"{path} names the model file '{state['model']}', which is missing")
+    _check_rows(path, rows)
+    iterations = state.get("optimizer_iterations")
+    if iterations is not None and (type(iterations) is not int or iterations < 0):
+        raise ValueError(f"{path}: 'optimizer_iterations' must be a count, got {iterations!r}")
     return state
+
+
+def _plain_name(name: Any) -> bool:
+    """A file name with no folder in it: no separator, not '.', '..' or absolute, no NUL."""
+    return (isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and "\\" not in name
+            and "\x00" not in name and not Path(name).is_absolute())
+
+
+def _check_rows(path: Path, rows: list[dict]) -> None:
+    """Each history row is epoch N (1, 2, ...) with numbers (a validation loss may be NaN): else a ValueError."""
+    for number, row in enumerate(rows, start=1):
+        if row.get("epoch") != number or type(row.get("epoch")) is not int:
+            raise ValueError(f"{path}: history row {number} is for epoch {row.get('epoch')!r}, not {number}")
+        for key, value in row.items():
+            if type(value) not in (int, float):
+                raise ValueError(f"{path}: history row {number} has {key}={value!r}, not a number")
+
+
+def damaged_zip(path: Path) -> str | None:
+    """Why the zip file at ``path`` (a .keras or .npz file) is damaged, or None if every member reads back."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (OSError, EOFError, ValueError, RuntimeError, zipfile.BadZipFile, zlib.error) as error:
+        return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    return f"its member '{bad}' is corrupt" if bad is not None else None
 
 
 def epochs_done(run_dir: Path) -> int | None:
@@ -98,7 +141,7 @@ def write_weights_npz(path: Path, snapshots: list[dict[str, Any]]) -> None:
 
 
 def read_weights_npz(path: Path) -> list[dict[str, Any]]:
-    """Inverse of write_weights_npz."""
+    """Inverse of write_weights_npz (an epoch without a snapshot, lost to a damaged file, reads back as {})."""
     import numpy as np
 
     snapshots: dict[int, dict[str, Any]] = {}
@@ -106,5 +149,5 @@ def read_weights_npz(path: Path) -> list[dict[str, Any]]:
         for key in data.files:
             index, _, name = key.partition("/")
             snapshots.setdefault(int(index), {})[name] = data[key]
-    return [snapshots[i] for i in sorted(snapshots)]
+    return [snapshots.get(i, {}) for i in range(max(snapshots, default=-1) + 1)]  # {}: an epoch whose snapshot was lost
 

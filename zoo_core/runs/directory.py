@@ -49,9 +49,23 @@ def runs_root(path: str | Path | None = None) -> Path:
     return Path(path or os.environ.get(RUNS_ROOT_ENV) or "runs")
 
 
+#: The longest name safe_name returns: a run directory adds a 23-character stamp, an export file a variant
+#: and a suffix, and file systems allow 255 bytes per name.
+MAX_NAME = 80
+
+
 def safe_name(text: str) -> str:
-    """A file-system-safe version of a name (no separators, no '..')."""
+    """A file-system-safe version of a name (no separators, no '..'), at most :data:`MAX_NAME` characters.
+
+    A longer name keeps its first characters and ends in a short hash of the
+    whole, so two long names that differ only at the end stay apart.
+    """
     cleaned = _SAFE.sub("-", text).strip(".-")
+    if len(cleaned) > MAX_NAME:
+        import hashlib
+
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        cleaned = f"{cleaned[: MAX_NAME - 9].rstrip('.-')}-{digest}"
     return cleaned or "run"
 
 
@@ -60,11 +74,14 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
-def check_writable(root: Path, needed_bytes: int = 0) -> None:
-    """Refuse, with a clear RunError, a runs root that cannot be created or written, or is nearly full.
+def check_writable(root: Path, needed_bytes: int = 0, what: str = "the runs root",
+                   hint: str = "choose a writable folder with --runs-dir or ZOO_RUNS_DIR") -> None:
+    """Refuse, with a clear RunError, a folder that cannot be created or written, or is nearly full.
 
     Writes (and fsyncs) a small probe file, then checks that ``needed_bytes``
-    plus a margin are free. Called before any training starts.
+    plus a margin are free. Called before any training starts (and by
+    evaluate and export, for the run directory and the export folder).
+    ``what`` names the folder in the message, ``hint`` says what to do.
     """
     probe = root / f".zoo-write-test-{os.urandom(4).hex()}"
     try:
@@ -74,9 +91,8 @@ def check_writable(root: Path, needed_bytes: int = 0) -> None:
             handle.flush()
             os.fsync(handle.fileno())
     except OSError as error:
-        raise RunError(f"cannot write to the runs root '{root}': {describe_os_error(error)}",
-                       hint="choose a writable folder with --runs-dir or ZOO_RUNS_DIR"
-                            + (", or free some disk space" if error.errno in (errno.ENOSPC, errno.EDQUOT) else "")
+        raise RunError(f"cannot write to {what} '{root}': {describe_os_error(error)}",
+                       hint=hint + (", or free some disk space" if error.errno in (errno.ENOSPC, errno.EDQUOT) else "")
                        ) from None
     finally:
         try:

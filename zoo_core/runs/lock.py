@@ -56,13 +56,14 @@ class RunLock:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
+                pid = lock_holder(fd, path)
                 os.close(fd)
-                pid = _recorded_pid(self.directory)
                 raise RunBusy(f"cannot {what} run '{self.directory.name}': another zoo process"
                               + (f" (pid {pid})" if pid else "") + " is working in it",
                               hint="wait for it to finish, or stop it first (Ctrl-C) and try again") from None
             if _same_file(fd, path):
                 self._fd = fd
+                _write_holder(fd)
                 return self
             os.close(fd)  # we locked a file that was just removed: lock the new one
         raise RunError(f"cannot {what} run '{self.directory.name}': its lock file keeps changing",
@@ -99,9 +100,73 @@ class RunLock:
         self.release()
 
 
-def _recorded_pid(directory: Path) -> Any:
-    """The pid manifest.json records (for messages), or None."""
-    return _manifest_value(directory, "pid")
+def _write_holder(fd: int) -> None:
+    """Write 'PID HOST' into the lock file we hold, so a process that finds it busy can name us."""
+    import socket
+
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+    except OSError:  # a full disk: the lock holds all the same, it is only not named
+        pass
+
+
+def lock_holder(fd: int, path: Path) -> int | None:
+    """The pid of the live process that holds the flock on the file open as ``fd``, or None if unknown.
+
+    The kernel's table of locks (``/proc/locks``, Linux) is the truth; else
+    the pid the holder wrote into the lock file, if that process lives on
+    this host. Never the pid manifest.json records: that process may be long
+    dead while another one (an export, a resume) holds the lock.
+    """
+    try:
+        here = os.fstat(fd)
+    except OSError:
+        return None
+    held = _kernel_holder(here.st_dev, here.st_ino)
+    if held is not None:
+        return held
+    try:
+        pid_text, _, host = path.read_text(encoding="utf-8").strip().partition(" ")
+        pid = int(pid_text)
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    import socket
+
+    if host != socket.gethostname() or pid == os.getpid() or not _alive(pid):
+        return None
+    return pid
+
+
+def _kernel_holder(device: int, inode: int) -> int | None:
+    """The pid /proc/locks gives for a FLOCK on (device, inode), or None (no such table, or not listed)."""
+    wanted = f"{os.major(device):02x}:{os.minor(device):02x}:{inode}"
+    try:
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        if "->" in fields:  # a waiter, not a holder
+            continue
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == wanted:
+            try:
+                pid = int(fields[4])
+            except ValueError:
+                continue
+            if pid > 0:
+                return pid
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def _recorded_status(directory: Path) -> Any:

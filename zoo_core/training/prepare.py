@@ -2,6 +2,14 @@
 
 Every mistake found here costs no run directory: the runner creates one only
 after :func:`prepare` succeeded.
+
+Which data a run used: a run records ``data_fingerprint`` (sha256 of the
+training and test arrays it used, after the sample limits) and, when known,
+``data_source`` (the file or folder the dataset read) in manifest.json.
+``zoo evaluate`` and ``zoo resume`` load the data again and refuse (exit
+code 2) data whose fingerprint differs (:func:`check_same_data`): metrics of
+other data would be recorded as the run's, and a resumed run would continue
+on data it did not start with.
 """
 
 from __future__ import annotations
@@ -10,19 +18,22 @@ import contextlib
 import io
 import json
 import math
+import os
 import re
 import sys
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from zoo_core._util.hashing import sha256_of_arrays
 from zoo_core._util.text import error_line
 from zoo_core.components import REQUIRED
 from zoo_core.data import check_dataset, limit
 from zoo_core.errors import ConfigError, DataError, RunError, ZooError
 from zoo_core.registry import ComponentChoice, Registry, RunConfig, recorded_plugins
 from zoo_core.runs import Run, safe_name
-from zoo_core.runs.checkpoint import read_weights_npz
+from zoo_core.runs.checkpoint import damaged_zip, read_weights_npz
 from zoo_core.training import engine
 from zoo_core.training.strategy import Strategy
 
@@ -71,7 +82,9 @@ def load_dataset(config: RunConfig) -> Any:
         raise
     except MemoryError:
         raise DataError(f"{where}: not enough memory to load the data",
-                        hint="use --set max_train_samples=N to train on part of it") from None
+                        hint="the dataset loads all of its file before anything else (max_train_samples and "
+                             "max_test_samples are applied afterwards, so they do not lower the memory needed); "
+                             "use a smaller data file, or a machine with more memory") from None
     settings = config.settings
     return limit(dataset, settings["max_train_samples"], settings["max_test_samples"])
 
@@ -95,6 +108,8 @@ def prepare(config: RunConfig, strategy: Strategy, resume_from: tuple[Run, dict 
     dataset = load_dataset(config)
     if resume_from is None:  # a mistake in an exporter's parameters is known now, not after training
         check_exporters(config.exporters, dataset, config.recipe)
+    else:  # a resumed run continues on the data it started with
+        check_resumed_data(resume_from[0], config, dataset)
     info = dataset.info
     threads = engine.configure_threads(math.prod(info.input_shape), settings["batch_size"], settings.get("threads", 0),
                                        before_start=strategy.before_runtime_start)
@@ -133,10 +148,16 @@ def check_split(dataset: Any, split: Any, settings: dict[str, Any]) -> list[str]
 
 def load_checkpoint(prepared: Prepared, run: Run, state: dict) -> None:
     """Put the checkpoint's weights, optimizer state and seed-generator states into the fresh model."""
-    from zoo_core.training.callbacks import restore_seed_generators
+    from zoo_core.training.callbacks import WeightSnapshots, restore_seed_generators
 
     directory = run.dir / "checkpoint"
     model = prepared.model
+    damage = damaged_zip(directory / state["model"])
+    if damage is not None:
+        raise RunError(f"run '{run.id}': its checkpoint model file {directory / state['model']} is damaged ({damage})",
+                       hint=f"delete the folder {directory} and run 'zoo resume {run.dir}' again to train the run "
+                            f"from epoch 1 in the same directory, or start a new run: "
+                            f"zoo run --config {run.dir / 'config.toml'}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -155,17 +176,35 @@ def load_checkpoint(prepared: Prepared, run: Run, state: dict) -> None:
     if seeds is not None and not restore_seed_generators(model, seeds):
         warnings.warn(f"run '{run.id}': the dropout random state in the checkpoint does not fit the model; "
                       "the resumed epochs use fresh dropout masks", stacklevel=2)
-    weights_file = directory / str(state.get("weights", ""))
-    snapshots = []
-    if state.get("weights") and weights_file.is_file():
-        try:
-            snapshots = read_weights_npz(weights_file)[: state["epochs_done"] + 1]
-        except (OSError, ValueError, EOFError):
-            snapshots = []  # only the weight-distribution plot loses its early epochs
     prepared.first_epoch = int(state["epochs_done"])
     prepared.rows = [dict(row) for row in state["history"]]
-    prepared.snapshots = snapshots
+    prepared.snapshots = checkpoint_snapshots(directory, state)
+    if not prepared.snapshots and prepared.first_epoch > 0:  # lost: keep each later snapshot at its own epoch
+        taker = WeightSnapshots()
+        taker.set_model(model)
+        taker.snapshot()
+        prepared.snapshots = [{} for _ in range(prepared.first_epoch)] + taker.snapshots
     prepared.checkpoint = state
+
+
+def checkpoint_snapshots(directory: Path, state: dict) -> list:
+    """The weight snapshots of a checkpoint; none (with a warning) if its weights file is missing or damaged.
+
+    The file only feeds the weight-distribution plot: losing it costs that
+    plot its epochs before the resume, never the resume.
+    """
+    if not state.get("weights"):
+        return []
+    weights_file = directory / str(state["weights"])
+    problem = "is missing" if not weights_file.is_file() else None
+    if problem is None:
+        try:
+            return read_weights_npz(weights_file)[: state["epochs_done"] + 1]
+        except Exception as error:  # noqa: BLE001 - a truncated zip raises BadZipFile, zlib.error, EOFError...
+            problem = f"is damaged ({type(error).__name__})"
+    print(f"zoo: warning: {weights_file} {problem}; the weight-distribution plot starts at epoch "
+          f"{state['epochs_done']} (the model and optimizer state are restored)", file=sys.stderr, flush=True)
+    return []
 
 
 class _ReachedTheWork(BaseException):
@@ -236,3 +275,70 @@ def check_model(model: Any, info: Any, ref: str) -> None:
         raise ConfigError(f"architecture '{ref}' outputs {shape[-1]} values per example, "
                           f"but the dataset has {info.num_classes} classes",
                           hint="the architecture must end in a softmax over num_classes")
+
+
+# -- which data a run used ---------------------------------------------------------------
+
+#: The parts of a fingerprint, in the order messages list them.
+PARTS = ("train_sha256", "test_sha256")
+
+
+def fingerprint(dataset: Any) -> dict[str, str]:
+    """sha256 of the training and test arrays (data and labels) actually used."""
+    return {"train_sha256": sha256_of_arrays((dataset.x_train, dataset.y_train)),
+            "test_sha256": sha256_of_arrays((dataset.x_test, dataset.y_test))}
+
+
+def data_source(config: RunConfig) -> str | None:
+    """The file or folder the run's dataset reads, when zoo can tell; else None.
+
+    A non-empty dataset parameter named ``path``, ``file`` or ``*_path``, else
+    the environment variable ``ZOO_<DATASET>_PATH`` (e.g. ``ZOO_MNIST_PATH``)
+    of the dataset's component, if set.
+    """
+    for name, value in config.dataset.params.items():
+        if (name in ("path", "file") or name.endswith("_path")) and isinstance(value, str) and value:
+            return value
+    variable = f"ZOO_{config.dataset.component.name.upper().replace('-', '_')}_PATH"
+    return os.environ.get(variable) or None
+
+
+def check_resumed_data(run: Run, config: RunConfig, dataset: Any) -> None:
+    """Refuse (DataError, exit code 2) to resume ``run`` on data other than those it started with."""
+    check_same_data(run, fingerprint(dataset), data_source(config), f"zoo resume {run.id}",
+                    hint="resume on the data the run started with (the dataset's path or its environment "
+                         "variable as then), or start a new run on these data: "
+                         f"zoo run --config {run.dir / 'config.toml'}")
+
+
+def differing_parts(recorded: Any, found: dict[str, str]) -> list[str]:
+    """The fingerprint parts that differ between the run's record and the data loaded now ([] if no record)."""
+    if not isinstance(recorded, dict):
+        return []
+    return [part for part in PARTS if part in recorded and recorded[part] != found.get(part)]
+
+
+def check_same_data(run: Run, found: dict[str, str], source: str | None, command: str, hint: str) -> None:
+    """Refuse (DataError, exit code 2) data whose fingerprint differs from the one ``run`` recorded.
+
+    ``found`` is :func:`fingerprint` of the data loaded now and ``source``
+    where they came from (None if unknown); ``command`` starts the message
+    (``zoo evaluate``), ``hint`` says what to do instead.
+    """
+    manifest = run.manifest()
+    recorded = manifest.get("data_fingerprint")
+    differing = differing_parts(recorded, found)
+    if not differing:
+        return
+    sets = " and ".join(part.split("_")[0] for part in differing)
+    then = manifest.get("data_source")
+    raise DataError(
+        f"{command}: the data loaded now are not the data run '{run.id}' used (its {sets} set differs)\n"
+        f"  the run's data{f' (from {then!r})' if then else ''}: {describe(recorded)}\n"
+        f"  the data now{f' (from {source!r})' if source else ''}: {describe(found)}",
+        hint=hint)
+
+
+def describe(record: dict[str, Any]) -> str:
+    """'train_sha256=..., test_sha256=...' (the full digests)."""
+    return ", ".join(f"{part}={record.get(part)}" for part in PARTS if part in record)

@@ -83,10 +83,9 @@ def resumed_config(run: Run, registry: Registry, overrides: list[str], done: int
     manifest = run.manifest()
     config = registry.run_from_table(run.config_table(), manifest.get("recipe", "adhoc"), str(run.dir / "config.toml"),
                                      overrides, recorded=recorded_plugins(manifest))
-    epochs = config.settings["epochs"]
-    if epochs < done:
-        given = next(text for text in reversed(overrides) if parse_override(text)[0] == "epochs")
-        raise ConfigError(f"--set '{given}': run '{run.id}' has {done} epoch(s) done; on resume epochs may grow, "
+    epochs_given = [text for text in overrides if parse_override(text)[0] == "epochs"]
+    if epochs_given and config.settings["epochs"] < done:
+        raise ConfigError(f"--set '{epochs_given[-1]}': run '{run.id}' has {done} epoch(s) done; on resume epochs may grow, "
                           "not shrink below what is done",
                           hint=f"use --set epochs={done} (finish it as it is) or more")
     return config

@@ -32,16 +32,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from zoo_core._util.hashing import sha256_of_arrays
 from zoo_core.errors import RunError, ZooError
-from zoo_core.files import WRITE_ERRNOS, describe_os_error, write_text_atomic
+from zoo_core.files import WRITE_ERRNOS, describe_os_error, remove_temporaries, write_text_atomic
 from zoo_core.registry import Registry, RunConfig
 from zoo_core.runs import Manifest, Run, RunLock, check_writable, create_run_dir, runs_root, utc_now, versions
 from zoo_core.runs.checkpoint import read_checkpoint
 from zoo_core.training import distribute, engine
 from zoo_core.training.distribute import Cluster
 from zoo_core.training.finish import RunOutcome, complete
-from zoo_core.training.prepare import Prepared, bytes_needed, prepare
+from zoo_core.training.prepare import Prepared, bytes_needed, data_source, fingerprint, prepare
 from zoo_core.training.resume_changes import (check_new_exporters, record_resume, resume_overrides,
                                                    resumed_config, strategy_setting)
 from zoo_core.training.signals import RunInterrupted, StopRequested, StopRequests, signal_name
@@ -61,7 +60,7 @@ def train(config: RunConfig, registry: Registry, root: str | Path | None = None,
     root_path = runs_root(root)
     check_writable(root_path)
     strategy = distribute.plan(config, cluster)
-    with StopRequests() as stops:
+    with StopRequests("the set-up of the run", note="no run directory was created") as stops:
         prepared = prepare(config, strategy)
         check_writable(root_path, bytes_needed(prepared.model, config))
         run, manifest, lock = strategy.place_run(lambda folder: start_run(config, registry, folder), root_path)
@@ -83,14 +82,17 @@ def resume(run: Run, registry: Registry, progress: str | None = None, stream: Te
     overrides = resume_overrides(run, overrides, cluster)  # a key that cannot change: exit 2 before anything
     plan = distribute.resume_target(run, cluster, strategy_setting(overrides))  # a non-chief worker: its backup
     run = plan.run if plan is not None else run
-    with StopRequests() as stops:
+    with StopRequests(f"the resume of run '{run.id}'", note="the run stays as it was") as stops:
         lock = RunLock(run.dir).acquire("resume")  # RunBusy while another process works in it
         try:
             data = _resumable_manifest(run)
-            state = _committed_checkpoint(run)
+            remove_temporaries(run.dir)  # what a killed process left; we hold the lock, so none is in use
+            state = _checkpoint_state(run)
             config = resumed_config(run, registry, overrides, state["epochs_done"] if state else 0)
+            if state is not None:
+                state = _checkpoint_state(run, config.settings["epochs"])  # no more epochs done than the run has
             strategy = distribute.plan(config, cluster, resuming=plan, resumed=True)
-            prepared = prepare(config, strategy, resume_from=(run, state))
+            prepared = prepare(config, strategy, resume_from=(run, state))  # refuses other data than the run's
             check_new_exporters(config, prepared, overrides)
             done = prepared.first_epoch
             data.update(status="running", pid=os.getpid(), host=socket.gethostname(), error=None, finished=None,
@@ -99,7 +101,7 @@ def resume(run: Run, registry: Registry, progress: str | None = None, stream: Te
                 note = record_resume(run, data, config, overrides, strategy, done)
                 if overrides:
                     data["components"] = component_records(config)
-                manifest = Manifest(run.dir / "manifest.json", data)
+                manifest = Manifest(run.dir / "manifest.json", data, reserve=True)
             except OSError as error:
                 raise RunError(f"cannot write to the run directory '{run.dir}': {describe_os_error(error)}",
                                hint="free some disk space, then resume again") from None
@@ -113,13 +115,17 @@ def resume(run: Run, registry: Registry, progress: str | None = None, stream: Te
     return outcome
 
 
-def _committed_checkpoint(run: Run) -> dict[str, Any] | None:
-    """The run's committed checkpoint state (None before the first commit); a RunError if it is damaged."""
+def _checkpoint_state(run: Run, epochs: int | None = None) -> dict[str, Any] | None:
+    """The run's committed checkpoint (with no more than ``epochs`` done, if given); a RunError saying what to do
+    if it is damaged."""
+    directory = run.dir / "checkpoint"
     try:
-        return read_checkpoint(run.dir / "checkpoint")
+        return read_checkpoint(directory, epochs=epochs)
     except ValueError as error:
         raise RunError(f"run '{run.id}': its checkpoint is damaged: {error}",
-                       hint=f"start a new run from its config: zoo run --config {run.dir / 'config.toml'}") from None
+                       hint=f"delete the folder {directory} and run 'zoo resume {run.dir}' again to train the run "
+                            f"from epoch 1 in the same directory, or start a new run: "
+                            f"zoo run --config {run.dir / 'config.toml'}") from None
 
 
 def _resumable_manifest(run: Run) -> dict[str, Any]:
@@ -166,7 +172,7 @@ def start_run(config: RunConfig, registry: Registry, root: str | Path | None = N
             "versions": versions(), "plugins": distributions,
             "components": component_records(config), "settings": config.settings,
             "epochs_done": 0,
-        })
+        }, reserve=True)
     except OSError as error:
         lock.release()
         shutil.rmtree(directory, ignore_errors=True)
@@ -174,12 +180,6 @@ def start_run(config: RunConfig, registry: Registry, root: str | Path | None = N
                        hint="free some disk space, or choose a writable folder with --runs-dir or ZOO_RUNS_DIR"
                        ) from None
     return StartedRun(Run(directory), manifest, lock)
-
-
-def fingerprint(dataset: Any) -> dict[str, str]:
-    """sha256 of the training and test arrays (data and labels) actually used."""
-    return {"train_sha256": sha256_of_arrays((dataset.x_train, dataset.y_train)),
-            "test_sha256": sha256_of_arrays((dataset.x_test, dataset.y_test))}
 
 
 def _train_in(run: Run, manifest: Manifest, config: RunConfig, prepared: Prepared, strategy: Strategy,
@@ -218,6 +218,7 @@ def _train_in(run: Run, manifest: Manifest, config: RunConfig, prepared: Prepare
         raise
     finally:
         stops.defer = False
+        manifest.free_reserve()  # the run's last status is written: the room kept for it is not needed
     outcome.seconds = time.perf_counter() - started
     return outcome
 
@@ -249,6 +250,7 @@ def _fit_and_finish(run: Run, manifest: Manifest, config: RunConfig, prepared: P
 
     dataset, model = prepared.dataset, prepared.model
     manifest.update(dataset=dataset.info.to_dict(), data_fingerprint=fingerprint(dataset),
+                    data_source=data_source(config),
                     samples={"train": len(dataset.x_train), "test": len(dataset.x_test)},
                     data_warnings=prepared.data_warnings)
     _record_distribution(manifest, strategy)

@@ -3,7 +3,9 @@
 During training the stop happens after the current call into TensorFlow (at
 an epoch's end the epoch is checkpointed first); :class:`RunInterrupted`
 carries exit code 130 (SIGINT), 143 (SIGTERM) or 129 (SIGHUP). A second
-signal stops at once. SIGKILL cannot be caught; the checkpoint protocol
+signal stops at once. Outside training (data loading, set-up, exports) the
+stop is immediate, and a :class:`StopRequests` given ``what`` turns it into
+a RunInterrupted with the same exit codes, naming the signal. SIGKILL cannot be caught; the checkpoint protocol
 (zoo_core.runs.checkpoint) keeps the last committed checkpoint whole anyway.
 """
 
@@ -60,7 +62,9 @@ class StopRequests:
     #: Ctrl-C; what orchestrators send (Kubernetes, systemd, docker stop); a closed terminal.
     SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
-    def __init__(self) -> None:
+    def __init__(self, what: str = "", note: str = "nothing was left half-written") -> None:
+        self.what = what  #: e.g. "the export of run 'X'": a stop that escapes the block becomes RunInterrupted
+        self.note = note  #: what the message adds after it, e.g. "no run directory was created"
         self.signum: int | None = None
         self.defer = False
         self.quiet = False  # while recording a stop: remember further signals, do not raise
@@ -75,13 +79,15 @@ class StopRequests:
                     pass
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, kind: Any, error: Any, traceback: Any) -> None:
         for number, previous in self._previous.items():
             try:
                 signal.signal(number, previous if previous is not None else signal.SIG_DFL)
             except (ValueError, OSError):  # pragma: no cover
                 pass
         self._previous.clear()
+        if isinstance(error, StopRequested) and self.what:
+            raise stopped(self.what, error.signum, self.note) from None
 
     def _handle(self, signum: int, frame: Any) -> None:
         first = self.signum is None
@@ -93,3 +99,10 @@ class StopRequests:
 
     def pending(self) -> StopRequested | None:
         return StopRequested(self.signum) if self.signum is not None else None
+
+
+def stopped(what: str, signum: int, note: str = "nothing was left half-written") -> RunInterrupted:
+    """The error for a signal that stopped ``what`` outside training: exit code 128 + the signal number."""
+    name = signal_name(signum)
+    by = f"Ctrl-C ({name})" if signum == signal.SIGINT else name
+    return RunInterrupted(f"stopped by {by} during {what}" + (f"; {note}" if note else ""), signum=signum)
