@@ -207,7 +207,7 @@ def test_zoo_predict_refuses_a_model_that_answers_nan(keras_models: dict[str, Pa
     assert result.stdout == ""
     assert "answered NaN or infinite probabilities for" in result.stderr and "weights are damaged" in result.stderr
     result = run_cli("predict", "run-nan", str(keras_models["digits"]), "--runs-dir", str(keras_models["runs"]))
-    assert result.exit_code == 1, result.output  # a run's model: the run is broken, as evaluate/export say
+    assert result.exit_code == 2, result.output  # a run's model that is not usable: exit 2, as evaluate/export say
     assert result.stderr.startswith("error: run 'run-nan': model ")
 
 
@@ -217,10 +217,10 @@ def test_zoo_predict_refuses_a_model_whose_classes_do_not_match_its_metadata(ker
     result = run_cli("predict", str(keras_models["five"]), str(keras_models["digits"]))
     assert result.exit_code == 2 and words in result.stderr, result.output
     result = run_cli("predict", "run-five", str(keras_models["digits"]), "--runs-dir", str(keras_models["runs"]))
-    assert result.exit_code == 1 and words in result.stderr, result.output
+    assert result.exit_code == 2 and words in result.stderr, result.output
     assert "zoo run --config" in result.stderr and "Traceback" not in result.output
     path = keras_models["runs"] / "run-five" / "model.keras"  # the same file by its path: still the run's model
-    assert run_cli("predict", str(path), str(keras_models["digits"])).exit_code == 1
+    assert run_cli("predict", str(path), str(keras_models["digits"])).exit_code == 2
 
 
 @pytest.mark.slow

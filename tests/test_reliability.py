@@ -527,6 +527,6 @@ def test_a_model_file_with_code_in_it_is_refused(tmp_path: Path) -> None:
 
     np.save(run_dir / "input.npy", np.zeros((28, 28), np.float32))
     result = CliRunner().invoke(app, ["predict", "evil", str(run_dir / "input.npy"), "--runs-dir", str(tmp_path / "runs")])
-    assert result.exit_code == 1, result.output  # a run's damaged model: exit 1, as zoo evaluate and zoo export
+    assert result.exit_code == 2, result.output  # a model that is not usable: exit 2, as zoo evaluate and zoo export
     assert "cannot be loaded" in result.output and "Traceback" not in result.output
     assert not marker.exists()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from zoo_core._util.text import error_line
-from zoo_core.errors import DataError, RunError, ZooError
+from zoo_core.errors import DataError, ZooError
 from zoo_core.runs import find_run, is_run_dir
 
 
@@ -49,17 +49,16 @@ def answers(predictor: Any, batch: Any, source: Path) -> Any:
 
 
 def model_call(run_dir: Optional[Path], work: Callable[[], Any]) -> Any:
-    """``work()``; a damaged or inconsistent model is a problem of its run when it is a run's model.keras: exit 1.
+    """``work()``; a damaged or inconsistent run's model.keras is named as the run's, with how to get a good one.
 
-    As ``zoo evaluate`` and ``zoo export`` say for the same file (the run is
-    broken, not the command); a model file given by path is an input file:
-    its DataError stays (exit 2).
+    It stays a DataError (exit 2), as ``zoo evaluate`` and ``zoo export`` say
+    for the same file: a model file that is not a usable model.
     """
     try:
         return work()
     except DataError as error:
         if run_dir is None:
             raise
-        raise RunError(f"run '{run_dir.name}': {error.message}",
+        raise DataError(f"run '{run_dir.name}': {error.message}",
                        hint="the run's model.keras is damaged or does not fit its manifest.json; run the training "
                             f"again (zoo run --config {run_dir / 'config.toml'})") from None
