@@ -19,7 +19,7 @@ from typing import Callable, Iterable
 import pluggy
 
 from zoo_core import hookspecs
-from zoo_core._util.text import suggest
+from zoo_core._util.text import printable, suggest
 from zoo_core.components import Component
 from zoo_core.errors import PluginError
 from zoo_core.plugins.catalog import Catalog, PluginRecord, ambiguity
@@ -68,7 +68,7 @@ def load_catalog(
     receives one line per failed plugin (default: print to stderr).
     """
     policy = _policy_from_env(plugins_dir, allowlist, strict)
-    warn = warn or (lambda line: print(f"zoo: warning: {line}", file=sys.stderr))
+    warn = warn or (lambda line: print(f"zoo: warning: {printable(line)}", file=sys.stderr))
 
     def problem(line: str) -> None:
         if policy.strict:

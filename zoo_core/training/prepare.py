@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo_core._util.hashing import sha256_of_arrays
-from zoo_core._util.text import error_line
+from zoo_core._util.text import error_line, printable
 from zoo_core.components import REQUIRED
 from zoo_core.data import check_dataset, limit
 from zoo_core.errors import ConfigError, DataError, RunError, ZooError
@@ -142,7 +142,7 @@ def check_split(dataset: Any, split: Any, settings: dict[str, Any]) -> list[str]
     found = engine.split_warnings(dataset.y_train, split, list(dataset.info.class_names), settings["validation"],
                                   settings["shuffle"])
     for line in found:
-        print(f"zoo: warning: {line}", file=sys.stderr, flush=True)
+        print(f"zoo: warning: {printable(line)}", file=sys.stderr, flush=True)  # class names come from data files
     return found
 
 
