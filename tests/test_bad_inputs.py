@@ -479,17 +479,51 @@ def test_bad_input_in_a_real_process(case: Case, corpus: Path, request: pytest.F
         assert " ".join(fragment.split()) in flat, f"{fragment!r} not in:\n{process.stderr}"
 
 
-def test_the_corpus_is_big_enough() -> None:
+#: Words every bad-input surface is reached by: each command that reads user input, and each kind of input.
+SURFACES = ("run", "train", "resume", "evaluate", "export", "predict", "show", "list", "--registry", "--set",
+            "--config", "dataset.path", "--runs-dir", "--format", "--out")
+
+
+def corpus_names(case: Case) -> set[str]:
+    """The corpus entries (top-level names under ``{c}/``) a case's arguments name."""
+    return {part.split("{c}/", 1)[1].split("/")[0].strip('"') for part in case.args if "{c}/" in part}
+
+
+def test_the_corpus_covers_every_surface_and_uses_every_file(corpus: Path) -> None:
     bad = [c for c in CASES if c.exit != 0]
     assert len(bad) >= 40
-    assert len({c.id for c in CASES}) == len(CASES)
+    assert len({c.id for c in CASES}) == len(CASES) and len({c.args for c in CASES}) == len(CASES)
+    assert all(c.says for c in bad), [c.id for c in bad if not c.says]  # each names what it expects to read
+    for word in SURFACES:
+        assert any(word in part for c in bad for part in c.args), f"no bad-input case reaches {word}"
+    named = set().union(*(corpus_names(c) for c in CASES))
+    made = {path.name for path in corpus.iterdir()}
+    assert sorted(made - named) == []  # every malformed file is given to zoo by some case
+    for case in CASES:  # a name not in the corpus is either a runs root a case makes or meant to be missing
+        for name in corpus_names(case) - made:
+            assert name.startswith("runs-") or any("does not exist" in says for says in case.says), (case.id, name)
 
 
-def test_no_run_directory_is_left_by_a_rejected_run(corpus: Path) -> None:
-    for name in ("runs-data", "runs-arch"):
-        root = corpus / name
-        if root.exists():
-            assert [p.name for p in root.iterdir()] == [], name
+#: The cases that reach a runs root before they are rejected (a bad dataset file, a bad architecture parameter).
+ROOTED = [c for c in CASES if any("{c}/runs-" in part for part in c.args)]
+
+
+@pytest.mark.slow
+def test_no_run_directory_is_left_by_a_rejected_run(corpus: Path, tmp_path: Path) -> None:
+    """Each rejected run leaves its runs root without a run directory, while the same command with valid
+    input makes one there (so the check can fail)."""
+    assert len(ROOTED) >= 15
+    for case in ROOTED:
+        root = tmp_path / case.id
+        args = [part.replace("{c}/runs-data", str(root)).replace("{c}/runs-arch", str(root)) for part in case.args]
+        result = CliRunner().invoke(app, fill(tuple(args), corpus, None))
+        assert result.exit_code == case.exit, (case.id, result.output)
+        assert not root.exists() or sorted(p.name for p in root.iterdir()) == [], case.id  # hidden names too
+    root = tmp_path / "valid"
+    result = CliRunner().invoke(app, ["run", "mnist-mlp", "--runs-dir", str(root), "--set",
+                                      f'dataset.path="{MNIST}"', *TINY])
+    assert result.exit_code == 0, result.output
+    assert [(p.is_dir(), p.name.startswith("mnist-mlp-")) for p in root.iterdir()] == [(True, True)]
 
 
 # -- property-based: arbitrary malformed input never gets past the error handling -----------------

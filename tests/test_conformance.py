@@ -369,8 +369,9 @@ def dict_exporter(context: Any) -> Any:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("factory", "broken", "words"), [
-    case(overwriting_exporter, {"never_overwrites"}, "a second export wrote to the same path"),
-    case(untidy_exporter, {"result_matches_artifact", "no_leftovers"}, "temporary files were left in the destination"),
+    case(overwriting_exporter, {"never_overwrites", "verified"}, "a second export wrote to the same path"),
+    case(untidy_exporter, {"result_matches_artifact", "verified", "no_leftovers"},
+         "temporary files were left in the destination"),
     case(failing_exporter, {"exports"}, "reported status 'failed': verification failed"),
     case(dict_exporter, {"exports"}, "the factory returned dict; an exporter must return a zoo_core.export.ExportResult"),
 ])

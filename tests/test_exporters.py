@@ -19,7 +19,7 @@ import pytest
 
 from zoo_core.data import Dataset, DatasetInfo
 from zoo_core.errors import ExportError
-from zoo_core.export import ExportContext, failed_thresholds, keras_probabilities, sha256_of
+from zoo_core.export import ExportContext, keras_probabilities, sha256_of
 
 MNIST = Path(__file__).resolve().parents[1] / "plugins" / "zoo_plugins" / "data" / "mnist.npz"
 TFLITE_VARIANTS = {  # variant -> (quantize, io_type)
@@ -106,8 +106,7 @@ def test_tflite_variant_is_written_verified_and_carries_metadata(exports: dict[s
     assert result.size_bytes == path.stat().st_size and result.sha256 == sha256_of(path)
     assert all(key in result.figures for key in FIGURES)
     assert result.figures["samples"] == 1000
-    assert failed_thresholds(result.figures, result.thresholds) == []
-    assert result.figures["accuracy"] > 0.8
+    assert result.thresholds and set(result.thresholds) <= {"max_abs_diff", "min_argmax_agreement", "max_accuracy_drop"}
     assert 0 < result.figures["latency_us"] < 10_000
 
     metadata = read_tflite_metadata(path)
@@ -123,14 +122,73 @@ def test_tflite_variant_is_written_verified_and_carries_metadata(exports: dict[s
     assert sidecar["sha256"] == result.sha256 and sidecar["verification"]["figures"] == result.figures
 
 
+def tflite_probabilities(path: str | Path, x: np.ndarray) -> np.ndarray:
+    """Class probabilities of a .tflite file for ``x`` (model-scaled floats), run here with ai_edge_litert.
+
+    Quantised input and output tensors are converted with the scale and zero point the file itself declares.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    given, answer = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    interpreter.resize_tensor_input(given["index"], [len(x), *x.shape[1:]])
+    interpreter.allocate_tensors()
+    if given["dtype"] != np.float32:
+        scale, zero = given["quantization"]
+        limits = np.iinfo(given["dtype"])
+        x = np.clip(np.round(x / scale + zero), limits.min, limits.max).astype(given["dtype"])
+    interpreter.set_tensor(given["index"], x)
+    interpreter.invoke()
+    probabilities = interpreter.get_tensor(answer["index"])
+    if answer["dtype"] != np.float32:
+        scale, zero = answer["quantization"]
+        probabilities = (probabilities.astype(np.float32) - zero) * scale
+    return probabilities
+
+
+@pytest.fixture(scope="module")
+def keras_answers(trained: tuple[Any, Dataset]) -> np.ndarray:
+    model, dataset = trained
+    return model.predict(dataset.x_test, batch_size=250, verbose=0)
+
+
+#: variant -> the largest probability difference from the Keras model it may show, or None for quantised
+#: weights, which are held to accuracy instead (within 1 point of float32 Keras).
+CLOSENESS = {"float32": 1e-5, "float16": 1e-2, "dynamic": None, "int8": None, "int8-uint8": None}
+
+
 @pytest.mark.slow
-def test_tflite_figures_per_variant(exports: dict[str, Any]) -> None:
-    assert exports["float32"].figures["max_abs_diff"] <= 1e-5
-    assert exports["float16"].figures["max_abs_diff"] <= 1e-2
-    for variant in ("dynamic", "int8", "int8-uint8"):
-        figures = exports[variant].figures
-        assert figures["argmax_agreement"] >= 0.99
-        assert figures["keras_accuracy"] - figures["accuracy"] <= 0.01
+@pytest.mark.parametrize("variant", list(TFLITE_VARIANTS))
+def test_each_tflite_variant_classifies_the_test_slice_like_keras(exports: dict[str, Any], trained: tuple[Any, Dataset],
+                                                                 keras_answers: np.ndarray, variant: str) -> None:
+    """Figures computed here, with the TFLite runtime, not read from the exporter."""
+    labels = trained[1].y_test
+    answers = tflite_probabilities(exports[variant].path, trained[1].x_test)
+    keras_accuracy = float(np.mean(keras_answers.argmax(1) == labels))
+    accuracy = float(np.mean(answers.argmax(1) == labels))
+    agreement = float(np.mean(answers.argmax(1) == keras_answers.argmax(1)))
+    assert keras_accuracy > 0.8  # a model worth quantising (3 epochs on 3,000 images: 0.87)
+    assert abs(accuracy - keras_accuracy) <= 0.01, (variant, accuracy, keras_accuracy)
+    if CLOSENESS[variant] is not None:
+        assert float(np.max(np.abs(answers - keras_answers))) <= CLOSENESS[variant]
+        assert agreement >= 0.999
+    else:
+        assert agreement >= 0.97
+    # ... and the exporter reported what the runtime does
+    figures = exports[variant].figures
+    assert figures["accuracy"] == pytest.approx(accuracy, abs=0.002)
+    assert figures["keras_accuracy"] == pytest.approx(keras_accuracy, abs=0.001)
+    assert figures["argmax_agreement"] == pytest.approx(agreement, abs=0.002)
+
+
+@pytest.mark.slow
+def test_quantised_variants_really_are_quantised(exports: dict[str, Any], trained: tuple[Any, Dataset],
+                                                keras_answers: np.ndarray) -> None:
+    """int8 answers are not float32's answers in disguise: they differ from Keras, a little."""
+    x = trained[1].x_test
+    for variant in ("int8", "int8-uint8"):
+        difference = float(np.max(np.abs(tflite_probabilities(exports[variant].path, x) - keras_answers)))
+        assert 1e-4 < difference < 0.5, (variant, difference)
 
 
 @pytest.mark.slow
@@ -300,7 +358,6 @@ def test_savedmodel_has_serving_layout_signature_and_metadata(exports: dict[str,
     assert folder.name == "1" and folder.parent.name == "tiny"
     assert result.format == "savedmodel" and result.variant == "float32"
     assert all(key in result.figures for key in FIGURES)
-    assert result.figures["max_abs_diff"] <= 1e-5 and result.figures["argmax_agreement"] >= 0.999
     assert result.sha256 == sha256_of(folder)
 
     signature = tf.saved_model.load(str(folder)).signatures["serving_default"]
@@ -308,6 +365,11 @@ def test_savedmodel_has_serving_layout_signature_and_metadata(exports: dict[str,
     assert name == "image"
     assert spec.shape.as_list() == [None, 28, 28] and spec.dtype == tf.float32
     assert list(signature.structured_outputs) == ["probabilities"]
+    model, dataset = exports["context"].model, exports["context"].dataset  # served here, compared with Keras here
+    served = signature(image=tf.constant(dataset.x_test))["probabilities"].numpy()
+    reference = model.predict(dataset.x_test, batch_size=250, verbose=0)
+    assert float(np.max(np.abs(served - reference))) <= 1e-5
+    assert result.figures["accuracy"] == float(np.mean(served.argmax(1) == dataset.y_test))
 
     metadata = json.loads((folder / "assets.extra" / "zoo_metadata.json").read_text())
     assert metadata["class_names"] == [str(digit) for digit in range(10)]

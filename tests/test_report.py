@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import numpy as np
@@ -208,11 +209,29 @@ def test_missing_and_non_finite_values_are_shown_as_such():
     assert "| 1 | nan | 1.00 |" in text
 
 
-def test_write_report_writes_atomically(tmp_path):
+def test_write_report_writes_atomically(tmp_path, monkeypatch):
+    """A failure after the new report was written out, before it is moved into place: the old one stays whole."""
+    import errno
+
+    import zoo_core.files as files
+
     path = tmp_path / "report.md"
     path.write_text("old")
     arguments = dict(title="t", config_toml=CONFIG, manifest=make_manifest(), metrics=make_metrics(),
                      history=HISTORY, plots=PLOTS, exports=[])
+    seen = []
+
+    def disk_full(fd):
+        seen.append((os.fstat(fd).st_size, path.read_text(encoding="utf-8")))  # written so far; the real file now
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fsync", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        write_report(path, **arguments)
+    assert seen == [(len(render_report(**arguments).encode("utf-8")), "old")]  # the whole text, beside the file
+    assert path.read_text(encoding="utf-8") == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.md"]  # the temporary file is gone
+    monkeypatch.undo()
     assert write_report(path, **arguments) == path
     assert path.read_text(encoding="utf-8") == render_report(**arguments)
     assert [p.name for p in tmp_path.iterdir()] == ["report.md"]

@@ -107,13 +107,21 @@ def test_config_toml_reruns_to_the_same_resolved_config(finished_run: Path, runs
     assert table["epochs"] == 2 and table["architecture"]["hidden"] == [128, 64]
 
 
+def history_but_seconds(run_dir: Path) -> list[dict[str, str]]:
+    """history.csv as written (every digit), without the wall-time column."""
+    with open(run_dir / "history.csv", newline="") as handle:
+        return [{key: value for key, value in row.items() if key != "seconds"} for row in csv.DictReader(handle)]
+
+
 def test_same_seed_same_metrics(finished_run: Path, runs_dir: Path) -> None:
+    """README: 'zoo run --config runs/ID/config.toml' repeats a run exactly (no tolerance)."""
+    before = set(runs_dir.iterdir())
     result = zoo("run", "--config", str(finished_run / "config.toml"), "--runs-dir", str(runs_dir), "--quiet")
     assert result.exit_code == 0, result.output
-    first = json.loads((finished_run / "metrics.json").read_text())
-    newest = max((p for p in runs_dir.iterdir() if p != finished_run), key=lambda p: p.stat().st_mtime)
-    second = json.loads((newest / "metrics.json").read_text())
-    assert second["accuracy"] == pytest.approx(first["accuracy"], abs=0.005)
+    (again,) = set(runs_dir.iterdir()) - before
+    assert json.loads((again / "metrics.json").read_text()) == json.loads((finished_run / "metrics.json").read_text())
+    assert history_but_seconds(again) == history_but_seconds(finished_run)
+    assert (again / "config.toml").read_text() == (finished_run / "config.toml").read_text()
 
 
 def test_runs_lists_the_run(finished_run: Path, runs_dir: Path) -> None:
@@ -124,10 +132,36 @@ def test_runs_lists_the_run(finished_run: Path, runs_dir: Path) -> None:
     assert row["status"] == "completed" and row["recipe"] == "mnist-mlp" and row["accuracy"] > 0.8
 
 
-def test_evaluate_by_recipe_name_uses_latest_completed_run(finished_run: Path, runs_dir: Path) -> None:
-    result = zoo("evaluate", "mnist-mlp", "--runs-dir", str(runs_dir), "--json")
+def set_manifest(run_dir: Path, **fields: object) -> None:
+    path = run_dir / "manifest.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **fields}))
+
+
+def test_evaluate_by_recipe_name_uses_latest_completed_run(finished_run: Path, tmp_path: Path) -> None:
+    """Three runs of mnist-mlp: an older completed one, a newer completed one, and a newest failed one."""
+    import shutil
+
+    root = tmp_path / "runs"
+    older = shutil.copytree(finished_run, root / "mnist-mlp-older")
+    set_manifest(older, run_id=older.name, started="2026-01-01T00:00:00+00:00")
+    result = zoo("run", "mnist-mlp", "--runs-dir", str(root), *SMALL, "--set", "epochs=1")
     assert result.exit_code == 0, result.output
-    assert METRIC_KEYS <= set(json.loads(result.stdout))
+    (newer,) = [p for p in root.iterdir() if p != older]
+    failed = shutil.copytree(older, root / "mnist-mlp-failed")
+    set_manifest(failed, run_id=failed.name, status="failed", started="2099-01-01T00:00:00+00:00")
+    recorded = json.loads((newer / "metrics.json").read_text())
+    assert recorded["accuracy"] != json.loads((older / "metrics.json").read_text())["accuracy"]  # tell them apart
+
+    result = zoo("evaluate", "mnist-mlp", "--runs-dir", str(root), "--json")
+    assert result.exit_code == 0, result.output
+    evaluated = json.loads(result.stdout)
+    assert METRIC_KEYS <= set(evaluated)
+    assert evaluated["accuracy"] == recorded["accuracy"]  # the 1-epoch run, evaluated again
+    assert evaluated["confusion_matrix"] == recorded["confusion_matrix"]
+    assert evaluated["per_class"] == recorded["per_class"]
+    assert evaluated["loss"] == pytest.approx(recorded["loss"], rel=1e-6)
+    text = zoo("evaluate", "mnist-mlp", "--runs-dir", str(root))
+    assert text.exit_code == 0 and newer.name in text.stdout and f"{recorded['accuracy']:.4f}" in text.stdout
 
 
 def test_train_ad_hoc_with_overrides(runs_dir: Path, tmp_path: Path) -> None:

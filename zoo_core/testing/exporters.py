@@ -12,6 +12,12 @@ from zoo_core.testing.examples import example_model
 from zoo_core.testing.parameters import begin_checks
 from zoo_core.testing.results import Broken, CheckResult
 
+#: The comparison figures a verified export reports (``zoo_core.export.compare_probabilities``).
+COMPARISON_FIGURES = ("accuracy", "keras_accuracy", "max_abs_diff", "argmax_agreement", "samples")
+#: Every this-many-th test label is moved to the next class in the data the kit exports with, so that the Keras
+#: model's accuracy there is a figure only a real comparison reports (a tiny model is often simply perfect).
+SHIFTED_LABELS_EVERY = 4
+
 
 def check_exporter(component: str | Component, params: dict[str, Any] | None = None, *,
                    catalog: Any = None, dataset: Any = None, model: Any = None, max_samples: int = 500,
@@ -21,6 +27,11 @@ def check_exporter(component: str | Component, params: dict[str, Any] | None = N
     ``dataset`` (a ``Dataset`` or a registered name; default synthetic) and
     ``model`` (default: a tiny model trained on it) make the export context.
     ``repeat`` exports twice to check that nothing is overwritten.
+    ``verified`` checks that the figures come from comparing the artifact
+    with the Keras model on the test examples, as the contract promises:
+    every :data:`SHIFTED_LABELS_EVERY`-th test label is moved to the next
+    class first, and the reported Keras accuracy must be the one the kit
+    computes on those labels.
     """
     component, checks, values = begin_checks("exporter", component, params, catalog, light_import)
     context_data = checks.run("example_model", example_model, dataset, model, catalog, max_samples)
@@ -29,6 +40,7 @@ def check_exporter(component: str | Component, params: dict[str, Any] | None = N
         first = checks.run("exports", _export, component, values, context_data, destination,
                            needs=["defaults_accepted", "example_model"])
         checks.run("result_matches_artifact", _check_artifact, first, destination, needs=["exports"])
+        checks.run("verified", _check_verified, first, context_data, needs=["exports"])
         checks.run("no_leftovers", _check_no_leftovers, destination, needs=["exports"])
         if repeat:
             checks.run("never_overwrites", _check_never_overwrites, component, values, context_data,
@@ -41,8 +53,8 @@ def _export(component: Component, values: dict[str, Any], context_data: tuple[Da
     from zoo_core.export import ExportContext, ExportResult
 
     data, model = context_data
-    context = ExportContext(model=model, dataset=data, destination=destination, model_name="conformance",
-                            metadata={"run_id": "conformance-kit"})
+    context = ExportContext(model=model, dataset=shifted_labels(data), destination=destination,
+                            model_name="conformance", metadata={"run_id": "conformance-kit"})
     result = component.load_factory()(context, **values)
     if not isinstance(result, ExportResult):
         raise Broken(f"the factory returned {type(result).__name__}; an exporter must return a "
@@ -68,11 +80,65 @@ def _check_artifact(result: Any, destination: Path) -> None:
         problems.append(f"size_bytes is {result.size_bytes} but the artifact has {size_of(path)} bytes")
     if result.sha256 != sha256_of(path):
         problems.append("sha256 does not match the artifact (use zoo_core.export.sha256_of on the final file)")
-    if not result.figures:
-        problems.append("figures is empty: record what the verification measured "
-                        "(e.g. zoo_core.export.compare_probabilities)")
     if problems:
         raise Broken("the ExportResult does not describe what was written: " + "; ".join(problems))
+
+
+def shifted_labels(data: Dataset) -> Dataset:
+    """``data`` with every :data:`SHIFTED_LABELS_EVERY`-th test label moved to the next class."""
+    labels = data.y_test.copy()
+    labels[::SHIFTED_LABELS_EVERY] = (labels[::SHIFTED_LABELS_EVERY] + 1) % data.info.num_classes
+    return Dataset(data.x_train, data.y_train, data.x_test, labels, data.info)
+
+
+def _check_verified(result: Any, context_data: tuple[Dataset, Any]) -> None:
+    """The figures are those of a comparison with the Keras model on the kit's test examples."""
+    figures = result.figures or {}
+    missing = [key for key in COMPARISON_FIGURES
+               if isinstance(figures.get(key), bool) or not isinstance(figures.get(key), (int, float))]
+    if missing:
+        raise Broken(f"the figures have no {', '.join(missing)} (got {sorted(figures) or 'none'}): verify by running "
+                     f"the artifact on the test examples and comparing its answers with the Keras model's; record "
+                     f"zoo_core.export.compare_probabilities' figures (compare_with_keras does both)")
+    data = shifted_labels(context_data[0])
+    samples = int(figures["samples"])
+    if not 1 <= samples <= len(data.y_test):
+        raise Broken(f"the figures say {samples} examples were compared, but the test set has {len(data.y_test)}: "
+                     f"compare on verification_slice(context.dataset, verify_samples)")
+    _check_keras_accuracy(figures, context_data[1], data, samples)
+    _check_consistent(figures, result.thresholds or {})
+
+
+def _check_keras_accuracy(figures: dict[str, Any], model: Any, data: Dataset, samples: int) -> None:
+    import numpy as np
+
+    from zoo_core.export import keras_probabilities
+
+    answers = keras_probabilities(model, data.x_test[:samples]).argmax(axis=1)
+    expected = float(np.mean(answers == data.y_test[:samples]))
+    if abs(float(figures["keras_accuracy"]) - expected) > 1.0 / samples + 1e-9:  # one borderline example allowed
+        raise Broken(f"the figures say the Keras model's accuracy is {figures['keras_accuracy']:.4f}, but on the first "
+                     f"{samples} test examples of context.dataset it is {expected:.4f}: compare with context.model "
+                     f"on context.dataset's test examples and labels (the kit moved every "
+                     f"{SHIFTED_LABELS_EVERY}th label to the next class)")
+
+
+def _check_consistent(figures: dict[str, Any], thresholds: dict[str, float]) -> None:
+    from zoo_core.export import THRESHOLD_CHECKS, failed_thresholds
+
+    ranges = {key: float(figures[key]) for key in ("accuracy", "keras_accuracy", "argmax_agreement")}
+    if any(not 0.0 <= value <= 1.0 for value in ranges.values()) or float(figures["max_abs_diff"]) < 0:
+        raise Broken(f"the figures are out of range: {ranges}, max_abs_diff {figures['max_abs_diff']} "
+                     f"(shares are in [0, 1], max_abs_diff at least 0)")
+    gap, disagreement = abs(ranges["accuracy"] - ranges["keras_accuracy"]), 1.0 - ranges["argmax_agreement"]
+    if gap > disagreement + 1e-9:
+        raise Broken(f"the figures contradict each other: accuracy {ranges['accuracy']:.4f} and keras_accuracy "
+                     f"{ranges['keras_accuracy']:.4f} differ by more than the share of examples where the artifact "
+                     f"and Keras disagree ({disagreement:.4f}): take them from one comparison (compare_probabilities)")
+    failures = failed_thresholds(figures, {key: limit for key, limit in thresholds.items() if key in THRESHOLD_CHECKS})
+    if failures:
+        raise Broken(f"status 'ok', but the figures miss the thresholds: {'; '.join(failures)}: raise "
+                     f"zoo_core.export.verification_error(...) instead of returning a result")
 
 
 def _check_no_leftovers(destination: Path) -> None:

@@ -18,14 +18,23 @@ from zoo_core.runs.checkpoint import commit_checkpoint
 from zoo_core.runs.history import HISTORY_COLUMNS, write_history
 
 class EpochTimer(keras.callbacks.Callback):
-    """Measures each epoch's wall time into ``logs["seconds"]`` (before later callbacks read it)."""
+    """Each epoch's wall time into ``logs["seconds"]``: from the previous epoch's end to this one's.
 
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self._start = time.perf_counter()
+    So an epoch's time holds everything the training loop does once per
+    epoch: the steps, validation, and the callbacks at the previous epoch's
+    end (checkpoint, history.csv, manifest, progress line). The first epoch
+    counts from the start of training (its time includes tracing). Put it
+    first among the callbacks, so that the later ones read the figure.
+    """
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._mark = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        now = time.perf_counter()
         if logs is not None:
-            logs["seconds"] = time.perf_counter() - self._start
+            logs["seconds"] = now - self._mark
+        self._mark = now
 
 
 class HistoryWriter(keras.callbacks.Callback):
