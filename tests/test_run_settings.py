@@ -164,3 +164,17 @@ def test_progress_lines_draws_no_bar_even_on_a_terminal(tmp_path: Path) -> None:
     assert code == 0, screen[-3000:]
     assert "━" not in screen and "\x1b[?25l" not in screen
     assert "epoch 1/2" in screen and "epoch 2/2" in screen
+
+
+def test_tensorboard_without_the_package_is_a_clear_error_before_any_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from zoo_core.errors import ConfigError
+    from zoo_core.training.prepare import check_tensorboard
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))
+    check_tensorboard({"tensorboard": False})  # not asked for: nothing to check
+    with pytest.raises(ConfigError, match="TensorBoard is not installed") as caught:
+        check_tensorboard({"tensorboard": True})
+    assert "pip install 'zoo[tensorboard]'" in str(caught.value)

@@ -105,6 +105,7 @@ def bytes_needed(model: Any, config: RunConfig) -> int:
 def prepare(config: RunConfig, strategy: Strategy, resume_from: tuple[Run, dict | None] | None = None) -> Prepared:
     """Load the data, set up TensorFlow, build and compile the model; for a resume, load the checkpoint."""
     settings = config.settings
+    check_tensorboard(settings)
     dataset = load_dataset(config)
     if resume_from is None:  # a mistake in an exporter's parameters is known now, not after training
         check_exporters(config.exporters, dataset, config.recipe)
@@ -342,3 +343,12 @@ def check_same_data(run: Run, found: dict[str, str], source: str | None, command
 def describe(record: dict[str, Any]) -> str:
     """'train_sha256=..., test_sha256=...' (the full digests)."""
     return ", ".join(f"{part}={record.get(part)}" for part in PARTS if part in record)
+
+
+def check_tensorboard(settings: dict[str, Any]) -> None:
+    """``tensorboard = true`` needs the tensorboard package (an optional extra): a ConfigError before any work."""
+    import importlib.util
+
+    if settings.get("tensorboard") and importlib.util.find_spec("tensorboard") is None:
+        raise ConfigError("setting 'tensorboard' is true, but TensorBoard is not installed",
+                          hint="pip install 'zoo[tensorboard]' (or tensorboard), or --set tensorboard=false")
