@@ -74,9 +74,8 @@ def read_checkpoint(directory: Path, epochs: int | None = None) -> dict[str, Any
         raise ValueError(f"{path} is unreadable ({error})") from None
     if not isinstance(state, dict) or type(state.get("epochs_done")) is not int or state["epochs_done"] < 0:
         raise ValueError(f"{path} has no valid 'epochs_done'")
-    if epochs is not None and state["epochs_done"] > epochs:
-        raise ValueError(f"{path} says {state['epochs_done']} epochs are done, but the run has {epochs} "
-                         "(config.toml's 'epochs')")
+    if epochs is not None:
+        check_epochs_done(directory, state, epochs)
     rows = state.get("history")
     if not isinstance(rows, list) or len(rows) != state["epochs_done"] or not all(isinstance(r, dict) for r in rows):
         raise ValueError(f"{path}: its history does not have one row per completed epoch")
@@ -91,6 +90,13 @@ def read_checkpoint(directory: Path, epochs: int | None = None) -> dict[str, Any
     if iterations is not None and (type(iterations) is not int or iterations < 0):
         raise ValueError(f"{path}: 'optimizer_iterations' must be a count, got {iterations!r}")
     return state
+
+
+def check_epochs_done(directory: Path, state: dict[str, Any], epochs: int) -> None:
+    """A ValueError if the checkpoint ``state`` read from ``directory`` counts more completed epochs than ``epochs``."""
+    if state["epochs_done"] > epochs:
+        raise ValueError(f"{directory / STATE_FILE} says {state['epochs_done']} epochs are done, but the run has "
+                         f"{epochs} (config.toml's 'epochs')")
 
 
 def _plain_name(name: Any) -> bool:

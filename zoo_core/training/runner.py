@@ -36,7 +36,7 @@ from zoo_core.errors import RunError, ZooError
 from zoo_core.files import WRITE_ERRNOS, describe_os_error, remove_temporaries, write_text_atomic
 from zoo_core.registry import Registry, RunConfig
 from zoo_core.runs import Manifest, Run, RunLock, check_writable, create_run_dir, runs_root, utc_now, versions
-from zoo_core.runs.checkpoint import read_checkpoint
+from zoo_core.runs.checkpoint import check_epochs_done, read_checkpoint
 from zoo_core.training import distribute, engine
 from zoo_core.training.distribute import Cluster
 from zoo_core.training.finish import RunOutcome, complete
@@ -89,8 +89,7 @@ def resume(run: Run, registry: Registry, progress: str | None = None, stream: Te
             remove_temporaries(run.dir)  # what a killed process left; we hold the lock, so none is in use
             state = _checkpoint_state(run)
             config = resumed_config(run, registry, overrides, state["epochs_done"] if state else 0)
-            if state is not None:
-                state = _checkpoint_state(run, config.settings["epochs"])  # no more epochs done than the run has
+            _check_epochs_done(run, state, config.settings["epochs"])
             strategy = distribute.plan(config, cluster, resuming=plan, resumed=True)
             prepared = prepare(config, strategy, resume_from=(run, state))  # refuses other data than the run's
             check_new_exporters(config, prepared, overrides)
@@ -115,17 +114,29 @@ def resume(run: Run, registry: Registry, progress: str | None = None, stream: Te
     return outcome
 
 
-def _checkpoint_state(run: Run, epochs: int | None = None) -> dict[str, Any] | None:
-    """The run's committed checkpoint (with no more than ``epochs`` done, if given); a RunError saying what to do
-    if it is damaged."""
-    directory = run.dir / "checkpoint"
+def _checkpoint_state(run: Run) -> dict[str, Any] | None:
+    """The run's committed checkpoint; a RunError saying what to do if it is damaged."""
     try:
-        return read_checkpoint(directory, epochs=epochs)
+        return read_checkpoint(run.dir / "checkpoint")
     except ValueError as error:
-        raise RunError(f"run '{run.id}': its checkpoint is damaged: {error}",
-                       hint=f"delete the folder {directory} and run 'zoo resume {run.dir}' again to train the run "
-                            f"from epoch 1 in the same directory, or start a new run: "
-                            f"zoo run --config {run.dir / 'config.toml'}") from None
+        raise _damaged_checkpoint(run, error) from None
+
+
+def _check_epochs_done(run: Run, state: dict[str, Any] | None, epochs: int) -> None:
+    """The checkpoint may not count more epochs done than the run has (a tampered state.json)."""
+    if state is not None:
+        try:
+            check_epochs_done(run.dir / "checkpoint", state, epochs)
+        except ValueError as error:
+            raise _damaged_checkpoint(run, error) from None
+
+
+def _damaged_checkpoint(run: Run, error: ValueError) -> RunError:
+    directory = run.dir / "checkpoint"
+    return RunError(f"run '{run.id}': its checkpoint is damaged: {error}",
+                    hint=f"delete the folder {directory} and run 'zoo resume {run.dir}' again to train the run "
+                         f"from epoch 1 in the same directory, or start a new run: "
+                         f"zoo run --config {run.dir / 'config.toml'}")
 
 
 def _resumable_manifest(run: Run) -> dict[str, Any]:
