@@ -57,8 +57,9 @@ class Prepared:
     data_warnings: list[str] = field(default_factory=list)  #: what is wrong with the data's split, for manifest.json
 
 
-def run_config(run: Run, registry: Registry) -> RunConfig:
-    """The run's config.toml resolved against the registry, to the very components it ran with.
+def run_config(run: Run, registry: Registry, overrides: list[str] | None = None) -> RunConfig:
+    """The run's config.toml (with ``overrides``, if any) resolved against the registry, to the very components
+    it ran with.
 
     config.toml names every component as plugin:name; a run written before
     that has bare names, and a bare name that another plugin has registered
@@ -66,7 +67,7 @@ def run_config(run: Run, registry: Registry) -> RunConfig:
     """
     manifest = run.manifest()
     return registry.run_from_table(run.config_table(), manifest.get("recipe", "adhoc"), str(run.dir / "config.toml"),
-                                   recorded=recorded_plugins(manifest))
+                                   overrides, recorded=recorded_plugins(manifest))
 
 
 def load_dataset(config: RunConfig) -> Any:

@@ -22,7 +22,7 @@ from typing import Any
 
 from zoo_core.errors import ConfigError
 from zoo_core.files import write_text_atomic
-from zoo_core.registry import SETTINGS, Registry, RunConfig, parse_override, recorded_plugins
+from zoo_core.registry import SETTINGS, Registry, RunConfig, parse_override
 from zoo_core.runs import Run, utc_now
 from zoo_core.training import distribute
 from zoo_core.training.distribute import Cluster
@@ -78,11 +78,7 @@ def strategy_setting(overrides: list[str]) -> str | None:
 
 def resumed_config(run: Run, registry: Registry, overrides: list[str], done: int) -> RunConfig:
     """The run's config with the resume's overrides applied; ``epochs`` below ``done`` is a ConfigError."""
-    if not overrides:
-        return run_config(run, registry)
-    manifest = run.manifest()
-    config = registry.run_from_table(run.config_table(), manifest.get("recipe", "adhoc"), str(run.dir / "config.toml"),
-                                     overrides, recorded=recorded_plugins(manifest))
+    config = run_config(run, registry, overrides)
     epochs_given = [text for text in overrides if parse_override(text)[0] == "epochs"]
     if epochs_given and config.settings["epochs"] < done:
         raise ConfigError(f"--set '{epochs_given[-1]}': run '{run.id}' has {done} epoch(s) done; on resume epochs may grow, "
