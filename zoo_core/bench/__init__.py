@@ -1,5 +1,12 @@
-"""``zoo bench`` and ``zoo compare``: measure finished runs' exports side by side, and compare runs.
+"""``zoo bench`` and ``zoo compare``: measure runs' models in every format, and set runs side by side.
 
-Sits above ``training`` (it may train a recipe that has no finished run) and
-below the CLI, so a notebook can do what the commands do.
+- ``targets``: which runs the arguments name (recipes: their latest completed run; train missing ones).
+- ``artifacts``: one artifact per exporter that applies, reused from the run or exported now.
+- ``measure``: accuracy, latency, throughput of one model with its own runtime; the promise check.
+- ``macs``: multiply-adds of a Keras model, layer by layer.
+- ``pareto``: the Pareto front of (cost, accuracy) points.
+- ``suite``: a bench end to end, one row per model × format.
+- ``table``, ``plot``: bench.csv, bench.json, bench.md and bench.png.
+- ``compare``, ``compare_plot``: settings that differ, metrics side by side, curves overlaid.
+- ``outputs``: where the files go.
 """

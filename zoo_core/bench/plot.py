@@ -1,0 +1,115 @@
+"""bench.png: accuracy against single-image latency and against size, one point per model × format.
+
+Both x axes are logarithmic; each model has a colour and each format a
+marker and a label; the Pareto front of each panel (the points that nothing
+beats on both accuracy and cost, :func:`~zoo_core.bench.pareto.pareto_front`)
+is ringed and joined by a dashed step line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from zoo_core.bench.pareto import pareto_front
+from zoo_core.bench.suite import BenchResult
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+PANELS = (("latency_us", "single-image latency (µs, log scale)"), ("size_bytes", "size (KB, log scale)"))
+
+
+def plot_bench(path: Path, result: BenchResult) -> Path:
+    """Draw the two panels for the measured rows of ``result``; write the PNG atomically."""
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    from zoo_core.reporting.figures import note, save_png
+
+    rows = [row for row in result.rows if row.get("status") == "ok"]
+    models = list(dict.fromkeys(row["model"] for row in rows))
+    formats = list(dict.fromkeys(row["format"] for row in rows))
+    colours = {model: f"C{index % 10}" for index, model in enumerate(models)}
+    markers = {name: MARKERS[index % len(MARKERS)] for index, name in enumerate(formats)}
+    fig = Figure(figsize=(13, 5.2))
+    for index, (key, label) in enumerate(PANELS):
+        ax = fig.add_subplot(1, 2, index + 1)
+        if not rows:
+            note(ax, "nothing was measured")
+            continue
+        scale = 1024.0 if key == "size_bytes" else 1.0
+        costs = [float(row[key]) / scale for row in rows]
+        accuracies = [float(row["accuracy"]) for row in rows]
+        _draw_points(ax, rows, costs, accuracies, colours, markers)
+        _draw_front(ax, costs, accuracies, pareto_front(costs, accuracies))
+        _plain_log_ticks(ax)
+        ax.set_xlabel(label)
+        ax.set_ylabel("test accuracy")
+        ax.grid(alpha=0.3, which="both")
+        ax.set_title(f"accuracy against {'latency' if key == 'latency_us' else 'size'}")
+    handles = [Line2D([], [], color=colours[model], marker="o", linestyle="", label=model) for model in models]
+    handles.append(Line2D([], [], color="black", marker="o", markerfacecolor="none", markersize=11, linestyle="--",
+                          label="Pareto front"))
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), frameon=False, fontsize=9)
+    fig.suptitle(f"zoo bench, {result.created[:10]}: upper left is better", fontsize=12)
+    fig.tight_layout(rect=(0, 0.07, 1, 0.95))
+    return save_png(fig, path)
+
+
+def _draw_points(ax: Any, rows: list[dict[str, Any]], costs: list[float], accuracies: list[float],
+                 colours: dict[str, str], markers: dict[str, str]) -> None:
+    """One marker per row, labelled with its format (the colour says the model), labels kept apart."""
+    for row, cost, accuracy in zip(rows, costs, accuracies):
+        ax.plot([cost], [accuracy], linestyle="", marker=markers[row["format"]], color=colours[row["model"]],
+                markersize=7)
+    ax.set_xscale("log")
+    ax.margins(x=0.12, y=0.12)
+    ax.autoscale_view()
+    texts = [row["format"] for row in rows]
+    anchors = [tuple(ax.transData.transform((cost, accuracy))) for cost, accuracy in zip(costs, accuracies)]
+    for text, row, cost, accuracy, offset in zip(texts, rows, costs, accuracies, label_offsets(anchors, texts)):
+        ax.annotate(text, (cost, accuracy), xytext=offset, textcoords="offset points", fontsize=7,
+                    color=colours[row["model"]])
+
+
+def label_offsets(anchors: list[tuple[float, float]], texts: list[str], size: float = 7.0) -> list[tuple[float, float]]:
+    """An offset (points) per label beside its point, moved up or down until it overlaps no label placed before.
+
+    ``anchors`` are the points in display pixels (at the figure's DPI); a
+    label is a box about ``0.6 * size`` points wide per character and
+    ``size`` tall.
+    """
+    from zoo_core.reporting.figures import DPI
+
+    pixels = DPI / 72.0
+    placed: list[tuple[float, float, float, float]] = []
+    offsets = []
+    for (x, y), text in zip(anchors, texts):
+        width, height = 0.6 * size * len(text) * pixels, 1.2 * size * pixels
+        for step in (0, -1, 1, -2, 2, -3, 3, -4, 4, -5, 5):
+            dy = 4 + step * 1.3 * size
+            box = (x + 5 * pixels, y + dy * pixels, x + 5 * pixels + width, y + dy * pixels + height)
+            if not any(box[0] < other[2] and other[0] < box[2] and box[1] < other[3] and other[1] < box[3]
+                       for other in placed):
+                break
+        placed.append(box)
+        offsets.append((5.0, dy))
+    return offsets
+
+
+def _plain_log_ticks(ax: Any) -> None:
+    """Log-scale ticks at 1, 2, 5 × 10^n, written as plain numbers (``20``, ``500``, ``1000``)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.10g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _draw_front(ax: Any, costs: list[float], accuracies: list[float], front: list[int]) -> None:
+    """Ring the front's points and join them with a dashed step line, cheapest first."""
+    if not front:
+        return
+    xs, ys = [costs[index] for index in front], [accuracies[index] for index in front]
+    ax.plot(xs, ys, linestyle="", marker="o", markersize=13, markerfacecolor="none", markeredgecolor="black",
+            markeredgewidth=1.0)
+    ax.plot(xs, ys, linestyle="--", color="black", linewidth=0.9, drawstyle="steps-post", alpha=0.7)

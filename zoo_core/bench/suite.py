@@ -1,0 +1,173 @@
+"""``zoo bench`` end to end for a list of completed runs: artifacts, measurements, one row per model × format.
+
+For each run: its data are loaded again (and must be the run's own, as for
+``zoo evaluate``), its Keras model answers the whole test set (format
+``keras``, the reference), then every artifact of
+:func:`~zoo_core.bench.artifacts.run_artifacts` is loaded with its own
+runtime (``zoo_core.predict``) and measured (:mod:`zoo_core.bench.measure`).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from zoo_core.bench.artifacts import Artifact, run_artifacts
+from zoo_core.bench.macs import model_macs
+from zoo_core.bench.measure import check, measure
+from zoo_core.export.metadata import size_of
+from zoo_core.registry import Registry
+from zoo_core.runs import Run, utc_now
+
+#: Says what the bench is doing (one line per step), e.g. to stderr.
+Progress = Callable[[str], None]
+#: The columns of bench.csv, in order.
+COLUMNS = ["model", "format", "variant", "accuracy", "delta_vs_keras", "check", "size_bytes", "latency_us",
+           "images_per_second", "params", "macs", "argmax_agreement", "max_abs_diff", "reused", "status", "message",
+           "run_id", "recipe", "path"]
+
+
+@dataclass
+class BenchResult:
+    """The rows (one per model × format), the exporters that did not apply, and where it was measured."""
+
+    rows: list[dict[str, Any]]
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    created: str = ""
+    machine: dict[str, Any] = field(default_factory=dict)
+    repeat: int = 0
+
+    def problems(self) -> list[str]:
+        """Failed exports and artifacts whose accuracy misses their exporter's promise, in words."""
+        found = []
+        for row in self.rows:
+            if row["status"] != "ok":
+                found.append(f"{row['model']} {row['format']}: export failed: {row['message']}")
+            elif row["check"] == "mismatch":
+                found.append(f"{row['model']} {row['format']}: accuracy does not match the Keras model: "
+                             f"{row['message']}")
+        return found
+
+    def to_dict(self) -> dict[str, Any]:
+        """bench.json: when and where, the settings, the rows and the exporters that did not apply."""
+        return {"created": self.created, "machine": self.machine, "latency_repeats": self.repeat,
+                "columns": COLUMNS, "rows": self.rows, "not_applicable": self.skipped}
+
+
+def bench(runs: list[Run], registry: Registry, repeat: int = 200, progress: Progress | None = None) -> BenchResult:
+    """Measure every format of every run (``repeat``: timed single-image calls per latency figure)."""
+    say = progress or (lambda line: None)
+    rows: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    for run in runs:
+        run_rows, run_skipped = bench_run(run, registry, repeat, say)
+        rows += run_rows
+        skipped += run_skipped
+    labels = model_labels([(row["run_id"], row["recipe"]) for row in rows])
+    for row, label in zip(rows, labels):
+        row["model"] = label
+    for row in skipped:
+        row["model"] = dict(zip((r["run_id"] for r in rows), labels)).get(row["run_id"], row["run_id"])
+    return BenchResult(rows, skipped, utc_now(), machine(), repeat)
+
+
+def bench_run(run: Run, registry: Registry, repeat: int, say: Progress) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The rows of one run: ``keras`` first, then one per artifact; and the exporters that do not apply."""
+    from zoo_core.predict import load_predictor
+    from zoo_core.training.engine import quiet_native_stderr
+    from zoo_core.training.prepare import check_same_data, data_source, fingerprint, load_dataset, run_config
+
+    config = run_config(run, registry)
+    recipe = str(run.manifest().get("recipe") or config.recipe)
+    say(f"{run.id}: loading its data")
+    dataset = load_dataset(config)
+    check_same_data(run, fingerprint(dataset), data_source(config), f"zoo bench {run.id}",
+                    hint="point the dataset back at the run's data: a benchmark measures the run's own test set")
+    artifacts = run_artifacts(run, registry, dataset, recipe, say)  # exports what is missing (verified)
+    base = {"run_id": run.id, "recipe": recipe, "model": recipe}
+    with quiet_native_stderr():
+        keras_model = load_predictor(run.model_file("only completed runs can be benched"))
+        params = int(keras_model.model.count_params())
+        macs, uncounted = model_macs(keras_model.model)
+        reference = keras_model.predict(dataset.x_test)
+        base.update(params=params, macs=macs)
+        say(f"{run.id}: measuring keras")
+        rows = [_row(base, Artifact("keras", "keras", "float32", str(keras_model.path)), keras_model, dataset,
+                     reference, repeat, uncounted)]
+        del keras_model
+        for artifact in (a for a in artifacts if a.status != "not applicable"):
+            if artifact.status != "ok":
+                rows.append({**base, **_identity(artifact), "status": artifact.status, "message": artifact.message})
+                continue
+            say(f"{run.id}: measuring {artifact.exporter}" + (" (reused)" if artifact.reused else ""))
+            predictor = load_predictor(Path(artifact.path))
+            rows.append(_row(base, artifact, predictor, dataset, reference, repeat, []))
+            del predictor
+    skipped = [{"run_id": run.id, "exporter": a.exporter, "reason": a.message}
+               for a in artifacts if a.status == "not applicable"]
+    return [_complete(row) for row in rows], skipped
+
+
+def _identity(artifact: Artifact) -> dict[str, Any]:
+    return {"format": artifact.exporter, "variant": artifact.variant, "path": artifact.path, "reused": artifact.reused}
+
+
+def _row(base: dict[str, Any], artifact: Artifact, predictor: Any, dataset: Any, reference: Any, repeat: int,
+         uncounted: list[str]) -> dict[str, Any]:
+    """One measured row; the Keras row's check is 'reference', an artifact's 'ok' or 'mismatch'."""
+    figures = measure(predictor, dataset.x_test, dataset.y_test, reference, repeat)
+    row = {**base, **_identity(artifact), "size_bytes": size_of(Path(artifact.path)), "status": "ok", "message": ""}
+    row.update({key: figures[key] for key in ("accuracy", "delta_vs_keras", "argmax_agreement", "max_abs_diff",
+                                              "latency_us", "images_per_second")})
+    if artifact.exporter == "keras":
+        row["check"] = "reference"
+        if uncounted:
+            row["message"] = f"MACs not counted for: {', '.join(uncounted)}"
+        return row
+    failures = check(figures, artifact.thresholds)
+    row["check"] = "mismatch" if failures else "ok"
+    row["message"] = "; ".join(failures)
+    row["thresholds"] = artifact.thresholds
+    return row
+
+
+def _complete(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with every column of :data:`COLUMNS` (None where nothing was measured)."""
+    return {**{column: None for column in COLUMNS}, **row}
+
+
+def model_labels(models: list[tuple[str, str]]) -> list[str]:
+    """A short name per ``(run id, recipe)``: the recipe, or ``recipe@suffix`` when two runs share a recipe.
+
+    The suffix is the run id's last part (its random suffix), or the whole id
+    when that is not unique either.
+    """
+    runs_of: dict[str, set[str]] = {}
+    for run_id, recipe in models:
+        runs_of.setdefault(recipe, set()).add(run_id)
+    labels = []
+    for run_id, recipe in models:
+        if len(runs_of[recipe]) == 1:
+            labels.append(recipe)
+            continue
+        suffixes = {other.rsplit("-", 1)[-1] for other in runs_of[recipe]}
+        labels.append(f"{recipe}@{run_id.rsplit('-', 1)[-1]}" if len(suffixes) == len(runs_of[recipe]) else run_id)
+    return labels
+
+
+def machine() -> dict[str, Any]:
+    """Where the bench ran: CPU architecture and count, OS, Python, TensorFlow and LiteRT versions."""
+    from importlib import metadata
+
+    def version(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "-"
+
+    return {"machine": platform.machine(), "processor": platform.processor() or "-", "cpus": os.cpu_count(),
+            "system": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
+            "tensorflow": version("tensorflow"), "keras": version("keras"), "ai_edge_litert": version("ai-edge-litert")}
