@@ -18,6 +18,7 @@ from typing import Any, Callable
 from zoo_core.bench.artifacts import Artifact, run_artifacts
 from zoo_core.bench.macs import model_macs
 from zoo_core.bench.measure import check, measure
+from zoo_core.bench.targets import model_labels
 from zoo_core.export.metadata import size_of
 from zoo_core.registry import Registry
 from zoo_core.runs import Run, utc_now
@@ -137,25 +138,6 @@ def _row(base: dict[str, Any], artifact: Artifact, predictor: Any, dataset: Any,
 def _complete(row: dict[str, Any]) -> dict[str, Any]:
     """The row with every column of :data:`COLUMNS` (None where nothing was measured)."""
     return {**{column: None for column in COLUMNS}, **row}
-
-
-def model_labels(models: list[tuple[str, str]]) -> list[str]:
-    """A short name per ``(run id, recipe)``: the recipe, or ``recipe@suffix`` when two runs share a recipe.
-
-    The suffix is the run id's last part (its random suffix), or the whole id
-    when that is not unique either.
-    """
-    runs_of: dict[str, set[str]] = {}
-    for run_id, recipe in models:
-        runs_of.setdefault(recipe, set()).add(run_id)
-    labels = []
-    for run_id, recipe in models:
-        if len(runs_of[recipe]) == 1:
-            labels.append(recipe)
-            continue
-        suffixes = {other.rsplit("-", 1)[-1] for other in runs_of[recipe]}
-        labels.append(f"{recipe}@{run_id.rsplit('-', 1)[-1]}" if len(suffixes) == len(runs_of[recipe]) else run_id)
-    return labels
 
 
 def machine() -> dict[str, Any]:

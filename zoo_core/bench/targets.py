@@ -112,3 +112,22 @@ def compare_targets(references: list[str], root: Path, registry: Registry) -> li
         raise ConfigError(f"compare needs two runs or more, got {len(runs)}",
                           hint="zoo compare RUN RUN [RUN...]; 'zoo runs' lists the runs")
     return runs
+
+
+def model_labels(models: list[tuple[str, str]]) -> list[str]:
+    """A short name per ``(run id, recipe)``: the recipe, or ``recipe@suffix`` when two runs share a recipe.
+
+    The suffix is the run id's last part (its random suffix), or the whole id
+    when that is not unique either.
+    """
+    runs_of: dict[str, set[str]] = {}
+    for run_id, recipe in models:
+        runs_of.setdefault(recipe, set()).add(run_id)
+    labels = []
+    for run_id, recipe in models:
+        if len(runs_of[recipe]) == 1:
+            labels.append(recipe)
+            continue
+        suffixes = {other.rsplit("-", 1)[-1] for other in runs_of[recipe]}
+        labels.append(f"{recipe}@{run_id.rsplit('-', 1)[-1]}" if len(suffixes) == len(runs_of[recipe]) else run_id)
+    return labels

@@ -79,3 +79,50 @@ def _render_bench(result: Any) -> None:
     print_unsqueezed(table)
     for row in result.skipped:
         out.print(f"[dim]{shown(row['model'])} {shown(row['exporter'])}: does not apply ({shown(row['reason'])})[/]")
+
+
+@app.command("compare")
+@handles_errors
+def compare_command(
+    references: List[str] = typer.Argument(..., help="Two or more runs: run ids, run directories or recipe names."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help=COMPARE_OUT_HELP),
+    runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
+) -> None:
+    """Compare runs: the settings that differ, metrics side by side, training curves overlaid in one plot."""
+    from zoo_core.bench.compare import compare
+    from zoo_core.bench.compare_report import same_summary, write_comparison
+    from zoo_core.bench.outputs import output_folder
+    from zoo_core.bench.targets import compare_targets
+
+    root = runs_root(runs_dir)
+    registry = state.registry()
+    runs = compare_targets(list(references), root, registry)
+    folder = output_folder(root, "compare", out_dir)
+    comparison = compare(runs, registry)
+    written = write_comparison(comparison, folder)
+    labels = [run["label"] for run in comparison.runs]
+    table = _table()
+    for column in ("run", "id", "status", "started"):
+        table.add_column(column, no_wrap=True)
+    for run in comparison.runs:
+        table.add_row(*(shown(str(run[key] or "-")) for key in ("label", "id", "status", "started")))
+    print_unsqueezed(table)
+    out.print()
+    if comparison.differ:
+        print_unsqueezed(_side_by_side("settings that differ", labels, comparison.differ))
+    else:
+        out.print("settings that differ: none")
+    out.print(f"[dim]{shown(same_summary(comparison))}[/]")
+    out.print()
+    print_unsqueezed(_side_by_side("metrics", labels, comparison.metrics))
+    out.print(f"written to {shown(str(written['png']))} and {shown(str(written['md']))}")
+
+
+def _side_by_side(title: str, labels: list[str], rows: list[tuple[str, list[str]]]) -> Table:
+    table = _table(title)
+    table.add_column(title.split()[0].rstrip("s") if title != "metrics" else "metric", no_wrap=True)
+    for label in labels:
+        table.add_column(shown(label), no_wrap=True, justify="right" if title == "metrics" else "left")
+    for key, values in rows:
+        table.add_row(shown(key), *(shown(value) for value in values))
+    return table
