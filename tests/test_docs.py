@@ -277,3 +277,13 @@ def test_the_guide_s_exporter_passes_the_conformance_kit(guide_exporter: str, tm
     assert result.figures["max_abs_diff"] == 0.0 and result.figures["samples"] == 10
     sidecar = json.loads((tmp_path / "exports" / "tiny.json").read_text(encoding="utf-8"))
     assert sidecar["file"] == "tiny.npz" and sidecar["class_names"] == ["class-0", "class-1", "class-2"]
+
+
+def test_every_command_is_in_the_readme_s_command_table() -> None:
+    from zoo_core.cli import app
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Commands", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `zoo ([a-z-]+)", table, flags=re.M))
+    commands = {command.name or command.callback.__name__ for command in app.registered_commands}
+    assert commands - documented == set(), "README's command table misses these commands"

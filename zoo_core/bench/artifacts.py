@@ -146,5 +146,6 @@ def run_artifacts(run: Run, registry: Registry, dataset: Any, model_name: str,
         results = export(run, registry, [choice for _, choice in missing])
         for (index, choice), result in zip(missing, results):
             found[index] = Artifact(choice.ref, result.format, result.variant, result.path, dict(result.thresholds),
-                                    status="ok" if result.status == "ok" else "failed", message=result.message)
+                                    status="ok" if result.status == "ok" else "failed",
+                                    message="" if result.status == "ok" else f"export failed: {result.message}")
     return [found[index] for index in range(len(choices))] + skipped

@@ -97,10 +97,15 @@ def label_offsets(anchors: list[tuple[float, float]], texts: list[str], size: fl
 
 
 def _plain_log_ticks(ax: Any) -> None:
-    """Log-scale ticks at 1, 2, 5 × 10^n, written as plain numbers (``20``, ``500``, ``1000``)."""
+    """Log-scale ticks written as plain numbers (``20``, ``500``, ``1,000``): at 1, 2, 5 × 10^n over up to
+    three decades, at the powers of ten only over more."""
+    import math
+
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    low, high = ax.get_xlim()
+    decades = math.log10(high / low) if low > 0 and high > low else 0.0
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades <= 3 else (1.0,)))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.10g}"))
     ax.xaxis.set_minor_formatter(NullFormatter())
 

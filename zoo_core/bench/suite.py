@@ -19,6 +19,7 @@ from zoo_core.bench.artifacts import Artifact, run_artifacts
 from zoo_core.bench.macs import model_macs
 from zoo_core.bench.measure import check, measure
 from zoo_core.bench.targets import model_labels
+from zoo_core.errors import ZooError
 from zoo_core.export.metadata import size_of
 from zoo_core.registry import Registry
 from zoo_core.runs import Run, utc_now
@@ -46,7 +47,7 @@ class BenchResult:
         found = []
         for row in self.rows:
             if row["status"] != "ok":
-                found.append(f"{row['model']} {row['format']}: export failed: {row['message']}")
+                found.append(f"{row['model']} {row['format']}: {row['message']}")
             elif row["check"] == "mismatch":
                 found.append(f"{row['model']} {row['format']}: accuracy does not match the Keras model: "
                              f"{row['message']}")
@@ -61,18 +62,18 @@ class BenchResult:
 def bench(runs: list[Run], registry: Registry, repeat: int = 200, progress: Progress | None = None) -> BenchResult:
     """Measure every format of every run (``repeat``: timed single-image calls per latency figure)."""
     say = progress or (lambda line: None)
+    host, started = machine(), utc_now()
     rows: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
     for run in runs:
         run_rows, run_skipped = bench_run(run, registry, repeat, say)
         rows += run_rows
         skipped += run_skipped
-    labels = model_labels([(row["run_id"], row["recipe"]) for row in rows])
-    for row, label in zip(rows, labels):
-        row["model"] = label
-    for row in skipped:
-        row["model"] = dict(zip((r["run_id"] for r in rows), labels)).get(row["run_id"], row["run_id"])
-    return BenchResult(rows, skipped, utc_now(), machine(), repeat)
+    names = dict(zip((run.id for run in runs),
+                     model_labels([(run.id, str(run.manifest().get("recipe") or run.id)) for run in runs])))
+    for row in rows + skipped:
+        row["model"] = names.get(row["run_id"], row["run_id"])
+    return BenchResult(rows, skipped, started, host, repeat)
 
 
 def bench_run(run: Run, registry: Registry, repeat: int, say: Progress) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -104,9 +105,13 @@ def bench_run(run: Run, registry: Registry, repeat: int, say: Progress) -> tuple
                 rows.append({**base, **_identity(artifact), "status": artifact.status, "message": artifact.message})
                 continue
             say(f"{run.id}: measuring {artifact.exporter}" + (" (reused)" if artifact.reused else ""))
-            predictor = load_predictor(Path(artifact.path))
-            rows.append(_row(base, artifact, predictor, dataset, reference, repeat, []))
-            del predictor
+            try:
+                predictor = load_predictor(Path(artifact.path))
+                rows.append(_row(base, artifact, predictor, dataset, reference, repeat, []))
+            except ZooError as error:  # an artifact zoo's runtimes cannot run (a plugin's format): say so, go on
+                rows.append({**base, **_identity(artifact), "status": "failed",
+                             "message": f"cannot be run: {error.message}"})
+            predictor = None
     skipped = [{"run_id": run.id, "exporter": a.exporter, "reason": a.message}
                for a in artifacts if a.status == "not applicable"]
     return [_complete(row) for row in rows], skipped
@@ -150,6 +155,11 @@ def machine() -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             return "-"
 
+    try:
+        load = round(os.getloadavg()[0], 2)  # a busy machine measures slower: recorded beside the figures
+    except (AttributeError, OSError):
+        load = None
     return {"machine": platform.machine(), "processor": platform.processor() or "-", "cpus": os.cpu_count(),
+            "load_average": load,
             "system": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
             "tensorflow": version("tensorflow"), "keras": version("keras"), "ai_edge_litert": version("ai-edge-litert")}

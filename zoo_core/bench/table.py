@@ -31,7 +31,7 @@ def display_rows(result: BenchResult) -> list[list[str]]:
 def display_cells(row: dict[str, Any]) -> list[str]:
     """One row's cells: accuracy to 4 decimals, Δ in points, sizes in KB/MB, µs or ms, images/s, counts."""
     if row.get("status") != "ok":
-        return [row["model"], row["format"], DASH, DASH, "export failed", DASH, DASH, DASH,
+        return [row["model"], row["format"], DASH, DASH, "failed", DASH, DASH, DASH,
                 count(row.get("params")), short_count(row.get("macs"))]
     check = {"reference": "reference", "ok": "ok", "mismatch": "MISMATCH"}.get(row.get("check") or "", DASH)
     delta = DASH if row["format"] == "keras" else points(row.get("delta_vs_keras"))
@@ -88,7 +88,8 @@ def bench_markdown(result: BenchResult) -> str:
     """bench.md: where and when, the table, the problems and the exporters that did not apply."""
     host = result.machine
     lines = ["# zoo bench", "",
-             f"Measured {result.created} on {host.get('machine')} ({host.get('cpus')} cores), TensorFlow "
+             f"Measured {result.created} on {host.get('machine')} ({host.get('cpus')} cores, load average "
+             f"{host.get('load_average', '-')} at the start), TensorFlow "
              f"{host.get('tensorflow')}, LiteRT {host.get('ai_edge_litert')}. Accuracy on each run's whole test "
              f"set; latency: median of {result.repeat} single-image calls after a warm-up; batch 1,000: images "
              "per second. Δ vs keras: the format's accuracy minus the Keras model's, in points; check: within the "

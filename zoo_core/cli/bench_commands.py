@@ -50,11 +50,15 @@ def bench_command(
         raise ConfigError(f"--repeat must be 1 or more (got {repeat})", hint="e.g. --repeat 200 (the default)")
     if set_ and not train_missing:
         raise ConfigError("--set changes only the runs --train-missing trains", hint="add --train-missing, or drop --set")
+    from zoo_core.training.finished_runs import check_out_folder
+
     root = runs_root(runs_dir)
     registry = state.registry()
-    folder = output_folder(root, "bench", out_dir)
+    if out_dir is not None:
+        check_out_folder(out_dir)  # a file there is a mistake to know before any training
     runs = bench_targets(list(references or []), root, registry, train_missing, set_,
                          announce=lambda recipe, run: err.print(f"trained {shown(recipe)}: {shown(run.id)}"))
+    folder = output_folder(root, "bench", out_dir)
     result = bench(runs, registry, repeat, progress=lambda line: err.print(f"[dim]{shown(line)}[/]"))
     written = write_bench(result, folder)
     _render_bench(result)
