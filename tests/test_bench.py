@@ -212,3 +212,22 @@ def test_train_missing_trains_the_recipe_then_benches_it(tmp_path: Path) -> None
     assert "trained mnist-mlp" in result.stderr
     rows = json.loads((out / "bench.json").read_text())["rows"]
     assert [row["format"] for row in rows] == FORMATS and all(row["check"] in ("ok", "reference") for row in rows)
+
+
+def test_an_artifact_that_misses_its_exporter_s_promise_is_flagged(runs: dict[str, Path], runs_dir: Path,
+                                                                  benched: dict, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import zoo_core.bench.suite as suite
+
+    def strict(figures: dict, thresholds: dict) -> list[str]:
+        return ["argmax_agreement = 0.5, needs >= 0.99"] if thresholds.get("max_accuracy_drop") else []
+
+    monkeypatch.setattr(suite, "check", strict)  # as if the dynamic and int8 files answered differently now
+    result = zoo("bench", runs["b"].name, "--runs-dir", str(runs_dir), "--out", str(tmp_path), "--repeat", "5")
+    assert result.exit_code == 1
+    flagged = [line.split()[1] for line in result.stdout.splitlines() if "MISMATCH" in line]
+    assert flagged == ["tflite-dynamic", "tflite-int8"]
+    assert "accuracy does not match the Keras model" in result.stderr
+    rows = json.loads((tmp_path / "bench.json").read_text())["rows"]  # written all the same
+    assert [row["check"] for row in rows] == ["reference", "ok", "ok", "ok", "mismatch", "mismatch"]
+    assert "Problems:" in (tmp_path / "bench.md").read_text()
