@@ -123,9 +123,11 @@ def test_the_run_s_own_export_is_reused_and_the_new_ones_are_recorded(benched: d
 def test_a_second_bench_reuses_every_export(benched: dict, runs: dict[str, Path], runs_dir: Path,
                                             tmp_path: Path) -> None:
     exports_before = sorted(p.name for p in (runs["b"] / "exports").iterdir())
-    result = zoo("bench", runs["b"].name, "--runs-dir", str(runs_dir), "--out", str(tmp_path), "--repeat", "5")
+    result = zoo("bench", runs["b"].name, "--runs-dir", str(runs_dir), "--out", str(tmp_path), "--repeat", "5",
+                 "--json")
     assert result.exit_code == 0, result.output
-    rows = json.loads((tmp_path / "bench.json").read_text())["rows"]
+    rows = json.loads(result.stdout)["rows"]  # --json: stdout is bench.json
+    assert json.loads((tmp_path / "bench.json").read_text())["rows"] == rows
     assert [row["reused"] for row in rows if row["format"] != "keras"] == [True] * 5
     assert sorted(p.name for p in (runs["b"] / "exports").iterdir()) == exports_before
 

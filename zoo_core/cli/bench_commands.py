@@ -39,6 +39,7 @@ def bench_command(
     repeat: int = typer.Option(200, "--repeat", help=REPEAT_HELP),
     set_: List[str] = typer.Option([], "--set", "-s", help=BENCH_SET_HELP),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print bench.json instead of the table (for scripts)."),
 ) -> None:
     """Export runs to every format that applies and measure each: accuracy, size, latency, throughput, MACs."""
     from zoo_core.bench.outputs import output_folder
@@ -61,8 +62,12 @@ def bench_command(
     folder = output_folder(root, "bench", out_dir)
     result = bench(runs, registry, repeat, progress=lambda line: err.print(f"[dim]{shown(line)}[/]"))
     written = write_bench(result, folder)
-    _render_bench(result)
-    out.print(f"written to {shown(str(folder))}/ (bench.csv, bench.json, bench.md, bench.png)")
+    if as_json:
+        print(written["json"].read_text(encoding="utf-8"), end="")
+        err.print(f"written to {shown(str(folder))}/ (bench.csv, bench.json, bench.md, bench.png)")
+    else:
+        _render_bench(result)
+        out.print(f"written to {shown(str(folder))}/ (bench.csv, bench.json, bench.md, bench.png)")
     problems = result.problems()
     if problems:
         raise RunError(f"{len(problems)} problem(s): " + "; ".join(problems),
@@ -113,20 +118,22 @@ def compare_command(
     print_unsqueezed(table)
     out.print()
     if comparison.differ:
-        print_unsqueezed(_side_by_side("settings that differ", labels, comparison.differ))
+        print_unsqueezed(_side_by_side("settings that differ", "setting", labels, comparison.differ))
     else:
         out.print("settings that differ: none")
     out.print(f"[dim]{shown(same_summary(comparison))}[/]")
     out.print()
-    print_unsqueezed(_side_by_side("metrics", labels, comparison.metrics))
+    print_unsqueezed(_side_by_side("metrics", "metric", labels, comparison.metrics, justify="right"))
     out.print(f"written to {shown(str(written['png']))} and {shown(str(written['md']))}")
 
 
-def _side_by_side(title: str, labels: list[str], rows: list[tuple[str, list[str]]]) -> Table:
+def _side_by_side(title: str, first: str, labels: list[str], rows: list[tuple[str, list[str]]],
+                  justify: Any = "left") -> Table:
+    """A table titled ``title``: the row names under ``first``, then one column per run."""
     table = _table(title)
-    table.add_column(title.split()[0].rstrip("s") if title != "metrics" else "metric", no_wrap=True)
+    table.add_column(first, no_wrap=True)
     for label in labels:
-        table.add_column(shown(label), no_wrap=True, justify="right" if title == "metrics" else "left")
+        table.add_column(shown(label), no_wrap=True, justify=justify)
     for key, values in rows:
         table.add_row(shown(key), *(shown(value) for value in values))
     return table
