@@ -233,3 +233,48 @@ def test_an_artifact_that_misses_its_exporter_s_promise_is_flagged(runs: dict[st
     rows = json.loads((tmp_path / "bench.json").read_text())["rows"]  # written all the same
     assert [row["check"] for row in rows] == ["reference", "ok", "ok", "ok", "mismatch", "mismatch"]
     assert "Problems:" in (tmp_path / "bench.md").read_text()
+
+
+NPZ_PLUGIN = '''
+"""A loose plugin file: an exporter of the model's weights as .npz, a format zoo has no runtime for."""
+
+from typing import Any
+
+from zoo_core import Component, hookimpl
+
+
+def npz_weights(context: Any) -> Any:
+    """The weights as one .npz file (not verified: a test stub)."""
+    import numpy as np
+
+    from zoo_core.export import ExportResult, sha256_of, staged
+
+    with staged(context.destination, f"{context.model_name}-weights", ".npz", exporter="npz-weights") as stage:
+        with open(stage.path, "wb") as handle:
+            np.savez(handle, *context.model.get_weights())
+    return ExportResult(format="npz-weights", variant="float32", path=str(stage.final),
+                        size_bytes=stage.final.stat().st_size, sha256=sha256_of(stage.final))
+
+
+@hookimpl
+def register_exporters() -> list[Component]:
+    return [Component("npz-weights", npz_weights)]
+'''
+
+
+def test_exporters_that_refuse_the_run_or_make_what_zoo_cannot_run_are_listed_not_measured(
+        runs: dict[str, Path], runs_dir: Path, benched: dict, tmp_path: Path) -> None:
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "npz_weights.py").write_text(NPZ_PLUGIN, encoding="utf-8")
+    (tmp_path / "registry.toml").write_text('[exporters.tflite-int8-uncalibrated]\ncomponent = "tflite"\n'
+                                            'quantize = "int8"\ncalibration_samples = 0\n', encoding="utf-8")
+    result = zoo("--plugins-dir", str(tmp_path / "plugins"), "--registry", str(tmp_path / "registry.toml"),
+                 "bench", runs["b"].name, "--runs-dir", str(runs_dir), "--out", str(tmp_path / "out"), "--repeat", "5")
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "out" / "bench.json").read_text())
+    assert [row["format"] for row in data["rows"]] == FORMATS
+    reasons = {row["exporter"]: row["reason"] for row in data["not_measured"]}
+    assert "calibration_samples must be at least 1" in reasons["tflite-int8-uncalibrated"]
+    assert "zoo cannot run its artifact 'mnist-mlp-weights.npz'" in reasons["npz-weights"]
+    assert "not measured: mnist-mlp npz-weights" in result.stdout
+    assert "Not measured:" in (tmp_path / "out" / "bench.md").read_text()

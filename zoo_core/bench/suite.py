@@ -34,7 +34,7 @@ COLUMNS = ["model", "format", "variant", "accuracy", "delta_vs_keras", "check", 
 
 @dataclass
 class BenchResult:
-    """The rows (one per model × format), the exporters that did not apply, and where it was measured."""
+    """The rows (one per model × format), the exporters not measured (with the reason), and where it was measured."""
 
     rows: list[dict[str, Any]]
     skipped: list[dict[str, Any]] = field(default_factory=list)
@@ -54,9 +54,9 @@ class BenchResult:
         return found
 
     def to_dict(self) -> dict[str, Any]:
-        """bench.json: when and where, the settings, the rows and the exporters that did not apply."""
+        """bench.json: when and where, the settings, the rows and the exporters not measured."""
         return {"created": self.created, "machine": self.machine, "latency_repeats": self.repeat,
-                "columns": COLUMNS, "rows": self.rows, "not_applicable": self.skipped}
+                "columns": COLUMNS, "rows": self.rows, "not_measured": self.skipped}
 
 
 def bench(runs: list[Run], registry: Registry, repeat: int = 200, progress: Progress | None = None) -> BenchResult:
@@ -77,7 +77,7 @@ def bench(runs: list[Run], registry: Registry, repeat: int = 200, progress: Prog
 
 
 def bench_run(run: Run, registry: Registry, repeat: int, say: Progress) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The rows of one run: ``keras`` first, then one per artifact; and the exporters that do not apply."""
+    """The rows of one run: ``keras`` first, then one per artifact; and what was not measured, with the reason."""
     from zoo_core.predict import load_predictor
     from zoo_core.training.engine import quiet_native_stderr
     from zoo_core.training.prepare import check_same_data, data_source, fingerprint, load_dataset, run_config
@@ -89,6 +89,8 @@ def bench_run(run: Run, registry: Registry, repeat: int, say: Progress) -> tuple
     check_same_data(run, fingerprint(dataset), data_source(config), f"zoo bench {run.id}",
                     hint="point the dataset back at the run's data: a benchmark measures the run's own test set")
     artifacts = run_artifacts(run, registry, dataset, recipe, say)  # exports what is missing (verified)
+    skipped = [{"run_id": run.id, "exporter": a.exporter, "reason": a.message}
+               for a in artifacts if a.status == "not applicable"]
     base = {"run_id": run.id, "recipe": recipe, "model": recipe}
     with quiet_native_stderr():
         keras_model = load_predictor(run.model_file("only completed runs can be benched"))
@@ -104,17 +106,25 @@ def bench_run(run: Run, registry: Registry, repeat: int, say: Progress) -> tuple
             if artifact.status != "ok":
                 rows.append({**base, **_identity(artifact), "status": artifact.status, "message": artifact.message})
                 continue
+            if not runnable(Path(artifact.path)):
+                skipped.append({"run_id": run.id, "exporter": artifact.exporter,
+                                "reason": f"zoo cannot run its artifact '{Path(artifact.path).name}' "
+                                          "(zoo_core.predict runs .tflite files, SavedModels and .keras files)"})
+                continue
             say(f"{run.id}: measuring {artifact.exporter}" + (" (reused)" if artifact.reused else ""))
             try:
                 predictor = load_predictor(Path(artifact.path))
                 rows.append(_row(base, artifact, predictor, dataset, reference, repeat, []))
-            except ZooError as error:  # an artifact zoo's runtimes cannot run (a plugin's format): say so, go on
+            except ZooError as error:  # a damaged artifact: say so, measure the others
                 rows.append({**base, **_identity(artifact), "status": "failed",
                              "message": f"cannot be run: {error.message}"})
             predictor = None
-    skipped = [{"run_id": run.id, "exporter": a.exporter, "reason": a.message}
-               for a in artifacts if a.status == "not applicable"]
     return [_complete(row) for row in rows], skipped
+
+
+def runnable(path: Path) -> bool:
+    """Whether ``zoo_core.predict`` has a runtime for the artifact: a .tflite or .keras file, or a folder (SavedModel)."""
+    return path.is_dir() or path.suffix.lower() in (".tflite", ".keras")
 
 
 def _identity(artifact: Artifact) -> dict[str, Any]:

@@ -85,7 +85,7 @@ def bench_csv(result: BenchResult) -> str:
 
 
 def bench_markdown(result: BenchResult) -> str:
-    """bench.md: where and when, the table, the problems and the exporters that did not apply."""
+    """bench.md: where and when, the table, the problems and the exporters not measured."""
     host = result.machine
     lines = ["# zoo bench", "",
              f"Measured {result.created} on {host.get('machine')} ({host.get('cpus')} cores, load average "
@@ -99,7 +99,7 @@ def bench_markdown(result: BenchResult) -> str:
     if problems:
         lines += ["", "Problems:", ""] + [f"- {markdown.inline(problem)}" for problem in problems]
     if result.skipped:
-        lines += ["", "Exporters that do not apply:", ""]
+        lines += ["", "Not measured:", ""]
         lines += [f"- {row['model']} {row['exporter']}: {markdown.inline(row['reason'])}" for row in result.skipped]
     return "\n".join(lines) + "\n\n![accuracy against latency and size](bench.png)\n"
 

@@ -87,7 +87,7 @@ def _render_bench(result: Any) -> None:
         table.add_row(*styled)
     print_unsqueezed(table)
     for row in result.skipped:
-        out.print(f"[dim]{shown(row['model'])} {shown(row['exporter'])}: does not apply ({shown(row['reason'])})[/]")
+        out.print(f"[dim]not measured: {shown(row['model'])} {shown(row['exporter'])}: {shown(row['reason'])}[/]")
 
 
 @app.command("compare")
