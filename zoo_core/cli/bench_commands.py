@@ -57,7 +57,7 @@ def bench_command(
     registry = state.registry()
     if out_dir is not None:
         check_out_folder(out_dir)  # a file there is a mistake to know before any training
-    runs = bench_targets(list(references or []), root, registry, train_missing, set_,
+    runs = bench_targets(list(references or []), root, registry, train_missing, set_, progress=None,  # on stderr
                          announce=lambda recipe, run: err.print(f"trained {shown(recipe)}: {shown(run.id)}"))
     folder = output_folder(root, "bench", out_dir)
     result = bench(runs, registry, repeat, progress=lambda line: err.print(f"[dim]{shown(line)}[/]"))
