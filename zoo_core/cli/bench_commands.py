@@ -46,13 +46,12 @@ def bench_command(
     from zoo_core.bench.suite import bench
     from zoo_core.bench.table import write_bench
     from zoo_core.bench.targets import bench_targets
+    from zoo_core.training.finished_runs import check_out_folder
 
     if repeat < 1:
         raise ConfigError(f"--repeat must be 1 or more (got {repeat})", hint="e.g. --repeat 200 (the default)")
     if set_ and not train_missing:
         raise ConfigError("--set changes only the runs --train-missing trains", hint="add --train-missing, or drop --set")
-    from zoo_core.training.finished_runs import check_out_folder
-
     root = runs_root(runs_dir)
     registry = state.registry()
     if out_dir is not None:
