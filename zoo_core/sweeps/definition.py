@@ -194,16 +194,35 @@ def check_sweep(registry: Registry, sweep: Sweep, overrides: list[str]) -> None:
     for key, dimension in sweep.space.items():
         values = dimension.values if isinstance(dimension, Choice) else (dimension.low, dimension.high)
         for value in values:
-            try:
-                registry.run(sweep.run, [*base, f"{key}={toml_value(value)}"])
-            except ConfigError as error:
-                raise where.error(key, f"space.{key} = {toml_value(value)}: {_without_set(error.message)}",
-                                  error.hint, space=True) from None
+            _check_value(registry, sweep, base, key, value, where)
     if sweep.metric.startswith("val_") and not config.settings["validation_split"] and \
             "validation_split" not in sweep.space:
         raise where.error("metric", f"metric '{sweep.metric}' needs a validation part, but run '{sweep.run}' has "
                           "validation_split = 0", "set validation_split > 0 (set = { validation_split = 0.1 }), "
                           "or use a test metric such as metric = \"accuracy\"")
+
+
+def _check_value(registry: Registry, sweep: Sweep, base: list[str], key: str, value: Any, where: "_Where") -> None:
+    """``key = value`` must resolve on the base run, or with one of the swept choices of its component.
+
+    ``optimizer = ["adam", "sgd"]`` with ``optimizer.momentum`` is a valid
+    space: the momentum fits sgd; a trial that draws adam with it fails
+    with its reason and the sweep goes on.
+    """
+    setting = f"{key}={toml_value(value)}"
+    swapped = sweep.space.get(key.partition(".")[0]) if "." in key else None
+    contexts = [[]] + ([[f"{key.partition('.')[0]}={toml_value(c)}"] for c in swapped.values]
+                       if isinstance(swapped, Choice) else [])
+    first: ConfigError | None = None
+    for context in contexts:
+        try:
+            registry.run(sweep.run, [*base, *context, setting])
+            return
+        except ConfigError as error:
+            first = first or error
+    assert first is not None
+    raise where.error(key, f"space.{key} = {toml_value(value)}: {_without_set(first.message)}", first.hint,
+                      space=True) from None
 
 
 def _without_set(message: str) -> str:

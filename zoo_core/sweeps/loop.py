@@ -51,12 +51,12 @@ def run_sweep(setup: TrialSetup, storage_url: str, on_start: Callable[[Any, int]
     if on_start is not None:
         on_start(study, _finished(study))
     failures = 0
-    while _finished(study) + counts(study).get("RUNNING", 0) < setup.target:
+    while _finished(study) + counts(study).get("RUNNING", 0) < setup.target and not _grid_done(study, setup):
         done: list[Any] = []
         study.optimize(objective(setup), n_trials=1, catch=(TrialFailed, Surplus),
                        callbacks=[lambda _study, frozen: done.append(frozen)])
         trial = done[-1] if done else None
-        if trial is None or trial.user_attrs.get("error", "").startswith("not needed"):
+        if trial is None or str(trial.user_attrs.get("error")).startswith("not needed"):
             break
         result.ran.append(trial)
         if on_trial is not None:
@@ -73,3 +73,15 @@ def run_sweep(setup: TrialSetup, storage_url: str, on_start: Callable[[Any, int]
 def _finished(study: Any) -> int:
     numbers = counts(study)
     return sum(numbers.get(state, 0) for state in FINISHED)
+
+
+def _grid_done(study: Any, setup: TrialSetup) -> bool:
+    """A grid sweep ends when every point was tried once (a failed point is not tried again) and none is queued."""
+    if setup.sweep.sampler != "grid":
+        return False
+    optuna = require_optuna()
+    trials = study.get_trials(deepcopy=False)
+    if any(t.state == optuna.trial.TrialState.WAITING for t in trials):
+        return False  # a killed trial's point, queued again
+    tried = {t.system_attrs.get("grid_id") for t in trials if t.state != optuna.trial.TrialState.WAITING}
+    return len(tried - {None}) >= setup.sweep.grid_size()

@@ -66,8 +66,10 @@ def open_storage(url: str) -> Any:
 def open_study(sweep: Sweep, storage: Any) -> Any:
     """The sweep's study (created on first use); the direction must match the one it was created with."""
     optuna = require_optuna()
+    # A grid's only randomness is its order, drawn once from the seed: every process walks the same order.
+    sampler = make_sampler(sweep, sweep.seed) if sweep.sampler == "grid" else PerTrialSampler(sweep)
     study = optuna.create_study(storage=storage, study_name=sweep.name, direction=sweep.direction,
-                                sampler=PerTrialSampler(sweep), pruner=make_pruner(sweep), load_if_exists=True)
+                                sampler=sampler, pruner=make_pruner(sweep), load_if_exists=True)
     recorded = study.direction.name.lower()
     if recorded != sweep.direction:
         raise RunError(f"study '{sweep.name}' in this storage was created to {recorded} its metric, the sweep now "
@@ -164,8 +166,8 @@ def fail_dead_trials(study: Any) -> list[int]:
                 continue
         except optuna.exceptions.UpdateFinishedTrialError:  # another process failed it first
             continue
-        storage.set_trial_user_attr(trial._trial_id, "error", f"its process ({pid} on {host}) died")
         optuna.storages.RetryFailedTrialCallback(max_retry=1)(study, storage.get_trial(trial._trial_id))
+        storage.set_trial_user_attr(trial._trial_id, "error", f"its process ({pid} on {host}) died; queued again")
         failed.append(trial.number)
     return failed
 

@@ -67,6 +67,9 @@ def suggest(trial: Any, sweep: Sweep) -> dict[str, Any]:
 def objective(setup: TrialSetup) -> Any:
     """The function Optuna calls per trial: one zoo run, its metric returned."""
     def run_trial(trial: Any) -> float:
+        for stale in ("run", "error", "pruned"):  # a queued retry of a killed trial starts with its attributes
+            if stale in trial.user_attrs:
+                trial.set_user_attr(stale, None)
         trial.set_user_attr("pid", os.getpid())
         trial.set_user_attr("host", socket.gethostname())
         if surplus(trial.study, trial.number, setup.target):
