@@ -169,3 +169,12 @@ def test_definitions_never_import_tensorflow_or_optuna(tmp_path: Path) -> None:
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_without_optuna_zoo_sweep_says_how_to_install_it(in_tmp_cwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (in_tmp_cwd / "registry.toml").write_text(textwrap.dedent(GOOD), encoding="utf-8")
+    monkeypatch.setitem(sys.modules, "optuna", None)  # import optuna raises ImportError
+    result = run_cli("sweep", "s", "--runs-dir", str(in_tmp_cwd / "runs"))
+    assert result.exit_code == 2
+    assert "zoo sweep needs Optuna" in result.stderr and "pip install 'zoo[sweeps]'" in result.stderr
+    assert not (in_tmp_cwd / "runs").exists()  # nothing was started

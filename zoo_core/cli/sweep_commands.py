@@ -160,10 +160,12 @@ def sweep_rows(registry: Any, root: Path, storage: Optional[str]) -> list[dict[s
             rows.append({"name": name, "run": "-", "metric": "-", "trials": 0, "finished": 0,
                          "status": f"invalid: {error.message}", "best": None})
             continue
+        from zoo_core.sweeps.loop import target_trials
         from zoo_core.sweeps.report import sweep_status
 
-        status = sweep_status(studies(name), sweep.trials)
-        rows.append({"name": name, "run": sweep.run, "metric": sweep.metric, "trials": sweep.trials, **status})
+        target = target_trials(sweep.trials, sweep)
+        rows.append({"name": name, "run": sweep.run, "metric": sweep.metric, "trials": target,
+                     **sweep_status(studies(name), target)})
     return rows
 
 

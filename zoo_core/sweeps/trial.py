@@ -106,7 +106,8 @@ def _train(trial: Any, setup: TrialSetup, overrides: list[str]) -> float:
             trial.set_user_attr("run", run.name)
             mark_pruned(run, str(pruned))
         raise
-    except training.RunInterrupted:
+    except training.RunInterrupted as stopped:
+        trial.set_user_attr("error", stopped.message)  # the study records it failed; the sweep stops
         raise
     except ZooError as error:
         _fail(trial, setup, error.message)
