@@ -11,11 +11,18 @@ and never lost.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
+
+try:
+    import fcntl
+except ImportError:  # Windows: no file locks; the retries still cover a creation race
+    fcntl = None  # type: ignore[assignment]
 
 from zoo_core.errors import ConfigError, RunError
 from zoo_core.runs.lock import process_alive
@@ -26,6 +33,8 @@ HEARTBEAT_SECONDS = 10
 GRACE_SECONDS = 60
 #: The states that count towards a sweep's number of trials.
 FINISHED = ("COMPLETE", "PRUNED")
+#: How many times opening the storage is tried (processes starting together race to create its tables).
+STORAGE_ATTEMPTS = 4
 INSTALL_HINT = "pip install 'zoo[sweeps]'  (installs Optuna)"
 
 
@@ -48,19 +57,50 @@ def default_storage(root: Path) -> str:
 
 
 def open_storage(url: str) -> Any:
-    """An RDBStorage with heartbeats; a stale trial (dead process) is failed and its parameters queued once."""
+    """An RDBStorage with heartbeats; a stale trial (dead process) is failed and its parameters queued once.
+
+    Processes that open a new database at the same moment race to create its
+    tables: an SQLite file is opened under a lock beside it, and any URL is
+    tried again a few times before its error is reported.
+    """
+    require_optuna()
+    error: Exception | None = None
+    for attempt in range(STORAGE_ATTEMPTS):
+        try:
+            with _file_lock(url):
+                return _rdb_storage(url)
+        except Exception as failure:  # noqa: BLE001 - a bad URL, a missing driver, a server down, a creation race
+            error = failure
+            time.sleep(0.5 * (attempt + 1))
+    raise ConfigError(f"cannot open the sweep storage '{url}': {type(error).__name__}: {error}",
+                      hint="give --storage a URL Optuna supports, e.g. sqlite:///sweeps.db or "
+                           "postgresql://user:password@host/db (its driver installed)")
+
+
+def _rdb_storage(url: str) -> Any:
     optuna = require_optuna()
     engine: dict[str, Any] = {}
     if url.startswith("sqlite"):
         engine = {"connect_args": {"timeout": 60}}  # several processes share the file: wait for its lock
-    try:
-        return optuna.storages.RDBStorage(
-            url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
-            heartbeat_stale_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=1))
-    except Exception as error:  # noqa: BLE001 - a bad URL, a missing driver, a server that is down
-        raise ConfigError(f"cannot open the sweep storage '{url}': {type(error).__name__}: {error}",
-                          hint="give --storage a URL Optuna supports, e.g. sqlite:///sweeps.db or "
-                               "postgresql://user:password@host/db (its driver installed)") from None
+    retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None) or \
+        optuna.storages.RetryFailedTrialCallback  # renamed in Optuna 4.9
+    return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS,
+                                      grace_period=GRACE_SECONDS, heartbeat_stale_trial_callback=retry(max_retry=1))
+
+
+@contextlib.contextmanager
+def _file_lock(url: str) -> Iterator[None]:
+    """For ``sqlite:///PATH``: an exclusive lock on ``PATH.lock`` while the storage opens; else nothing."""
+    path = url.partition(":///")[2] if url.startswith("sqlite:///") else ""
+    if not path or fcntl is None:
+        yield
+        return
+    with open(f"{path}.lock", "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def open_study(sweep: Sweep, storage: Any) -> Any:
@@ -166,7 +206,7 @@ def fail_dead_trials(study: Any) -> list[int]:
                 continue
         except optuna.exceptions.UpdateFinishedTrialError:  # another process failed it first
             continue
-        optuna.storages.RetryFailedTrialCallback(max_retry=1)(study, storage.get_trial(trial._trial_id))
+        storage.get_heartbeat_stale_trial_callback()(study, storage.get_trial(trial._trial_id))  # queue it again
         storage.set_trial_user_attr(trial._trial_id, "error", f"its process ({pid} on {host}) died; queued again")
         failed.append(trial.number)
     return failed
