@@ -35,6 +35,8 @@ GRACE_SECONDS = 60
 FINISHED = ("COMPLETE", "PRUNED")
 #: How many times opening the storage is tried (processes starting together race to create its tables).
 STORAGE_ATTEMPTS = 4
+#: The database errors that two processes creating the tables at once get (SQLAlchemy's class names).
+RACE_ERRORS = ("IntegrityError", "OperationalError")
 INSTALL_HINT = "pip install 'zoo[sweeps]'  (installs Optuna)"
 
 
@@ -71,6 +73,8 @@ def open_storage(url: str) -> Any:
                 return _rdb_storage(url)
         except Exception as failure:  # noqa: BLE001 - a bad URL, a missing driver, a server down, a creation race
             error = failure
+            if type(failure).__name__ not in RACE_ERRORS:
+                break
             time.sleep(0.5 * (attempt + 1))
     raise ConfigError(f"cannot open the sweep storage '{url}': {type(error).__name__}: {error}",
                       hint="give --storage a URL Optuna supports, e.g. sqlite:///sweeps.db or "
@@ -201,13 +205,13 @@ def fail_dead_trials(study: Any) -> list[int]:
         pid, host = trial.user_attrs.get("pid"), trial.user_attrs.get("host")
         if host != socket.gethostname() or pid == os.getpid() or process_alive(pid, host):
             continue
-        try:
+        try:  # the reason first: a finished trial cannot be changed (its queued copy starts without it)
+            storage.set_trial_user_attr(trial._trial_id, "error", f"its process ({pid} on {host}) died; queued again")
             if not storage.set_trial_state_values(trial._trial_id, state=optuna.trial.TrialState.FAIL):
                 continue
         except optuna.exceptions.UpdateFinishedTrialError:  # another process failed it first
             continue
         storage.get_heartbeat_stale_trial_callback()(study, storage.get_trial(trial._trial_id))  # queue it again
-        storage.set_trial_user_attr(trial._trial_id, "error", f"its process ({pid} on {host}) died; queued again")
         failed.append(trial.number)
     return failed
 
