@@ -35,8 +35,13 @@ def trial_rows(study: Any) -> list[dict[str, Any]]:
             if trial.datetime_complete and trial.datetime_start else None
         rows.append({"number": trial.number, "state": trial.state.name.lower(), "value": trial.value,
                      "params": dict(trial.params), "run": attrs.get("run"),
-                     "note": attrs.get("error") or attrs.get("pruned") or "", "seconds": seconds})
+                     "note": attrs.get("error") or attrs.get("pruned") or _silent(trial), "seconds": seconds})
     return rows
+
+
+def _silent(trial: Any) -> str:
+    """The note of a trial that recorded no reason: a failed one was given up when its heartbeat stopped."""
+    return "its process stopped (no heartbeat); queued again" if trial.state.name == "FAIL" else ""
 
 
 def best_trial(study: Any) -> Any | None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zoo_core._util.text import error_line
 from zoo_core.errors import ZooError
 from zoo_core.files import write_json_atomic
 from zoo_core.registry import Registry
@@ -111,6 +112,8 @@ def _train(trial: Any, setup: TrialSetup, overrides: list[str]) -> float:
         raise
     except ZooError as error:
         _fail(trial, setup, error.message)
+    except Exception as error:  # noqa: BLE001 - e.g. Keras refusing a combination: this trial's, not the sweep's
+        _fail(trial, setup, f"{type(error).__name__}: {error_line(error)}")
     trial.set_user_attr("run", outcome.run.id)
     value = metric_value(outcome.run.dir, sweep.metric, outcome.metrics)
     if value is None or not math.isfinite(value):
