@@ -114,7 +114,7 @@ def _render_end(sweep: Sweep, study: Any, written: dict[str, Any], target: int) 
         table.add_row(str(row["number"]), f"[{STATE_COLOURS.get(row['state'], 'white')}]{row['state']}[/]", value,
                       shown(params), shown(row["run"] or "-"), shown(row["note"]))
     print_unsqueezed(table)
-    status, best = sweep_status(study, target), best_trial(study)
+    status, best = sweep_status(study, target, sweep.sampler == "grid"), best_trial(study)
     out.print(f"{status['finished']} of {target} trial(s) finished ({status['status']}); {status['failed']} failed")
     if best is not None:
         out.print(f"best: trial {best.number}, {sweep.metric} = {best.value:.4f}, run {shown(best.user_attrs.get('run'))}")
@@ -165,7 +165,7 @@ def sweep_rows(registry: Any, root: Path, storage: Optional[str]) -> list[dict[s
 
         target = target_trials(sweep.trials, sweep)
         rows.append({"name": name, "run": sweep.run, "metric": sweep.metric, "trials": target,
-                     **sweep_status(studies(name), target)})
+                     **sweep_status(studies(name), target, sweep.sampler == "grid")})
     return rows
 
 

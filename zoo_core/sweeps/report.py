@@ -52,14 +52,19 @@ def best_trial(study: Any) -> Any | None:
         return None
 
 
-def sweep_status(study: Any | None, target: int) -> dict[str, Any]:
-    """``zoo sweeps``' summary of a study: status, trials by state, best value."""
+def sweep_status(study: Any | None, target: int, grid: bool = False) -> dict[str, Any]:
+    """``zoo sweeps``' summary of a study: status, trials by state, best value.
+
+    A ``grid`` sweep is done when every point was tried, even if some failed.
+    """
     if study is None:
         return {"status": "not started", "finished": 0, "running": 0, "failed": 0, "best": None}
     rows = trial_rows(study)
-    count = {state: sum(1 for r in rows if r["state"] == state) for state in ("complete", "pruned", "running", "fail")}
+    count = {state: sum(1 for r in rows if r["state"] == state)
+             for state in ("complete", "pruned", "running", "fail", "waiting")}
     finished = count["complete"] + count["pruned"]
-    status = "done" if finished >= target else "running" if count["running"] else "stopped"
+    tried = grid and finished + count["fail"] >= target and not count["running"] and not count["waiting"]
+    status = "done" if finished >= target or tried else "running" if count["running"] else "stopped"
     best = best_trial(study)
     return {"status": status, "finished": finished, "running": count["running"], "failed": count["fail"],
             "best": best.value if best is not None else None, "best_trial": best.number if best is not None else None}
@@ -99,7 +104,7 @@ def write_plots(study: Any, folder: Path) -> tuple[list[Path], dict[str, str]]:
         if not complete:
             skipped[name] = "no trial completed yet"
             continue
-        if name == "importances.png" and (len(complete) < 2 or not varied):
+        if name != "history.png" and (len(complete) < 2 or not varied):
             skipped[name] = "needs 2 complete trials with different parameters"
             continue
         try:
@@ -123,7 +128,7 @@ def write_plots(study: Any, folder: Path) -> tuple[list[Path], dict[str, str]]:
 
 def report_markdown(sweep: Sweep, study: Any, target: int, written: dict[str, Any]) -> str:
     """report.md: the sweep, the best trial and how to repeat it, every trial, the plots."""
-    status, best = sweep_status(study, target), best_trial(study)
+    status, best = sweep_status(study, target, sweep.sampler == "grid"), best_trial(study)
     lines = [f"# Sweep {sweep.name}", "", *((sweep.summary, "") if sweep.summary else ()),
              f"- base run: `{sweep.run}`; metric: `{sweep.metric}` ({sweep.direction})",
              f"- sampler: {sweep.sampler} (seed {sweep.seed}); pruner: {sweep.pruner.kind}",
