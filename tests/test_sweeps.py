@@ -150,7 +150,8 @@ def test_two_processes_split_one_study_without_losing_or_repeating_a_trial(tmp_p
     assert all(" complete " in out for out, _ in outputs)
 
 
-def test_a_killed_sweep_continues_and_counts_the_killed_trial_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_sweep_continues_and_counts_the_killed_trial_once(tmp_path: Path, signum: int) -> None:
     registry(tmp_path, SHARED.replace("trials = 4", "trials = 2").replace("epochs = 2", "epochs = 40"))
     root = tmp_path / "runs"
     first = _start(tmp_path, root)
@@ -160,11 +161,11 @@ def test_a_killed_sweep_continues_and_counts_the_killed_trial_once(tmp_path: Pat
         if runs and json.loads(runs[0].read_text()).get("epochs_done", 0) >= 1:
             break
         time.sleep(0.05)
-    first.send_signal(signal.SIGKILL)
-    first.communicate(timeout=30)
+    first.send_signal(signum)  # SIGKILL: no warning at all; SIGTERM: the run stops at a safe point
+    first.communicate(timeout=60)
     killed_run = runs[0].parent.name
-    assert first.returncode == -signal.SIGKILL
-    assert states(study_of(root, "shared")) == ["RUNNING"]
+    assert first.returncode == (-signal.SIGKILL if signum == signal.SIGKILL else 143)
+    assert states(study_of(root, "shared")) == (["RUNNING"] if signum == signal.SIGKILL else ["FAIL", "WAITING"])
 
     second = _start(tmp_path, root, "--set", "epochs=2")  # --set for every trial: the study goes on
     out, err = second.communicate(timeout=300)
@@ -172,7 +173,8 @@ def test_a_killed_sweep_continues_and_counts_the_killed_trial_once(tmp_path: Pat
     study = study_of(root, "shared")
     assert states(study) == ["FAIL", "COMPLETE", "COMPLETE"]  # the killed one failed, queued again, counted once
     killed, retried = study.trials[0], study.trials[1]
-    assert "died" in killed.user_attrs["error"] and retried.params == killed.params
+    assert ("died" if signum == signal.SIGKILL else "interrupted (SIGTERM)") in killed.user_attrs["error"]
+    assert retried.params == killed.params and retried.user_attrs["run"] != killed_run
     rows = {row["id"]: row for row in json.loads(run_cli("runs", "--runs-dir", str(root), "--json").stdout)}
     assert rows[killed_run]["status"] == "interrupted" and rows[killed_run]["sweep"] == "shared#0"
     assert "2 of 2 trial(s) finished (done)" in out

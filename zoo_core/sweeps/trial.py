@@ -107,8 +107,12 @@ def _train(trial: Any, setup: TrialSetup, overrides: list[str]) -> float:
             trial.set_user_attr("run", run.name)
             mark_pruned(run, str(pruned))
         raise
-    except training.RunInterrupted as stopped:
-        trial.set_user_attr("error", stopped.message)  # the study records it failed; the sweep stops
+    except training.RunInterrupted as stopped:  # the study records it failed, the sweep stops, the point waits
+        trial.set_user_attr("error", stopped.message + "; queued again")
+        run = trial_run(setup.root, trial.study.study_name, trial.number)
+        if run is not None:
+            trial.set_user_attr("run", run.name)
+        trial.study.enqueue_trial(dict(trial.params))
         raise
     except ZooError as error:
         _fail(trial, setup, error.message)
