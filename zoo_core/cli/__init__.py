@@ -22,9 +22,10 @@ from zoo_core.cli.app import BROKEN_PIPE_EXIT, app, err, handles_errors, out, sh
 from zoo_core.cli.introspect import list_rows, show_data
 from zoo_core.cli.run_commands import run_rows
 from zoo_core.cli.bench_commands import bench_command, compare_command
+from zoo_core.cli.sweep_commands import sweep_rows
 
 __all__ = ["app", "bench_command", "compare_command", "err", "global_options_first", "handles_errors", "list_rows",
-           "main", "out", "run_rows", "show_data", "state"]
+           "main", "out", "run_rows", "show_data", "state", "sweep_rows"]
 
 #: Main options that take a value and may also be given after the command name (``zoo run X --registry f.toml``).
 GLOBAL_VALUE_OPTIONS = ("--registry", "--plugins-dir")

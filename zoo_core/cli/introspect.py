@@ -19,9 +19,11 @@ from zoo_core.cli.render import RUN_PARTS, render_plugins, render_rows, render_s
 from zoo_core.components import KINDS, PLURALS, REQUIRED, Component, suggest
 from zoo_core.errors import ConfigError
 from zoo_core.registry import SETTINGS, Registry
+from zoo_core.sweeps.definition import read_sweep
 
 #: Every way to name a kind in 'zoo list KIND': singular or plural.
-LIST_KINDS = {**{k: k for k in PLURALS}, **{plural: k for k, plural in PLURALS.items()}}
+LIST_KINDS = {**{k: k for k in PLURALS}, **{plural: k for k, plural in PLURALS.items()}, "sweep": "sweep",
+              "sweeps": "sweep"}
 
 
 # -- list ------------------------------------------------------------------------------
@@ -45,6 +47,10 @@ def list_rows(registry: Registry, kind: Optional[str] = None, pattern: Optional[
             rows.append({"type": "run", "kind": "run", "name": name, "summary": recipe.summary,
                          "plugin": Path(recipe.source.path).name, "source": str(recipe.source),
                          "unavailable": recipe.unavailable})
+    if kind in (None, "sweep"):
+        for name, entry in sorted(registry.sweeps.items()):
+            rows.append({"type": "sweep", "kind": "sweep", "name": name, "summary": entry.summary,
+                         "plugin": Path(entry.source.path).name, "source": str(entry.source), "unavailable": ""})
     if kind == "setting":
         for name, setting in SETTINGS.items():
             rows.append({"type": "setting", "kind": "setting", "name": name, "summary": setting.parameter.help,
@@ -70,7 +76,7 @@ def _preset_row(preset: Any) -> dict[str, str]:
 @app.command("list")
 @handles_errors
 def list_command(
-    kind: Optional[str] = typer.Argument(None, help="datasets, architectures, optimizers, losses, exporters, presets, runs or settings."),
+    kind: Optional[str] = typer.Argument(None, help="datasets, architectures, optimizers, losses, exporters, presets, runs, sweeps or settings."),
     pattern: Optional[str] = typer.Argument(None, help="Glob on names, e.g. 'tflite*' (plain text matches anywhere)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
@@ -116,14 +122,25 @@ def show_data(registry: Registry, name: str) -> list[dict[str, Any]]:
             found.append(_preset_data(registry, kind, name))
     if name in registry.runs:
         found.append(_run_data(registry, name))
+    if name in registry.sweeps:
+        found.append(sweep_data(registry, name))
     if name in ("settings", "setting") and not found:
         found.append({"type": "settings", "kind": "setting", "name": "settings",
                       "summary": "Run settings, for [runs.NAME] tables and --set",
                       "parameters": [_parameter_data(s.parameter) for s in SETTINGS.values()]})
     if not found:
-        every = sorted({n for kind in KINDS for n in registry.names(kind)} | set(registry.runs))
+        every = sorted({n for kind in KINDS for n in registry.names(kind)} | set(registry.runs) | set(registry.sweeps))
         raise ConfigError(f"nothing is called '{name}'", hint=suggest(name, every, "names ('zoo list' shows all)"))
     return found
+
+
+def sweep_data(registry: Registry, name: str) -> dict[str, Any]:
+    """``zoo show SWEEP``: its base run, metric, sampler, pruner, and each key of the space (no Optuna needed)."""
+    sweep = read_sweep(registry, name)
+    return {"type": "sweep", "kind": "sweep", "name": name, "summary": sweep.summary, "source": str(sweep.source),
+            "run": sweep.run, "metric": sweep.metric, "direction": sweep.direction, "trials": sweep.trials,
+            "sampler": sweep.sampler, "pruner": sweep.pruner.kind, "seed": sweep.seed, "set": sweep.fixed,
+            "space": {key: dimension.describe() for key, dimension in sweep.space.items()}}
 
 
 def _component_data(component: Component) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from zoo_core.registry import SETTINGS, Registry
 
 #: The four components every run has, in the order 'zoo show RUN' lists them.
 RUN_PARTS = ("dataset", "architecture", "optimizer", "loss")
-STATUS_COLOURS = {"completed": "green", "failed": "red", "interrupted": "yellow", "running": "cyan"}
+STATUS_COLOURS = {"completed": "green", "failed": "red", "interrupted": "yellow", "running": "cyan", "pruned": "yellow"}
 
 
 def toml_literal(value: Any) -> str:
@@ -53,9 +53,9 @@ def render_rows(rows: list[dict[str, str]], registry: Registry) -> None:
     for index, (kind, group) in enumerate(groups.items()):
         if index:
             out.print()
-        last = {"run": "file", "setting": "type = default"}.get(kind, "plugin")
+        last = {"run": "file", "sweep": "file", "setting": "type = default"}.get(kind, "plugin")
         table = _table()
-        table.add_column(PLURALS[kind], no_wrap=True)
+        table.add_column(PLURALS.get(kind, f"{kind}s"), no_wrap=True)
         table.add_column("summary", overflow="fold", ratio=1)
         table.add_column(last, no_wrap=kind != "setting", overflow="fold")
         for row in group:
@@ -95,8 +95,25 @@ def render_show(item: dict[str, Any]) -> None:
         _render_parameters(item["parameters"], item["params"])
     elif item["type"] == "settings":
         _render_parameters(item["parameters"], None)
+    elif item["type"] == "sweep":
+        _render_sweep(item)
     else:
         _render_run(item)
+
+
+def _render_sweep(item: dict[str, Any]) -> None:
+    """``zoo show SWEEP``: the base run, what is measured and how the space is searched, then the space."""
+    out.print(f"  defined at {shown(item['source'])}")
+    out.print(f"  run: {shown(item['run'])}   metric: {shown(item['metric'])} ({item['direction']})   "
+              f"trials: {item['trials']}   sampler: {item['sampler']}   pruner: {item['pruner']}   seed: {item['seed']}")
+    if item["set"]:
+        out.print("  every trial: " + ", ".join(f"--set {shown(text)}" for text in item["set"]))
+    table = _table()
+    table.add_column("space", no_wrap=True)
+    table.add_column("values", overflow="fold", ratio=1)
+    for key, values in item["space"].items():
+        table.add_row(shown(key), shown(values))
+    out.print(table)
 
 
 def _render_run(item: dict[str, Any]) -> None:
@@ -255,7 +272,8 @@ def render_metrics(run_id: str, metrics: dict[str, Any]) -> None:
 def runs_table(rows: list[dict[str, Any]]) -> Table:
     """The ``zoo runs`` table of ``run_rows``: id, recipe, status (``completed*``: with problems), started, epochs, accuracy."""
     table = _table()
-    for column in ("id", "recipe", "status", "started", "epochs", "accuracy"):
+    sweeps = any(row.get("sweep") for row in rows)
+    for column in ("id", "recipe", "status", "started", "epochs", "accuracy", *(("sweep",) if sweeps else ())):
         table.add_column(column, no_wrap=True)
     for row in rows:
         status = row["status"]
@@ -265,7 +283,8 @@ def runs_table(rows: list[dict[str, Any]]) -> Table:
         table.add_row(shown(row["id"]), shown(str(row["recipe"])),
                       f"[{STATUS_COLOURS.get(status, 'white')}]{marked}[/]",
                       shown(str(row["started"] or "-").replace("T", " ")[:16]), epochs,
-                      f"{accuracy:.4f}" if accuracy is not None else "-")
+                      f"{accuracy:.4f}" if accuracy is not None else "-",
+                      *((shown(row.get("sweep") or "-"),) if sweeps else ()))
     return table
 
 

@@ -213,8 +213,16 @@ def run_rows(root: Path) -> list[dict[str, Any]]:
                      "epochs_done": manifest.get("epochs_done"), "epochs": settings.get("epochs"),
                      "path": str(run.dir), "error": manifest.get("error") if status != "completed" else None,
                      "problems": run_problems(manifest) if status == "completed" else [],
-                     "resume": f"zoo resume {run.dir}" if status in RESUMABLE else None})
+                     "resume": f"zoo resume {run.dir}" if status in RESUMABLE else None,
+                     "sweep": _sweep_label(manifest.get("sweep"))})
     return rows
+
+
+def _sweep_label(record: Any) -> Optional[str]:
+    """'lr-search#3': the sweep and trial number of a run made by zoo sweep, else None."""
+    if isinstance(record, dict) and isinstance(record.get("name"), str):
+        return f"{record['name']}#{record.get('trial')}"
+    return None
 
 
 def run_problems(manifest: dict[str, Any]) -> list[str]:

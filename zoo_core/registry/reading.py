@@ -60,7 +60,7 @@ def _read_file(registry: Registry, path: Path) -> None:
     builtin = path.resolve() == builtin_registry_path().resolve()
     data, text = read_toml(path)
     for section, entries in data.items():
-        if section != "runs" and section not in SECTIONS:
+        if section not in ("runs", "sweeps") and section not in SECTIONS:
             _unknown_section(path, text, section, entries)
         if not isinstance(entries, dict) or any(not isinstance(v, dict) for v in entries.values()):
             raise ConfigError(f"{Source(str(path), _locate(text, section))}: '{section}' must hold tables",
@@ -70,9 +70,10 @@ def _read_file(registry: Registry, path: Path) -> None:
             if ":" in name:
                 raise ConfigError(f"{source} [{section}.{name}]: names cannot contain ':'",
                                   hint="':' separates a plugin from a name (plugin:name); use '-' instead")
-            if section == "runs":
+            if section in ("runs", "sweeps"):  # a sweep is checked when used (zoo_core.sweeps.definition)
                 summary = table.get("summary", "")
-                registry.runs[name] = Recipe(name, summary if isinstance(summary, str) else "", table, source)
+                entries_of = registry.runs if section == "runs" else registry.sweeps
+                entries_of[name] = Recipe(name, summary if isinstance(summary, str) else "", table, source)
             else:
                 registry.presets[SECTIONS[section]][name] = _preset(registry, SECTIONS[section], name, table, source)
 
@@ -95,7 +96,7 @@ def _unknown_section(path: Path, text: str, section: str, entries: Any) -> None:
     """Raise the error for a top-level table or key that the schema does not have."""
     where = Source(str(path), _locate(text, section))
     what = "section" if isinstance(entries, dict) else "top-level key"
-    hint = suggest(section, [*SECTIONS, "runs"], "valid sections")
+    hint = suggest(section, [*SECTIONS, "runs", "sweeps"], "valid sections")
     if section in RUN_KEYS:
         hint = f"'{section}' belongs in a run: put it under a [runs.NAME] table"
     raise ConfigError(f"{where}: unknown {what} '{section}'", hint=hint)
@@ -170,6 +171,15 @@ def _at_key(error: ConfigError, source: Source, section: str, name: str) -> Conf
     if line and line != source.line:
         error.message = error.message.replace(str(source), f"{source.path}:{line}", 1)
     return error
+
+
+def key_line(source: Source, section: str, name: str, key: str | None = None) -> Source:
+    """Where ``key`` of the entry ``[section.name]`` written at ``source`` is: the same file, the key's line."""
+    try:
+        text = Path(source.path).read_text(encoding="utf-8")
+    except OSError:
+        return source
+    return Source(source.path, _locate(text, section, name, key) or source.line, source.builtin)
 
 
 def _locate(text: str, section: str, name: str | None = None, key: str | None = None) -> int | None:

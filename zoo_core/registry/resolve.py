@@ -71,6 +71,8 @@ class Registry:
     catalog: Catalog
     presets: dict[str, dict[str, Preset]] = field(default_factory=lambda: {k: {} for k in KINDS})
     runs: dict[str, Recipe] = field(default_factory=dict)
+    #: ``[sweeps.NAME]`` tables as written; zoo_core.sweeps.definition checks them when a sweep is used
+    sweeps: dict[str, Recipe] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
 
     # -- components and presets -------------------------------------------------

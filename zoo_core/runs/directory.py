@@ -33,7 +33,7 @@ from zoo_core.files import describe_os_error
 from zoo_core.runs.lock import LOCK_FILE, lock_held, process_alive
 
 RUNS_ROOT_ENV = "ZOO_RUNS_DIR"
-STATUSES = ("running", "completed", "failed", "interrupted")
+STATUSES = ("running", "completed", "failed", "interrupted", "pruned")  # pruned: stopped early by zoo sweep
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _RUN_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
 

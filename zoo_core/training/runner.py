@@ -30,7 +30,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Sequence, TextIO
 
 from zoo_core.errors import RunError, ZooError
 from zoo_core.files import WRITE_ERRNOS, describe_os_error, remove_temporaries, write_text_atomic
@@ -48,8 +48,13 @@ from zoo_core.training.strategy import StartedRun, Strategy, WorkerDone
 
 
 def train(config: RunConfig, registry: Registry, root: str | Path | None = None, progress: str | None = None,
-          stream: TextIO | None = None, cluster: Cluster | None = None) -> RunOutcome:
+          stream: TextIO | None = None, cluster: Cluster | None = None, *, extra_callbacks: Sequence[Any] = (),
+          record: dict[str, Any] | None = None) -> RunOutcome:
     """Run ``config`` from scratch in a new run directory.
+
+    ``extra_callbacks`` are Keras callbacks called after zoo's own at each
+    step (zoo sweep's pruning); ``record`` adds entries to manifest.json
+    (zoo sweep's ``sweep`` record). An exception a callback raises fails the run.
 
     Everything that can be checked is checked before the run directory is
     created: the runs root is writable, the cluster (``cluster``: from
@@ -63,9 +68,9 @@ def train(config: RunConfig, registry: Registry, root: str | Path | None = None,
     with StopRequests("the set-up of the run", note="no run directory was created") as stops:
         prepared = prepare(config, strategy)
         check_writable(root_path, bytes_needed(prepared.model, config))
-        run, manifest, lock = strategy.place_run(lambda folder: start_run(config, registry, folder), root_path)
+        run, manifest, lock = strategy.place_run(lambda folder: start_run(config, registry, folder, record), root_path)
         try:
-            return _train_in(run, manifest, config, prepared, strategy, stops, progress, stream)
+            return _train_in(run, manifest, config, prepared, strategy, stops, progress, stream, extra_callbacks)
         finally:
             lock.release()
 
@@ -165,7 +170,8 @@ def component_records(config: RunConfig) -> list[dict[str, Any]]:
             for c in config.choices()]
 
 
-def start_run(config: RunConfig, registry: Registry, root: str | Path | None = None) -> StartedRun:
+def start_run(config: RunConfig, registry: Registry, root: str | Path | None = None,
+              record: dict[str, Any] | None = None) -> StartedRun:
     """Create the run directory (locked), write config.toml and a 'running' manifest.
 
     If writing them fails (full disk...), the new directory is removed again
@@ -182,7 +188,7 @@ def start_run(config: RunConfig, registry: Registry, root: str | Path | None = N
             "pid": os.getpid(), "host": socket.gethostname(),
             "versions": versions(), "plugins": distributions,
             "components": component_records(config), "settings": config.settings,
-            "epochs_done": 0,
+            "epochs_done": 0, **(record or {}),
         }, reserve=True)
     except OSError as error:
         lock.release()
@@ -194,11 +200,12 @@ def start_run(config: RunConfig, registry: Registry, root: str | Path | None = N
 
 
 def _train_in(run: Run, manifest: Manifest, config: RunConfig, prepared: Prepared, strategy: Strategy,
-              stops: StopRequests, progress: str | None, stream: TextIO | None) -> RunOutcome:
+              stops: StopRequests, progress: str | None, stream: TextIO | None,
+              extra_callbacks: Sequence[Any] = ()) -> RunOutcome:
     """Fit and finish in a run directory; whatever stops it, the manifest says why (interrupted or failed)."""
     started = time.perf_counter()
     try:
-        outcome = _fit_and_finish(run, manifest, config, prepared, strategy, stops, progress, stream)
+        outcome = _fit_and_finish(run, manifest, config, prepared, strategy, stops, progress, stream, extra_callbacks)
     except KeyboardInterrupt as error:
         stops.quiet = True
         signum = getattr(error, "signum", None) or stops.signum or signal.SIGINT
@@ -255,7 +262,8 @@ class _Callbacks:
 
 
 def _fit_and_finish(run: Run, manifest: Manifest, config: RunConfig, prepared: Prepared, strategy: Strategy,
-                    stops: StopRequests, progress: str | None, stream: TextIO | None) -> RunOutcome:
+                    stops: StopRequests, progress: str | None, stream: TextIO | None,
+                    extra_callbacks: Sequence[Any] = ()) -> RunOutcome:
     """Fit the remaining epochs, then let the chief finish the run (evaluate, save, plot, export, report)."""
     from zoo_core.training.progress import progress_mode
 
@@ -269,6 +277,7 @@ def _fit_and_finish(run: Run, manifest: Manifest, config: RunConfig, prepared: P
     data = _input(config, prepared, strategy, live_progress=mode == "bar")
     model.steps_per_execution = data.steps_per_execution
     callbacks = _callbacks(run, manifest, config, prepared, stops, mode, data.steps, stream)
+    callbacks.all[-1:-1] = list(extra_callbacks)  # after the checkpoint of an epoch, before the safe-point stop
     manifest.update(epochs_done=prepared.first_epoch,
                     engine={"threads": prepared.threads, "steps_per_execution": model.steps_per_execution,
                             "steps_per_epoch": data.steps})
