@@ -22,7 +22,7 @@ from zoo_core.errors import DataError
 TestSplit = Annotated[float, Range(0, 1, low_open=True, high_open=True)]
 
 
-def csv_dataset(path: str, test_path: str = "", test_split: TestSplit = 0.2, label: str | int = -1,
+def csv_dataset(path: str = "", test_path: str = "", test_split: TestSplit = 0.2, label: str | int = -1,
                 features: list[str] = [], header: Literal["auto"] | bool = "auto",  # noqa: B006
                 delimiter: str = "auto", standardise: bool = True, seed: int = 42) -> Any:
     """Your own table: a CSV file, one example per row, a label column and numeric feature columns.
@@ -35,7 +35,7 @@ def csv_dataset(path: str, test_path: str = "", test_split: TestSplit = 0.2, lab
     ``zoo predict`` takes CSV rows of raw features.
 
     Args:
-        path: the CSV file; relative to the working directory.
+        path: the CSV file; relative to the working directory; required.
         test_path: a separate test CSV with the same columns; empty: split off test_split.
         test_split: fraction of each class held out for testing (seeded), when there is no test_path.
         label: the label column: its name in the header, or its index (0 the first, -1 the last).
@@ -53,6 +53,10 @@ def csv_dataset(path: str, test_path: str = "", test_split: TestSplit = 0.2, lab
     from zoo_plugins.splits import shuffled, stratified_split
 
     where = "dataset csv"
+    if not path:
+        raise DataError(f"{where}: no file given (its parameter path is empty)",
+                        hint="set path to a CSV file: path = \"data/wine.csv\" in the dataset's registry.toml "
+                             "entry, or --set dataset.path=data/wine.csv")
     if delimiter != "auto" and len(delimiter) != 1:
         raise DataError(f"{where}: delimiter must be one character or \"auto\", got {delimiter!r}",
                         hint="e.g. delimiter = \";\" or \"\\t\" (tab)")

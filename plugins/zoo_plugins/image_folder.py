@@ -26,7 +26,7 @@ ImageSize = Annotated[list[Annotated[int, Range(1, 4096)]], Range(high=2)]
 NAMED = 5
 
 
-def image_folder(path: str, test_path: str = "", test_split: TestSplit = 0.2, image_size: ImageSize = [],  # noqa: B006
+def image_folder(path: str = "", test_path: str = "", test_split: TestSplit = 0.2, image_size: ImageSize = [],  # noqa: B006
                  color: Literal["grayscale", "rgb"] = "grayscale", skip_bad: bool = False, seed: int = 42) -> Any:
     """Your own images: a folder with one sub-folder of PNG/JPEG files per class; pixels scaled to [0, 1].
 
@@ -37,7 +37,7 @@ def image_folder(path: str, test_path: str = "", test_split: TestSplit = 0.2, im
     resized as here.
 
     Args:
-        path: the folder of class sub-folders (path/CLASS/*.png); relative to the working directory.
+        path: the folder of class sub-folders (path/CLASS/*.png); relative to the working directory; required.
         test_path: a separate test folder with the same layout and classes; empty: split off test_split.
         test_split: fraction of each class held out for testing (seeded), when there is no test_path.
         image_size: [height, width] to resize every image to; empty: the size of the first image, and
@@ -53,6 +53,10 @@ def image_folder(path: str, test_path: str = "", test_split: TestSplit = 0.2, im
     from zoo_plugins.splits import shuffled, stratified_split
 
     where = "dataset image-folder"
+    if not path:
+        raise DataError(f"{where}: no folder given (its parameter path is empty)",
+                        hint="set path to a folder with one sub-folder of images per class: path = \"data/digits\" "
+                             "in the dataset's registry.toml entry, or --set dataset.path=data/digits")
     if len(image_size) == 1:
         raise DataError(f"{where}: image_size must be [height, width], got {image_size}",
                         hint="e.g. --set 'dataset.image_size=[28, 28]', or [] for the size of the images")
