@@ -50,7 +50,6 @@ def csv_dataset(path: str = "", test_path: str = "", test_split: TestSplit = 0.2
 
     from zoo_core.data import Dataset, DatasetInfo
     from zoo_plugins.csv_table import read_table
-    from zoo_plugins.splits import shuffled, stratified_split
 
     where = "dataset csv"
     if not path:
@@ -66,16 +65,9 @@ def csv_dataset(path: str = "", test_path: str = "", test_split: TestSplit = 0.2
         raise DataError(f"{where}: column '{table.names[columns[0]]}' of '{path}' (the label) holds one value, "
                         f"'{names[0]}'; a classifier needs two classes or more",
                         hint="check the label column (label = NAME or index)")
-    classes = {name: number for number, name in enumerate(names)}
-    y = np.asarray([classes[value] for value in values], dtype=np.int64)
-    if test_path:
-        test = read_table(Path(test_path), header, delimiter, where, "test_path")
-        raw_test, test_values = _test_examples(test, table, columns, names, where)
-        y_test = np.asarray([classes[value] for value in test_values], dtype=np.int64)
-        train_order, test_order = shuffled(len(y), seed), shuffled(len(y_test), seed + 1)
-    else:
-        train_order, test_order = stratified_split(y, test_split, seed, where)
-        raw_test, y_test = raw, y
+    test = read_table(Path(test_path), header, delimiter, where, "test_path") if test_path else None
+    raw_test, y, y_test, train_order, test_order = _split(table, test, raw, values, names, columns, test_split,
+                                                          seed, where)
     raw_train, raw_test, y_train, y_test = raw[train_order], raw_test[test_order], y[train_order], y_test[test_order]
     feature_names = [table.names[index] for index in columns[1:]]
     mean, std = _statistics(raw_train, feature_names, where) if standardise else (None, None)
@@ -90,6 +82,23 @@ def csv_dataset(path: str = "", test_path: str = "", test_split: TestSplit = 0.2
                     + (", each standardised with the training split's mean and standard deviation."
                        if standardise else ", raw."))
     return Dataset(x_train, y_train, x_test, y_test, info)
+
+
+def _split(table: Any, test: Any, raw: Any, values: list[str], names: list[str], columns: list[int],
+           test_split: float, seed: int, where: str) -> tuple[Any, Any, Any, Any, Any]:
+    """``(raw test features, labels, test labels, training order, test order)``: the rows of the ``test`` table,
+    or (None) a stratified split of the training rows."""
+    import numpy as np
+
+    from zoo_plugins.splits import shuffled, stratified_split
+
+    classes = {name: number for number, name in enumerate(names)}
+    y = np.asarray([classes[value] for value in values], dtype=np.int64)
+    if test is None:
+        return raw, y, y, *stratified_split(y, test_split, seed, where)
+    raw_test, test_values = _test_examples(test, table, columns, names, where)
+    y_test = np.asarray([classes[value] for value in test_values], dtype=np.int64)
+    return raw_test, y, y_test, shuffled(len(y), seed), shuffled(len(y_test), seed + 1)
 
 
 def _examples(table: Any, label: str | int, features: list[str], where: str) -> tuple[Any, list[str], list[str],

@@ -49,7 +49,6 @@ def image_folder(path: str = "", test_path: str = "", test_split: TestSplit = 0.
     import numpy as np
 
     from zoo_core.data import Dataset, DatasetInfo
-    from zoo_plugins.image_files import list_folder
     from zoo_plugins.splits import shuffled, stratified_split
 
     where = "dataset image-folder"
@@ -61,19 +60,7 @@ def image_folder(path: str = "", test_path: str = "", test_split: TestSplit = 0.
         raise DataError(f"{where}: image_size must be [height, width], got {image_size}",
                         hint="e.g. --set 'dataset.image_size=[28, 28]', or [] for the size of the images")
     size = (image_size[1], image_size[0]) if image_size else None  # Pillow's (width, height)
-    train = list_folder(Path(path), where, "path")
-    names = sorted(set(train.classes))
-    if len(names) < 2:
-        raise DataError(f"{where}: folder '{path}' has one class sub-folder ('{names[0]}'); a classifier needs two "
-                        "or more", hint="add a sub-folder of images for every other class")
-    test = list_folder(Path(test_path), where, "test_path") if test_path else None
-    if test is not None:
-        unknown = sorted(set(test.classes) - set(names))
-        if unknown:
-            raise DataError(f"{where}: test folder '{test_path}' has class folder(s) {', '.join(unknown)} that the "
-                            f"training folder '{path}' does not have (its classes: {', '.join(names)})",
-                            hint="give both folders the same class sub-folders (a model cannot predict a class "
-                                 "it never saw)")
+    train, test, names = _listings(path, test_path, where)
     ignored = train.ignored + (test.ignored if test else [])
     if ignored:
         _warn(f"{where}: ignored {len(ignored)} file(s) that are not images ({_some(ignored)})")
@@ -93,6 +80,26 @@ def image_folder(path: str = "", test_path: str = "", test_split: TestSplit = 0.
         extra=_record(skipped, len(ignored)))
     scale = np.float32(1.0 / 255.0)
     return Dataset(x[train_order] * scale, y[train_order], x_test[test_order] * scale, y_test[test_order], info)
+
+
+def _listings(path: str, test_path: str, where: str) -> tuple[Any, Any, list[str]]:
+    """The training folder's and the test folder's (None) images, and the class names; DataError for a training
+    folder of one class or a test folder with a class the training folder lacks."""
+    from zoo_plugins.image_files import list_folder
+
+    train = list_folder(Path(path), where, "path")
+    names = sorted(set(train.classes))
+    if len(names) < 2:
+        raise DataError(f"{where}: folder '{path}' has one class sub-folder ('{names[0]}'); a classifier needs two "
+                        "or more", hint="add a sub-folder of images for every other class")
+    test = list_folder(Path(test_path), where, "test_path") if test_path else None
+    unknown = sorted(set(test.classes) - set(names)) if test is not None else []
+    if unknown:
+        raise DataError(f"{where}: test folder '{test_path}' has class folder(s) {', '.join(unknown)} that the "
+                        f"training folder '{path}' does not have (its classes: {', '.join(names)})",
+                        hint="give both folders the same class sub-folders (a model cannot predict a class "
+                             "it never saw)")
+    return train, test, names
 
 
 def _decode(listing: Any, names: list[str], color: str, size: tuple[int, int] | None, skip_bad: bool,
