@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from zoo_core.data import check_dataset
+from zoo_core.data import DatasetInfo, check_dataset
 from zoo_core.errors import DataError
 from zoo_core.predict import load_input
 from zoo_plugins.csv_data import csv_dataset
@@ -249,3 +249,16 @@ def test_zoo_run_from_a_users_registry_and_predict_on_a_csv(tmp_path: Path, wine
         assert sum(answer == f"class_{label}" for answer, label in zip(answers, y[::30])) >= 5, answers
     result = run_cli("evaluate", str(run))
     assert result.exit_code == 0, result.output
+
+
+def test_predict_reads_the_features_of_a_table_with_its_label_column(wine_csv: Path, wine: tuple) -> None:
+    """``zoo predict`` on a CSV like the training file: the header picks the model's features, the label is ignored."""
+    x, _, _ = wine
+    contract = csv_dataset(str(wine_csv)).info.to_dict()
+    inputs = load_input(wine_csv, contract)
+    assert inputs.shape == (178, 13)
+    np.testing.assert_allclose(inputs, DatasetInfo.from_dict(contract).normalise(x), atol=1e-5)
+    lines = wine_csv.read_text().splitlines()
+    wine_csv.write_text("\n".join(lines[:5] + [lines[5] + ",extra"]) + "\n")
+    with pytest.raises(DataError, match="line 6 has 15 values; the header has 14 columns"):
+        load_input(wine_csv, contract)
