@@ -227,6 +227,7 @@ component = "image-folder"
 summary = "My digits, as PNG files"
 path = "digits"
 test_path = "digits-test"
+skip_bad = true
 
 [runs.digits-mlp]
 dataset = "my-digits"
@@ -242,6 +243,7 @@ batch_size = 32
 @pytest.mark.slow
 def test_zoo_run_from_a_users_registry_and_predict_on_pngs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_folder(tmp_path / "digits", *mnist_slice("train", 2000))
+    (tmp_path / "digits" / "three" / "damaged.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(40))
     test_images, test_labels = mnist_slice("test", 300)
     write_folder(tmp_path / "digits-test", test_images, test_labels)
     (tmp_path / "registry.toml").write_text(REGISTRY)
@@ -253,6 +255,8 @@ def test_zoo_run_from_a_users_registry_and_predict_on_pngs(tmp_path: Path, monke
     assert manifest["data_source"] == "digits"
     assert manifest["dataset"]["class_names"] == sorted(NAMES)
     assert manifest["samples"] == {"train": 2000, "test": 300}
+    skipped = manifest["dataset"]["extra"]["skipped_images"]  # skip_bad: the damaged file is counted
+    assert skipped["count"] == 1 and "damaged.png" in skipped["first"][0]
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["accuracy"] > 0.8
     # new images, of another size and in colour: predict resizes and converts them as training did
