@@ -109,7 +109,8 @@ def _examples(table: Any, label: str | int, features: list[str], where: str) -> 
     label_column = column_index(table, label, where)
     columns = feature_columns(table, label_column, features, where)
     if not columns:
-        raise DataError(f"{where}: '{table.path}' has no feature columns (only the label '{table.names[label_column]}')",
+        raise DataError(f"{where}: '{table.path}' has no feature columns "
+                        f"(only the label '{table.names[label_column]}')",
                         hint="a CSV needs one label column and at least one feature column")
     names, values = class_values(labels(table, label_column, where))
     return numbers(table, columns, where), values, names, [label_column, *columns]

@@ -109,7 +109,8 @@ class Decoded:
 
 def decode_images(files: list[Path], rgb: bool, size: tuple[int, int] | None, skip_bad: bool,
                   where: str) -> Decoded:
-    """Decode ``files`` (in a thread pool when they are large): convert to grayscale or RGB, resize to ``size`` ``(width, height)``.
+    """Decode ``files`` (in a thread pool when they are large): convert to grayscale or RGB, resize to ``size``
+    ``(width, height)``.
 
     Without ``size`` every image must have the size of the first one;
     a different one is a DataError naming the file. An unreadable image is a

@@ -26,7 +26,8 @@ ImageSize = Annotated[list[Annotated[int, Range(1, 4096)]], Range(high=2)]
 NAMED = 5
 
 
-def image_folder(path: str = "", test_path: str = "", test_split: TestSplit = 0.2, image_size: ImageSize = [],  # noqa: B006
+def image_folder(path: str = "", test_path: str = "", test_split: TestSplit = 0.2,
+                 image_size: ImageSize = [],  # noqa: B006 - never changed; [] is how config.toml writes it
                  color: Literal["grayscale", "rgb"] = "grayscale", skip_bad: bool = False, seed: int = 42) -> Any:
     """Your own images: a folder with one sub-folder of PNG/JPEG files per class; pixels scaled to [0, 1].
 
@@ -63,7 +64,7 @@ def image_folder(path: str = "", test_path: str = "", test_split: TestSplit = 0.
     train, test, names = _listings(path, test_path, where)
     ignored = train.ignored + (test.ignored if test else [])
     if ignored:
-        _warn(f"{where}: ignored {len(ignored)} file(s) that are not images ({_some(ignored)})")
+        _warn(f"{where}: ignored {len(ignored)} file(s) that are not images in a class folder ({_some(ignored)})")
     x, y, skipped = _decode(train, names, color, size, skip_bad, where)
     if test is not None:
         x_test, y_test, more = _decode(test, names, color, (x.shape[2], x.shape[1]), skip_bad, where)
