@@ -97,16 +97,18 @@ def test_image_size_resizes_and_rgb_gives_three_channels(digits: Path) -> None:
 
 
 def test_predict_prepares_an_image_exactly_as_training_did(tmp_path: Path) -> None:
-    """A 56x56 RGB JPEG-free PNG: load_input with the contract gives the training pixels of that file."""
+    """56x56 RGB PNG and JPEG files: load_input with the contract gives the training pixels of that file."""
     rng = np.random.default_rng(0)
     root = tmp_path / "shapes"
     for name in ("a", "b"):
         (root / name).mkdir(parents=True)
         for index in range(3):
-            Image.fromarray(rng.integers(0, 255, (56, 56, 3), dtype=np.uint8)).save(root / name / f"{index}.png")
+            suffix = ".jpg" if index == 0 else ".png"  # JPEG and PNG alike
+            Image.fromarray(rng.integers(0, 255, (56, 56, 3), dtype=np.uint8)).save(root / name / f"{index}{suffix}")
     dataset = image_folder(str(root), image_size=[28, 28], color="grayscale", test_split=0.5)
+    assert len(dataset.x_train) + len(dataset.x_test) == 6
     contract = dataset.info.to_dict()
-    prepared = np.concatenate([load_input(path, contract) for path in sorted(root.rglob("*.png"))])
+    prepared = np.concatenate([load_input(path, contract) for path in sorted(root.rglob("*.*g"))])
     for x in np.concatenate([dataset.x_train, dataset.x_test]):
         assert np.abs(prepared - x).reshape(len(prepared), -1).max(axis=1).min() < 1e-6
 
