@@ -13,7 +13,7 @@ from conftest import run_cli, run_zoo
 from zoo_core import cli
 from zoo_core.errors import ConfigError
 
-BUILTIN_NAMES = ["mnist", "mlp", "adam", "adamw", "rmsprop", "sgd", "categorical-crossentropy",
+BUILTIN_NAMES = ["mnist", "image-folder", "csv", "mlp", "adam", "adamw", "rmsprop", "sgd", "categorical-crossentropy",
                  "sparse-categorical-crossentropy", "savedmodel", "tflite"]
 PRESETS = ["mlp-128-64-10", "tflite-dynamic", "tflite-float16", "tflite-int8"]
 

@@ -65,10 +65,26 @@ def test_the_builtin_catalog_has_components_of_every_kind() -> None:
     assert {kind for kind, _ in conformance_cases(catalog=BUILTINS)} == set(KINDS)
 
 
+@pytest.fixture(scope="module")
+def user_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Parameters for the built-in datasets that read a user's files: a tiny image folder and CSV table."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("user-data")
+    rng = np.random.default_rng(0)
+    for name in ("cat", "dog"):
+        (root / "images" / name).mkdir(parents=True)
+        for index in range(4):
+            Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(root / "images" / name / f"{index}.png")
+    rows = [f"{a:.3f},{b:.3f},{'yes' if a > b else 'no'}" for a, b in rng.normal(size=(20, 2))]
+    (root / "table.csv").write_text("a,b,label\n" + "\n".join(rows) + "\n")
+    return {"image-folder": {"path": str(root / "images")}, "csv": {"path": str(root / "table.csv")}}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(("kind", "name"), cases(conformance_cases(catalog=BUILTINS)))
-def test_every_builtin_component_conforms(kind: str, name: str) -> None:
-    assert_conforms(kind, name, catalog=BUILTINS)
+def test_every_builtin_component_conforms(kind: str, name: str, user_data: dict[str, dict[str, Any]]) -> None:
+    assert_conforms(kind, name, user_data.get(name) if kind == "dataset" else None, catalog=BUILTINS)
 
 
 def builtin_exporter_presets() -> list[Any]:

@@ -27,7 +27,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILTIN_PLUGINS = {"mnist", "mlp", "keras-optimizers", "keras-losses", "savedmodel", "tflite"}
+BUILTIN_PLUGINS = {"mnist", "image-folder", "csv", "mlp", "keras-optimizers", "keras-losses", "savedmodel", "tflite"}
 #: distribution -> (plugin name, the error `zoo plugins` shows for it)
 BROKEN = {
     "zoo-fixture-import-error": (
@@ -183,7 +183,7 @@ def test_the_bare_name_of_a_collision_is_an_error_listing_both(use_plugins: UseP
     catalog = load_catalog(warn=lambda line: None)
     with pytest.raises(AmbiguousNameError, match="dataset 'mnist' is ambiguous"):
         catalog.find("dataset", "mnist")
-    assert catalog.names("dataset") == ["fixture-collision:mnist", "mnist:mnist"]
+    assert catalog.names("dataset") == ["csv", "fixture-collision:mnist", "image-folder", "mnist:mnist"]
     registry = load_registry(catalog, cwd=in_tmp_cwd)
     assert registry.run("mnist-mlp").dataset.component.distribution == "zoo"
     assert registry.run("mnist-mlp", ["dataset=fixture-collision:mnist"]).dataset.component.plugin == \
@@ -397,7 +397,8 @@ def test_catalog_names_and_lookups(builtin_catalog: Catalog) -> None:
         builtin_catalog.find("optimizer", "adma")
     assert str(error.value) == ("unknown optimizer 'adma'\n  hint: did you mean 'adam' or 'adamw'? "
                                 "available optimizers: adam, adamw, rmsprop, sgd")
-    assert [p.name for p in builtin_catalog.plugins if p.builtin][:2] == ["keras-losses", "keras-optimizers"]
+    builtins = [p.name for p in builtin_catalog.plugins if p.builtin]
+    assert builtins == sorted(builtins) and {"keras-losses", "keras-optimizers"} <= set(builtins)
 
 
 # -- hookspecs and their documentation -----------------------------------------------------

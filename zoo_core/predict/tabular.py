@@ -20,8 +20,9 @@ def read_csv_rows(path: Path, features: int, feature_names: list[str] | None = N
     """The numbers of a CSV file as an ``(n, features)`` float64 array, in the model's feature order.
 
     Blank lines are skipped. A first row without any number is a header:
-    when the model records ``feature_names`` the header must name the same
-    features (in any order; columns are put in the model's order). Raises
+    when the model records ``feature_names`` the header must name those
+    features (in any order; columns are put in the model's order); other
+    columns, e.g. the label of a training table, are then ignored. Raises
     DataError naming the line and column of a row with the wrong number of
     values, a cell that is not a number, or NaN/infinity.
     """
@@ -31,16 +32,16 @@ def read_csv_rows(path: Path, features: int, feature_names: list[str] | None = N
     if not lines:
         raise DataError(f"input '{path}' holds no rows of numbers",
                         hint=f"write one example per line: {features} comma-separated numbers")
-    order = None
+    order, width = None, features
     if not any(_is_number(cell) for cell in lines[0][1]):  # a row of names: the header
         order = _header_order(path, lines[0], features, feature_names or [])
+        width = len(lines[0][1])
         lines = lines[1:]
-    rows = [_row_values(path, number, cells, features) for number, cells in lines]
+    rows = [_row_values(path, number, cells, features, width, order) for number, cells in lines]
     if not rows:
         raise DataError(f"input '{path}' has a header row but no rows of numbers",
                         hint=f"add one example per line: {features} comma-separated numbers")
-    array = np.asarray(rows, dtype=np.float64)
-    return array[:, order] if order is not None else array
+    return np.asarray(rows, dtype=np.float64)
 
 
 def _read_lines(path: Path) -> list[tuple[int, list[str]]]:
@@ -67,11 +68,13 @@ def _header_order(path: Path, header: tuple[int, list[str]], features: int,
                   feature_names: list[str]) -> list[int] | None:
     """Column index of each model feature, from a header row (None: keep the file's order)."""
     number, names = header
+    if feature_names and len(set(names)) == len(names) and set(feature_names) <= set(names):
+        return None if names == list(feature_names) else [names.index(name) for name in feature_names]
     if len(names) != features:
         raise DataError(f"input '{path}' line {number} (the header) names {len(names)} column"
                         f"{'s' * (len(names) != 1)}; the model takes {features} features",
                         hint=_separator_hint(names) or _names_hint(feature_names, features))
-    if not feature_names or names == list(feature_names):
+    if not feature_names:
         return None
     unknown = [name for name in names if name not in feature_names]
     missing = [name for name in feature_names if name not in names]
@@ -96,14 +99,17 @@ def _names_hint(feature_names: list[str], features: int) -> str:
     return f"give {features} numbers per line; a header row is optional"
 
 
-def _row_values(path: Path, number: int, cells: list[str], features: int) -> list[float]:
-    """The numbers of one line; DataError for a wrong count, a non-number, NaN or infinity."""
-    if len(cells) != features:
-        raise DataError(f"input '{path}' line {number} has {len(cells)} value{'s' * (len(cells) != 1)}; "
-                        f"the model takes {features} features",
-                        hint=_separator_hint(cells) or f"one example per line: {features} comma-separated numbers")
+def _row_values(path: Path, number: int, cells: list[str], features: int, width: int,
+                columns: list[int] | None) -> list[float]:
+    """The numbers of one line of ``width`` cells, those of ``columns`` (None: all), in that order; DataError
+    for a wrong count, a non-number, NaN or infinity."""
+    if len(cells) != width:
+        expected = f"the model takes {features} features" if width == features else f"the header has {width} columns"
+        raise DataError(f"input '{path}' line {number} has {len(cells)} value{'s' * (len(cells) != 1)}; {expected}",
+                        hint=_separator_hint(cells) or f"one example per line: {width} comma-separated numbers")
     values = []
-    for column, cell in enumerate(cells, start=1):
+    for index in columns if columns is not None else range(width):
+        column, cell = index + 1, cells[index]
         where = f"input '{path}' line {number}, column {column}"
         if not cell:
             raise DataError(f"{where} is empty", hint="fill in every value (e.g. with the feature's mean)")

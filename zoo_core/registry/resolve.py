@@ -175,8 +175,12 @@ class Registry:
                                    key="exporters" if kind == "exporter" else kind) from None  # its key in a run table
 
     def _example(self, kind: str) -> str:
+        """A name for hints: a component that zoo's own recipes use (``mnist``), else the first by name."""
         names = self.names(kind)
-        return names[0] if names else "name"
+        used = [recipe.table.get(kind) for recipe in getattr(self, "runs", {}).values() if recipe.source.builtin]
+        presets = getattr(self, "presets", {}).get(kind, {})
+        return next((name for name in used if isinstance(name, str) and name in names and name not in presets),
+                    names[0] if names else "name")
 
     def _elsewhere(self, kind: str, name: str) -> str:
         """' (it is an architecture)' when ``name`` exists as another kind."""

@@ -1,0 +1,192 @@
+"""Reading a CSV table for the csv dataset: delimiter and header detection, the label and feature columns,
+numbers checked cell by cell (file, line, column in every message).
+
+Python's csv module parses; numpy holds the numbers. Importing this module
+imports neither numpy nor anything heavy.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zoo_core.errors import DataError
+
+#: Delimiters the sniffer chooses from.
+DELIMITERS = ",;\t|"
+#: Cells read as a missing value (in any case), besides an empty one.
+MISSING = ("na", "n/a", "nan", "null", "none", "?", "-")
+
+
+@dataclass
+class Table:
+    """The cells of a CSV file: the header (column names) and the rows with their 1-based line numbers."""
+
+    path: Path
+    names: list[str]
+    rows: list[tuple[int, list[str]]]
+
+
+def read_table(path: Path, header: str | bool, delimiter: str, where: str, parameter: str) -> Table:
+    """The rows of ``path``; ``header`` "auto" (see :func:`has_header`), true or false; ``delimiter`` "auto" or one
+    character."""
+    text = _read_text(path, where, parameter)
+    if delimiter == "auto":
+        delimiter = sniff_delimiter(text)
+    lines = [(number, [cell.strip() for cell in cells])
+             for number, cells in enumerate(csv.reader(text.splitlines(), delimiter=delimiter), start=1)
+             if any(cell.strip() for cell in cells)]
+    if not lines:
+        raise DataError(f"{where}: '{path}' holds no rows", hint="one example per line, values separated by commas")
+    if header == "auto":
+        header = has_header(lines)
+    width = len(lines[0][1])
+    names = lines[0][1] if header else [f"column_{index}" for index in range(width)]
+    rows = lines[1:] if header else lines
+    if header and len(set(names)) != len(names):
+        duplicate = next(name for name in names if names.count(name) > 1)
+        raise DataError(f"{where}: '{path}' line {lines[0][0]} (the header) names column '{duplicate}' twice",
+                        hint="give every column a distinct name")
+    for number, cells in rows:
+        if len(cells) != width:
+            raise DataError(f"{where}: '{path}' line {number} has {len(cells)} value(s); the "
+                            f"{'header' if header else 'first line'} has {width}",
+                            hint=f"every line needs {width} values separated by {_name(delimiter)}")
+    if not rows:
+        raise DataError(f"{where}: '{path}' has a header but no rows of data")
+    return Table(path, names, rows)
+
+
+def _read_text(path: Path, where: str, parameter: str) -> str:
+    if not path.is_file():
+        what = "is a folder, not a CSV file" if path.is_dir() else "does not exist"
+        extra = '; for a folder of images use dataset = "image-folder"' if path.is_dir() else ""
+        raise DataError(f"{where}: '{path}' {what}",
+                        hint=f"set {parameter} to a CSV file (relative paths are read from the working "
+                             f"directory){extra}")
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataError(f"{where}: '{path}' is not a readable UTF-8 text file ({error})",
+                        hint="save the table as CSV in UTF-8") from None
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter of a CSV text (one of , ; tab |) by Python's csv.Sniffer; a comma if it cannot tell."""
+    try:
+        return csv.Sniffer().sniff(text[:64 * 1024], delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        return ","
+
+
+def has_header(lines: list[tuple[int, list[str]]]) -> bool:
+    """The rule of ``header = "auto"``: the first row is a header if a cell of it is not a number where the
+    second row holds a number (column names above numbers)."""
+    if len(lines) < 2:
+        return not any(is_number(cell) for cell in lines[0][1])
+    first, second = lines[0][1], lines[1][1]
+    return any(not is_number(a) and is_number(b) for a, b in zip(first, second))
+
+
+def is_number(cell: str) -> bool:
+    """A cell holding a finite number."""
+    try:
+        return math.isfinite(float(cell))
+    except ValueError:
+        return False
+
+
+def _name(delimiter: str) -> str:
+    return {",": "commas", ";": "semicolons", "\t": "tabs", "|": "bars"}.get(delimiter, repr(delimiter))
+
+
+def column_index(table: Table, label: str | int, where: str) -> int:
+    """The index of the label column: a name in the header, or an index (0-based; negative from the end)."""
+    names = table.names
+    if isinstance(label, int):
+        if not -len(names) <= label < len(names):
+            raise DataError(f"{where}: label column index {label} is out of range: '{table.path}' has "
+                            f"{len(names)} columns (0..{len(names) - 1}, or -1 for the last)")
+        return label % len(names)
+    if label not in names:
+        close = difflib.get_close_matches(label, names, n=1)
+        raise DataError(f"{where}: '{table.path}' has no column '{label}' (its columns: {', '.join(names)})",
+                        hint=f"did you mean '{close[0]}'?" if close else
+                        "name a column of the header, or give its index (0 is the first, -1 the last)")
+    return names.index(label)
+
+
+def feature_columns(table: Table, label: int, features: list[str], where: str) -> list[int]:
+    """The indices of the feature columns: ``features`` (names) in that order, or every column but the label."""
+    if not features:
+        return [index for index in range(len(table.names)) if index != label]
+    unknown = [name for name in features if name not in table.names]
+    if unknown:
+        raise DataError(f"{where}: '{table.path}' has no column '{unknown[0]}' (its columns: "
+                        f"{', '.join(table.names)})", hint="features must name columns of the header")
+    if table.names[label] in features:
+        raise DataError(f"{where}: column '{table.names[label]}' is both the label and a feature",
+                        hint="leave the label out of features")
+    return [table.names.index(name) for name in features]
+
+
+def numbers(table: Table, columns: list[int], where: str) -> Any:
+    """The cells of ``columns`` as an ``(n, len(columns))`` float64 array; DataError naming the line and column
+    of a missing value or a cell that is not a number."""
+    import numpy as np
+
+    cells = [[row[index] for index in columns] for _, row in table.rows]
+    try:
+        values = np.asarray(cells, dtype=np.float64).reshape(len(cells), len(columns))
+        if np.isfinite(values).all():
+            return values
+    except ValueError:
+        pass
+    for number, row in table.rows:  # find the first bad cell, for the message
+        for index in columns:
+            if not is_number(row[index]):
+                _refuse_cell(table, number, index, row[index], where)
+    raise DataError(f"{where}: '{table.path}' holds values that are not finite numbers")  # not reached
+
+
+def _refuse_cell(table: Table, number: int, index: int, cell: str, where: str) -> None:
+    """DataError for a feature cell that is missing or not a finite number."""
+    at = f"{where}: '{table.path}' line {number}, column '{table.names[index]}'"
+    if not cell or cell.lower() in MISSING:
+        raise DataError(f"{at}: missing value{f' ({cell!r})' if cell else ''}",
+                        hint="fill in every value (e.g. with the column's mean) or drop the row; zoo does not "
+                             "guess missing values")
+    raise DataError(f"{at}: {cell!r} is not a number",
+                    hint="feature columns must hold numbers; leave a text column out with features = [...]")
+
+
+def labels(table: Table, column: int, where: str) -> list[str]:
+    """The label cell of every row; DataError naming the line of an empty one."""
+    found = []
+    for number, cells in table.rows:
+        cell = cells[column]
+        if not cell or cell.lower() in MISSING:
+            raise DataError(f"{where}: '{table.path}' line {number}, column '{table.names[column]}' (the label): "
+                            "missing value", hint="every row needs a label; drop unlabelled rows")
+        found.append(cell)
+    return found
+
+
+def class_values(values: list[str]) -> tuple[list[str], list[str]]:
+    """``(class names, each value's class name)``: the distinct label values, sorted numerically if all are
+    numbers (``2`` before ``10``; ``1`` and ``1.0`` are one class), else as text."""
+    distinct = set(values)
+    if not all(is_number(value) for value in distinct):
+        return sorted(distinct), list(values)
+    canonical = {value: _number_name(float(value)) for value in distinct}
+    names = sorted(set(canonical.values()), key=float)
+    return names, [canonical[value] for value in values]
+
+
+def _number_name(value: float) -> str:
+    """``3`` for 3.0, ``0.5`` for 0.5."""
+    return str(int(value)) if value.is_integer() else repr(value)

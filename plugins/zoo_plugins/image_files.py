@@ -1,0 +1,211 @@
+"""Reading a folder of class sub-folders of images (the image-folder dataset): the layout, then the pixels.
+
+The layout is that of Keras' ``image_dataset_from_directory``: one
+sub-folder per class (its name is the class name), holding image files, in
+nested folders too. Files that are not images (README, .DS_Store, any hidden
+file) are ignored and counted. Images are decoded with Pillow in a thread
+pool, exactly as ``zoo predict`` prepares an image: converted to the colour
+mode, then resized with Lanczos if their size differs.
+
+Importing this module imports neither numpy nor Pillow.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zoo_core.errors import DataError
+
+#: The suffixes read as images (those Keras' image_dataset_from_directory reads).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+#: Images per task of the thread pool.
+CHUNK = 512
+#: Images of at least this many pixels are decoded in threads (measured: 28x28 PNGs decode faster in one).
+THREADED_PIXELS = 128 * 128
+LAYOUT = "a folder with one sub-folder per class, holding that class's images (e.g. digits/0/a.png, digits/1/b.png)"
+
+
+@dataclass
+class Listing:
+    """The images of a folder: their files and class names, in a sorted order, and the files ignored."""
+
+    files: list[Path]
+    classes: list[str]  #: the class (sub-folder) name of each file
+    ignored: list[Path] = field(default_factory=list)
+
+
+def is_image(name: str) -> bool:
+    """A file name zoo reads as an image: an image suffix, not hidden."""
+    return not name.startswith(".") and name.lower().endswith(IMAGE_SUFFIXES)
+
+
+def list_folder(root: Path, where: str, parameter: str) -> Listing:
+    """The class sub-folders of ``root`` and their images; DataError for a layout zoo cannot learn from.
+
+    ``where`` starts messages, ``parameter`` names the dataset parameter that
+    gave the folder (for hints).
+    """
+    _check_root(root, where, parameter)
+    entries = sorted(os.scandir(root), key=lambda entry: entry.name)
+    folders = [entry for entry in entries if entry.is_dir() and not entry.name.startswith(".")]
+    loose = [Path(entry.path) for entry in entries if not entry.is_dir()]
+    if not folders:
+        images = [path for path in loose if is_image(path.name)]
+        found = f"{len(images)} image(s) directly in it" if images else "nothing zoo can read"
+        raise DataError(f"{where}: folder '{root}' has no class sub-folders ({found})",
+                        hint=f"{parameter} must be {LAYOUT}; move each class's images into a folder named after it")
+    listing = Listing([], [], ignored=loose)
+    for folder in folders:
+        images, ignored = _images_under(Path(folder.path))
+        if not images:
+            raise DataError(f"{where}: class folder '{folder.path}' holds no images "
+                            f"({len(ignored)} other file(s))" if ignored else
+                            f"{where}: class folder '{folder.path}' is empty",
+                            hint="a class with no examples cannot be learnt: add PNG/JPEG images to it, "
+                                 "or remove the folder")
+        listing.files += images
+        listing.classes += [folder.name] * len(images)
+        listing.ignored += ignored
+    return listing
+
+
+def _check_root(root: Path, where: str, parameter: str) -> None:
+    """DataError unless ``root`` is an existing folder."""
+    if not root.exists():
+        raise DataError(f"{where}: folder '{root}' does not exist",
+                        hint=f"set {parameter} to {LAYOUT} (a relative path is read from the working directory)")
+    if not root.is_dir():
+        extra = "; for a CSV table use dataset = \"csv\"" if root.suffix.lower() == ".csv" else ""
+        raise DataError(f"{where}: '{root}' is a file, not a folder",
+                        hint=f"set {parameter} to {LAYOUT}{extra}")
+
+
+def _images_under(folder: Path) -> tuple[list[Path], list[Path]]:
+    """``(images, other files)`` anywhere under ``folder``, sorted; hidden folders are skipped."""
+    images: list[Path] = []
+    ignored: list[Path] = []
+    for parent, folders, names in os.walk(folder):
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        for name in sorted(names):
+            (images if is_image(name) else ignored).append(Path(parent) / name)
+    return images, ignored
+
+
+# -- pixels ------------------------------------------------------------------------------
+
+
+@dataclass
+class Decoded:
+    """Pixels of the images that could be read, ``(n, height, width[, 3])`` uint8, and those that could not."""
+
+    pixels: Any
+    kept: list[int]  #: the index (in the file list) of each row of ``pixels``
+    bad: list[tuple[Path, str]]  #: (file, why) of each image skipped
+
+
+def decode_images(files: list[Path], rgb: bool, size: tuple[int, int] | None, skip_bad: bool,
+                  where: str) -> Decoded:
+    """Decode ``files`` (in a thread pool when they are large): convert to grayscale or RGB, resize to ``size``
+    ``(width, height)``.
+
+    Without ``size`` every image must have the size of the first one;
+    a different one is a DataError naming the file. An unreadable image is a
+    DataError naming the file, or, with ``skip_bad``, skipped and listed in
+    :attr:`Decoded.bad`.
+    """
+    import numpy as np
+
+    mode = "RGB" if rgb else "L"
+    first, bad = _first_size(files, mode, skip_bad, where)
+    width, height = size or first
+    first_index = len(bad)
+    pixels = np.empty((len(files), height, width) + ((3,) if rgb else ()), dtype=np.uint8)
+    chunks = [range(start, min(start + CHUNK, len(files))) for start in range(first_index, len(files), CHUNK)]
+    # Pillow decodes without the GIL, but a small image costs mostly Python: threads only slow those down
+    parallel = first[0] * first[1] >= THREADED_PIXELS
+    workers = max(min(8, os.cpu_count() or 1, len(chunks)), 1) if parallel else 1
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zoo-images") as pool:
+        results = list(pool.map(lambda chunk: _decode_chunk(files, chunk, pixels, mode, size, (width, height)),
+                                chunks))
+    for index, kind, why in sorted(problem for chunk_problems in results for problem in chunk_problems):
+        if kind == "size":
+            raise DataError(f"{where}: image '{files[index]}' is {why} pixels, but the first image "
+                            f"'{files[first_index]}' is {width}x{height}: the images have different sizes",
+                            hint="set image_size = [height, width] (e.g. --set 'dataset.image_size=[28, 28]') "
+                                 "to resize every image to one size")
+        if not skip_bad:
+            raise DataError(f"{where}: cannot read image '{files[index]}' ({why})", hint=_bad_hint())
+        bad.append((index, why))
+    skipped = {index for index, _ in bad}
+    kept = [index for index in range(len(files)) if index not in skipped]
+    return Decoded(pixels[kept] if skipped else pixels, kept, [(files[index], why) for index, why in bad])
+
+
+def _bad_hint() -> str:
+    return ("replace or delete the file, or set skip_bad = true (--set dataset.skip_bad=true) to skip "
+            "unreadable images (their number is recorded in the run's manifest)")
+
+
+def _first_size(files: list[Path], mode: str, skip_bad: bool, where: str) -> tuple[tuple[int, int], list]:
+    """The size ``(width, height)`` of the first readable image, and ``(index, why)`` of the unreadable ones
+    before it."""
+    bad: list[tuple[int, str]] = []
+    for index, path in enumerate(files):
+        try:
+            return read_image(path, mode, None).size, bad
+        except _Unreadable as error:
+            if not skip_bad:
+                raise DataError(f"{where}: cannot read image '{path}' ({error})", hint=_bad_hint()) from None
+            bad.append((index, str(error)))
+    raise DataError(f"{where}: none of the {len(files)} images can be read", hint=_bad_hint())
+
+
+def _decode_chunk(files: list[Path], chunk: range, pixels: Any, mode: str, size: tuple[int, int] | None,
+                  expected: tuple[int, int]) -> list[tuple[int, str, str]]:
+    """Decode ``files[chunk]`` into ``pixels``; the problems as ``(index, "bad" | "size", why)``."""
+    import numpy as np
+
+    problems = []
+    for index in chunk:
+        try:
+            image = read_image(files[index], mode, size)
+        except _Unreadable as error:
+            problems.append((index, "bad", str(error)))
+            continue
+        if image.size != expected:
+            problems.append((index, "size", f"{image.width}x{image.height}"))
+            continue
+        pixels[index] = np.asarray(image)
+    return problems
+
+
+class _Unreadable(Exception):
+    """An image file Pillow cannot read (the message says why)."""
+
+
+def read_image(path: Path, mode: str, size: tuple[int, int] | None) -> Any:
+    """The image in ``path`` converted to ``mode`` ("L" or "RGB") and, if ``size`` differs, resized (Lanczos).
+
+    The same steps as ``zoo predict`` (zoo_core.predict.inputs) takes, so a
+    model sees the same pixels in training and in prediction.
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            if image.width * image.height > Image.MAX_IMAGE_PIXELS:
+                raise _Unreadable(f"{image.width}x{image.height} pixels, beyond Pillow's limit")
+            image.load()
+            converted = image.convert(mode)
+    except _Unreadable:
+        raise
+    except Exception as error:  # noqa: BLE001 - Pillow's decoders raise many kinds for a damaged file
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise _Unreadable(f"not a readable image: {message}") from None
+    if size is not None and converted.size != size:
+        converted = converted.resize(size, Image.Resampling.LANCZOS)
+    return converted

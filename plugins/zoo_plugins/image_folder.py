@@ -1,0 +1,148 @@
+"""Built-in dataset: your own images, one sub-folder per class (the layout of Keras' image_dataset_from_directory).
+
+::
+
+    [datasets.flowers]
+    component = "image-folder"
+    path = "data/flowers"          # data/flowers/daisy/*.jpg, data/flowers/tulip/*.jpg ...
+    image_size = [64, 64]
+    color = "rgb"
+
+Reading the folder and decoding the images is in :mod:`zoo_plugins.image_files`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from zoo_core import Component, Range, hookimpl
+from zoo_core.errors import DataError
+
+TestSplit = Annotated[float, Range(0, 1, low_open=True, high_open=True)]
+ImageSize = Annotated[list[Annotated[int, Range(1, 4096)]], Range(high=2)]
+#: How many skipped or ignored files a message and the manifest name.
+NAMED = 5
+
+
+def image_folder(path: str = "", test_path: str = "", test_split: TestSplit = 0.2,
+                 image_size: ImageSize = [],  # noqa: B006 - never changed; [] is how config.toml writes it
+                 color: Literal["grayscale", "rgb"] = "grayscale", skip_bad: bool = False, seed: int = 42) -> Any:
+    """Your own images: a folder with one sub-folder of PNG/JPEG files per class; pixels scaled to [0, 1].
+
+    Class names are the sub-folder names, sorted. Files that are not images
+    (README, .DS_Store, hidden files) are ignored, with a warning. Both
+    splits are shuffled with the seed. ``zoo predict`` on the run's models
+    takes PNG/JPEG files of any size and colour: they are converted and
+    resized as here.
+
+    Args:
+        path: the folder of class sub-folders (path/CLASS/*.png); relative to the working directory; required.
+        test_path: a separate test folder with the same layout and classes; empty: split off test_split.
+        test_split: fraction of each class held out for testing (seeded), when there is no test_path.
+        image_size: [height, width] to resize every image to; empty: the size of the first image, and
+            every image must have it.
+        color: "grayscale" (one channel) or "rgb" (three).
+        skip_bad: skip unreadable or corrupt images (counted in the run's manifest) instead of failing.
+        seed: seed of the test split and of the order of the examples.
+    """
+    import numpy as np
+
+    from zoo_core.data import Dataset, DatasetInfo
+    from zoo_plugins.splits import shuffled, stratified_split
+
+    where = "dataset image-folder"
+    if not path:
+        raise DataError(f"{where}: no folder given (its parameter path is empty)",
+                        hint="set path to a folder with one sub-folder of images per class: path = \"data/digits\" "
+                             "in the dataset's registry.toml entry, or --set dataset.path=data/digits")
+    if len(image_size) == 1:
+        raise DataError(f"{where}: image_size must be [height, width], got {image_size}",
+                        hint="e.g. --set 'dataset.image_size=[28, 28]', or [] for the size of the images")
+    size = (image_size[1], image_size[0]) if image_size else None  # Pillow's (width, height)
+    train, test, names = _listings(path, test_path, where)
+    ignored = train.ignored + (test.ignored if test else [])
+    if ignored:
+        _warn(f"{where}: ignored {len(ignored)} file(s) that are not images in a class folder ({_some(ignored)})")
+    x, y, skipped = _decode(train, names, color, size, skip_bad, where)
+    if test is not None:
+        x_test, y_test, more = _decode(test, names, color, (x.shape[2], x.shape[1]), skip_bad, where)
+        skipped += more
+        train_order, test_order = shuffled(len(y), seed), shuffled(len(y_test), seed + 1)
+    else:
+        train_order, test_order = stratified_split(y, test_split, seed, where)
+        x_test, y_test = x, y
+    info = DatasetInfo(
+        name="image-folder", input_shape=tuple(x.shape[1:]), num_classes=len(names), class_names=names,
+        image=True, channels=3 if color == "rgb" else 1,
+        description=f"Images from '{path}'" + (f" (test: '{test_path}')" if test_path else "")
+                    + f", {x.shape[2]}x{x.shape[1]} {color}, pixels scaled from 0..255 to 0..1.",
+        extra=_record(skipped, len(ignored)))
+    scale = np.float32(1.0 / 255.0)
+    return Dataset(x[train_order] * scale, y[train_order], x_test[test_order] * scale, y_test[test_order], info)
+
+
+def _listings(path: str, test_path: str, where: str) -> tuple[Any, Any, list[str]]:
+    """The training folder's and the test folder's (None) images, and the class names; DataError for a training
+    folder of one class or a test folder with a class the training folder lacks."""
+    from zoo_plugins.image_files import list_folder
+
+    train = list_folder(Path(path), where, "path")
+    names = sorted(set(train.classes))
+    if len(names) < 2:
+        raise DataError(f"{where}: folder '{path}' has one class sub-folder ('{names[0]}'); a classifier needs two "
+                        "or more", hint="add a sub-folder of images for every other class")
+    test = list_folder(Path(test_path), where, "test_path") if test_path else None
+    unknown = sorted(set(test.classes) - set(names)) if test is not None else []
+    if unknown:
+        raise DataError(f"{where}: test folder '{test_path}' has class folder(s) {', '.join(unknown)} that the "
+                        f"training folder '{path}' does not have (its classes: {', '.join(names)})",
+                        hint="give both folders the same class sub-folders (a model cannot predict a class "
+                             "it never saw)")
+    return train, test, names
+
+
+def _decode(listing: Any, names: list[str], color: str, size: tuple[int, int] | None, skip_bad: bool,
+            where: str) -> tuple[Any, Any, list[tuple[Path, str]]]:
+    """Pixels (uint8), labels (int64) and skipped files of one folder's images."""
+    import numpy as np
+
+    from zoo_plugins.image_files import decode_images
+
+    decoded = decode_images(listing.files, color == "rgb", size, skip_bad, where)
+    index = {name: number for number, name in enumerate(names)}
+    labels = np.asarray([index[name] for name in listing.classes], dtype=np.int64)[decoded.kept]
+    if decoded.bad:
+        _warn(f"{where}: skipped {len(decoded.bad)} unreadable image(s) ({_some([p for p, _ in decoded.bad])})")
+        emptied = sorted(set(listing.classes) - {names[label] for label in set(labels.tolist())})
+        if emptied:
+            raise DataError(f"{where}: every image of class '{emptied[0]}' is unreadable",
+                            hint="a class with no examples cannot be learnt: add readable images to it")
+    return decoded.pixels, labels, decoded.bad
+
+
+def _record(skipped: list[tuple[Path, str]], ignored: int) -> dict[str, Any]:
+    """What the manifest records (in ``dataset.extra``) about files that were not used."""
+    record: dict[str, Any] = {}
+    if skipped:
+        record["skipped_images"] = {"count": len(skipped),
+                                    "first": [f"{path}: {why}" for path, why in skipped[:NAMED]]}
+    if ignored:
+        record["ignored_files"] = ignored
+    return record
+
+
+def _some(paths: list[Path]) -> str:
+    """'a.txt, b.txt and 3 more'."""
+    named = ", ".join(str(path) for path in paths[:NAMED])
+    return named + (f" and {len(paths) - NAMED} more" if len(paths) > NAMED else "")
+
+
+def _warn(message: str) -> None:
+    print(f"zoo: warning: {message}", file=sys.stderr, flush=True)
+
+
+@hookimpl
+def register_datasets() -> list[Component]:
+    return [Component("image-folder", image_folder)]
