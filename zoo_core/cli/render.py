@@ -86,6 +86,8 @@ def render_show(item: dict[str, Any]) -> None:
         out.print(f"  kind: {item['kind']}   plugin: {shown(item['plugin'])} "
                   f"({shown(item['distribution'])} {shown(item['version'])})")
         out.print(f"  factory: {shown(item['factory'])}")
+        if item.get("unavailable"):
+            out.print(f"  [red]unavailable:[/] {shown(item['unavailable'])}")
         _render_parameters(item["parameters"], None)
     elif item["type"] == "preset":
         component = item["component"].rpartition(":")[2]
@@ -108,6 +110,7 @@ def _render_run(item: dict[str, Any]) -> None:
     table.add_column("parameters", overflow="fold", ratio=1)
     parts = [(kind, references[kind], config[kind]) for kind in RUN_PARTS]
     parts += [("exporter", ref, part) for ref, part in zip(references["exporters"], config["exporters"])]
+    parts += [("callback", ref, part) for ref, part in zip(references.get("callbacks", []), config.get("callbacks", []))]
     for kind, ref, part in parts:
         bare = part["component"].rpartition(":")[2]  # config.toml's plugin:name; zoo show NAME --json has it
         name = ref if ref in (bare, part["component"]) else f"{ref} ({bare})"
