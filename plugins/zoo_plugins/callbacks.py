@@ -15,8 +15,6 @@ from zoo_core import Component, Range, hookimpl
 #: >= 0: patience, min_delta, cooldown, epochs of warm-up.
 NonNegative = Annotated[float, Range(0)]
 Count = Annotated[int, Range(0)]
-#: > 0: learning rates.
-Positive = Annotated[float, Range(0, low_open=True)]
 
 
 def _check_monitor(context: Any, monitor: str, who: str) -> None:
@@ -72,7 +70,7 @@ def reduce_lr_on_plateau(context: Any, monitor: str = "val_loss", factor: Annota
 
 
 def cosine_warmup(context: Any, warmup_epochs: Count = 1, min_lr: NonNegative = 0.0,
-                  by: Literal["epoch", "step"] = "epoch", learning_rate: Positive | None = None) -> Any:
+                  by: Literal["epoch", "step"] = "epoch", learning_rate: NonNegative = 0.0) -> Any:
     """Learning-rate schedule: linear warm-up, then cosine decay to min_lr over the remaining epochs.
 
     The rate of epoch n (from 1) is learning_rate * n / (warmup_epochs + 1)
@@ -88,11 +86,11 @@ def cosine_warmup(context: Any, warmup_epochs: Count = 1, min_lr: NonNegative = 
         warmup_epochs: epochs of linear warm-up (0: none).
         min_lr: the rate at the end of the decay.
         by: epoch (one rate per epoch) or step (a rate per step).
-        learning_rate: the peak rate (default: the optimizer's learning_rate).
+        learning_rate: the peak rate (0: the optimizer's learning_rate).
     """
     from zoo_core.errors import ConfigError
 
-    peak = learning_rate if learning_rate is not None else context.config.get("optimizer", {}).get("learning_rate")
+    peak = learning_rate or context.config.get("optimizer", {}).get("learning_rate")
     if not isinstance(peak, (int, float)) or isinstance(peak, bool) or peak <= 0:
         raise ConfigError("callback cosine-warmup: the optimizer has no learning_rate to start from",
                           hint=f"--set callbacks.{context.name}.learning_rate=0.001")

@@ -73,12 +73,12 @@ class MlflowTracker(keras.callbacks.Callback):
     def client(self) -> Any:
         """An MlflowClient on this tracking URI, created quietly (MLflow logs its database set-up at INFO)."""
         if self._client is None:
-            for name in ("mlflow", "alembic"):
-                logging.getLogger(name).setLevel(logging.WARNING)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)  # SQLAlchemy's, from inside MLflow
                 from mlflow.tracking import MlflowClient
 
+                for name in ("mlflow", "alembic"):  # after the import: MLflow sets its logger's level then
+                    logging.getLogger(name).setLevel(logging.WARNING)
                 self._client = MlflowClient(tracking_uri=self.uri)
                 self._client.search_experiments(max_results=1)  # creates the store's tables now, quietly
         return self._client

@@ -58,9 +58,10 @@ def list_rows(registry: Registry, kind: Optional[str] = None, pattern: Optional[
 
 def _component_row(component: Component) -> dict[str, str]:
     """A component's row; ``unavailable`` says which optional extra it needs, while that is not installed."""
-    return {"type": "component", "kind": component.kind, "name": component.name,
-            "summary": component.summary, "plugin": component.plugin,
-            "qualified_name": component.qualified_name, "unavailable": component.requirement_problem()}
+    row = {"type": "component", "kind": component.kind, "name": component.name,
+           "summary": component.summary, "plugin": component.plugin, "qualified_name": component.qualified_name}
+    problem = component.requirement_problem()
+    return {**row, "unavailable": problem} if problem else row
 
 
 def _preset_row(preset: Any) -> dict[str, str]:

@@ -109,7 +109,6 @@ def prepare(config: RunConfig, strategy: Strategy, resume_from: tuple[Run, dict 
     settings = config.settings
     check_requirements(config)  # an optional extra a component needs (tensorboard, mlflow) is installed
     dataset = load_dataset(config)
-    check_callbacks(config, dataset.info)  # a callback's mistake in its parameters is known now
     if resume_from is None:  # a mistake in an exporter's parameters is known now, not after training
         check_exporters(config.exporters, dataset, config.recipe)
     else:  # a resumed run continues on the data it started with
@@ -117,6 +116,7 @@ def prepare(config: RunConfig, strategy: Strategy, resume_from: tuple[Run, dict 
     info = dataset.info
     threads = engine.configure_threads(math.prod(info.input_shape), settings["batch_size"], settings.get("threads", 0),
                                        before_start=strategy.before_runtime_start)
+    check_callbacks(config, info)  # a callback's mistake in its parameters is known now (TensorFlow has started)
     import keras
     import tensorflow as tf
 
