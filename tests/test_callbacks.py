@@ -336,3 +336,60 @@ def test_the_guide_s_callback_passes_the_kit_and_runs(tmp_path: Path, monkeypatc
     assert lines[0]["val_loss"] == pytest.approx(float(history(run_dir)[0]["val_loss"]))
     state = json.loads((run_dir / "checkpoint" / "state.json").read_text(encoding="utf-8"))
     assert state["callbacks"] == {"epoch-log": {"lines": 1}}  # taken at epoch 2's commit, before its line
+
+
+# -- the kit says which contract a broken callback breaks -------------------------------------------
+
+
+def not_a_callback(context: Any) -> Any:
+    """Returns a plain object."""
+    return object()
+
+
+def numpy_state(context: Any) -> Any:
+    """Keeps its state as numpy numbers."""
+    import keras
+
+    class Numpy(keras.callbacks.Callback):
+        def zoo_state(self) -> dict:
+            return {"best": np.float32(0.5)}
+
+    return Numpy()
+
+
+def forgets_nothing(context: Any, start: int = 0) -> Any:
+    """Counts epochs, resumably.
+
+    Args:
+        start: where the count starts.
+    """
+    import keras
+
+    class Counter(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.count = int(context.state.get("count", start))
+            self.seen = context.initial_epoch
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self.count += 1
+
+        def zoo_state(self) -> dict:
+            return {"count": self.count}
+
+    return Counter()
+
+
+def test_the_kit_names_the_broken_callback_contract() -> None:
+    from zoo_core import Component
+    from zoo_core.testing import check_component
+
+    def failed(factory: Any) -> dict[str, str]:
+        results = check_component("callback", Component("broken", factory), light_import=False)
+        return {r.check: r.message for r in results if r.status == "failed"}
+
+    assert "must return a new keras.callbacks.Callback" in failed(not_a_callback)["builds"]
+    assert "is not JSON" in failed(numpy_state)["state_is_json"]
+    good = check_component("callback", Component("counter", forgets_nothing), light_import=False)
+    assert {r.check: r.status for r in good}["resumes_from_state"] == "passed"
+    assert {r.check: r.status for r in good}["run_end_accepted"] == "skipped"

@@ -22,7 +22,8 @@ class CallbackContext:
         config: the resolved run as in ``config.toml`` (every component as plugin:name with its parameters).
         settings: the run settings (epochs, batch_size, seed, ...).
         dataset: the dataset's ``DatasetInfo`` (input shape, classes, class names).
-        name: this callback as the run lists it (``early-stopping``), the key of its saved state.
+        name: this callback's component name (``early-stopping``; ``early-stopping#2`` for a second one),
+            the key of its saved state, and how ``--set callbacks.NAME.PARAMETER`` reaches it.
         is_chief: False on a multi-worker run's other workers: only the chief writes to trackers.
         initial_epoch: epochs already done (0 for a new run; a resume continues after them).
         steps_per_epoch: training steps per epoch.

@@ -51,13 +51,14 @@ def check_requirements(config: RunConfig) -> None:
 
 
 def keys(choices: list[ComponentChoice]) -> list[str]:
-    """Each callback's key: its name as the run lists it; a second of the same name gets '#2'."""
+    """Each callback's key, the same in the run and its resumes: its component's name (``early-stopping``; a
+    run's config.toml lists it as ``callbacks:early-stopping``); a second of the same component gets '#2'."""
     found: list[str] = []
     for choice in choices:
-        key, number = choice.ref, 1
+        key, number = choice.component.name, 1
         while key in found:
             number += 1
-            key = f"{choice.ref}#{number}"
+            key = f"{choice.component.name}#{number}"
         found.append(key)
     return found
 

@@ -335,7 +335,7 @@ def _callbacks(run: Run, manifest: Manifest, config: RunConfig, prepared: Prepar
 
     if prepared.checkpoint is None:  # a checkpoint exists from the first step on
         cb.save_checkpoint(checkpoint_dir, prepared.model, prepared.first_epoch, history.rows, weights.snapshots,
-                           extra(prepared.first_epoch, False))
+                           {"callbacks": {}})  # nothing to save of them before training
 
     def committed(epochs_done: int) -> None:
         manifest.update(epochs_done=epochs_done, **({"stopped_early": stopped[0]} if stopped else {}))
