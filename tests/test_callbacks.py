@@ -178,6 +178,7 @@ def test_early_stopping_stops_and_the_run_is_completed_and_says_why(tmp_path: Pa
     result = zoo("run", "mnist-mlp", "--runs-dir", str(tmp_path), *TINY, "--set", "epochs=6", *NEVER_IMPROVES,
                  "--set", "callbacks.early-stopping.patience=1")
     assert result.returncode == 0, result.stderr
+    assert re.search(r"stopped early\s+after epoch 2 of 6 by early-stopping: val_loss did not improve", result.stdout)
     run_dir = only_run(tmp_path)
     data = manifest(run_dir)
     assert data["status"] == "completed" and data["epochs_done"] == 2
@@ -223,7 +224,8 @@ def test_a_run_killed_after_its_early_stop_resumes_to_completion_without_trainin
 
 
 KILLER = '''
-"""A callback that kills its own process (SIGKILL) at the end of one epoch, before or after its checkpoint."""
+"""A callback that kills its own process (SIGKILL) at the end of one epoch, before or after its checkpoint,
+once per run (a marker file in the run directory remembers it)."""
 import os
 import signal
 from typing import Any, Literal
@@ -244,7 +246,9 @@ def killer(context: Any, at: int = 2, when: Literal["before", "after"] = "after"
         zoo_after_checkpoint = when == "after"
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            if epoch + 1 == at:
+            marker = context.run_dir / f"killed-at-{at}-{when}"
+            if epoch + 1 == at and not marker.exists():
+                marker.touch()
                 os.kill(os.getpid(), signal.SIGKILL)
 
     return Killer()

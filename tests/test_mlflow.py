@@ -31,9 +31,15 @@ def zoo(*args: str, plugins_dir: Path | None = None, **env: str) -> subprocess.C
 
 def client(uri: str) -> Any:
     pytest.importorskip("mlflow")
+    import warnings
+
     from mlflow.tracking import MlflowClient
 
-    return MlflowClient(tracking_uri=uri)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # SQLAlchemy's, from inside MLflow
+        found = MlflowClient(tracking_uri=uri)
+        found.search_experiments(max_results=1)
+    return found
 
 
 def the_run(mlflow: Any, experiment: str = "zoo") -> Any:

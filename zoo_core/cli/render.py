@@ -187,6 +187,10 @@ def render_outcome(outcome: Any) -> None:
     table.add_row("test loss", f"{metrics.get('loss') or float('nan'):.4f}")
     table.add_row("F1 (macro)", f"{metrics.get('f1_macro', float('nan')):.4f}")
     table.add_row("time", f"{outcome.seconds:.1f} s")
+    stopped = outcome.run.manifest().get("stopped_early")
+    if isinstance(stopped, dict):  # a callback (early-stopping) ended training before the last epoch
+        table.add_row("stopped early", shown(f"after epoch {stopped.get('epoch')} of {stopped.get('epochs')} "
+                                             f"by {stopped.get('by')}: {stopped.get('reason')}"))
     table.add_row("run directory", shown(str(outcome.run.dir)))
     table.add_row("report", shown(str(outcome.run.dir / "report.md")))
     out.print(table)
