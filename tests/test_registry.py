@@ -132,7 +132,7 @@ def test_unknown_section_with_suggestion(builtin_catalog: Catalog, tmp_path: Pat
     message = error_of(builtin_catalog, tmp_path, '\n[optimiser.fast]\ncomponent = "adam"\n')
     assert message.startswith(f"{tmp_path / 'registry.toml'}:2: unknown section 'optimiser'")
     assert "did you mean 'optimizers'?" in message
-    assert "valid sections: architectures, datasets, exporters, losses, optimizers, runs" in message
+    assert "valid sections: architectures, callbacks, datasets, exporters, losses, optimizers, runs" in message
 
 
 def test_a_setting_at_the_top_level_says_where_it_belongs(builtin_catalog: Catalog, tmp_path: Path) -> None:

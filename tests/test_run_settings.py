@@ -170,11 +170,17 @@ def test_tensorboard_without_the_package_is_a_clear_error_before_any_work(monkey
     import importlib.util
 
     from zoo_core.errors import ConfigError
-    from zoo_core.training.prepare import check_tensorboard
+    from zoo_core.plugins import load_catalog
+    from zoo_core.registry import load_registry
+    from zoo_core.training.extensions import check_requirements
 
+    registry = load_registry(load_catalog(allowlist=[], warn=lambda line: None))
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))
-    check_tensorboard({"tensorboard": False})  # not asked for: nothing to check
-    with pytest.raises(ConfigError, match="TensorBoard is not installed") as caught:
-        check_tensorboard({"tensorboard": True})
+    check_requirements(registry.run("mnist-mlp"))  # not asked for: nothing to check
+    config = registry.run("mnist-mlp", ["tensorboard=true"])  # the setting of earlier configs: the callback
+    assert [c.component.qualified_name for c in config.callbacks] == ["callbacks:tensorboard"]
+    with pytest.raises(ConfigError, match="callback 'tensorboard' needs tensorboard, which is not installed"
+                       ) as caught:
+        check_requirements(config)
     assert "pip install 'zoo[tensorboard]'" in str(caught.value)

@@ -24,7 +24,7 @@ from zoo_core.errors import ConfigError, PluginError
 
 # Re-exported: the signature and value machinery lives in zoo_core._util.
 __all__ = [
-    "CONTEXT_ARGUMENTS", "KINDS", "KIND_TABLE", "LISTABLE_EXTRAS", "NAME_PATTERN", "PLURALS", "REQUIRED",
+    "CONTEXT_ARGUMENTS", "KINDS", "KIND_TABLE", "LISTABLE_EXTRAS", "LISTED_KINDS", "NAME_PATTERN", "PLURALS", "REQUIRED",
     "Choice", "Component", "Kind", "Parameter", "Range", "check_value", "describe_type", "docstring_args", "parameters_of", "suggest",
 ]
 
@@ -36,6 +36,8 @@ class Kind:
     name: str  #: singular, as in ``kind = "loss"`` and ``--set loss=...``
     plural: str  #: as users write it: ``zoo list losses``, the registry section ``[losses.NAME]``
     context: tuple[str, ...] = ()  #: leading factory arguments zoo supplies; not user parameters
+    listed: bool = False  #: a run holds a list of these (``exporters = [...]``), not one
+
 
     @property
     def hook(self) -> str:
@@ -49,9 +51,12 @@ KIND_TABLE: tuple[Kind, ...] = (
     Kind("architecture", "architectures", ("input_shape", "num_classes")),
     Kind("optimizer", "optimizers"),
     Kind("loss", "losses"),
-    Kind("exporter", "exporters", ("context",)),
+    Kind("exporter", "exporters", ("context",), listed=True),
+    Kind("callback", "callbacks", ("context",), listed=True),
 )
 KINDS: tuple[str, ...] = tuple(kind.name for kind in KIND_TABLE)
+#: The kinds a run holds a list of, by the key a run table uses: ``{"exporters": "exporter", "callbacks": "callback"}``.
+LISTED_KINDS: dict[str, str] = {kind.plural: kind.name for kind in KIND_TABLE if kind.listed}
 #: What ``zoo list`` shows besides components, with their plurals.
 LISTABLE_EXTRAS = {"preset": "presets", "run": "runs", "setting": "settings"}
 #: Each kind's plural (and of presets, runs and settings), as users write it (``zoo list losses``).
@@ -113,6 +118,12 @@ class Component:
         summary: one line for ``zoo list``; defaults to the first line of the
             factory's docstring when the factory is a callable.
         kind: filled in from the hook that registered it.
+        requires: top-level modules the factory needs that zoo does not install
+            itself (an optional extra), e.g. ``("mlflow",)``. ``zoo list`` shows
+            the component as unavailable while one is missing, and a run that
+            uses it fails before any work with the install command.
+        install: what to ``pip install`` for them, e.g. ``"zoo[mlflow]"``
+            (default: the module names).
     """
 
     name: str
@@ -122,6 +133,8 @@ class Component:
     plugin: str = ""
     distribution: str = ""
     version: str = ""
+    requires: tuple[str, ...] = ()
+    install: str = ""
     _parameters: dict[str, Parameter] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -147,6 +160,13 @@ class Component:
             raise PluginError(f"{self.kind} {self.name!r}: factory {self.factory!r} is not callable")
         if not isinstance(self.summary, str):
             raise PluginError(f"{self.kind} {self.name!r}: summary must be a string")
+        if isinstance(self.requires, str) or not all(isinstance(m, str) and re.match(r"^[A-Za-z_]\w*$", m)
+                                                     for m in self.requires):
+            raise PluginError(f"{self.kind} {self.name!r}: requires must be a tuple of top-level module names, "
+                              f"got {self.requires!r}", hint='e.g. requires=("mlflow",)')
+        if not isinstance(self.install, str):
+            raise PluginError(f"{self.kind} {self.name!r}: install must be a string, e.g. \"zoo[mlflow]\"")
+        self.requires = tuple(self.requires)
         if callable(self.factory):
             if not self.summary:
                 self.summary = first_line(inspect.getdoc(self.factory) or "")
@@ -154,6 +174,21 @@ class Component:
                 self.parameters()
             except PluginError as error:
                 raise PluginError(f"{self.kind} {self.name!r}: {error.message}", hint=error.hint) from None
+
+    def missing(self) -> list[str]:
+        """The modules of :attr:`requires` that are not installed (found without importing them)."""
+        import importlib.util
+
+        return [module for module in self.requires if importlib.util.find_spec(module) is None]
+
+    def requirement_problem(self) -> str:
+        """'needs mlflow, which is not installed: pip install 'zoo[mlflow]'', or '' when nothing is missing."""
+        missing = self.missing()
+        if not missing:
+            return ""
+        names = ", ".join(missing)
+        return (f"needs {names}, which {'is' if len(missing) == 1 else 'are'} not installed: "
+                f"pip install '{self.install or ' '.join(missing)}'")
 
     def load_factory(self) -> Callable[..., Any]:
         """Import (if needed) and return the factory callable."""
@@ -216,7 +251,8 @@ class Component:
         listing = f"'zoo show {self.name}' lists every parameter with its type and range"
         if parameter.required or parameter.default is None:
             return listing
-        key = f"exporters.{self.name}.{parameter.name}" if self.kind == "exporter" else f"{self.kind}.{parameter.name}"
+        key = (f"{PLURALS[self.kind]}.{self.name}.{parameter.name}" if PLURALS[self.kind] in LISTED_KINDS
+               else f"{self.kind}.{parameter.name}")
         return f"e.g. --set {key}={toml_literal(parameter.default)} (the default); {listing}"
 
 

@@ -77,3 +77,27 @@ def register_exporters() -> Iterable[Component]:
     verifies what it wrote with the runtime that will run it, and only then
     moves it into ``context.destination``; on failure it leaves nothing there.
     """
+
+
+@hookspec
+def register_callbacks() -> Iterable[Component]:
+    """Register callbacks: what takes part in how a run trains (early stopping, schedules, trackers).
+
+    Each factory is called as ``factory(context, **params)`` with a
+    ``zoo_core.training.context.CallbackContext`` (run directory and id,
+    recipe, the resolved config, settings, dataset info, ``is_chief``,
+    ``initial_epoch``, the committed ``history`` and this callback's saved
+    ``state``) once per process that trains the run, after the run directory
+    exists, and returns a new ``keras.callbacks.Callback``. Check the
+    parameters at the top of the factory and raise ``ConfigError`` there:
+    zoo calls it once before any work to find such mistakes. Optional, on
+    the returned callback: ``zoo_state()`` returns a JSON-serialisable dict
+    saved with every checkpoint and handed back as ``context.state`` on
+    resume; ``on_run_end(summary)`` is called once the run ends, with a
+    ``RunSummary`` (status, test metrics, paths of plots, report and
+    exports); ``zoo_stop_reason`` (a string) says why it stopped training;
+    ``zoo_after_checkpoint = True`` runs its ``on_epoch_end`` after the
+    epoch's checkpoint is committed (for trackers: an epoch a kill makes
+    repeat is then never logged twice). Under multi-worker training only the
+    chief (``context.is_chief``) may write to trackers.
+    """

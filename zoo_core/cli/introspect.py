@@ -63,9 +63,11 @@ def list_rows(registry: Registry, kind: Optional[str] = None, pattern: Optional[
 
 
 def _component_row(component: Component) -> dict[str, str]:
-    return {"type": "component", "kind": component.kind, "name": component.name,
-            "summary": component.summary, "plugin": component.plugin,
-            "qualified_name": component.qualified_name}
+    """A component's row; ``unavailable`` says which optional extra it needs, while that is not installed."""
+    row = {"type": "component", "kind": component.kind, "name": component.name,
+           "summary": component.summary, "plugin": component.plugin, "qualified_name": component.qualified_name}
+    problem = component.requirement_problem()
+    return {**row, "unavailable": problem} if problem else row
 
 
 def _preset_row(preset: Any) -> dict[str, str]:
@@ -76,7 +78,7 @@ def _preset_row(preset: Any) -> dict[str, str]:
 @app.command("list")
 @handles_errors
 def list_command(
-    kind: Optional[str] = typer.Argument(None, help="datasets, architectures, optimizers, losses, exporters, presets, runs, sweeps or settings."),
+    kind: Optional[str] = typer.Argument(None, help="datasets, architectures, optimizers, losses, exporters, callbacks, presets, runs, sweeps or settings."),
     pattern: Optional[str] = typer.Argument(None, help="Glob on names, e.g. 'tflite*' (plain text matches anywhere)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
@@ -149,7 +151,8 @@ def _component_data(component: Component) -> dict[str, Any]:
             "plugin": component.plugin, "distribution": component.distribution, "version": component.version,
             "factory": component.factory if isinstance(component.factory, str)
             else f"{component.factory.__module__}:{component.factory.__qualname__}",
-            "parameters": _parameters_data(component)}
+            "parameters": _parameters_data(component),
+            "requires": list(component.requires), "unavailable": component.requirement_problem()}
 
 
 def _preset_data(registry: Registry, kind: str, name: str) -> dict[str, Any]:
@@ -168,6 +171,7 @@ def _run_data(registry: Registry, name: str) -> dict[str, Any]:
     config = registry.run(name)
     references: dict[str, Any] = {kind: getattr(config, kind).ref for kind in RUN_PARTS}
     references["exporters"] = [choice.ref for choice in config.exporters]
+    references["callbacks"] = [choice.ref for choice in config.callbacks]
     return {"type": "run", "kind": "run", "name": name, "summary": recipe.summary,
             "source": str(recipe.source), "config": config.to_dict(), "references": references}
 

@@ -86,6 +86,8 @@ def render_show(item: dict[str, Any]) -> None:
         out.print(f"  kind: {item['kind']}   plugin: {shown(item['plugin'])} "
                   f"({shown(item['distribution'])} {shown(item['version'])})")
         out.print(f"  factory: {shown(item['factory'])}")
+        if item.get("unavailable"):
+            out.print(f"  [red]unavailable:[/] {shown(item['unavailable'])}")
         _render_parameters(item["parameters"], None)
     elif item["type"] == "preset":
         component = item["component"].rpartition(":")[2]
@@ -125,6 +127,7 @@ def _render_run(item: dict[str, Any]) -> None:
     table.add_column("parameters", overflow="fold", ratio=1)
     parts = [(kind, references[kind], config[kind]) for kind in RUN_PARTS]
     parts += [("exporter", ref, part) for ref, part in zip(references["exporters"], config["exporters"])]
+    parts += [("callback", ref, part) for ref, part in zip(references.get("callbacks", []), config.get("callbacks", []))]
     for kind, ref, part in parts:
         bare = part["component"].rpartition(":")[2]  # config.toml's plugin:name; zoo show NAME --json has it
         name = ref if ref in (bare, part["component"]) else f"{ref} ({bare})"
@@ -201,6 +204,10 @@ def render_outcome(outcome: Any) -> None:
     table.add_row("test loss", f"{metrics.get('loss') or float('nan'):.4f}")
     table.add_row("F1 (macro)", f"{metrics.get('f1_macro', float('nan')):.4f}")
     table.add_row("time", f"{outcome.seconds:.1f} s")
+    stopped = outcome.run.manifest().get("stopped_early")
+    if isinstance(stopped, dict):  # a callback (early-stopping) ended training before the last epoch
+        table.add_row("stopped early", shown(f"after epoch {stopped.get('epoch')} of {stopped.get('epochs')} "
+                                             f"by {stopped.get('by')}: {stopped.get('reason')}"))
     table.add_row("run directory", shown(str(outcome.run.dir)))
     table.add_row("report", shown(str(outcome.run.dir / "report.md")))
     out.print(table)

@@ -1,8 +1,9 @@
 """``--set key=value``: parsing it, and the one way to apply it to a run or to the exporters of ``zoo export``.
 
 A key is a setting (``epochs``), a run component to swap (``optimizer=sgd``,
-``exporters=[...]``), a component's parameter (``optimizer.learning_rate``)
-or an exporter's parameter (``exporters.NAME.PARAMETER``). Swaps take the run
+``exporters=[...]``, ``callbacks=[...]``), a component's parameter (``optimizer.learning_rate``)
+or an exporter's or callback's parameter (``exporters.NAME.PARAMETER``,
+``callbacks.NAME.PARAMETER``). Swaps take the run
 table's place before anything is resolved (:func:`component_swaps`); the rest
 are applied to the resolved run (:func:`apply_overrides`), so their order
 does not matter. README.md ("--set overrides") is the user's description.
@@ -16,12 +17,13 @@ from typing import Any
 
 from zoo_core._util.text import suggest
 from zoo_core._util.toml import DEPTH_HINT, TOMLDecodeError, TooDeepError, parse_toml
+from zoo_core.components import LISTED_KINDS
 from zoo_core.errors import ConfigError
 from zoo_core.registry.runconfig import RUN_COMPONENT_KINDS, ComponentChoice, RunConfig
 from zoo_core.registry.settings import SETTINGS
 
 #: The keys whose override replaces part of the run table rather than changing the resolved run.
-SWAP_KEYS = (*RUN_COMPONENT_KINDS, "exporters")
+SWAP_KEYS = (*RUN_COMPONENT_KINDS, *LISTED_KINDS)
 
 _KEY = re.compile(r"^[A-Za-z_][\w-]*(\.[A-Za-z0-9_][\w:.-]*)?$")
 # A bare word (sgd, int8) or a path (/data/mnist.npz, ./x.npz, ~/x) is taken as a string.
@@ -102,18 +104,21 @@ def _apply_one(config: RunConfig, override: Override) -> None:
         config.settings[head] = SETTINGS[head].check(value, where)
     elif head in RUN_COMPONENT_KINDS and rest:
         _set_parameter(getattr(config, head), rest, value, where)
-    elif head == "exporters" and rest:
+    elif head in LISTED_KINDS and rest:  # exporters.NAME.PARAMETER, callbacks.NAME.PARAMETER
+        kind, listed = LISTED_KINDS[head], getattr(config, head)
         name, _, parameter = rest.rpartition(".")
         if not name:
-            raise ConfigError(f"{where}: say which exporter", hint="e.g. --set exporters.tflite.quantize=int8")
-        targets = exporters_named(config.exporters, name)
+            example = "exporters.tflite.quantize=int8" if head == "exporters" else "callbacks.early-stopping.patience=3"
+            raise ConfigError(f"{where}: say which {kind}", hint=f"e.g. --set {example}")
+        targets = exporters_named(listed, name)
         if not targets:
-            raise ConfigError(f"{where}: this run has no exporter '{name}'",
-                              hint=suggest(name, [c.ref for c in config.exporters], "its exporters"))
+            raise ConfigError(f"{where}: this run has no {kind} '{name}'",
+                              hint=suggest(name, [c.ref for c in listed], f"its {head}")
+                              + (f"; add it with --set '{head}=[...]'" if head == "callbacks" else ""))
         for choice in targets:
             _set_parameter(choice, parameter, value, where)
     else:
-        valid = [*SETTINGS, *RUN_COMPONENT_KINDS, "exporters"]
+        valid = [*SETTINGS, *RUN_COMPONENT_KINDS, *LISTED_KINDS]
         raise ConfigError(f"{where}: unknown key '{key}'",
                           hint=suggest(head, valid, "valid keys (kinds take .parameter)"), key=key)
 
@@ -143,7 +148,8 @@ def apply_exporter_overrides(exporters: list[ComponentChoice], overrides: list[s
 
 
 def exporters_named(exporters: list[ComponentChoice], name: str) -> list[ComponentChoice]:
-    """The exporters ``name`` means: those chosen under that name, else those of that component (or plugin:name)."""
+    """The exporters (or callbacks) ``name`` means: those chosen under that name, else those of that component
+    (or plugin:name)."""
     return ([c for c in exporters if c.ref == name]
             or [c for c in exporters if name in (c.component.name, c.component.qualified_name)])
 

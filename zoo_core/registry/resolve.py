@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo_core._util.text import suggest
-from zoo_core.components import KINDS, PLURALS, Component
+from zoo_core.components import KINDS, LISTED_KINDS, PLURALS, Component
 from zoo_core.errors import AmbiguousNameError, ConfigError, UnknownNameError
 from zoo_core.plugins import BUILTIN_DISTRIBUTION, Catalog
 from zoo_core.registry.overrides import apply_overrides, component_swaps, parse_overrides
@@ -172,7 +172,8 @@ class Registry:
             raise UnknownNameError(f"{where}: unknown {kind} '{name}'{self._elsewhere(kind, name)}"
                                    + (f" ({missing})" if missing else ""),
                                    hint=self.catalog.unknown_hint(kind, name, self.names(kind)),
-                                   key="exporters" if kind == "exporter" else kind) from None  # its key in a run table
+                                   key=PLURALS[kind] if PLURALS[kind] in LISTED_KINDS else kind  # its key in a run table
+                                   ) from None
 
     def _example(self, kind: str) -> str:
         """A name for hints: a component that zoo's own recipes use (``mnist``), else the first by name."""
@@ -203,7 +204,8 @@ class Registry:
             raise
 
     def compose(self, dataset: str, architecture: str, optimizer: str | None = None, loss: str | None = None,
-                exporters: list[str] | None = None, overrides: list[str] | None = None) -> RunConfig:
+                exporters: list[str] | None = None, overrides: list[str] | None = None,
+                callbacks: list[str] | None = None) -> RunConfig:
         """Resolve an ad-hoc run from component or preset names.
 
         ``optimizer`` and ``loss`` default to zoo's own ``adam`` and
@@ -212,7 +214,8 @@ class Registry:
         """
         table = {"dataset": dataset, "architecture": architecture,
                  "optimizer": optimizer if optimizer is not None else self._builtin_name("optimizer"),
-                 "loss": loss if loss is not None else self._builtin_name("loss"), "exporters": list(exporters or [])}
+                 "loss": loss if loss is not None else self._builtin_name("loss"), "exporters": list(exporters or []),
+                 "callbacks": list(callbacks or [])}
         return self.run_from_table(table, "adhoc", "command line", overrides)
 
     def _builtin_name(self, kind: str) -> str:
@@ -246,7 +249,11 @@ class Registry:
                 return self.resolve(kind, swaps[kind][1], swaps[kind][0])
             return self.resolve(kind, table.get(kind), where, builtin)
 
-        exporters_place, exporters = swaps.get("exporters", (where, table.get("exporters", [])))
+        def listed(key: str) -> list[ComponentChoice]:  # exporters, callbacks
+            place, references = swaps.get(key, (where, table.get(key, [])))
+            return [self.resolve(LISTED_KINDS[key], ref, place, builtin and key not in swaps)
+                    for ref in (references if isinstance(references, list) else [references])]
+
         config = RunConfig(
             recipe=str(table.get("recipe", recipe)),
             summary=str(table.get("summary", "")),
@@ -254,12 +261,31 @@ class Registry:
             architecture=part("architecture"),
             optimizer=part("optimizer"),
             loss=part("loss"),
-            exporters=[self.resolve("exporter", ref, exporters_place, builtin and "exporters" not in swaps)
-                       for ref in (exporters if isinstance(exporters, list) else [exporters])],
+            exporters=listed("exporters"),
+            callbacks=listed("callbacks"),
             settings=settings,
         )
         apply_overrides(config, parsed)
+        self._tensorboard_setting(config)
         return config
+
+    def _tensorboard_setting(self, config: RunConfig) -> None:
+        """``tensorboard = true`` (configs before callbacks existed) means zoo's ``tensorboard`` callback.
+
+        The setting becomes false and the callback is added (unless the run
+        already lists one), so config.toml records it as a callback.
+        """
+        if not config.settings.get("tensorboard"):
+            return
+        config.settings["tensorboard"] = False
+        if any(choice.component.name == "tensorboard" for choice in config.callbacks):
+            return
+        found = [c for c in self.catalog.by_kind["callback"].get("tensorboard", [])
+                 if c.distribution == BUILTIN_DISTRIBUTION]
+        name = found[0].qualified_name if found else "tensorboard"
+        choice = self.resolve("callback", name, "setting 'tensorboard'", builtin=True)
+        choice.ref = "tensorboard"  # as a user would list it (its key for --set callbacks.tensorboard.X)
+        config.callbacks.append(choice)
 
     def _bind_recorded(self, table: dict[str, Any], recorded: dict[tuple[str, str], str]) -> None:
         """Write ``plugin:name`` for each bare component name a run recorded, while that plugin still has it."""
@@ -276,11 +302,12 @@ class Registry:
         for kind in RUN_COMPONENT_KINDS:
             if kind in table:
                 table[kind] = bound(kind, table[kind])
-        if isinstance(table.get("exporters"), list):
-            table["exporters"] = [bound("exporter", ref) for ref in table["exporters"]]
+        for key, kind in LISTED_KINDS.items():
+            if isinstance(table.get(key), list):
+                table[key] = [bound(kind, ref) for ref in table[key]]
 
     def _check_run_table(self, table: dict[str, Any], where: str, swaps: dict[str, Any]) -> None:
-        """Unknown keys, missing components and a non-array ``exporters`` in a run table."""
+        """Unknown keys, missing components and a non-array ``exporters`` or ``callbacks`` in a run table."""
         unknown = [key for key in table if key not in RUN_KEYS]
         if unknown:
             raise ConfigError(f"{where}: unknown key '{unknown[0]}'",
@@ -289,10 +316,12 @@ class Registry:
         if missing:
             raise ConfigError(f"{where}: a run needs '{missing[0]}'",
                               hint=f'add e.g. {missing[0]} = "{self._example(missing[0])}"')
-        exporters = table.get("exporters", [])
-        if "exporters" not in swaps and not isinstance(exporters, list):
-            raise ConfigError(f"{where}: 'exporters' must be an array of names, got {exporters!r}",
-                              hint='e.g. exporters = ["savedmodel", "tflite"]')
+        for key, example in (("exporters", '"savedmodel", "tflite"'),
+                             ("callbacks", '"early-stopping", { component = "mlflow", experiment = "x" }')):
+            value = table.get(key, [])
+            if key not in swaps and not isinstance(value, list):
+                raise ConfigError(f"{where}: '{key}' must be an array of names, got {value!r}",
+                                  hint=f"e.g. {key} = [{example}]", key=key)
 
 
 def _again(error: UnknownNameError) -> UnknownNameError:

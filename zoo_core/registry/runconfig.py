@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from zoo_core.components import Component
+from zoo_core.components import LISTED_KINDS, Component
 from zoo_core.registry.settings import SETTINGS
 
 #: The components every run has, in the order they are built.
 RUN_COMPONENT_KINDS = ("dataset", "architecture", "optimizer", "loss")
 #: Every key a run table (``[runs.NAME]``, ``config.toml``) may have.
-RUN_KEYS = ("summary", "recipe", *RUN_COMPONENT_KINDS, "exporters", *SETTINGS)
+RUN_KEYS = ("summary", "recipe", *RUN_COMPONENT_KINDS, *LISTED_KINDS, *SETTINGS)
 
 
 @dataclass
@@ -52,12 +52,13 @@ class RunConfig:
     optimizer: ComponentChoice
     loss: ComponentChoice
     exporters: list[ComponentChoice] = field(default_factory=list)
+    callbacks: list[ComponentChoice] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     summary: str = ""
 
     def choices(self) -> list[ComponentChoice]:
-        """The four run components, then the exporters."""
-        return [self.dataset, self.architecture, self.optimizer, self.loss, *self.exporters]
+        """The four run components, then the exporters, then the callbacks."""
+        return [self.dataset, self.architecture, self.optimizer, self.loss, *self.exporters, *self.callbacks]
 
     def to_dict(self) -> dict[str, Any]:
         """The ``config.toml`` table: every component as ``plugin:name`` with its final parameters."""
@@ -65,7 +66,8 @@ class RunConfig:
         if self.summary:
             data["summary"] = self.summary
         data.update(self.settings)
-        data["exporters"] = [choice.to_table() for choice in self.exporters]
+        for key in LISTED_KINDS:  # exporters, callbacks
+            data[key] = [choice.to_table() for choice in getattr(self, key)]
         for kind in RUN_COMPONENT_KINDS:
             data[kind] = getattr(self, kind).to_table()
         return data

@@ -82,7 +82,8 @@ SETTINGS: dict[str, Setting] = {
                  lambda v: v >= 0, "0 or more"),
         _setting("deterministic", bool, False,
                  "make TensorFlow ops deterministic (same seed, same metrics; a little slower)"),
-        _setting("tensorboard", bool, False, "write TensorBoard logs to the run's tensorboard/ folder"),
+        _setting("tensorboard", bool, False, "true adds the tensorboard callback (logs in the run's tensorboard/ "
+                 "folder); kept for earlier configs: list it in callbacks instead"),
         _setting("progress", Literal["auto", "bar", "lines", "none"], "auto",
                  "how training progress is shown: a live bar on a terminal, lines otherwise"),
         _setting("strategy", Literal["none", "mirrored", "multi-worker", "auto"], "none",

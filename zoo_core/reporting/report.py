@@ -62,7 +62,7 @@ def render_report(
         _model_section(manifest),
         _metrics_section(metrics),
         _per_class_section(metrics),
-        _history_section(history or []),
+        _history_section(history or [], manifest.get("stopped_early")),
         _plots_section(plots or {}),
         _exports_section(exports or [], manifest.get("run_id")),
         _timing_section(manifest, history or []),
@@ -152,11 +152,12 @@ def _per_class_section(metrics: dict[str, Any]) -> str:
     return "\n".join(["## Per class", "", *markdown.table(("class", "name", "precision", "recall", "F1", "support"), rows)])
 
 
-def _history_section(history: list[dict[str, Any]]) -> str:
-    """One row per epoch: losses, accuracies and the epoch's seconds."""
+def _history_section(history: list[dict[str, Any]], stopped: Any = None) -> str:
+    """One row per epoch: losses, accuracies, the learning rate (if a callback set it) and the epoch's seconds;
+    then why training stopped early, if it did."""
     if not history:
         return "## Training history\n\nNo epochs were completed."
-    columns = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds")
+    columns = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
     present = [c for c in columns if c == "epoch" or any(row.get(c) is not None for row in history)]
     rows = []
     for index, row in enumerate(history):
@@ -169,7 +170,11 @@ def _history_section(history: list[dict[str, Any]]) -> str:
             else:
                 cells.append(markdown.number(row.get(column)))
         rows.append(cells)
-    return "\n".join(["## Training history", "", *markdown.table(present, rows)])
+    lines = ["## Training history", "", *markdown.table(present, rows)]
+    if isinstance(stopped, dict):
+        lines += ["", f"Stopped early after epoch {stopped.get('epoch')} of {stopped.get('epochs')} "
+                      f"by {stopped.get('by')}: {stopped.get('reason')}."]
+    return "\n".join(lines)
 
 
 def _plots_section(plots: dict[str, str]) -> str:

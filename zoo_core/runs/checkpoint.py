@@ -4,7 +4,9 @@ A checkpoint is ``model-NNNN.keras`` (weights and optimizer state),
 ``weights-NNNN.npz`` (the weight snapshots the plots need) and
 ``state.json``, which names those two files and holds the epoch count, the
 history rows, the dropout/random seed-generator states (Keras does not save
-them in .keras files) and the optimizer's step count. Each file is written
+them in .keras files), the optimizer's step count, each callback's saved
+state (``callbacks``: key -> its ``zoo_state()``) and, when a callback stopped
+training before the last epoch, why (``stopped_early``). Each file is written
 to a temporary name and renamed; ``state.json`` is written last and is the
 commit point: until it is renamed into place the previous checkpoint stays
 valid, so a process killed at any moment leaves a consistent checkpoint.
@@ -28,10 +30,11 @@ STATE_FILE = "state.json"
 
 def commit_checkpoint(directory: Path, epochs_done: int, save_model: Callable[[Path], None], rows: list[dict],
                       snapshots: list[dict[str, Any]], optimizer_iterations: int | None,
-                      seed_generators: list[dict[str, Any]]) -> dict[str, Any]:
+                      seed_generators: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write and commit a checkpoint of ``epochs_done`` completed epochs; return its state.
 
-    ``save_model(path)`` writes the model file at ``path`` (a temporary name).
+    ``save_model(path)`` writes the model file at ``path`` (a temporary name);
+    ``extra`` adds keys to the state (``callbacks``, ``stopped_early``).
     """
     directory.mkdir(parents=True, exist_ok=True)
     model_name, weights_name = f"model-{epochs_done:04d}.keras", f"weights-{epochs_done:04d}.npz"
@@ -46,6 +49,7 @@ def commit_checkpoint(directory: Path, epochs_done: int, save_model: Callable[[P
         "optimizer_iterations": optimizer_iterations,
         "rng": {"seed_generators": seed_generators},
         "history": rows,
+        **(extra or {}),
     }
     write_json_atomic(directory / STATE_FILE, state)
     for old in [*directory.glob("model-*.keras"), *directory.glob("weights-*.npz"), directory / "model.keras",
@@ -89,6 +93,12 @@ def read_checkpoint(directory: Path, epochs: int | None = None) -> dict[str, Any
     iterations = state.get("optimizer_iterations")
     if iterations is not None and (type(iterations) is not int or iterations < 0):
         raise ValueError(f"{path}: 'optimizer_iterations' must be a count, got {iterations!r}")
+    callbacks = state.get("callbacks")
+    if callbacks is not None and (not isinstance(callbacks, dict) or not all(isinstance(v, dict) for v in callbacks.values())):
+        raise ValueError(f"{path}: 'callbacks' must map each callback to its state, got {callbacks!r}"[:400])
+    stopped = state.get("stopped_early")
+    if stopped is not None and not isinstance(stopped, dict):
+        raise ValueError(f"{path}: 'stopped_early' must be a table, got {stopped!r}"[:400])
     return state
 
 

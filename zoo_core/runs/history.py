@@ -1,4 +1,7 @@
-"""history.csv: one row per completed epoch (epoch, loss, accuracy, val_loss, val_accuracy, seconds)."""
+"""history.csv: one row per completed epoch (epoch, loss, accuracy, val_loss, val_accuracy, learning_rate, seconds).
+
+``learning_rate`` is there when a callback reports it (a schedule, reduce-lr-on-plateau).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from pathlib import Path
 
 from zoo_core.files import write_text_atomic
 
-HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "seconds"]
+HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"]
 
 
 def history_csv(rows: list[dict[str, float]]) -> str:

@@ -35,7 +35,10 @@ What is checked, per kind (see docs/plugins.md for the contracts):
 - exporter: with a tiny trained model, returns an ``ExportResult`` with
   status ok, whose path exists inside the destination with the recorded
   size and sha256, leaves no temporary files, and never overwrites an
-  earlier export.
+  earlier export;
+- callback: returns a new ``keras.callbacks.Callback`` that trains a tiny
+  model, whose ``zoo_state()`` is JSON, that resumes from that state and
+  takes ``on_run_end(summary)``.
 
 Importing this package does not import TensorFlow; the checks import it.
 An architecture that refuses the dataset's input shape with ConfigError (as
@@ -45,7 +48,7 @@ the reason, and so are the checks that need a model.
 Layout: ``results`` (CheckResult, the report), ``selection`` (which
 components, by plugin, kind and name; their ``params``), ``parameters``
 (checks for every kind), ``datasets``, ``models`` (architectures,
-optimizers, losses), ``exporters``, ``examples`` (the synthetic dataset and
+optimizers, losses), ``exporters``, ``callbacks``, ``examples`` (the synthetic dataset and
 tiny model the checks run on); this module holds the entry points.
 """
 
@@ -55,6 +58,7 @@ import inspect
 from typing import Any, Callable, Iterable
 
 from zoo_core.components import Component
+from zoo_core.testing.callbacks import check_callback
 from zoo_core.testing.datasets import check_dataset
 from zoo_core.testing.examples import synthetic_dataset, tiny_model, trained_tiny_model
 from zoo_core.testing.exporters import check_exporter
@@ -68,7 +72,7 @@ from zoo_core.testing.selection import (case_name, check_params_keys, nothing_se
 __all__ = [
     "CheckResult", "ConformanceError", "check_component", "assert_conforms", "check_plugin",
     "check_parameters", "check_dataset", "check_architecture", "check_optimizer", "check_loss",
-    "check_exporter", "conformance_cases", "conformance_tests", "refusal", "report", "synthetic_dataset",
+    "check_exporter", "check_callback", "conformance_cases", "conformance_tests", "refusal", "report", "synthetic_dataset",
     "tiny_model", "trained_tiny_model",
 ]
 
@@ -78,6 +82,7 @@ CHECKERS: dict[str, Callable[..., list[CheckResult]]] = {
     "optimizer": check_optimizer,
     "loss": check_loss,
     "exporter": check_exporter,
+    "callback": check_callback,
 }
 #: Every option some kind's check function takes (besides the component, params and catalog).
 OPTIONS = sorted(set().union(*(inspect.signature(c).parameters for c in CHECKERS.values()))

@@ -70,26 +70,29 @@ class Checkpointer(keras.callbacks.Callback):
     """
 
     def __init__(self, directory: Path, history: HistoryWriter, weights: "WeightSnapshots",
-                 on_commit: Callable[[int], None] = lambda epochs_done: None) -> None:
+                 on_commit: Callable[[int], None] = lambda epochs_done: None,
+                 extra: Callable[[int, bool], dict[str, Any]] = lambda epochs_done, stopping: {}) -> None:
         super().__init__()
         self.directory = directory
         self.history = history
         self.weights = weights
         self.on_commit = on_commit
+        self.extra = extra  #: (epochs done, a callback asked to stop) -> more state (the callbacks' states)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        save_checkpoint(self.directory, self.model, epoch + 1, self.history.rows, self.weights.snapshots)
+        extra = self.extra(epoch + 1, bool(getattr(self.model, "stop_training", False)))
+        save_checkpoint(self.directory, self.model, epoch + 1, self.history.rows, self.weights.snapshots, extra)
         self.history.write()
         self.on_commit(epoch + 1)
 
 
 def save_checkpoint(directory: Path, model: Any, epochs_done: int, rows: list[dict],
-                    snapshots: list[dict[str, np.ndarray]]) -> dict[str, Any]:
+                    snapshots: list[dict[str, np.ndarray]], extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Commit a checkpoint of ``epochs_done`` completed epochs (format: zoo_core.runs.checkpoint); return its state."""
     optimizer = getattr(model, "optimizer", None)
     return commit_checkpoint(directory, epochs_done, model.save, rows, snapshots,
                              int(optimizer.iterations.numpy()) if optimizer is not None else None,
-                             seed_generator_states(model))
+                             seed_generator_states(model), extra)
 
 
 def seed_generator_states(model: Any) -> list[dict[str, Any]]:

@@ -35,6 +35,7 @@ from zoo_core.registry import ComponentChoice, Registry, RunConfig, recorded_plu
 from zoo_core.runs import Run, safe_name
 from zoo_core.runs.checkpoint import damaged_zip, read_weights_npz
 from zoo_core.training import engine
+from zoo_core.training.extensions import check_callbacks, check_requirements
 from zoo_core.training.strategy import Strategy
 
 #: Disk space kept free beyond the estimate for checkpoints, the model and exports (plots, report, logs).
@@ -106,7 +107,7 @@ def bytes_needed(model: Any, config: RunConfig) -> int:
 def prepare(config: RunConfig, strategy: Strategy, resume_from: tuple[Run, dict | None] | None = None) -> Prepared:
     """Load the data, set up TensorFlow, build and compile the model; for a resume, load the checkpoint."""
     settings = config.settings
-    check_tensorboard(settings)
+    check_requirements(config)  # an optional extra a component needs (tensorboard, mlflow) is installed
     dataset = load_dataset(config)
     if resume_from is None:  # a mistake in an exporter's parameters is known now, not after training
         check_exporters(config.exporters, dataset, config.recipe)
@@ -115,6 +116,7 @@ def prepare(config: RunConfig, strategy: Strategy, resume_from: tuple[Run, dict 
     info = dataset.info
     threads = engine.configure_threads(math.prod(info.input_shape), settings["batch_size"], settings.get("threads", 0),
                                        before_start=strategy.before_runtime_start)
+    check_callbacks(config, info)  # a callback's mistake in its parameters is known now (TensorFlow has started)
     import keras
     import tensorflow as tf
 
@@ -345,11 +347,3 @@ def describe(record: dict[str, Any]) -> str:
     """'train_sha256=..., test_sha256=...' (the full digests)."""
     return ", ".join(f"{part}={record.get(part)}" for part in PARTS if part in record)
 
-
-def check_tensorboard(settings: dict[str, Any]) -> None:
-    """``tensorboard = true`` needs the tensorboard package (an optional extra): a ConfigError before any work."""
-    import importlib.util
-
-    if settings.get("tensorboard") and importlib.util.find_spec("tensorboard") is None:
-        raise ConfigError("setting 'tensorboard' is true, but TensorBoard is not installed",
-                          hint="pip install 'zoo[tensorboard]' (or tensorboard), or --set tensorboard=false")

@@ -37,7 +37,7 @@ from zoo_core.files import WRITE_ERRNOS, describe_os_error, remove_temporaries, 
 from zoo_core.registry import Registry, RunConfig
 from zoo_core.runs import Manifest, Run, RunLock, check_writable, create_run_dir, runs_root, utc_now, versions
 from zoo_core.runs.checkpoint import check_epochs_done, read_checkpoint
-from zoo_core.training import distribute, engine
+from zoo_core.training import distribute, engine, extensions
 from zoo_core.training.distribute import Cluster
 from zoo_core.training.finish import RunOutcome, complete
 from zoo_core.training.prepare import Prepared, bytes_needed, data_source, fingerprint, prepare
@@ -259,6 +259,7 @@ class _Callbacks:
     weights: Any
     progress: Any
     all: list[Any]
+    components: list[Any]  #: the run's callback components (zoo_core.training.extensions.Built)
 
 
 def _fit_and_finish(run: Run, manifest: Manifest, config: RunConfig, prepared: Prepared, strategy: Strategy,
@@ -276,19 +277,21 @@ def _fit_and_finish(run: Run, manifest: Manifest, config: RunConfig, prepared: P
     mode = progress_mode((progress or config.settings["progress"]) if strategy.is_chief else "none", stream)
     data = _input(config, prepared, strategy, live_progress=mode == "bar")
     model.steps_per_execution = data.steps_per_execution
-    callbacks = _callbacks(run, manifest, config, prepared, stops, mode, data.steps, stream)
+    callbacks = _callbacks(run, manifest, config, prepared, stops, mode, data.steps, stream, strategy.is_chief)
     callbacks.all[-1:-1] = list(extra_callbacks)  # after the checkpoint of an epoch, before the safe-point stop
     manifest.update(epochs_done=prepared.first_epoch,
                     engine={"threads": prepared.threads, "steps_per_execution": model.steps_per_execution,
                             "steps_per_epoch": data.steps})
-    if prepared.first_epoch < config.settings["epochs"]:
-        _fit(run, config, model, data, callbacks, stops, strategy, prepared.first_epoch)
-    trained = strategy.after_fit(model, run.dir)  # chief: a one-device copy; other workers: WorkerDone
-    if isinstance(trained, WorkerDone):
-        return RunOutcome(run, role="worker", summary=trained.summary)
-    _record_distribution(manifest, strategy)
-    return complete(run, manifest, config, trained, dataset, prepared.loss, callbacks.history.rows,
-                    callbacks.weights.snapshots)
+    with extensions.told_the_end(callbacks.components, run.dir, manifest):  # on_run_end(summary), however it ends
+        stopped = (prepared.checkpoint or {}).get("stopped_early")  # a resume of a run a callback stopped early
+        if prepared.first_epoch < config.settings["epochs"] and not stopped:
+            _fit(run, config, model, data, callbacks, stops, strategy, prepared.first_epoch)
+        trained = strategy.after_fit(model, run.dir)  # chief: a one-device copy; other workers: WorkerDone
+        if isinstance(trained, WorkerDone):
+            return RunOutcome(run, role="worker", summary=trained.summary)
+        _record_distribution(manifest, strategy)
+        return complete(run, manifest, config, trained, dataset, prepared.loss, callbacks.history.rows,
+                        callbacks.weights.snapshots)
 
 
 def _record_distribution(manifest: Manifest, strategy: Strategy) -> None:
@@ -315,10 +318,8 @@ def _input(config: RunConfig, prepared: Prepared, strategy: Strategy, live_progr
 
 
 def _callbacks(run: Run, manifest: Manifest, config: RunConfig, prepared: Prepared, stops: StopRequests,
-               mode: str, steps: int, stream: TextIO | None) -> _Callbacks:
-    """zoo's callbacks for this run; commits the first checkpoint of a new run."""
-    import keras
-
+               mode: str, steps: int, stream: TextIO | None, is_chief: bool) -> _Callbacks:
+    """zoo's callbacks for this run around the run's callback components; commits the first checkpoint of a new run."""
     from zoo_core.training import callbacks as cb
     from zoo_core.training.progress import Progress
 
@@ -330,18 +331,29 @@ def _callbacks(run: Run, manifest: Manifest, config: RunConfig, prepared: Prepar
     if not weights.snapshots:
         weights.snapshot()
     history.write()  # after a resume: drop any row of an epoch that was not committed
+    epochs = config.settings["epochs"]
+    built = extensions.build_callbacks(config, run.dir, prepared.dataset.info, is_chief=is_chief,
+                                       initial_epoch=prepared.first_epoch, steps_per_epoch=steps, history=prepared.rows,
+                                       saved=(prepared.checkpoint or {}).get("callbacks"))
+    stopped: list[dict] = []
+
+    def extra(epochs_done: int, stopping: bool) -> dict:
+        found = extensions.checkpoint_extra(built, epochs_done, epochs, stopping)
+        stopped[:] = [found["stopped_early"]] if "stopped_early" in found else []
+        return found
+
     if prepared.checkpoint is None:  # a checkpoint exists from the first step on
-        cb.save_checkpoint(checkpoint_dir, prepared.model, prepared.first_epoch, history.rows, weights.snapshots)
+        cb.save_checkpoint(checkpoint_dir, prepared.model, prepared.first_epoch, history.rows, weights.snapshots,
+                           {"callbacks": {}})  # nothing to save of them before training
 
     def committed(epochs_done: int) -> None:
-        manifest.update(epochs_done=epochs_done)
+        manifest.update(epochs_done=epochs_done, **({"stopped_early": stopped[0]} if stopped else {}))
 
-    bar = Progress(mode, config.settings["epochs"], steps, stream)
-    every = [cb.EpochTimer(), cb.NaNGuard(), history, weights, cb.Checkpointer(checkpoint_dir, history, weights, committed),
-             bar, cb.StopAtSafePoint(stops.pending, steps)]
-    if config.settings["tensorboard"]:
-        every.insert(-1, keras.callbacks.TensorBoard(log_dir=str(run.dir / "tensorboard")))
-    return _Callbacks(history, weights, bar, every)
+    bar = Progress(mode, epochs, steps, stream)
+    every = [cb.EpochTimer(), cb.NaNGuard(), *[b.callback for b in built if not b.after_checkpoint], history, weights,
+             cb.Checkpointer(checkpoint_dir, history, weights, committed, extra),
+             *[b.callback for b in built if b.after_checkpoint], bar, cb.StopAtSafePoint(stops.pending, steps)]
+    return _Callbacks(history, weights, bar, every, built)
 
 
 def _fit(run: Run, config: RunConfig, model: Any, data: _Input, callbacks: _Callbacks, stops: StopRequests,

@@ -1,0 +1,131 @@
+"""Built-in callbacks: early stopping, reduce-on-plateau, a cosine schedule with warm-up, TensorBoard.
+
+Light on purpose (``zoo list`` imports it): the Keras classes are in
+zoo_plugins.keras_callbacks, imported inside the factories. Every one is
+resumable: what it must remember is saved with each checkpoint
+(``zoo_state()``) and handed back in ``context.state``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from zoo_core import Component, Range, hookimpl
+
+#: >= 0: patience, min_delta, cooldown, epochs of warm-up.
+NonNegative = Annotated[float, Range(0)]
+Count = Annotated[int, Range(0)]
+
+
+def _check_monitor(context: Any, monitor: str, who: str) -> None:
+    """A ``val_*`` metric needs a validation split: a ConfigError before any work."""
+    from zoo_core.errors import ConfigError
+
+    if monitor.startswith("val_") and not context.settings.get("validation_split"):
+        raise ConfigError(f"{who}: monitor '{monitor}' needs validation data, but validation_split is 0",
+                          hint=f"--set validation_split=0.1, or --set callbacks.{context.name}.monitor="
+                               f"{monitor[4:]}")
+
+
+def early_stopping(context: Any, monitor: str = "val_loss", patience: Count = 3, min_delta: NonNegative = 0.0,
+                   mode: Literal["auto", "min", "max"] = "auto", restore_best_weights: bool = True,
+                   start_from_epoch: Count = 0) -> Any:
+    """Stop training when a metric has stopped improving; the run is completed, its manifest and report say why.
+
+    Args:
+        monitor: the metric to watch: val_loss, val_accuracy, loss or accuracy.
+        patience: epochs without improvement before training stops.
+        min_delta: a change smaller than this is not an improvement.
+        mode: min (loss), max (accuracy), or auto (from the metric's name).
+        restore_best_weights: the run's model is the best epoch's, not the last one's.
+        start_from_epoch: epochs to wait before watching (warm-up).
+    """
+    _check_monitor(context, monitor, "callback early-stopping")
+    from zoo_plugins.keras_callbacks import EarlyStopping
+
+    return EarlyStopping(context, monitor=monitor, patience=patience, min_delta=min_delta, mode=mode,
+                         restore_best_weights=restore_best_weights, start_from_epoch=start_from_epoch)
+
+
+def reduce_lr_on_plateau(context: Any, monitor: str = "val_loss", factor: Annotated[float, Range(0, 1, low_open=True,
+                         high_open=True)] = 0.1, patience: Count = 2, min_delta: NonNegative = 1e-4,
+                         mode: Literal["auto", "min", "max"] = "auto", cooldown: Count = 0,
+                         min_lr: NonNegative = 0.0) -> Any:
+    """Lower the learning rate when a metric has stopped improving (history.csv gets a learning_rate column).
+
+    Args:
+        monitor: the metric to watch: val_loss, val_accuracy, loss or accuracy.
+        factor: the new rate is the old one times this, in (0, 1).
+        patience: epochs without improvement before the rate is lowered.
+        min_delta: a change smaller than this is not an improvement.
+        mode: min (loss), max (accuracy), or auto (from the metric's name).
+        cooldown: epochs to wait after lowering before watching again.
+        min_lr: the rate never goes below this.
+    """
+    _check_monitor(context, monitor, "callback reduce-lr-on-plateau")
+    from zoo_plugins.keras_callbacks import ReduceLROnPlateau
+
+    return ReduceLROnPlateau(context, monitor=monitor, factor=factor, patience=patience, min_delta=min_delta,
+                             mode=mode, cooldown=cooldown, min_lr=min_lr)
+
+
+def cosine_warmup(context: Any, warmup_epochs: Count = 1, min_lr: NonNegative = 0.0,
+                  by: Literal["epoch", "step"] = "epoch", learning_rate: NonNegative = 0.0) -> Any:
+    """Learning-rate schedule: linear warm-up, then cosine decay to min_lr over the remaining epochs.
+
+    The rate of epoch n (from 1) is learning_rate * n / (warmup_epochs + 1)
+    during warm-up (n <= warmup_epochs), then min_lr + (learning_rate - min_lr)
+    * (1 + cos(pi * q)) / 2 with q = (n - warmup_epochs - 1) / (epochs -
+    warmup_epochs): the peak right after warm-up, near min_lr at the end. By step, n counts
+    steps and the warm-up is warmup_epochs * steps per epoch; the rate is set
+    at each call into TensorFlow, so --set steps_per_execution=1 makes it
+    change at every step. A function of the epoch (or step): a resume goes on
+    where it stopped.
+
+    Args:
+        warmup_epochs: epochs of linear warm-up (0: none).
+        min_lr: the rate at the end of the decay.
+        by: epoch (one rate per epoch) or step (a rate per step).
+        learning_rate: the peak rate (0: the optimizer's learning_rate).
+    """
+    from zoo_core.errors import ConfigError
+
+    peak = learning_rate or context.config.get("optimizer", {}).get("learning_rate")
+    if not isinstance(peak, (int, float)) or isinstance(peak, bool) or peak <= 0:
+        raise ConfigError("callback cosine-warmup: the optimizer has no learning_rate to start from",
+                          hint=f"--set callbacks.{context.name}.learning_rate=0.001")
+    if min_lr >= peak:
+        raise ConfigError(f"callback cosine-warmup: min_lr ({min_lr}) must be below the peak rate ({peak})",
+                          hint=f"--set callbacks.{context.name}.min_lr=0")
+    if warmup_epochs >= context.epochs:
+        raise ConfigError(f"callback cosine-warmup: warmup_epochs ({warmup_epochs}) must be fewer than the run's "
+                          f"epochs ({context.epochs})", hint=f"--set callbacks.{context.name}.warmup_epochs=1")
+    from zoo_plugins.keras_callbacks import CosineWarmup
+
+    return CosineWarmup(context, float(peak), float(min_lr), warmup_epochs, by)
+
+
+def tensorboard(context: Any, update_freq: Literal["epoch", "batch"] = "epoch", histogram_freq: Count = 0) -> Any:
+    """Write TensorBoard logs to the run's tensorboard/ folder (the chief's only).
+
+    Args:
+        update_freq: write the losses and metrics every epoch, or every call into TensorFlow (batch).
+        histogram_freq: every this many epochs, weight histograms (0: none).
+    """
+    import keras
+
+    if not context.is_chief:
+        return keras.callbacks.Callback()
+    return keras.callbacks.TensorBoard(log_dir=str(context.run_dir / "tensorboard"), update_freq=update_freq,
+                                       histogram_freq=histogram_freq)
+
+
+@hookimpl
+def register_callbacks() -> list[Component]:
+    """zoo's own callbacks."""
+    return [
+        Component("early-stopping", early_stopping),
+        Component("reduce-lr-on-plateau", reduce_lr_on_plateau),
+        Component("cosine-warmup", cosine_warmup),
+        Component("tensorboard", tensorboard, requires=("tensorboard",), install="zoo[tensorboard]"),
+    ]
