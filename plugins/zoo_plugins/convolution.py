@@ -26,6 +26,7 @@ Filters = Annotated[int, Range(1, 1024)]
 FilterList = Annotated[list[Filters], Range(1, 8)]
 Kernel = Annotated[int, Range(1, 11)]
 Dropout = Annotated[float, Range(0, 1, high_open=True)]
+Shift = Annotated[float, Range(0, 0.5)]
 Activation = Annotated[str, Choice(ACTIVATIONS, "relu or relu6 (both quantise well to int8)")]
 
 
@@ -44,14 +45,21 @@ def image_shape(architecture: str, input_shape: tuple[int, ...]) -> tuple[int, .
     return shape
 
 
-def image_input(shape: tuple[int, ...]) -> tuple[Any, Any]:
-    """``(keras.Input named image, the tensor to build on)``: a (height, width) input gets a channel axis."""
+def image_input(shape: tuple[int, ...], random_shift: float = 0.0) -> tuple[Any, Any]:
+    """``(keras.Input named image, the tensor to build on)``: a (height, width) input gets a channel axis.
+
+    With ``random_shift`` > 0, a RandomTranslation layer shifts every training image by up to that fraction
+    of its height and width (filling with zeros); at inference it passes images through unchanged, so the
+    exported models do not contain it.
+    """
     import keras
 
     inputs = keras.Input(shape=shape, name="image")
-    if len(shape) == 2:
-        return inputs, keras.layers.Reshape((*shape, 1), name="add_channel")(inputs)
-    return inputs, inputs
+    x = keras.layers.Reshape((*shape, 1), name="add_channel")(inputs) if len(shape) == 2 else inputs
+    if random_shift:
+        x = keras.layers.RandomTranslation(random_shift, random_shift, fill_mode="constant",
+                                           name="random_shift")(x)
+    return inputs, x
 
 
 def can_downsample(height: int, width: int) -> bool:
