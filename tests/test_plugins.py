@@ -27,7 +27,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILTIN_PLUGINS = {"mnist", "mlp", "keras-optimizers", "keras-losses", "savedmodel", "tflite"}
+BUILTIN_PLUGINS = {"mnist", "mlp", "cnn", "mobilenet", "resnet", "keras-optimizers", "keras-losses", "savedmodel",
+                   "tflite"}
 #: distribution -> (plugin name, the error `zoo plugins` shows for it)
 BROKEN = {
     "zoo-fixture-import-error": (
@@ -397,7 +398,7 @@ def test_catalog_names_and_lookups(builtin_catalog: Catalog) -> None:
         builtin_catalog.find("optimizer", "adma")
     assert str(error.value) == ("unknown optimizer 'adma'\n  hint: did you mean 'adam' or 'adamw'? "
                                 "available optimizers: adam, adamw, rmsprop, sgd")
-    assert [p.name for p in builtin_catalog.plugins if p.builtin][:2] == ["keras-losses", "keras-optimizers"]
+    assert [p.name for p in builtin_catalog.plugins if p.builtin][:3] == ["cnn", "keras-losses", "keras-optimizers"]
 
 
 # -- hookspecs and their documentation -----------------------------------------------------
