@@ -4,6 +4,7 @@ and, trained for two epochs on 2,000 MNIST images, verified exports to SavedMode
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +154,7 @@ def test_a_factory_called_directly_refuses_what_zoo_would_refuse() -> None:
 def test_zoo_lists_and_shows_the_architectures_with_their_parameters(in_tmp_cwd: Path) -> None:
     listed = run_cli("list", "architectures")
     assert listed.exit_code == 0
-    for name in (*ARCHITECTURES, "cnn-32-64", "mobilenet-16-128", "resnet-14"):
+    for name in (*ARCHITECTURES, "cnn-32-64-128", "mobilenet-16-128", "resnet-14"):
         assert f"\n{name} " in listed.stdout
     expected = {"cnn": ("filters", "kernel_size", "convs_per_block", "pooling", "batch_norm", "block_dropout",
                         "dense", "dropout", "activation"),
@@ -163,8 +164,6 @@ def test_zoo_lists_and_shows_the_architectures_with_their_parameters(in_tmp_cwd:
     for name, parameters in expected.items():
         shown = run_cli("show", name, "--json")
         assert shown.exit_code == 0, shown.stderr
-        import json
-
         rows = {row["name"]: row for row in json.loads(shown.stdout)["parameters"]}
         assert tuple(rows) == parameters
         assert all(row["help"] for row in rows.values())

@@ -15,8 +15,8 @@ from zoo_core.errors import ConfigError
 
 BUILTIN_NAMES = ["mnist", "mlp", "adam", "adamw", "rmsprop", "sgd", "categorical-crossentropy",
                  "sparse-categorical-crossentropy", "savedmodel", "tflite"]
-PRESETS = ["cnn-32-64", "mlp-128-64-10", "mobilenet-16-128", "resnet-14", "tflite-dynamic", "tflite-float16",
-           "tflite-int8"]
+PRESETS = ["cnn-32-64-128", "mlp-128-64-10", "mobilenet-16-128", "resnet-14", "tflite-dynamic",
+           "tflite-float16", "tflite-int8"]
 
 pytestmark = pytest.mark.usefixtures("in_tmp_cwd")
 
