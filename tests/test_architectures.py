@@ -100,6 +100,20 @@ def test_mobilenet_alpha_scales_every_layer_to_multiples_of_eight() -> None:
     assert half.count_params() < full.count_params() / 3
 
 
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_random_shift_moves_training_images_only(name: str) -> None:
+    import keras
+
+    model = factory(name)((28, 28), 10, **SMALL.get(name, {"alpha": 0.25}), random_shift=0.2)
+    shifted = keras.Model(model.inputs, model.get_layer("random_shift").output)
+    x = np.zeros((4, 28, 28), np.float32)
+    x[:, 10:18, 10:18] = 1.0
+    assert np.array_equal(np.asarray(shifted(x, training=False)), x[..., None])
+    keras.utils.set_random_seed(1)
+    assert not np.array_equal(np.asarray(shifted(x, training=True)), x[..., None])
+    assert "random_shift" not in [layer.name for layer in factory(name)((28, 28), 10).layers]
+
+
 @pytest.mark.parametrize("override, message", [
     ("architecture.filters=[]", "parameter 'filters' must have a length in [1, 8], got 0"),
     ("architecture.filters=[32, 0]", "parameter 'filters'[1] must be in [1, 1024], got 0"),
@@ -157,10 +171,10 @@ def test_zoo_lists_and_shows_the_architectures_with_their_parameters(in_tmp_cwd:
     for name in (*ARCHITECTURES, "cnn-32-64-128", "mobilenet-16-128", "resnet-14"):
         assert f"\n{name} " in listed.stdout
     expected = {"cnn": ("filters", "kernel_size", "convs_per_block", "pooling", "batch_norm", "block_dropout",
-                        "dense", "dropout", "activation"),
+                        "dense", "dropout", "activation", "random_shift"),
                 "mobilenet": ("alpha", "stem", "filters", "blocks", "kernel_size", "stem_stride", "dropout",
-                              "activation"),
-                "resnet": ("filters", "blocks", "stem", "stem_pool", "kernel_size", "dropout")}
+                              "activation", "random_shift"),
+                "resnet": ("filters", "blocks", "stem", "stem_pool", "kernel_size", "dropout", "random_shift")}
     for name, parameters in expected.items():
         shown = run_cli("show", name, "--json")
         assert shown.exit_code == 0, shown.stderr
