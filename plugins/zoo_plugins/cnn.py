@@ -11,17 +11,16 @@ ConvsPerBlock = Annotated[int, Range(1, 4)]
 Dense = Annotated[int, Range(0, 8192)]
 
 
-def cnn(input_shape: tuple[int, ...], num_classes: int, filters: FilterList = (32, 64), kernel_size: Kernel = 3,
-        convs_per_block: ConvsPerBlock = 2, pooling: Literal["max", "average"] = "max", batch_norm: bool = True,
-        block_dropout: Dropout = 0.1, dense: Dense = 128, dropout: Dropout = 0.4,
-        activation: Activation = "relu",
-        random_shift: Shift = 0.0) -> Any:
+def cnn(input_shape: tuple[int, ...], num_classes: int, filters: FilterList = (32, 64, 128), kernel_size: Kernel = 3,
+        convs_per_block: ConvsPerBlock = 1, pooling: Literal["max", "average"] = "max", batch_norm: bool = True,
+        block_dropout: Dropout = 0.0, dense: Dense = 128, dropout: Dropout = 0.3,
+        activation: Activation = "relu", random_shift: Shift = 0.0) -> Any:
     """LeNet-style CNN: conv blocks with pooling, then Flatten, a dense layer, dropout and softmax.
 
     Each block is ``convs_per_block`` 'same' convolutions (each followed by
     batch normalisation, folded into the convolution on export, and the
     activation), then 2x2 pooling while both sides of the feature map are at
-    least 4 pixels long (28x28 -> 14x14 -> 7x7; 8x8 -> 4x4 -> 2x2), then
+    least 4 pixels long (28x28 -> 14x14 -> 7x7 -> 3x3; 8x8 -> 4x4 -> 2x2), then
     ``block_dropout``. Takes images of shape (height, width), given a channel
     axis inside the model, or (height, width, channels), e.g. RGB.
 

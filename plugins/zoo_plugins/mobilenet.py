@@ -14,9 +14,9 @@ CHANNEL_MULTIPLE = 8
 
 
 def mobilenet(input_shape: tuple[int, ...], num_classes: int, alpha: Alpha = 1.0, stem: Filters = 16,
-              filters: FilterList = (32, 64, 128), blocks: Blocks = 2, kernel_size: Literal[3, 5] = 3,
+              filters: FilterList = (32, 64, 128), blocks: Blocks = 2, kernel_size: Literal[3, 5] = 5,
               stem_stride: Literal[1, 2] = 1, dropout: Dropout = 0.1, activation: Activation = "relu6",
-        random_shift: Shift = 0.0) -> Any:
+              random_shift: Shift = 0.0) -> Any:
     """MobileNet (v1 style): a stem convolution, then stages of depthwise-separable blocks, pooled head.
 
     A depthwise-separable block is a ``kernel_size`` depthwise convolution
@@ -41,7 +41,10 @@ def mobilenet(input_shape: tuple[int, ...], num_classes: int, alpha: Alpha = 1.0
         random_shift: training only: shift each image at random by up to this fraction of its height and
             width (0: off); a cheap augmentation that generalises better. Inference and exports are unaffected.
     """
-    from zoo_plugins.convolution import check_counts, check_dropout, check_weights, image_input, image_shape, pooled_head
+    import keras
+
+    from zoo_plugins.convolution import (check_counts, check_dropout, check_weights, image_input, image_shape,
+                                         pooled_head)
 
     shape = image_shape("mobilenet", input_shape)
     filters = check_counts("mobilenet", "filters", list(filters))
@@ -60,10 +63,7 @@ def mobilenet(input_shape: tuple[int, ...], num_classes: int, alpha: Alpha = 1.0
         for block in range(1, blocks + 1):
             x, size = _separable(x, width, kernel_size, activation, f"stage{stage}_block{block}", size,
                                  downsample=block == 1)
-    outputs = pooled_head(x, num_classes, dropout)
-    import keras
-
-    return keras.Model(inputs, outputs, name="mobilenet")
+    return keras.Model(inputs, pooled_head(x, num_classes, dropout), name="mobilenet")
 
 
 def scaled(count: int, alpha: float) -> int:

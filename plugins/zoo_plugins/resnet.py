@@ -12,7 +12,7 @@ Blocks = Annotated[int, Range(1, 16)]
 
 def resnet(input_shape: tuple[int, ...], num_classes: int, filters: FilterList = (16, 32, 64), blocks: Blocks = 2,
            stem: Filters = 16, stem_pool: bool = True, kernel_size: Kernel = 3, dropout: Dropout = 0.0,
-        random_shift: Shift = 0.0) -> Any:
+           random_shift: Shift = 0.0) -> Any:
     """ResNet (v1 style, basic blocks): a stem, stages of residual blocks, global average pooling, softmax.
 
     The stem is a 3x3 convolution, then (with ``stem_pool``) 2x2 max pooling.
