@@ -15,7 +15,8 @@ from zoo_core.errors import ConfigError
 
 BUILTIN_NAMES = ["mnist", "image-folder", "csv", "mlp", "adam", "adamw", "rmsprop", "sgd", "categorical-crossentropy",
                  "sparse-categorical-crossentropy", "savedmodel", "tflite"]
-PRESETS = ["mlp-128-64-10", "tflite-dynamic", "tflite-float16", "tflite-int8"]
+PRESETS = ["cnn-32-64-128", "mlp-128-64-10", "mobilenet-16-128", "resnet-14", "tflite-dynamic",
+           "tflite-float16", "tflite-int8"]
 
 pytestmark = pytest.mark.usefixtures("in_tmp_cwd")
 
@@ -101,7 +102,7 @@ def test_list_json() -> None:
         (("losses",), ["categorical-crossentropy", "sparse-categorical-crossentropy"]),
         (("exporters", "tflite*"), ["tflite", "tflite-dynamic", "tflite-float16", "tflite-int8"]),
         (("presets",), PRESETS),
-        (("runs",), ["mnist-mlp"]),
+        (("runs",), ["mnist-cnn", "mnist-mlp", "mnist-mobilenet", "mnist-resnet"]),
         (("crossentropy",), ["categorical-crossentropy", "sparse-categorical-crossentropy"]),
         (("ADAM*",), ["adam", "adamw"]),
         (("keras-optimizers:s*",), ["sgd"]),
@@ -262,7 +263,7 @@ def test_registry_option_adds_runs(in_tmp_cwd: Path) -> None:
     extra.write_text('[runs.mine]\nsummary = "mine"\ndataset = "mnist"\narchitecture = "mlp"\n'
                      'optimizer = "sgd"\nloss = "sparse-categorical-crossentropy"\nepochs = 2\n')
     assert [row["name"] for row in json.loads(ok("--registry", str(extra), "list", "runs", "--json"))] == [
-        "mine", "mnist-mlp"]
+        "mine", "mnist-cnn", "mnist-mlp", "mnist-mobilenet", "mnist-resnet"]
     assert json.loads(ok("--registry", str(extra), "show", "mine", "--json"))["config"]["epochs"] == 2
     assert "does not exist" in fails("--registry", "missing.toml", "list")
 

@@ -272,7 +272,7 @@ def test_every_builtin_component_is_well_formed(component: Component) -> None:
 def test_the_issue_s_builtin_names_are_registered(builtin_catalog: Catalog) -> None:
     expected = {
         "dataset": ["csv", "image-folder", "mnist"],
-        "architecture": ["mlp"],
+        "architecture": ["cnn", "mlp", "mobilenet", "resnet"],
         "optimizer": ["adam", "adamw", "rmsprop", "sgd"],
         "loss": ["categorical-crossentropy", "sparse-categorical-crossentropy"],
         "exporter": ["savedmodel", "tflite"],

@@ -168,7 +168,7 @@ def test_a_huge_setting_in_a_run_is_refused_when_the_registry_loads(builtin_cata
 def test_run_without_a_component(builtin_catalog: Catalog, tmp_path: Path) -> None:
     message = error_of(builtin_catalog, tmp_path, RUN.replace('architecture = "mlp"\n', ""))
     assert "[runs.quick]: a run needs 'architecture'" in message
-    assert 'add e.g. architecture = "mlp"' in message
+    assert 'add e.g. architecture = "cnn"' in message
 
 
 def test_exporters_must_be_an_array(builtin_catalog: Catalog, tmp_path: Path) -> None:
