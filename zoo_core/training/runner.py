@@ -22,6 +22,7 @@ as one process, when a machine is lost for good.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import signal
@@ -242,6 +243,7 @@ class _Input:
     steps: int
     validation: tuple[Any, Any] | None
     steps_per_execution: int
+    first_callbacks: list[Any]  #: before zoo's own: the in-graph validation (zoo_core.training.loop)
 
 
 @dataclass
@@ -269,17 +271,20 @@ def _fit_and_finish(run: Run, manifest: Manifest, config: RunConfig, prepared: P
     data = _input(config, prepared, strategy, live_progress=mode == "bar")
     model.steps_per_execution = data.steps_per_execution
     callbacks = _callbacks(run, manifest, config, prepared, stops, mode, data.steps, stream)
+    callbacks.all[:0] = data.first_callbacks
     manifest.update(epochs_done=prepared.first_epoch,
                     engine={"threads": prepared.threads, "steps_per_execution": model.steps_per_execution,
                             "steps_per_epoch": data.steps})
+    prepared.clock.lap("setup")
     if prepared.first_epoch < config.settings["epochs"]:
         _fit(run, config, model, data, callbacks, stops, strategy, prepared.first_epoch)
+    prepared.clock.lap("training")
     trained = strategy.after_fit(model, run.dir)  # chief: a one-device copy; other workers: WorkerDone
     if isinstance(trained, WorkerDone):
         return RunOutcome(run, role="worker", summary=trained.summary)
     _record_distribution(manifest, strategy)
     return complete(run, manifest, config, trained, dataset, prepared.loss, callbacks.history.rows,
-                    callbacks.weights.snapshots)
+                    callbacks.weights.snapshots, clock=prepared.clock)
 
 
 def _record_distribution(manifest: Manifest, strategy: Strategy) -> None:
@@ -289,20 +294,34 @@ def _record_distribution(manifest: Manifest, strategy: Strategy) -> None:
 
 
 def _input(config: RunConfig, prepared: Prepared, strategy: Strategy, live_progress: bool) -> _Input:
-    """The batch stream of the remaining epochs, validation data, and steps per call into TensorFlow."""
+    """The batch stream of the remaining epochs, validation data, and steps per call into TensorFlow.
+
+    Without a tf.distribute strategy, batches and validation run in the graph (zoo_core.training.loop).
+    """
     settings, info, split, loss = config.settings, prepared.dataset.info, prepared.split, prepared.loss
+    batch_size, in_graph = settings["batch_size"], strategy.tf_strategy is None
     y_train = engine.one_hot_if_needed(loss, split.y_train, info.num_classes)
-    stream, steps = engine.training_dataset(split.x_train, y_train, settings["batch_size"], settings["seed"],
-                                            settings["shuffle"], prepared.first_epoch, settings["epochs"],
-                                            tf_strategy=strategy.tf_strategy)
+    stream, steps = None, math.ceil(len(split.x_train) / batch_size)
+    if not in_graph:
+        stream, steps = engine.training_dataset(split.x_train, y_train, batch_size, settings["seed"],
+                                                settings["shuffle"], prepared.first_epoch, settings["epochs"],
+                                                tf_strategy=strategy.tf_strategy)
     steps_per_execution = engine.choose_steps_per_execution(
         steps, settings["steps_per_execution"], live_progress=live_progress,
-        step_seconds=engine.estimate_step_seconds(prepared.model.count_params(), settings["batch_size"]),
+        step_seconds=engine.estimate_step_seconds(prepared.model.count_params(), batch_size),
         cap=strategy.max_steps_per_execution)
     validation = None
     if split.x_val is not None:
         validation = (split.x_val, engine.one_hot_if_needed(loss, split.y_val, info.num_classes))
-    return _Input(stream, steps, validation, steps_per_execution)
+    if not in_graph:
+        return _Input(stream, steps, validation, steps_per_execution, [])
+    from zoo_core.training import loop
+
+    stream = loop.index_blocks(len(split.x_train), batch_size, steps_per_execution, settings["seed"],
+                               settings["shuffle"], prepared.first_epoch, settings["epochs"])
+    loop.install_train_function(prepared.model, split.x_train, y_train, batch_size)
+    first = [loop.Validation(*validation, batch_size=max(batch_size, 1024))] if validation is not None else []
+    return _Input(stream, steps, None, steps_per_execution, first)
 
 
 def _callbacks(run: Run, manifest: Manifest, config: RunConfig, prepared: Prepared, stops: StopRequests,
