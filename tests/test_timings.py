@@ -72,7 +72,7 @@ def test_a_run_records_every_phase_and_they_add_up_to_its_wall_time(tmp_path: Pa
     (run_dir,) = list(tmp_path.iterdir())
     timings = json.loads((run_dir / "manifest.json").read_text())["timings"]
     phases = [name for name in timings if name not in ("total", "beside")]
-    assert phases == ["startup", "data", "model", "setup", "training", "evaluation", "save model",
+    assert phases == ["startup", "data", "import tensorflow", "model", "setup", "training", "evaluation", "save model",
                       "export tflite float32", "plots", "report"]
     assert all(timings[name] >= 0 for name in phases) and timings["training"] > 0 and timings["startup"] > 0.1
     assert timings["total"] == pytest.approx(sum(timings[name] for name in phases), abs=0.01)

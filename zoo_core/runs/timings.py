@@ -15,7 +15,8 @@ import time
 from typing import Any
 
 #: The phases a ``zoo run`` records, in order (exports add one ``export <format> <variant>`` each).
-PHASES = ("startup", "data", "model", "setup", "training", "evaluation", "save model", "plots", "report")
+PHASES = ("startup", "data", "import tensorflow", "model", "setup", "training", "evaluation", "save model", "plots",
+          "report")
 
 
 def process_age() -> float | None:

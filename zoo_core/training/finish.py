@@ -164,8 +164,10 @@ def export_model(run: Run, model: Any, dataset: Any, exporters: list[ComponentCh
     manifest = run.manifest()
     metadata_record = {"run_id": run.id, "recipe": manifest.get("recipe"), "versions": versions(),
                        "dataset": dataset.info.to_dict(), "class_names": list(dataset.info.class_names)}
+    from zoo_core.export.savedmodel_io import reuse_savedmodels
+
     results = []
-    with quiet_native_stderr():
+    with quiet_native_stderr(), reuse_savedmodels(destination):
         for choice in exporters:
             context = ExportContext(model=model, dataset=dataset, destination=destination,
                                     model_name=safe_name(model_name), metadata=dict(metadata_record))

@@ -123,6 +123,9 @@ def prepare(config: RunConfig, strategy: Strategy, resume_from: tuple[Run, dict 
         check_resumed_data(resume_from[0], config, dataset)
     info = dataset.info
     clock.lap("data")
+    with engine.quiet_native_stderr():
+        import tensorflow  # noqa: F401 - a phase of its own: 2 to 9 seconds, depending on the machine's day
+    clock.lap("import tensorflow")
     threads = engine.configure_threads(
         math.prod(info.input_shape), settings["batch_size"], settings.get("threads", 0),
         before_start=strategy.before_runtime_start,
