@@ -64,7 +64,7 @@ def test_report_without_timings_has_no_phase_table() -> None:
 @pytest.mark.slow
 def test_a_run_records_every_phase_and_they_add_up_to_its_wall_time(tmp_path: Path) -> None:
     command = [ZOO, "run", "mnist-mlp", "--runs-dir", str(tmp_path), "--quiet", "--set", "max_train_samples=2000",
-               "--set", "max_test_samples=500", "--set", "epochs=2", "--set", "exporters=[tflite]"]
+               "--set", "max_test_samples=500", "--set", "epochs=2", "--set", 'exporters=["tflite"]']
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     wall = time.perf_counter() - start
