@@ -11,8 +11,11 @@ counters are put back, so the real model gets the names it would have had).
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import math
+import warnings
 from typing import Any, Callable
 
 
@@ -27,8 +30,10 @@ def macs_per_example(build: Callable[[], Any]) -> int | None:
     from keras.src.backend.common import global_state
 
     names = copy.deepcopy(global_state.get_global_attribute("object_name_uids"))
-    try:
-        with keras.StatelessScope(initialize_variables=False):
+    try:  # quietly: the real build that follows says whatever the factory has to say
+        with keras.StatelessScope(initialize_variables=False), contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             return count_macs(build())
     except Exception:  # noqa: BLE001 - an estimate only: the real build reports real errors
         return None
