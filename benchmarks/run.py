@@ -2,27 +2,35 @@
 
 Usage (from the repo root, with zoo installed)::
 
-    python benchmarks/run.py            # about 5-10 minutes on 2 cores
-    python benchmarks/run.py --quick    # 3 epochs, one repeat: a smoke test
+    python benchmarks/run.py                # about 10-15 minutes on 2 cores
+    python benchmarks/run.py --quick        # 3 epochs, one repeat: a smoke test
+    python benchmarks/run.py --cnn          # only the conv-net thread comparison
+    python benchmarks/run.py --sections training,cnn --repeats 5
 
 Writes ``benchmarks/results/latest.json`` and ``latest.md`` and prints the
 table. Sections:
 
-1. training: the tutorial program (benchmarks/tutorial.py) against
-   ``zoo run mnist-mlp`` at the same batch size and epochs, alternated, each
-   at least twice. An epoch's time runs from the previous epoch's end to its
-   own (zoo's history.csv ``seconds``, and the same callback in the
-   tutorial), so zoo's checkpoint, history and progress are inside; the
-   figure is the median over epochs after the first. Cross-check: the
-   marginal cost of an epoch from whole runs of two lengths, (wall time of
-   the long run - wall time of a short run) / the epochs between, for both;
+1. training: the floor (benchmarks/floor.py: a hand-written in-graph
+   TensorFlow loop, one thread, no validation, no checkpoint), the tutorial
+   program (benchmarks/tutorial.py) and ``zoo run mnist-mlp`` (with its
+   exports and their verification), at the same batch size and epochs,
+   interleaved (floor, tutorial, zoo; floor, tutorial, zoo; ...). An
+   epoch's time runs from the previous epoch's end to its own (zoo's
+   history.csv ``seconds``, and the same callback in the tutorial), so zoo's
+   validation, checkpoint, history and progress are inside; the table gives
+   the min and median over all epochs after the first. Also each program's
+   whole-run wall time and peak RSS, zoo's time after training (from its
+   manifest's ``timings``), and a cross-check: the marginal cost of an epoch
+   from whole runs of two lengths;
 2. scaling: zoo's epoch time at 1/4, 1/2 and all of the training split, and
-   at batch 32, 128, 512; peak RSS of a whole ``zoo run`` and of the tutorial;
+   at batch 32, 128, 512;
 3. CLI: wall time of ``zoo --help``, ``zoo list``, ``zoo show mlp`` against
    ``python -c "import tensorflow"``;
 4. inference: every exported variant, single-image latency and throughput
    at batch 1,000 (benchmarks/inference.py);
-5. end to end: wall time of the README's main job, ``zoo run mnist-mlp``.
+5. cnn: a LeNet-like conv net on a slice of MNIST (benchmarks/cnn.py): zoo's
+   thread choice and loop against a plain Keras fit with TensorFlow's
+   default threads, interleaved.
 """
 
 from __future__ import annotations
@@ -42,6 +50,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 PYTHON = sys.executable
 ZOO = str(Path(sys.executable).with_name("zoo"))
+SECTIONS = ("training", "scaling", "cli", "inference", "cnn")
+#: zoo's phases after training (manifest.json ``timings``) that the "after training" figure holds: not the exports.
+AFTER_TRAINING = ("evaluation", "save model", "plots", "report")
 
 
 def measured(command: list[str], cwd: Path | None = None) -> tuple[float, int, str]:
@@ -58,7 +69,7 @@ def measured(command: list[str], cwd: Path | None = None) -> tuple[float, int, s
 
 
 def zoo_run(root: Path, *settings: str, recipe: str = "mnist-mlp", exporters: bool = False) -> dict:
-    """One ``zoo run``; returns epoch times, accuracy, wall time and peak RSS."""
+    """One ``zoo run``; returns epoch times, accuracy, wall time, peak RSS and the manifest's phase timings."""
     before = set(root.iterdir()) if root.exists() else set()
     command = [ZOO, "run", recipe, "--runs-dir", str(root), "--quiet"]
     if not exporters:
@@ -72,23 +83,26 @@ def zoo_run(root: Path, *settings: str, recipe: str = "mnist-mlp", exporters: bo
     with open(run_dir / "history.csv", newline="") as handle:
         epochs = [float(row["seconds"]) for row in csv.DictReader(handle)]
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    engine = json.loads((run_dir / "manifest.json").read_text()).get("engine", {})
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    timings = manifest.get("timings", {})
     return {"epoch_seconds": epochs, "accuracy": metrics["accuracy"], "wall_seconds": seconds,
-            "peak_rss_mb": peak_mb, "run_dir": str(run_dir), "engine": engine}
+            "peak_rss_mb": peak_mb, "run_dir": str(run_dir), "engine": manifest.get("engine", {}),
+            "timings": timings, "after_training_seconds": sum(timings.get(name, 0.0) for name in AFTER_TRAINING),
+            "export_seconds": sum(v for k, v in timings.items() if k.startswith("export "))}
 
 
-def tutorial_run(work: Path, epochs: int) -> dict:
-    result = work / f"tutorial-{time.monotonic_ns()}.json"
-    seconds, peak_mb, tail = measured([PYTHON, str(HERE / "tutorial.py"), str(result), str(epochs)])
+def script_run(script: str, work: Path, *arguments: str) -> dict:
+    """One run of a benchmark script that writes a JSON result (tutorial.py, floor.py, cnn.py)."""
+    result = work / f"{Path(script).stem}-{time.monotonic_ns()}.json"
+    seconds, peak_mb, tail = measured([PYTHON, str(HERE / script), str(result), *arguments])
     if not result.is_file():
-        raise RuntimeError(f"tutorial failed:\n{tail}")
-    data = json.loads(result.read_text())
-    return {**data, "wall_seconds": seconds, "peak_rss_mb": peak_mb}
+        raise RuntimeError(f"{script} failed:\n{tail}")
+    return {**json.loads(result.read_text()), "wall_seconds": seconds, "peak_rss_mb": peak_mb}
 
 
-def epoch_time(epoch_seconds: list[float]) -> float:
-    """Median over epochs after the first (which includes tracing)."""
-    return statistics.median(epoch_seconds[1:] if len(epoch_seconds) > 1 else epoch_seconds)
+def after_first(runs: list[dict]) -> list[float]:
+    """Every epoch's time after each run's first (which includes tracing), pooled over the runs."""
+    return [s for r in runs for s in (r["epoch_seconds"][1:] if len(r["epoch_seconds"]) > 1 else r["epoch_seconds"])]
 
 
 def marginal_epoch(long_runs: list[dict], short_run: dict, epochs: int, short_epochs: int) -> float:
@@ -96,28 +110,40 @@ def marginal_epoch(long_runs: list[dict], short_run: dict, epochs: int, short_ep
     return (statistics.median(r["wall_seconds"] for r in long_runs) - short_run["wall_seconds"]) / (epochs - short_epochs)
 
 
+def summary(runs: list[dict]) -> dict:
+    """Epoch min and median (after the first), accuracy, wall time and peak RSS of one program's runs."""
+    epochs = after_first(runs)
+    return {"epoch_min": min(epochs), "epoch_median": statistics.median(epochs),
+            "accuracy": statistics.mean(r["accuracy"] for r in runs),
+            "wall_median": statistics.median(r["wall_seconds"] for r in runs),
+            "wall_min": min(r["wall_seconds"] for r in runs), "peak_rss_mb": max(r["peak_rss_mb"] for r in runs)}
+
+
 def training(work: Path, epochs: int, repeats: int) -> dict:
-    tutorial, zoo = [], []
-    for _ in range(repeats):
-        tutorial.append(tutorial_run(work, epochs))
-        zoo.append(zoo_run(work / "runs", f"epochs={epochs}"))
+    """Floor, tutorial and ``zoo run mnist-mlp`` (with its exports), interleaved; then the short runs."""
+    runs: dict[str, list[dict]] = {"floor": [], "tutorial": [], "zoo": []}
+    for repeat in range(repeats):
+        print(f"  repeat {repeat + 1}/{repeats}: floor, tutorial, zoo", flush=True)
+        runs["floor"].append(script_run("floor.py", work, str(epochs)))
+        runs["tutorial"].append(script_run("tutorial.py", work, str(epochs)))
+        runs["zoo"].append(zoo_run(work / "runs", f"epochs={epochs}", exporters=True))
     short_epochs = max(1, epochs // 3)
-    short = {"tutorial": tutorial_run(work, short_epochs), "zoo": zoo_run(work / "runs", f"epochs={short_epochs}")}
-    tutorial_epoch = statistics.median(epoch_time(r["epoch_seconds"]) for r in tutorial)
-    zoo_epoch = statistics.median(epoch_time(r["epoch_seconds"]) for r in zoo)
-    tutorial_marginal = marginal_epoch(tutorial, short["tutorial"], epochs, short_epochs)
-    zoo_marginal = marginal_epoch(zoo, short["zoo"], epochs, short_epochs)
-    return {
-        "tutorial_epoch_seconds": tutorial_epoch, "zoo_epoch_seconds": zoo_epoch,
-        "ratio": zoo_epoch / tutorial_epoch,
-        "short_epochs": short_epochs, "tutorial_marginal_epoch_seconds": tutorial_marginal,
-        "zoo_marginal_epoch_seconds": zoo_marginal, "marginal_ratio": zoo_marginal / tutorial_marginal,
-        "tutorial_accuracy": statistics.mean(r["accuracy"] for r in tutorial),
-        "zoo_accuracy": statistics.mean(r["accuracy"] for r in zoo),
-        "tutorial_peak_rss_mb": max(r["peak_rss_mb"] for r in tutorial),
-        "zoo_peak_rss_mb": max(r["peak_rss_mb"] for r in zoo),
-        "runs": {"tutorial": tutorial, "zoo": zoo, "short": short},
-    }
+    short = {"tutorial": script_run("tutorial.py", work, str(short_epochs)),
+             "zoo": zoo_run(work / "runs", f"epochs={short_epochs}", exporters=True)}
+    figures = {name: summary(program_runs) for name, program_runs in runs.items()}
+    zoo, floor, tutorial = figures["zoo"], figures["floor"], figures["tutorial"]
+    zoo.update(after_training_median=statistics.median(r["after_training_seconds"] for r in runs["zoo"]),
+               exports_median=statistics.median(r["export_seconds"] for r in runs["zoo"]),
+               timings=runs["zoo"][-1]["timings"])
+    ratios = {"zoo/floor median": zoo["epoch_median"] / floor["epoch_median"],
+              "zoo/floor min": zoo["epoch_min"] / floor["epoch_min"],
+              "zoo/tutorial median": zoo["epoch_median"] / tutorial["epoch_median"],
+              "zoo/tutorial min": zoo["epoch_min"] / tutorial["epoch_min"],
+              "wall zoo/tutorial": zoo["wall_median"] / tutorial["wall_median"],
+              "peak RSS zoo/tutorial": zoo["peak_rss_mb"] / tutorial["peak_rss_mb"]}
+    marginal = {name: marginal_epoch(runs[name], short[name], epochs, short_epochs) for name in short}
+    return {"figures": figures, "ratios": ratios, "short_epochs": short_epochs, "marginal_epoch_seconds": marginal,
+            "runs": runs, "short": short}
 
 
 #: MNIST's 60,000 training images; the run's 10 % validation split comes off after max_train_samples.
@@ -132,11 +158,11 @@ def scaling(work: Path, epochs: int) -> dict:
         result = zoo_run(work / "runs", f"epochs={epochs}", f"max_train_samples={limit}")
         trained_on = round((limit or TRAIN_IMAGES) * (1 - VALIDATION_SPLIT))
         rows.append({"data": fraction, "trained_on": trained_on, "batch_size": 32,
-                     "epoch_seconds": epoch_time(result["epoch_seconds"]), "accuracy": result["accuracy"]})
+                     "epoch_seconds": statistics.median(after_first([result])), "accuracy": result["accuracy"]})
     for batch in (128, 512):
         result = zoo_run(work / "runs", f"epochs={epochs}", f"batch_size={batch}")
         rows.append({"data": "all", "trained_on": round(TRAIN_IMAGES * (1 - VALIDATION_SPLIT)), "batch_size": batch,
-                     "epoch_seconds": epoch_time(result["epoch_seconds"]), "accuracy": result["accuracy"]})
+                     "epoch_seconds": statistics.median(after_first([result])), "accuracy": result["accuracy"]})
     return {"rows": rows}
 
 
@@ -154,12 +180,25 @@ def cli(repeats: int = 5) -> dict:
     return figures
 
 
-def end_to_end(work: Path) -> dict:
-    result = zoo_run(work / "e2e", exporters=True)
-    run_dir = result["run_dir"]
+def cnn(work: Path, epochs: int, repeats: int) -> dict:
+    """The LeNet-like net: zoo's threads and loop, one thread, and a plain Keras fit, interleaved."""
+    modes = ("zoo", "keras", "zoo-1-thread")
+    runs: dict[str, list[dict]] = {mode: [] for mode in modes}
+    for repeat in range(repeats):
+        print(f"  repeat {repeat + 1}/{repeats}: {', '.join(modes)}", flush=True)
+        for mode in modes:
+            runs[mode].append(script_run("cnn.py", work, mode, str(epochs)))
+    figures = {mode: {**summary(mode_runs), "threads": mode_runs[0]["threads"],
+                      "steps_per_execution": mode_runs[0]["steps_per_execution"]} for mode, mode_runs in runs.items()}
+    return {"figures": figures, "runs": runs,
+            "ratio_median": figures["zoo"]["epoch_median"] / figures["keras"]["epoch_median"],
+            "ratio_min": figures["zoo"]["epoch_min"] / figures["keras"]["epoch_min"]}
+
+
+def export_more(run_dir: str) -> None:
+    """The two TFLite variants the recipe does not export, for the inference table."""
     subprocess.run([ZOO, "export", run_dir, "--format", "tflite-float16", "--format", "tflite-dynamic"],
                    capture_output=True, check=True)
-    return result
 
 
 def inference(run_dir: str, work: Path) -> dict:
@@ -168,65 +207,127 @@ def inference(run_dir: str, work: Path) -> dict:
     return json.loads(output.read_text())
 
 
-def markdown(results: dict) -> str:
-    t, c, e = results["training"], results["cli"], results["end_to_end"]
-    lines = [
-        f"Measured {results['date']} on {results['machine']} ({results['cores']} cores), "
-        f"{results['epochs']} epochs, batch 32, {results['repeats']} run(s) each.",
+def training_table(t: dict, epochs: int, repeats: int) -> list[str]:
+    f, r = t["figures"], t["ratios"]
+    fl, tu, zo = f["floor"], f["tutorial"], f["zoo"]
+    marginal = t["marginal_epoch_seconds"]
+    phases = [(name, seconds) for name, seconds in zo["timings"].items() if name not in ("total", "beside")]
+    return [
+        f"| training ({epochs} epochs, batch 32, {repeats} interleaved repeat(s)) | floor | tutorial | zoo run "
+        "| zoo ÷ floor (target) | zoo ÷ tutorial (target) |",
+        "|---|---|---|---|---|---|",
+        f"| epoch time, median after the first | {fl['epoch_median']:.2f} s | {tu['epoch_median']:.2f} s "
+        f"| {zo['epoch_median']:.2f} s | **{r['zoo/floor median']:.2f}** (≤ 1.15) "
+        f"| **{r['zoo/tutorial median']:.2f}** (≤ 0.20) |",
+        f"| epoch time, min | {fl['epoch_min']:.2f} s | {tu['epoch_min']:.2f} s | {zo['epoch_min']:.2f} s "
+        f"| {r['zoo/floor min']:.2f} | {r['zoo/tutorial min']:.2f} |",
+        f"| epoch time from whole runs ({epochs} − {t['short_epochs']} epochs) | | {marginal['tutorial']:.2f} s "
+        f"| {marginal['zoo']:.2f} s | | {marginal['zoo'] / marginal['tutorial']:.2f} |",
+        f"| test accuracy | {fl['accuracy']:.4f} | {tu['accuracy']:.4f} | {zo['accuracy']:.4f} "
+        f"| {100 * (zo['accuracy'] - fl['accuracy']):+.2f} points | {100 * (zo['accuracy'] - tu['accuracy']):+.2f} "
+        "points (≥ −0.3) |",
+        f"| whole run, wall (median; zoo: exports verified, report) | {fl['wall_median']:.1f} s "
+        f"| {tu['wall_median']:.1f} s | {zo['wall_median']:.1f} s | | **{r['wall zoo/tutorial']:.2f}** (≤ 0.45) |",
+        f"| peak RSS of the whole program | {fl['peak_rss_mb']} MB | {tu['peak_rss_mb']} MB | {zo['peak_rss_mb']} MB "
+        f"| | **{r['peak RSS zoo/tutorial']:.2f}** (≤ 1.0) |",
         "",
-        "| training | tutorial program | zoo run | ratio (target) |",
-        "|---|---|---|---|",
-        f"| epoch time (median after the first, checkpoint included) | {t['tutorial_epoch_seconds']:.2f} s "
-        f"| {t['zoo_epoch_seconds']:.2f} s | **{t['ratio']:.2f}** (≤ 0.25) |",
-        f"| epoch time from whole runs ({results['epochs']} − {t['short_epochs']} epochs) "
-        f"| {t['tutorial_marginal_epoch_seconds']:.2f} s | {t['zoo_marginal_epoch_seconds']:.2f} s "
-        f"| {t['marginal_ratio']:.2f} |",
-        f"| test accuracy | {t['tutorial_accuracy']:.4f} | {t['zoo_accuracy']:.4f} "
-        f"| {100 * (t['zoo_accuracy'] - t['tutorial_accuracy']):+.2f} points (≥ −0.3) |",
-        f"| peak RSS of the whole program | {t['tutorial_peak_rss_mb']} MB | {t['zoo_peak_rss_mb']} MB "
-        f"| **{t['zoo_peak_rss_mb'] / t['tutorial_peak_rss_mb']:.2f}** (≤ 1.2) |",
+        f"zoo after training (evaluation, model.keras, plots, report; median): **{zo['after_training_median']:.1f} s** "
+        f"(target ≤ 5 s); its exports, each verified: {zo['exports_median']:.1f} s.",
         "",
-        "| scaling (zoo, 3 epochs) | trained on | batch | epoch time | accuracy |",
-        "|---|---|---|---|---|",
-        *[f"| {r['data']} of the training split | {r['trained_on']:,} images | {r['batch_size']} "
-          f"| {r['epoch_seconds']:.2f} s | {r['accuracy']:.4f} |" for r in results["scaling"]["rows"]],
-        "",
-        "| CLI | wall time | ÷ import tensorflow (target ≤ 0.2) |",
-        "|---|---|---|",
-        *[f"| `{name}` | {seconds:.2f} s | {seconds / c['import tensorflow']:.2f} |" for name, seconds in c.items()],
-        "",
-        "| inference | single image | batch 1,000 | size |",
-        "|---|---|---|---|",
-        *[f"| {name} | {f['latency_us']:.1f} µs | {f['images_per_second']:,.0f} images/s | {f['bytes'] / 1024:,.0f} KB |"
-          for name, f in results["inference"].items()],
-        "",
-        f"End to end: `zoo run mnist-mlp` (train 10 epochs, evaluate, plots, SavedModel + TFLite float32 + int8, "
-        f"each verified, report) took {e['wall_seconds']:.1f} s, peak RSS {e['peak_rss_mb']} MB, "
-        f"test accuracy {e['accuracy']:.4f}.",
+        "| zoo's phases (last run, manifest.json `timings`) | seconds |",
+        "|---|---|",
+        *[f"| {name} | {seconds:.2f} |" for name, seconds in phases],
+        *[f"| {name} (in a thread, beside the phases) | {seconds:.2f} |"
+          for name, seconds in zo["timings"].get("beside", {}).items()],
     ]
-    return "\n".join(lines) + "\n"
+
+
+def cnn_table(c: dict, epochs: int, repeats: int) -> list[str]:
+    f = c["figures"]
+    names = {"zoo": "zoo's thread choice and loop", "keras": "Keras fit, TensorFlow's default threads",
+             "zoo-1-thread": "zoo's loop, one thread"}
+    return [
+        f"| LeNet-like CNN, 3,000 images, {epochs} epochs, {repeats} repeat(s) | threads | steps per call "
+        "| epoch median | epoch min | accuracy |",
+        "|---|---|---|---|---|---|",
+        *[f"| {names[mode]} | {fig['threads'] or 'default'} | {fig['steps_per_execution']} "
+          f"| {fig['epoch_median']:.2f} s | {fig['epoch_min']:.2f} s | {fig['accuracy']:.4f} |"
+          for mode, fig in f.items()],
+        "",
+        f"zoo ÷ Keras default fit: **{c['ratio_median']:.2f}** median, {c['ratio_min']:.2f} min (target ≤ 0.8).",
+    ]
+
+
+def markdown(results: dict) -> str:
+    lines = [f"Measured {results['date']} on {results['machine']} ({results['cores']} cores), "
+             f"load average {results['load_before']} before and {results.get('load_after', '?')} after.", ""]
+    if "training" in results:
+        lines += training_table(results["training"], results["epochs"], results["repeats"]) + [""]
+    if "scaling" in results:
+        lines += ["| scaling (zoo, 3 epochs) | trained on | batch | epoch time | accuracy |", "|---|---|---|---|---|",
+                  *[f"| {r['data']} of the training split | {r['trained_on']:,} images | {r['batch_size']} "
+                    f"| {r['epoch_seconds']:.2f} s | {r['accuracy']:.4f} |" for r in results["scaling"]["rows"]], ""]
+    if "cli" in results:
+        c = results["cli"]
+        lines += ["| CLI | wall time | ÷ import tensorflow (target ≤ 0.2) |", "|---|---|---|",
+                  *[f"| `{name}` | {seconds:.2f} s | {seconds / c['import tensorflow']:.2f} |"
+                    for name, seconds in c.items()], ""]
+    if "inference" in results:
+        lines += ["| inference | single image | batch 1,000 | size |", "|---|---|---|---|",
+                  *[f"| {name} | {f['latency_us']:.1f} µs | {f['images_per_second']:,.0f} images/s "
+                    f"| {f['bytes'] / 1024:,.0f} KB |" for name, f in results["inference"].items()], ""]
+    if "cnn" in results:
+        lines += cnn_table(results["cnn"], results["cnn_epochs"], results["repeats"]) + [""]
+    return "\n".join(lines)
+
+
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def measure(sections: list[str], epochs: int, repeats: int, work: Path) -> dict:
+    results: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.machine(), "cores": os.cpu_count(),
+                     "python": platform.python_version(), "epochs": epochs, "repeats": repeats, "load_before": load()}
+    if "training" in sections:
+        print("training: floor, tutorial program and zoo run, interleaved ...", flush=True)
+        results["training"] = training(work, epochs, repeats)
+    if "scaling" in sections:
+        print("scaling ...", flush=True)
+        results["scaling"] = scaling(work, 3)
+    if "cli" in sections:
+        print("CLI ...", flush=True)
+        results["cli"] = cli()
+    if "inference" in sections:
+        print("inference ...", flush=True)
+        run_dir = (results["training"]["runs"]["zoo"][-1]["run_dir"] if "training" in results
+                   else zoo_run(work / "e2e", "epochs=1", exporters=True)["run_dir"])
+        export_more(run_dir)
+        results["inference"] = inference(run_dir, work)
+    if "cnn" in sections:
+        print("cnn: zoo's threads and loop vs Keras fit ...", flush=True)
+        results["cnn_epochs"] = 2 if epochs < 10 else 3
+        results["cnn"] = cnn(work, results["cnn_epochs"], repeats)
+    results["load_after"] = load()
+    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 epochs, one repeat (a smoke test)")
+    parser.add_argument("--cnn", action="store_true", help="only the conv-net thread comparison")
+    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, of {', '.join(SECTIONS)}")
+    parser.add_argument("--repeats", type=int, default=0, help="interleaved repeats (default 3, 1 with --quick)")
+    parser.add_argument("--epochs", type=int, default=0, help="epochs of the training runs (default 10, 3 with --quick)")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="where latest.json/md go")
     args = parser.parse_args()
-    epochs, repeats = (3, 1) if args.quick else (10, 2)
+    sections = ["cnn"] if args.cnn else [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    epochs = args.epochs or (3 if args.quick else 10)
+    repeats = args.repeats or (1 if args.quick else 3)
     with tempfile.TemporaryDirectory(prefix="zoo-bench-") as temporary:
-        work = Path(temporary)
-        results = {"date": time.strftime("%Y-%m-%d"), "machine": platform.machine(), "cores": os.cpu_count(),
-                   "python": platform.python_version(), "epochs": epochs, "repeats": repeats}
-        print("training: tutorial program vs zoo run ...", flush=True)
-        results["training"] = training(work, epochs, repeats)
-        print("scaling ...", flush=True)
-        results["scaling"] = scaling(work, 3)
-        print("CLI ...", flush=True)
-        results["cli"] = cli()
-        print("end to end ...", flush=True)
-        results["end_to_end"] = end_to_end(work)
-        print("inference ...", flush=True)
-        results["inference"] = inference(results["end_to_end"]["run_dir"], work)
+        results = measure(sections, epochs, repeats, Path(temporary))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(results, indent=2))
     table = markdown(results)

@@ -56,8 +56,31 @@ def main() -> None:
         _one_line_warnings()
     try:
         app()
+    except SystemExit as done:
+        _flush_stdout()
+        _exit_without_teardown(done.code)
+        raise
     finally:
         _flush_stdout()
+
+
+def _exit_without_teardown(code: object) -> None:
+    """End a ``zoo`` process that ran TensorFlow at once: its teardown at exit takes seconds (benchmarks/NOTES.md).
+
+    Only in the ``zoo`` process itself (whose ``__main__`` calls this
+    :func:`main`), never in a program that calls ``main`` (a test); everything
+    zoo writes is closed by then, and the streams are flushed here.
+    """
+    if "tensorflow" not in sys.modules or getattr(sys.modules.get("__main__"), "main", None) is not main:
+        return
+    import logging
+
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else 0 if code is None else 1)
 
 
 def global_options_first(arguments: list[str]) -> list[str]:

@@ -6,10 +6,16 @@ which converts from it. TensorFlow is imported only when a model is written.
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from zoo_core.errors import ExportError
+from zoo_core.files import remove_quietly, temporary_beside
+
+#: Inside :func:`reuse_savedmodels`: where copies are kept, and the copy of each (model, signature) written.
+_REUSE: dict[str, Any] = {"folder": None, "written": {}}
 
 #: The serving signature's output name.
 OUTPUT_NAME = "probabilities"
@@ -32,6 +38,10 @@ def write_savedmodel(model: Any, folder: Path, info: Any, dynamic_batch: bool = 
 
     name = input_name(info)
     spec = tf.TensorSpec((None if dynamic_batch else 1, *info.input_shape), tf.as_dtype(info.input_dtype), name=name)
+    key = (id(model), tuple(spec.shape), spec.dtype.name, name)
+    if _REUSE["folder"] is not None and key in _REUSE["written"]:
+        shutil.copytree(_REUSE["written"][key], folder, dirs_exist_ok=True)
+        return
 
     def serve(inputs: Any) -> dict[str, Any]:
         return {OUTPUT_NAME: model(inputs, training=False)}
@@ -45,3 +55,29 @@ def write_savedmodel(model: Any, folder: Path, info: Any, dynamic_batch: bool = 
         raise ExportError(f"cannot write the model as a SavedModel: {type(error).__name__}: {error}",
                           hint=f"the model must take inputs of shape (batch, {', '.join(map(str, info.input_shape))}) "
                                f"and dtype {info.input_dtype}, as the dataset declares") from None
+    if _REUSE["folder"] is not None:
+        kept = Path(_REUSE["folder"]) / str(len(_REUSE["written"]))
+        shutil.copytree(folder, kept)
+        _REUSE["written"][key] = kept
+
+
+@contextlib.contextmanager
+def reuse_savedmodels(beside: Path) -> Iterator[None]:
+    """Inside the block, a SavedModel written once is copied, not traced again, for the same model and signature.
+
+    A run's exporters all start from one: the ``savedmodel`` exporter and
+    each ``tflite`` variant (which converts from it). The copies are kept in
+    a hidden zoo temporary folder beside ``beside`` (a killed process's is
+    removed by the next resume or export), removed when the block ends. The
+    model must not change inside the block.
+    """
+    if _REUSE["folder"] is not None:  # already inside one
+        yield
+        return
+    folder = temporary_beside(Path(beside) / "savedmodel-copies")
+    _REUSE.update(folder=folder, written={})
+    try:
+        yield
+    finally:
+        _REUSE.update(folder=None, written={})
+        remove_quietly(folder)

@@ -100,3 +100,17 @@ def recorded_plugins(manifest: dict[str, Any]) -> dict[tuple[str, str], str]:
         if all(isinstance(value, str) and value for value in (kind, name, plugin)):
             found[(kind, name)] = plugin
     return found
+
+
+def component_records(config: RunConfig) -> list[dict[str, Any]]:
+    """The manifest's record of each component: its exact identity, the names followed to it, and its params.
+
+    ``name`` is the name as written (a preset, a component or plugin:name),
+    ``chain`` every name followed from it to the component (``["mlp-128-64-10",
+    "mlp"]``), ``component`` and ``plugin`` the component it resolved to,
+    with the ``distribution`` and ``version`` that provided it.
+    """
+    return [{"kind": c.kind, "name": c.ref, "chain": list(c.chain) or [c.ref], "component": c.component.name,
+             "plugin": c.component.plugin, "distribution": c.component.distribution, "version": c.component.version,
+             "params": c.params}
+            for c in config.choices()]

@@ -235,9 +235,33 @@ def _timing_section(manifest: dict[str, Any], history: list[dict[str, Any]]) -> 
         rows.append(("started", str(manifest["started"])))
     if manifest.get("finished"):
         rows.append(("finished", str(manifest["finished"])))
-    if not rows:
+    phases = _phase_rows(manifest.get("timings"))
+    if not rows and not phases:
         return ""
-    return "\n".join(["## Time", "", *markdown.table(("", ""), rows)])
+    lines = ["## Time", ""]
+    if rows:
+        lines += markdown.table(("", ""), rows)
+    if phases:
+        lines += ["", "Where the run's seconds went (manifest.json `timings`; the phases follow each other, "
+                      "from the process start):", "", *markdown.table(("phase", "seconds", "share"), phases)]
+    return "\n".join(lines)
+
+
+def _phase_rows(timings: Any) -> list[tuple[str, str, str]]:
+    """One row per phase of manifest.json's ``timings``, then their total and the work done beside them."""
+    if not isinstance(timings, dict):
+        return []
+    phases = [(str(name), float(value)) for name, value in timings.items()
+              if name not in ("total", "beside") and markdown.finite(value)]
+    total = sum(value for _, value in phases)
+    rows = [(name, f"{value:.2f}", f"{100 * value / total:.0f} %" if total > 0 else "") for name, value in phases]
+    if rows:
+        rows.append(("total", f"{total:.2f}", "100 %"))
+    beside = timings.get("beside")
+    for name, value in (beside.items() if isinstance(beside, dict) else []):
+        if markdown.finite(value):
+            rows.append((f"{name} (in a thread, beside the phases above)", f"{float(value):.2f}", ""))
+    return rows
 
 
 def _environment_section(manifest: dict[str, Any]) -> str:

@@ -5,6 +5,7 @@
 - ``manifest``: manifest.json, the run's status and record.
 - ``history``: history.csv, one row per completed epoch.
 - ``checkpoint``: the checkpoint format and its commit protocol.
+- ``timings``: where a run's seconds go (manifest.json ``timings``).
 """
 
 from zoo_core.files import DISK_ERRNOS, WRITE_ERRNOS, describe_os_error

@@ -1,7 +1,10 @@
 """The checkpoint format: what ``<run>/checkpoint/`` holds and how it is committed (no Keras here).
 
-A checkpoint is ``model-NNNN.keras`` (weights and optimizer state),
-``weights-NNNN.npz`` (the weight snapshots the plots need) and
+A checkpoint is ``model-NNNN.npz`` (the values of the model's weights and
+of the optimizer's variables, uncompressed: :func:`write_variables_npz`;
+format 2 wrote a whole ``model-NNNN.keras`` each epoch, several times
+slower, and is still read), ``weights-NNNN.npz`` (the weight snapshots the
+plots need) and
 ``state.json``, which names those two files and holds the epoch count, the
 history rows, the dropout/random seed-generator states (Keras does not save
 them in .keras files), the optimizer's step count, each callback's saved
@@ -24,20 +27,21 @@ from typing import Any, Callable
 from zoo_core.files import atomic_path, write_json_atomic
 
 #: Version of checkpoint/state.json.
-CHECKPOINT_FORMAT = 2
+CHECKPOINT_FORMAT = 3
 STATE_FILE = "state.json"
 
 
 def commit_checkpoint(directory: Path, epochs_done: int, save_model: Callable[[Path], None], rows: list[dict],
                       snapshots: list[dict[str, Any]], optimizer_iterations: int | None,
-                      seed_generators: list[dict[str, Any]], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+                      seed_generators: list[dict[str, Any]], extra: dict[str, Any] | None = None,
+                      model_suffix: str = ".npz") -> dict[str, Any]:
     """Write and commit a checkpoint of ``epochs_done`` completed epochs; return its state.
 
-    ``save_model(path)`` writes the model file at ``path`` (a temporary name);
-    ``extra`` adds keys to the state (``callbacks``, ``stopped_early``).
+    ``save_model(path)`` writes the model file at ``path`` (a temporary name
+    ending in ``model_suffix``); ``extra`` adds keys to the state (``callbacks``, ``stopped_early``).
     """
     directory.mkdir(parents=True, exist_ok=True)
-    model_name, weights_name = f"model-{epochs_done:04d}.keras", f"weights-{epochs_done:04d}.npz"
+    model_name, weights_name = f"model-{epochs_done:04d}{model_suffix}", f"weights-{epochs_done:04d}.npz"
     with atomic_path(directory / model_name) as temporary:
         save_model(temporary)
     write_weights_npz(directory / weights_name, snapshots)
@@ -52,7 +56,8 @@ def commit_checkpoint(directory: Path, epochs_done: int, save_model: Callable[[P
         **(extra or {}),
     }
     write_json_atomic(directory / STATE_FILE, state)
-    for old in [*directory.glob("model-*.keras"), *directory.glob("weights-*.npz"), directory / "model.keras",
+    for old in [*directory.glob("model-*.keras"), *directory.glob("model-*.npz"), *directory.glob("weights-*.npz"),
+                directory / "model.keras",
                 directory / "weights.npz"]:
         if old.name not in (model_name, weights_name):
             old.unlink(missing_ok=True)
@@ -153,7 +158,7 @@ def write_weights_npz(path: Path, snapshots: list[dict[str, Any]]) -> None:
     arrays = {f"{index}/{name}": values for index, layers in enumerate(snapshots) for name, values in layers.items()}
     with atomic_path(path) as temporary:
         with open(temporary, "xb") as handle:
-            np.savez_compressed(handle, **arrays)
+            np.savez(handle, **arrays)  # uncompressed: compressing cost 10x the write, every epoch
 
 
 def read_weights_npz(path: Path) -> list[dict[str, Any]]:
@@ -167,3 +172,34 @@ def read_weights_npz(path: Path) -> list[dict[str, Any]]:
             snapshots.setdefault(int(index), {})[name] = data[key]
     return [snapshots.get(i, {}) for i in range(max(snapshots, default=-1) + 1)]  # {}: an epoch whose snapshot was lost
 
+
+
+def write_variables_npz(path: Path, groups: dict[str, list[tuple[str, Any]]]) -> None:
+    """Write named groups of variable values (``{"model": [(path, array), ...], ...}``) to an .npz file.
+
+    Member ``<group>/<index>`` holds a value, ``<group>/paths`` the variables'
+    paths in order (read back by :func:`read_variables_npz` to check that they
+    fit). Written at ``path`` directly: the caller gives a temporary name.
+    """
+    import numpy as np
+
+    arrays: dict[str, Any] = {}
+    for group, items in groups.items():
+        arrays[f"{group}/paths"] = np.array([name for name, _ in items], dtype=str)
+        arrays.update({f"{group}/{index}": value for index, (_, value) in enumerate(items)})
+    with open(path, "xb") as handle:
+        np.savez(handle, **arrays)
+
+
+def read_variables_npz(path: Path) -> dict[str, list[tuple[str, Any]]]:
+    """Inverse of :func:`write_variables_npz`: ``{group: [(path, array), ...]}``."""
+    import numpy as np
+
+    groups: dict[str, list[tuple[str, Any]]] = {}
+    with np.load(path, allow_pickle=False) as data:
+        for key in data.files:
+            group, _, member = key.rpartition("/")
+            if member == "paths":
+                paths = [str(name) for name in data[key]]
+                groups[group] = [(name, data[f"{group}/{index}"]) for index, name in enumerate(paths)]
+    return groups

@@ -5,6 +5,8 @@ The modules, in the order a run uses them:
 - ``prepare``: check settings, load the data, set up TensorFlow, build the model, load a checkpoint.
 - ``strategy``: the :class:`Strategy` protocol the runner hands around (``distribute`` implements it).
 - ``engine``: thread pools, the input pipeline, steps per call into TensorFlow.
+- ``threads``: a model's multiply-adds per example, counted before TensorFlow's runtime starts.
+- ``loop``: the in-graph loop inside ``fit`` (index blocks, ``train_step`` per batch, validation in one call).
 - ``callbacks`` and ``progress``: zoo's Keras callbacks (history, checkpoints, NaN guard, clean stops).
 - ``signals``: SIGINT/SIGTERM/SIGHUP become a clean stop at a safe point.
 - ``runner``: :func:`train` and :func:`resume`, end to end.

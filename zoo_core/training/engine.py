@@ -50,12 +50,16 @@ class TrainingData:
 
 
 def configure_threads(input_features: int, batch_size: int, threads: int = 0,
-                      before_start: Callable[[], None] | None = None) -> int:
+                      before_start: Callable[[], None] | None = None,
+                      macs_per_example: Callable[[], int | None] | None = None) -> int:
     """Import TensorFlow and set its thread pools before any op runs; return the intra-op count.
 
-    ``threads`` > 0 is used as given. With 0, a step that is small (estimated
-    from the input size and batch size) gets one thread; larger ones keep
-    TensorFlow's default (all cores). ``before_start`` runs after that and
+    ``threads`` > 0 is used as given. With 0, a step that is small gets one
+    thread; larger ones keep TensorFlow's default (all cores). A step's size
+    is ``batch_size`` × ``macs_per_example()`` (the model's multiply-adds per
+    example, zoo_core.training.threads: a convolution's count far more than
+    their input size suggests), or, when that is None, a guess from the
+    input size (a 256-unit dense layer). ``before_start`` runs after that and
     before the runtime starts: where a tf.distribute strategy must be created
     (``Strategy.before_runtime_start``).
     """
@@ -63,7 +67,8 @@ def configure_threads(input_features: int, batch_size: int, threads: int = 0,
         import tensorflow as tf
 
         if threads <= 0:
-            estimated_macs = batch_size * input_features * 256
+            per_example = macs_per_example() if macs_per_example is not None else None
+            estimated_macs = batch_size * (per_example if per_example is not None else input_features * 256)
             threads = 1 if estimated_macs < SMALL_STEP_MACS or (os.cpu_count() or 1) <= 1 else 0
         try:
             tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -238,7 +243,7 @@ def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, s
         return tf.gather(features, batch), tf.gather(labels, batch)
 
     def order(epoch: Any) -> Any:
-        return _epoch_order(count, seed, shuffle, epoch)
+        return epoch_order(count, seed, shuffle, epoch)
 
     if tf_strategy is None:
         stream = (tf.data.Dataset.range(first_epoch, epochs)
@@ -249,7 +254,7 @@ def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, s
     return _replica_stream(tf_strategy, order, gather, count, batch_size, steps, first_epoch, epochs), steps
 
 
-def _epoch_order(count: int, seed: int, shuffle: bool, epoch: Any) -> Any:
+def epoch_order(count: int, seed: int, shuffle: bool, epoch: Any) -> Any:
     """The example indices of one epoch: a stateless permutation fixed by ``(seed, epoch)``."""
     import tensorflow as tf
 

@@ -12,6 +12,7 @@ from zoo_core.files import DISK_ERRNOS, atomic_path, write_json_atomic
 from zoo_core.registry import ComponentChoice, RunConfig
 from zoo_core.runs import Manifest, Run, safe_name, utc_now, versions
 from zoo_core.runs.history import read_history
+from zoo_core.runs.timings import PhaseClock
 
 
 @dataclass
@@ -35,30 +36,62 @@ class RunOutcome:
 
 
 def complete(run: Run, manifest: Manifest, config: RunConfig, model: Any, dataset: Any, loss: Any,
-             rows: list[dict], snapshots: list) -> RunOutcome:
+             rows: list[dict], snapshots: list, clock: PhaseClock | None = None) -> RunOutcome:
     """Finish a trained run: metrics, model.keras, plots, exports, report; the manifest says 'completed'.
 
-    Plots and the report are guarded: their failure is recorded in
-    ``problems`` and never loses the trained model.
+    The test set is predicted once; its probabilities feed the metrics, the
+    confusion matrix and the predictions plot. The plots are drawn in a
+    thread while the model is saved and exported (TensorFlow's work there
+    mostly leaves Python's lock free). Plots and the report are guarded:
+    their failure is recorded in ``problems`` and never loses the trained
+    model. ``clock`` records each phase's seconds (manifest.json ``timings``).
     """
+    clock = clock or PhaseClock()
     problems: list[str] = []
     probabilities = predict_probabilities(model, dataset.x_test)
     metrics = evaluate_probabilities(probabilities, dataset, loss)
     write_json_atomic(run.dir / "metrics.json", metrics)
-    save_model(model, run.dir / "model.keras")
     manifest.update(metrics={k: metrics[k] for k in ("accuracy", "loss", "f1_macro")})
-
-    plots = guarded("plots", problems, lambda: _write_plots(run, model, dataset, probabilities, rows,
-                                                             snapshots, metrics)) or {}
-    exports = export_model(run, model, dataset, config.exporters, run.dir / "exports", config.recipe)
+    clock.lap("evaluation")
+    plotting = Background(lambda: _write_plots(run, model, dataset, probabilities, rows, snapshots, metrics))
+    save_model(model, run.dir / "model.keras")
+    clock.lap("save model")
+    exports = export_model(run, model, dataset, config.exporters, run.dir / "exports", config.recipe, clock=clock)
+    plots = guarded("plots", problems, plotting.result) or {}
+    clock.lap("plots")  # what is left of the plots once the exports are done
+    clock.beside("plots", plotting.seconds)
     manifest.update(status="completed", finished=utc_now(), plots=sorted(plots),
                     exports=[result.to_dict() for result in exports],
                     duration_seconds=round(sum(r.get("seconds", 0.0) for r in rows), 3),
-                    problems=problems, error=None)
+                    problems=problems, error=None, timings=clock.record())
     guarded("report", problems, lambda: write_report(run))
-    if problems:
-        manifest.update(problems=problems)
+    clock.lap("report")
+    manifest.update(timings=clock.record(), **({"problems": problems} if problems else {}))
     return RunOutcome(run, metrics, exports, problems=problems)
+
+
+class Background:
+    """``work()`` in a thread, started at once; :meth:`result` waits for it (and raises what it raised)."""
+
+    def __init__(self, work: Callable[[], Any]) -> None:
+        import concurrent.futures
+        import time
+
+        def timed() -> Any:
+            start = time.perf_counter()
+            try:
+                return work()
+            finally:
+                self.seconds = time.perf_counter() - start
+
+        self.seconds = 0.0
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="zoo-plots")
+        self._future = self._pool.submit(timed)
+        self._pool.shutdown(wait=False)
+
+    def result(self) -> Any:
+        """The work's return value, once it is done."""
+        return self._future.result()
 
 
 def guarded(what: str, problems: list[str], work: Callable[[], Any]) -> Any:
@@ -120,22 +153,27 @@ def _write_plots(run: Run, model: Any, dataset: Any, probabilities: Any, rows: l
 
 
 def export_model(run: Run, model: Any, dataset: Any, exporters: list[ComponentChoice], destination: Path,
-                 model_name: str) -> list[ExportResult]:
+                 model_name: str, clock: PhaseClock | None = None) -> list[ExportResult]:
     """Run each exporter; a failing one is recorded as failed and the rest still run.
 
     TensorFlow's and TFLite's native log lines are hidden (zoo_core.training.engine.quiet_native_stderr).
+    ``clock`` records one phase per export (``export <format> <variant>``).
     """
     from zoo_core.training.engine import quiet_native_stderr
 
     manifest = run.manifest()
     metadata_record = {"run_id": run.id, "recipe": manifest.get("recipe"), "versions": versions(),
                        "dataset": dataset.info.to_dict(), "class_names": list(dataset.info.class_names)}
+    from zoo_core.export.savedmodel_io import reuse_savedmodels
+
     results = []
-    with quiet_native_stderr():
+    with quiet_native_stderr(), reuse_savedmodels(destination):
         for choice in exporters:
             context = ExportContext(model=model, dataset=dataset, destination=destination,
                                     model_name=safe_name(model_name), metadata=dict(metadata_record))
             results.append(_export_one(choice, context))
+            if clock is not None:
+                clock.lap(f"export {results[-1].format} {results[-1].variant}")
     return results
 
 

@@ -34,10 +34,14 @@ from zoo_core.errors import ConfigError, DataError, RunError, ZooError
 from zoo_core.registry import ComponentChoice, Registry, RunConfig, recorded_plugins
 from zoo_core.runs import Run, safe_name
 from zoo_core.runs.checkpoint import damaged_zip, read_weights_npz
+from zoo_core.runs.timings import PhaseClock
 from zoo_core.training import engine
 from zoo_core.training.extensions import check_callbacks, check_requirements
 from zoo_core.training.strategy import Strategy
+from zoo_core.training.threads import macs_per_example
 
+#: Runs prepared in this process so far (the first one's phases start with the process's start-up).
+_RUNS_PREPARED = 0
 #: Disk space kept free beyond the estimate for checkpoints, the model and exports (plots, report, logs).
 SPACE_MARGIN = 32 * 2**20
 
@@ -56,6 +60,7 @@ class Prepared:
     snapshots: list = field(default_factory=list)
     checkpoint: dict | None = None
     data_warnings: list[str] = field(default_factory=list)  #: what is wrong with the data's split, for manifest.json
+    clock: PhaseClock = field(default_factory=PhaseClock)  #: the run's phases so far (manifest.json's timings)
 
 
 def run_config(run: Run, registry: Registry, overrides: list[str] | None = None) -> RunConfig:
@@ -106,6 +111,10 @@ def bytes_needed(model: Any, config: RunConfig) -> int:
 
 def prepare(config: RunConfig, strategy: Strategy, resume_from: tuple[Run, dict | None] | None = None) -> Prepared:
     """Load the data, set up TensorFlow, build and compile the model; for a resume, load the checkpoint."""
+    global _RUNS_PREPARED
+    clock = PhaseClock(from_process_start=_RUNS_PREPARED == 0)  # the first run of a process: its start-up counts
+    _RUNS_PREPARED += 1
+    clock.lap("startup")
     settings = config.settings
     check_requirements(config)  # an optional extra a component needs (tensorboard, mlflow) is installed
     dataset = load_dataset(config)
@@ -114,8 +123,15 @@ def prepare(config: RunConfig, strategy: Strategy, resume_from: tuple[Run, dict 
     else:  # a resumed run continues on the data it started with
         check_resumed_data(resume_from[0], config, dataset)
     info = dataset.info
-    threads = engine.configure_threads(math.prod(info.input_shape), settings["batch_size"], settings.get("threads", 0),
-                                       before_start=strategy.before_runtime_start)
+    clock.lap("data")
+    with engine.quiet_native_stderr():
+        import tensorflow  # noqa: F401 - a phase of its own: 2 to 9 seconds, depending on the machine's day
+    clock.lap("import tensorflow")
+    threads = engine.configure_threads(
+        math.prod(info.input_shape), settings["batch_size"], settings.get("threads", 0),
+        before_start=strategy.before_runtime_start,
+        macs_per_example=lambda: macs_per_example(lambda: config.architecture.build(tuple(info.input_shape),
+                                                                                    info.num_classes)))
     check_callbacks(config, info)  # a callback's mistake in its parameters is known now (TensorFlow has started)
     import keras
     import tensorflow as tf
@@ -135,9 +151,10 @@ def prepare(config: RunConfig, strategy: Strategy, resume_from: tuple[Run, dict 
         check_model(model, info, config.architecture.ref)
         model.compile(optimizer=config.optimizer.build(), loss=loss, metrics=["accuracy"])
         model.optimizer.build(model.trainable_variables)  # its state exists from the start (checkpoints, resume)
-    prepared = Prepared(dataset, split, loss, model, threads, data_warnings=problems)
+    prepared = Prepared(dataset, split, loss, model, threads, data_warnings=problems, clock=clock)
     if resume_from is not None and resume_from[1] is not None:
         load_checkpoint(prepared, *resume_from)
+    clock.lap("model")
     return prepared
 
 
@@ -152,7 +169,7 @@ def check_split(dataset: Any, split: Any, settings: dict[str, Any]) -> list[str]
 
 def load_checkpoint(prepared: Prepared, run: Run, state: dict) -> None:
     """Put the checkpoint's weights, optimizer state and seed-generator states into the fresh model."""
-    from zoo_core.training.callbacks import WeightSnapshots, restore_seed_generators
+    from zoo_core.training.callbacks import WeightSnapshots, load_variables, restore_seed_generators
 
     directory = run.dir / "checkpoint"
     model = prepared.model
@@ -165,7 +182,10 @@ def load_checkpoint(prepared: Prepared, run: Run, state: dict) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            model.load_weights(directory / state["model"])
+            if str(state["model"]).endswith(".npz"):
+                load_variables(model, directory / state["model"])
+            else:  # format 2: a whole .keras file
+                model.load_weights(directory / state["model"])
         except Exception as error:  # noqa: BLE001 - Keras raises many kinds for a file that does not fit
             raise RunError(f"run '{run.id}': its checkpoint does not fit the model built from config.toml "
                            f"({type(error).__name__}: {error_line(error)})",

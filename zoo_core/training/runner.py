@@ -22,6 +22,7 @@ as one process, when a machine is lost for good.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import signal
@@ -35,6 +36,7 @@ from typing import Any, Sequence, TextIO
 from zoo_core.errors import RunError, ZooError
 from zoo_core.files import WRITE_ERRNOS, describe_os_error, remove_temporaries, write_text_atomic
 from zoo_core.registry import Registry, RunConfig
+from zoo_core.registry.runconfig import component_records
 from zoo_core.runs import Manifest, Run, RunLock, check_writable, create_run_dir, runs_root, utc_now, versions
 from zoo_core.runs.checkpoint import check_epochs_done, read_checkpoint
 from zoo_core.training import distribute, engine, extensions
@@ -156,20 +158,6 @@ def _resumable_manifest(run: Run) -> dict[str, Any]:
     return data
 
 
-def component_records(config: RunConfig) -> list[dict[str, Any]]:
-    """The manifest's record of each component: its exact identity, the names followed to it, and its params.
-
-    ``name`` is the name as written (a preset, a component or plugin:name),
-    ``chain`` every name followed from it to the component (``["mlp-128-64-10",
-    "mlp"]``), ``component`` and ``plugin`` the component it resolved to,
-    with the ``distribution`` and ``version`` that provided it.
-    """
-    return [{"kind": c.kind, "name": c.ref, "chain": list(c.chain) or [c.ref], "component": c.component.name,
-             "plugin": c.component.plugin, "distribution": c.component.distribution, "version": c.component.version,
-             "params": c.params}
-            for c in config.choices()]
-
-
 def start_run(config: RunConfig, registry: Registry, root: str | Path | None = None,
               record: dict[str, Any] | None = None) -> StartedRun:
     """Create the run directory (locked), write config.toml and a 'running' manifest.
@@ -249,6 +237,7 @@ class _Input:
     steps: int
     validation: tuple[Any, Any] | None
     steps_per_execution: int
+    first_callbacks: list[Any]  #: before zoo's own: the in-graph validation (zoo_core.training.loop)
 
 
 @dataclass
@@ -278,20 +267,23 @@ def _fit_and_finish(run: Run, manifest: Manifest, config: RunConfig, prepared: P
     data = _input(config, prepared, strategy, live_progress=mode == "bar")
     model.steps_per_execution = data.steps_per_execution
     callbacks = _callbacks(run, manifest, config, prepared, stops, mode, data.steps, stream, strategy.is_chief)
+    callbacks.all[:0] = data.first_callbacks  # validation first: the callbacks after it read val_* figures
     callbacks.all[-1:-1] = list(extra_callbacks)  # after the checkpoint of an epoch, before the safe-point stop
     manifest.update(epochs_done=prepared.first_epoch,
                     engine={"threads": prepared.threads, "steps_per_execution": model.steps_per_execution,
                             "steps_per_epoch": data.steps})
+    prepared.clock.lap("setup")
     with extensions.told_the_end(callbacks.components, run.dir, manifest):  # on_run_end(summary), however it ends
         stopped = (prepared.checkpoint or {}).get("stopped_early")  # a resume of a run a callback stopped early
         if prepared.first_epoch < config.settings["epochs"] and not stopped:
             _fit(run, config, model, data, callbacks, stops, strategy, prepared.first_epoch)
+        prepared.clock.lap("training")
         trained = strategy.after_fit(model, run.dir)  # chief: a one-device copy; other workers: WorkerDone
         if isinstance(trained, WorkerDone):
             return RunOutcome(run, role="worker", summary=trained.summary)
         _record_distribution(manifest, strategy)
         return complete(run, manifest, config, trained, dataset, prepared.loss, callbacks.history.rows,
-                        callbacks.weights.snapshots)
+                        callbacks.weights.snapshots, clock=prepared.clock)
 
 
 def _record_distribution(manifest: Manifest, strategy: Strategy) -> None:
@@ -301,20 +293,34 @@ def _record_distribution(manifest: Manifest, strategy: Strategy) -> None:
 
 
 def _input(config: RunConfig, prepared: Prepared, strategy: Strategy, live_progress: bool) -> _Input:
-    """The batch stream of the remaining epochs, validation data, and steps per call into TensorFlow."""
+    """The batch stream of the remaining epochs, validation data, and steps per call into TensorFlow.
+
+    Without a tf.distribute strategy, batches and validation run in the graph (zoo_core.training.loop).
+    """
     settings, info, split, loss = config.settings, prepared.dataset.info, prepared.split, prepared.loss
+    batch_size, in_graph = settings["batch_size"], strategy.tf_strategy is None
     y_train = engine.one_hot_if_needed(loss, split.y_train, info.num_classes)
-    stream, steps = engine.training_dataset(split.x_train, y_train, settings["batch_size"], settings["seed"],
-                                            settings["shuffle"], prepared.first_epoch, settings["epochs"],
-                                            tf_strategy=strategy.tf_strategy)
+    stream, steps = None, math.ceil(len(split.x_train) / batch_size)
+    if not in_graph:
+        stream, steps = engine.training_dataset(split.x_train, y_train, batch_size, settings["seed"],
+                                                settings["shuffle"], prepared.first_epoch, settings["epochs"],
+                                                tf_strategy=strategy.tf_strategy)
     steps_per_execution = engine.choose_steps_per_execution(
         steps, settings["steps_per_execution"], live_progress=live_progress,
-        step_seconds=engine.estimate_step_seconds(prepared.model.count_params(), settings["batch_size"]),
+        step_seconds=engine.estimate_step_seconds(prepared.model.count_params(), batch_size),
         cap=strategy.max_steps_per_execution)
     validation = None
     if split.x_val is not None:
         validation = (split.x_val, engine.one_hot_if_needed(loss, split.y_val, info.num_classes))
-    return _Input(stream, steps, validation, steps_per_execution)
+    if not in_graph:
+        return _Input(stream, steps, validation, steps_per_execution, [])
+    from zoo_core.training import loop
+
+    stream = loop.index_blocks(len(split.x_train), batch_size, steps_per_execution, settings["seed"],
+                               settings["shuffle"], prepared.first_epoch, settings["epochs"])
+    loop.install_train_function(prepared.model, split.x_train, y_train, batch_size)
+    first = [loop.Validation(*validation, batch_size=max(batch_size, 1024))] if validation is not None else []
+    return _Input(stream, steps, None, steps_per_execution, first)
 
 
 def _callbacks(run: Run, manifest: Manifest, config: RunConfig, prepared: Prepared, stops: StopRequests,
