@@ -1,7 +1,8 @@
 """bench.png: accuracy against single-image latency and against size, one point per model × format.
 
 Both x axes are logarithmic; each model has a colour and each format a
-marker and a label; the Pareto front of each panel (the points that nothing
+marker (both in the legend). Points are labelled with their format when
+there are few of them, else only the front's, so labels never crowd; the Pareto front of each panel (the points that nothing
 beats on both accuracy and cost, :func:`~zoo_core.bench.pareto.pareto_front`)
 is ringed and joined by a dashed step line.
 """
@@ -14,6 +15,8 @@ from typing import Any
 from zoo_core.bench.pareto import pareto_front
 from zoo_core.bench.suite import BenchResult
 
+#: Up to this many points per panel, every point is labelled with its format; beyond, only the Pareto front's.
+MAX_LABELLED = 8
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 PANELS = (("latency_us", "single-image latency (µs, log scale)"), ("size_bytes", "size (KB, log scale)"))
 
@@ -39,36 +42,42 @@ def plot_bench(path: Path, result: BenchResult) -> Path:
         scale = 1024.0 if key == "size_bytes" else 1.0
         costs = [float(row[key]) / scale for row in rows]
         accuracies = [float(row["accuracy"]) for row in rows]
-        _draw_points(ax, rows, costs, accuracies, colours, markers)
-        _draw_front(ax, costs, accuracies, pareto_front(costs, accuracies))
+        front = pareto_front(costs, accuracies)
+        labelled = set(range(len(rows))) if len(rows) <= MAX_LABELLED else set(front)
+        _draw_points(ax, rows, costs, accuracies, colours, markers, labelled)
+        _draw_front(ax, costs, accuracies, front)
         _plain_log_ticks(ax)
         ax.set_xlabel(label)
         ax.set_ylabel("test accuracy")
         ax.grid(alpha=0.3, which="both")
         ax.set_title(f"accuracy against {'latency' if key == 'latency_us' else 'size'}")
     handles = [Line2D([], [], color=colours[model], marker="o", linestyle="", label=model) for model in models]
+    handles += [Line2D([], [], color="dimgrey", marker=markers[name], linestyle="", label=name) for name in formats]
     handles.append(Line2D([], [], color="black", marker="o", markerfacecolor="none", markersize=11, linestyle="--",
                           label="Pareto front"))
-    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 6), frameon=False, fontsize=9)
+    columns = min(len(handles), 7)
+    fig.legend(handles=handles, loc="lower center", ncol=columns, frameon=False, fontsize=9)
     fig.suptitle(f"zoo bench, {result.created[:10]}: upper left is better", fontsize=12)
-    fig.tight_layout(rect=(0, 0.07, 1, 0.95))
+    legend_rows = -(-len(handles) // columns)
+    fig.tight_layout(rect=(0, 0.04 + 0.045 * legend_rows, 1, 0.95))
     return save_png(fig, path)
 
 
 def _draw_points(ax: Any, rows: list[dict[str, Any]], costs: list[float], accuracies: list[float],
-                 colours: dict[str, str], markers: dict[str, str]) -> None:
-    """One marker per row, labelled with its format (the colour says the model), labels kept apart."""
+                 colours: dict[str, str], markers: dict[str, str], labelled: set[int]) -> None:
+    """One marker per row; the rows in ``labelled`` get their format as a label, kept apart and inside the axes."""
     for row, cost, accuracy in zip(rows, costs, accuracies):
         ax.plot([cost], [accuracy], linestyle="", marker=markers[row["format"]], color=colours[row["model"]],
                 markersize=7)
     ax.set_xscale("log")
     ax.margins(x=0.12, y=0.12)
     ax.autoscale_view()
-    texts = [row["format"] for row in rows]
-    anchors = [tuple(ax.transData.transform((cost, accuracy))) for cost, accuracy in zip(costs, accuracies)]
-    for text, row, cost, accuracy, offset in zip(texts, rows, costs, accuracies, label_offsets(anchors, texts)):
-        ax.annotate(text, (cost, accuracy), xytext=offset, textcoords="offset points", fontsize=7,
-                    color=colours[row["model"]])
+    chosen = sorted(labelled)
+    texts = [rows[index]["format"] for index in chosen]
+    anchors = [tuple(ax.transData.transform((costs[index], accuracies[index]))) for index in chosen]
+    for index, text, offset in zip(chosen, texts, label_offsets(anchors, texts)):
+        ax.annotate(text, (costs[index], accuracies[index]), xytext=offset, textcoords="offset points", fontsize=7,
+                    color=colours[rows[index]["model"]], clip_on=True)
 
 
 def label_offsets(anchors: list[tuple[float, float]], texts: list[str], size: float = 7.0) -> list[tuple[float, float]]:
