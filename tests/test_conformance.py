@@ -612,7 +612,7 @@ def test_kinds_take_singular_or_plural_and_refuse_anything_else() -> None:
     assert conformance_cases("keras-optimizers", kinds="optimizers", catalog=BUILTINS) == singular
     assert parametrized_cases(conformance_tests("mlp", kinds=["architectures"], catalog=BUILTINS)) == [
         ("architecture", "mlp")]
-    with pytest.raises(ValueError, match=r"kind must be one of dataset, architecture, optimizer, loss, exporter "
+    with pytest.raises(ValueError, match=r"kind must be one of dataset, architecture, optimizer, loss, exporter, callback "
                                          r"\(or their plurals\), got 'optimisers': did you mean 'optimizers'\?$"):
         conformance_cases(kinds=["optimisers"], catalog=BUILTINS)
     with pytest.raises(pytest.fail.Exception, match="got 'architectures2'"):

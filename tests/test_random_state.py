@@ -58,11 +58,11 @@ def after_epoch_1(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[
 def resumed_model(directory: Path, restore_seeds: bool) -> Any:
     """A fresh model with the checkpoint's weights and optimizer state (and its seed states, if asked)."""
     from zoo_core.runs.checkpoint import read_checkpoint
-    from zoo_core.training.callbacks import restore_seed_generators
+    from zoo_core.training.callbacks import load_variables, restore_seed_generators
 
     state = read_checkpoint(directory)
     model = dropout_model()
-    model.load_weights(directory / state["model"])
+    load_variables(model, directory / state["model"])
     if restore_seeds:
         assert restore_seed_generators(model, state["rng"]["seed_generators"]) is True
     return model
