@@ -147,7 +147,7 @@ def test_the_cli_shows_lists_and_refuses_bad_sweeps(in_tmp_cwd: Path) -> None:
     assert 'one of: "mlp-128-64-10", "mlp"' in shown.stdout and "sampler: random" in shown.stdout
     listed = run_cli("list", "sweeps")
     names = [line.split()[0] for line in listed.stdout.splitlines()[1:] if line.strip()]
-    assert listed.exit_code == 0 and names == ["broken", "mnist-mlp-search", "s"], listed.stdout
+    assert listed.exit_code == 0 and names == ["broken", "mnist-arch-lr", "mnist-mlp-search", "s"], listed.stdout
     table = run_cli("sweeps")
     assert table.exit_code == 0, table.output
     assert re.search(r"^s\s+mnist-mlp\s+val_accuracy\s+not started\s+0/4\s+-", table.stdout, re.M), table.stdout
