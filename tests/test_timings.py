@@ -81,3 +81,12 @@ def test_a_run_records_every_phase_and_they_add_up_to_its_wall_time(tmp_path: Pa
     assert timings["beside"]["plots"] > 0
     report = (run_dir / "report.md").read_text()
     assert "Where the run's seconds went" in report and "| training |" in report and "| export tflite float32 |" in report
+
+
+def test_startup_does_not_count_what_the_process_did_before_it_exec_d_zoo() -> None:
+    """A shell that worked 3 s and then exec'd Python keeps its start time: zoo's start-up is still short."""
+    probe = "from zoo_core.runs.timings import process_age; print(process_age())"
+    shown = subprocess.run(["bash", "-c", f'sleep 3; exec "{sys.executable}" -c "{probe}"'], capture_output=True,
+                           text=True, check=True, timeout=60).stdout
+    age = float(shown)
+    assert 0.0 <= age < 2.9, age  # the interpreter's start-up at most (2 s), never the shell's 3 s before it

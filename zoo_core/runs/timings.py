@@ -19,14 +19,27 @@ PHASES = ("startup", "data", "import tensorflow", "model", "setup", "training", 
           "report")
 
 
+#: The most the interpreter's own start-up may add before zoo is imported (a process whose /proc start time is
+#: older ran something else first and then exec'd zoo, e.g. ``bash -c 'setup; zoo run X'``).
+INTERPRETER_STARTUP = 2.0
+
+
 def process_age() -> float | None:
-    """Seconds since this process started (Linux: /proc), or None where that is unknown."""
+    """Seconds since this process started (Linux: /proc), or None where that is unknown.
+
+    Capped at the time since zoo was imported plus :data:`INTERPRETER_STARTUP`:
+    a process keeps its start time across exec, so a shell that did other work
+    before exec'ing ``zoo`` must not count that work as zoo's start-up.
+    """
+    import zoo_core
+
+    since_import = time.perf_counter() - zoo_core.IMPORTED_AT + INTERPRETER_STARTUP
     try:
         with open("/proc/self/stat", encoding="ascii") as handle:
             fields = handle.read().rsplit(")", 1)[1].split()
         with open("/proc/uptime", encoding="ascii") as handle:
             uptime = float(handle.read().split()[0])
-        return max(0.0, uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK"))
+        return min(since_import, max(0.0, uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK")))
     except (OSError, ValueError, IndexError):
         return None
 

@@ -83,13 +83,14 @@ def write_report(sweep: Sweep, study: Any, root: Path, target: int) -> dict[str,
                       f"run {best.user_attrs['run']}.\n# Repeat it: zoo run --config {folder / 'best.toml'}\n")
             write_text_atomic(folder / "best.toml", header + config.read_text(encoding="utf-8"))
             written["best"] = folder / "best.toml"
-    written["plots"], written["skipped"] = write_plots(study, folder)
+    written["plots"], written["skipped"] = write_plots(study, folder, sweep.metric)
     write_text_atomic(folder / "report.md", report_markdown(sweep, study, target, written))
     return written
 
 
-def write_plots(study: Any, folder: Path) -> tuple[list[Path], dict[str, str]]:
-    """Optuna's matplotlib plots of the study; a plot it cannot draw yet (too few trials) is skipped, with why."""
+def write_plots(study: Any, folder: Path, metric: str = "Objective Value") -> tuple[list[Path], dict[str, str]]:
+    """Optuna's matplotlib plots of the study, ``metric`` naming the value; a plot it cannot draw yet (too few
+    trials) is skipped, with why."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -110,10 +111,12 @@ def write_plots(study: Any, folder: Path) -> tuple[list[Path], dict[str, str]]:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                axes = getattr(optuna.visualization.matplotlib, function)(study)
+                axes = getattr(optuna.visualization.matplotlib, function)(study, target_name=metric)
             first = axes if hasattr(axes, "figure") else axes.flat[0]
             figure = first.figure
             figure.set_size_inches(9, 5.5)
+            for side in ("left", "right"):  # optuna puts some titles at the left: one title only
+                first.set_title("", loc=side)
             first.set_title(f"{title}: sweep {study.study_name}")
             figure.tight_layout()
             with atomic_path(folder / name) as temporary:
