@@ -51,12 +51,16 @@ def error_line(error: BaseException) -> str:
     return first_line(str(error)) or type(error).__name__
 
 
-def suggest(word: str, choices: list[str], label: str) -> str:
-    """'did you mean ...?' plus the list of valid choices."""
+def did_you_mean(word: str, choices: list[str]) -> str:
+    """'did you mean 'a' or 'b'?' for up to three choices close to ``word``, or '' if none is."""
     import difflib
 
     close = difflib.get_close_matches(word, choices, n=3, cutoff=0.6)
+    return f"did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def suggest(word: str, choices: list[str], label: str) -> str:
+    """'did you mean ...?' plus the list of valid choices."""
     listing = ", ".join(sorted(choices)) if choices else "(none)"
-    if close:
-        return f"did you mean {' or '.join(repr(c) for c in close)}? {label}: {listing}"
-    return f"{label}: {listing}"
+    close = did_you_mean(word, choices)
+    return f"{close} {label}: {listing}" if close else f"{label}: {listing}"

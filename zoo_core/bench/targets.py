@@ -6,10 +6,10 @@ A recipe name means its latest completed run in the runs root; ``zoo bench
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any, Callable
 
+from zoo_core._util.text import did_you_mean
 from zoo_core.errors import ConfigError
 from zoo_core.registry import Registry
 from zoo_core.runs import Run, RunNotFound, find_run, list_runs
@@ -37,12 +37,8 @@ def find_target(reference: str, root: Path, registry: Registry, finished: bool =
 
 def _near(reference: str, root: Path, registry: Registry) -> str:
     """'did you mean ...?' over the recipes and the run ids in ``root``, or '' if nothing is close."""
-    names = list(registry.runs) + [run.id for run in list_runs(root)]
-    close = difflib.get_close_matches(reference, names, n=3, cutoff=0.6)
-    if not close:
-        return ""
-    return (f"did you mean {' or '.join(repr(name) for name in close)}? "
-            "('zoo list runs' lists the recipes, 'zoo runs' the runs)")
+    close = did_you_mean(reference, list(registry.runs) + [run.id for run in list_runs(root)])
+    return f"{close} ('zoo list runs' lists the recipes, 'zoo runs' the runs)" if close else ""
 
 
 def bench_targets(references: list[str], root: Path, registry: Registry, train_missing: bool = False,
