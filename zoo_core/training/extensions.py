@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from zoo_core._util.text import printable
+from zoo_core.components import PLURALS
 from zoo_core.errors import ConfigError, ZooError
 from zoo_core.registry import ComponentChoice, RunConfig
 from zoo_core.training.context import CallbackContext, RunSummary
@@ -46,8 +47,7 @@ def check_requirements(config: RunConfig) -> None:
         problem = choice.component.requirement_problem()
         if problem:
             raise ConfigError(f"{choice.kind} '{choice.ref}' {problem}",
-                              hint=f"install it, or leave the {choice.kind} out of the run's "
-                                   f"{'callbacks' if choice.kind == 'callback' else choice.kind + 's'}")
+                              hint=f"install it, or leave the {choice.kind} out of the run's {PLURALS[choice.kind]}")
 
 
 def keys(choices: list[ComponentChoice]) -> list[str]:
