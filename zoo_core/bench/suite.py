@@ -156,14 +156,8 @@ def _complete(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    """Where the bench ran: CPU architecture and count, OS, Python, TensorFlow and LiteRT versions."""
-    from importlib import metadata
-
-    def version(name: str) -> str:
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            return "-"
+    """Where the bench ran: CPU architecture and count, OS, Python, TensorFlow, Keras, zoo and LiteRT versions."""
+    from zoo_core.runs.manifest import package_version, versions
 
     try:
         load = round(os.getloadavg()[0], 2)  # a busy machine measures slower: recorded beside the figures
@@ -171,5 +165,5 @@ def machine() -> dict[str, Any]:
         load = None
     return {"machine": platform.machine(), "processor": platform.processor() or "-", "cpus": os.cpu_count(),
             "load_average": load,
-            "system": f"{platform.system()} {platform.release()}", "python": platform.python_version(),
-            "tensorflow": version("tensorflow"), "keras": version("keras"), "ai_edge_litert": version("ai-edge-litert")}
+            "system": f"{platform.system()} {platform.release()}", **versions(),
+            "ai_edge_litert": package_version("ai-edge-litert")}

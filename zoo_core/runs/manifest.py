@@ -91,13 +91,15 @@ class Manifest:
             self.free_reserve()
 
 
+def package_version(name: str) -> str:
+    """The installed version of the distribution ``name`` (without importing it), or "not installed"."""
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def versions() -> dict[str, str]:
     """Versions of Python, TensorFlow, Keras and zoo, without importing TensorFlow."""
-    def version_of(name: str) -> str:
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            return "not installed"
-
-    return {"python": platform.python_version(), "tensorflow": version_of("tensorflow"),
-            "keras": version_of("keras"), "zoo": __version__}
+    return {"python": platform.python_version(), "tensorflow": package_version("tensorflow"),
+            "keras": package_version("keras"), "zoo": __version__}
