@@ -11,7 +11,13 @@ callbacks, no checkpoint. One epoch is one call into TensorFlow: a
 (seed, epoch), every batch gathered in the graph from one tensor; the
 intra- and inter-op thread pools have one thread each.
 
-Usage: ``python floor.py RESULT.json [EPOCHS]``; writes
+With ``--fused`` the optimizer updates each weight with TensorFlow's fused
+Adam kernel, as zoo's ``adam`` does by default
+(plugins/zoo_plugins/fused_adam.py): the floor of zoo's engine as it is now.
+Without it, Keras' own Adam (about twenty ops per weight): the floor as the
+performance issue first defined it.
+
+Usage: ``python floor.py RESULT.json [EPOCHS] [--fused]``; writes
 ``{"epoch_seconds": [...], "accuracy": ..., "loss": ...}``, each epoch timed
 from the previous one's end as zoo and the tutorial do.
 """
@@ -72,8 +78,9 @@ def epoch_function(net: keras.Model, optimizer: keras.optimizers.Optimizer, x: t
 
 
 def main() -> None:
-    result_path = Path(sys.argv[1])
-    epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    arguments = [argument for argument in sys.argv[1:] if argument != "--fused"]
+    result_path = Path(arguments[0])
+    epochs = int(arguments[1]) if len(arguments) > 1 else 10
     with np.load(MNIST) as data:
         x_train, y_train = data["x_train"][:TRAINED_ON], data["y_train"][:TRAINED_ON]
         x_test, y_test = data["x_test"], data["y_test"]
@@ -82,6 +89,10 @@ def main() -> None:
     keras.utils.set_random_seed(SEED)
     net = model()
     optimizer = keras.optimizers.Adam()
+    if "--fused" in sys.argv:
+        from zoo_plugins.fused_adam import use_fused_kernel
+
+        use_fused_kernel(optimizer)
     optimizer.build(net.trainable_variables)
     epoch = epoch_function(net, optimizer, x, y)
     seconds, mark = [], time.perf_counter()
