@@ -9,9 +9,11 @@ once per process):
 - ``keras``: ``model.fit(x, y, batch_size=32)`` with TensorFlow's default
   thread pools and Keras' defaults (one step per call);
 - ``zoo``: zoo's thread choice (zoo_core.training.engine.configure_threads
-  with the model's multiply-adds, zoo_core.training.threads) and zoo's
+  with the model's multiply-adds, zoo_core.training.threads), zoo's
   training loop (zoo_core.training.loop: index blocks, steps per call
-  chosen as ``zoo run`` does);
+  chosen as ``zoo run`` does) and zoo's built-in ``adam`` (Keras' Adam
+  with the fused update kernel, plugins/zoo_plugins/fused_adam.py), as
+  ``zoo run`` trains it;
 - ``zoo-1-thread``: the same with one thread per pool (what zoo chose for
   any 28×28 input before it counted the model's multiply-adds).
 
@@ -74,7 +76,13 @@ def main() -> None:
         x_test, y_test = (data["x_test"][:, :, :, None] / 255.0).astype(np.float32), data["y_test"]
     keras.utils.set_random_seed(SEED)
     model = lenet()
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    if mode == "keras":
+        optimizer = keras.optimizers.Adam()
+    else:
+        from zoo_plugins.optimizers import adam
+
+        optimizer = adam()
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     marks: list[float] = []
     timer = keras.callbacks.LambdaCallback(on_train_begin=lambda logs: marks.append(time.perf_counter()),
                                            on_epoch_end=lambda epoch, logs: marks.append(time.perf_counter()))
