@@ -60,7 +60,7 @@ def test_fused_update_matches_keras_adam_to_float32_rounding(learning_rate: floa
     plain, plain_optimizer = _weights_after_steps(adam(learning_rate=learning_rate, fused=False))
     assert int(fused_optimizer.iterations.numpy()) == int(plain_optimizer.iterations.numpy()) == 25
     # The kernel's 1 - beta_2 is float32's 1 - 0.999f = 0.00100005, Keras' the float64 0.001:
-    # 5e-5 apart, so the weights differ in the fifth digit after 25 steps, no more.
+    # 5e-5 apart, so after 25 steps the weights differ from the fourth digit on, no sooner.
     assert any(not np.array_equal(got, want) for got, want in zip(fused, plain))  # the kernel really ran
     for got, want in zip(fused, plain):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-5 * learning_rate / 0.001)

@@ -33,7 +33,7 @@ def adam(learning_rate: Positive = 0.001, beta_1: Fraction = 0.9, beta_2: Fracti
         clipnorm: clip each gradient to this norm (0: no clipping).
         fused: update each weight with TensorFlow's fused Adam kernel: a
             small model's step is about 1.4 x faster; weights agree with
-            Keras' own ops (false) to about 5 digits, not bit for bit.
+            Keras' own ops (false) to about four digits, not bit for bit.
     """
     import keras
 
