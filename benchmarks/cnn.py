@@ -8,8 +8,8 @@ once per process):
 
 - ``keras``: ``model.fit(x, y, batch_size=32)`` with TensorFlow's default
   thread pools and Keras' defaults (one step per call);
-- ``zoo``: zoo's thread choice (zoo_core.training.engine.configure_threads
-  with the model's multiply-adds, zoo_core.training.threads), zoo's
+- ``zoo``: zoo's thread choice (zoo_core.training.threads.configure_threads
+  with the model's multiply-adds, zoo_core.training.macs), zoo's
   training loop (zoo_core.training.loop: index blocks, steps per call
   chosen as ``zoo run`` does) and zoo's built-in ``adam`` (Keras' Adam
   with the fused update kernel, plugins/zoo_plugins/fused_adam.py), as
@@ -57,11 +57,9 @@ def threads_for(mode: str) -> int:
         import tensorflow as tf
 
         return tf.config.threading.get_intra_op_parallelism_threads()
-    from zoo_core.training import engine
-    from zoo_core.training.threads import macs_per_example
+    from zoo_core.training.threads import configure_threads, macs_per_example
 
-    return engine.configure_threads(28 * 28, BATCH, 1 if mode == "zoo-1-thread" else 0,
-                                    macs_per_example=lambda: macs_per_example(lenet))
+    return configure_threads(28 * 28, BATCH, 1 if mode == "zoo-1-thread" else 0, macs_per_example=macs_per_example(lenet))
 
 
 def main() -> None:
@@ -89,11 +87,11 @@ def main() -> None:
     if mode == "keras":
         model.fit(x, y, batch_size=BATCH, epochs=epochs, callbacks=[timer], verbose=0)
     else:
-        from zoo_core.training import engine, loop
+        from zoo_core.training import execution, loop
 
         steps = math.ceil(len(x) / BATCH)
-        model.steps_per_execution = engine.choose_steps_per_execution(
-            steps, 0, live_progress=False, step_seconds=engine.estimate_step_seconds(model.count_params(), BATCH))
+        model.steps_per_execution = execution.choose_steps_per_execution(
+            steps, 0, live_progress=False, step_seconds=execution.estimate_step_seconds(model.count_params(), BATCH))
         stream = loop.index_blocks(len(x), BATCH, model.steps_per_execution, SEED, True, 0, epochs)
         loop.install_train_function(model, x, y, BATCH)
         model.fit(stream, epochs=epochs, steps_per_epoch=steps, callbacks=[timer], verbose=0, shuffle=False)

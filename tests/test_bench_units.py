@@ -10,7 +10,7 @@ import math
 import pytest
 
 from zoo_core.bench.compare import setting_differences
-from zoo_core.bench.macs import layer_macs, model_macs
+from zoo_core.training.macs import layer_macs, model_macs
 from zoo_core.bench.pareto import pareto_front
 from zoo_core.bench.plot import label_offsets
 from zoo_core.bench.targets import model_labels

@@ -181,16 +181,16 @@ class FakeStrategy:
 @pytest.mark.parametrize("pipelines, replicas, batch", [(2, 2, 64), (1, 2, 64), (1, 2, 5), (2, 4, 7), (3, 3, 10)])
 def test_every_example_once_per_epoch_in_the_one_process_batches(pipelines: int, replicas: int, batch: int) -> None:
     """Replica r of global step s gets its slice of the one-process batch s; together they are the batch."""
-    from zoo_core.training import engine
+    from zoo_core.training import input_pipeline
 
     count, epochs = 203, 3  # a partial last batch
     x = np.arange(count, dtype=np.float32).reshape(count, 1)
     y = np.arange(count, dtype=np.int64)
-    single, steps = engine.training_dataset(x, y, batch, seed=7, shuffle=True, first_epoch=1, epochs=epochs)
+    single, steps = input_pipeline.training_dataset(x, y, batch, seed=7, shuffle=True, first_epoch=1, epochs=epochs)
     expected = [labels for _, labels in single.as_numpy_iterator()]
     assert len(expected) == steps * (epochs - 1)
 
-    per_pipeline, steps_again = engine.training_dataset(x, y, batch, seed=7, shuffle=True, first_epoch=1,
+    per_pipeline, steps_again = input_pipeline.training_dataset(x, y, batch, seed=7, shuffle=True, first_epoch=1,
                                                         epochs=epochs, tf_strategy=FakeStrategy(pipelines, replicas))
     assert steps_again == steps
     local = replicas // pipelines
@@ -208,14 +208,14 @@ def test_every_example_once_per_epoch_in_the_one_process_batches(pipelines: int,
 
 
 def test_steps_per_execution_is_one_under_a_strategy() -> None:
-    from zoo_core.training import engine
+    from zoo_core.training import execution
     from zoo_core.training.strategy import LocalStrategy
 
     cap = distribute.DistributedStrategy("mirrored", None, 300, 64, "digest").max_steps_per_execution
     assert cap == 1
-    assert engine.choose_steps_per_execution(30, 0, live_progress=False, cap=LocalStrategy.max_steps_per_execution) == 30
-    assert engine.choose_steps_per_execution(30, 0, live_progress=False, cap=cap) == 1
-    assert engine.choose_steps_per_execution(30, 10, live_progress=False, cap=cap) == 1
+    assert execution.choose_steps_per_execution(30, 0, live_progress=False, cap=LocalStrategy.max_steps_per_execution) == 30
+    assert execution.choose_steps_per_execution(30, 0, live_progress=False, cap=cap) == 1
+    assert execution.choose_steps_per_execution(30, 10, live_progress=False, cap=cap) == 1
 
 
 # -- slow: real processes on 127.0.0.1 ----------------------------------------------------------

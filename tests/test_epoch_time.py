@@ -33,7 +33,7 @@ def epoch_seconds(tmp_path: Path) -> list[float]:
 
 
 def test_an_epoch_s_time_includes_the_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import zoo_core.training.callbacks as callbacks
+    import zoo_core.training.checkpointing as callbacks
 
     real = callbacks.commit_checkpoint
 

@@ -31,13 +31,13 @@ def data(count: int = 100):
 
 def test_the_in_graph_loop_trains_exactly_as_the_per_batch_pipeline() -> None:
     """Same batches, same train_step, same dropout masks: the same weights and logs (a resume relies on it)."""
-    from zoo_core.training import engine, loop
+    from zoo_core.training import input_pipeline, loop
 
     x, y = data()
     batch, epochs = 16, 2
     steps = math.ceil(len(x) / batch)  # 7: the last batch has 4 examples
     before = small_model()
-    stream, _ = engine.training_dataset(x, y, batch, seed=5, shuffle=True, first_epoch=0, epochs=epochs)
+    stream, _ = input_pipeline.training_dataset(x, y, batch, seed=5, shuffle=True, first_epoch=0, epochs=epochs)
     before.steps_per_execution = 7
     old = before.fit(stream, epochs=epochs, steps_per_epoch=steps, shuffle=False, verbose=0).history
     after = small_model()
@@ -61,7 +61,7 @@ def test_index_blocks_split_each_epoch_into_whole_calls() -> None:
 
 
 def test_validation_in_one_call_gives_keras_evaluate_figures() -> None:
-    from zoo_core.training.loop import Validation
+    from zoo_core.training.callbacks.validation import Validation
 
     model = small_model()
     x, y = data(300)
@@ -79,7 +79,7 @@ def test_validation_in_one_call_gives_keras_evaluate_figures() -> None:
 def test_checkpoint_variables_round_trip_and_refuse_another_model(tmp_path: Path) -> None:
     import keras
 
-    from zoo_core.training.callbacks import load_variables, save_variables
+    from zoo_core.training.checkpointing import load_variables, save_variables
 
     model = small_model()
     model.optimizer.build(model.trainable_variables)

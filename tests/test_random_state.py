@@ -45,7 +45,7 @@ def one_epoch(model: Any) -> None:
 @pytest.fixture(scope="module")
 def after_epoch_1(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[np.ndarray]]:
     """A checkpoint after epoch 1 and the weights the same model has after epoch 2."""
-    from zoo_core.training.callbacks import save_checkpoint
+    from zoo_core.training.checkpointing import save_checkpoint
 
     directory = tmp_path_factory.mktemp("checkpoint")
     model = dropout_model()
@@ -58,7 +58,7 @@ def after_epoch_1(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[
 def resumed_model(directory: Path, restore_seeds: bool) -> Any:
     """A fresh model with the checkpoint's weights and optimizer state (and its seed states, if asked)."""
     from zoo_core.runs.checkpoint import read_checkpoint
-    from zoo_core.training.callbacks import load_variables, restore_seed_generators
+    from zoo_core.training.checkpointing import load_variables, restore_seed_generators
 
     state = read_checkpoint(directory)
     model = dropout_model()
@@ -69,7 +69,7 @@ def resumed_model(directory: Path, restore_seeds: bool) -> Any:
 
 
 def test_the_checkpoint_holds_one_advanced_state_per_dropout_layer(after_epoch_1: tuple[Path, list]) -> None:
-    from zoo_core.training.callbacks import seed_generator_states
+    from zoo_core.training.checkpointing import seed_generator_states
 
     directory, _ = after_epoch_1
     saved = json.loads((directory / "state.json").read_text())["rng"]["seed_generators"]
@@ -96,7 +96,7 @@ def test_without_the_seed_states_the_resumed_epoch_differs(after_epoch_1: tuple[
 
 
 def test_states_that_do_not_fit_the_model_are_refused() -> None:
-    from zoo_core.training.callbacks import restore_seed_generators, seed_generator_states
+    from zoo_core.training.checkpointing import restore_seed_generators, seed_generator_states
 
     model = dropout_model()
     states = seed_generator_states(model)

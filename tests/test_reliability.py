@@ -429,7 +429,7 @@ def test_a_checkpoint_interrupted_while_written_keeps_the_previous_one(tmp_path:
     import keras
 
     import zoo_core.runs.checkpoint as checkpoint
-    import zoo_core.training.callbacks as cb
+    import zoo_core.training.checkpointing as cb
 
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, activation="softmax")])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")

@@ -18,8 +18,8 @@ from zoo_core.components import Component
 from zoo_core.errors import ConfigError, ExportError, ZooError
 from zoo_core.export import ExportResult
 from zoo_core.registry import ComponentChoice
-from zoo_core.training import engine
-from zoo_core.training.prepare import check_exporters
+from zoo_core.training import native_logs
+from zoo_core.training.parameter_checks import check_exporters
 
 TINY = ["--set", "max_train_samples=600", "--set", "max_test_samples=200", "--set", "epochs=2",
         "--set", "exporters=[]"]
@@ -217,21 +217,21 @@ NOISE = (b"WARNING: All log messages before absl::InitializeLog() is called are 
 def test_native_log_lines_are_hidden_and_other_stderr_is_kept(capfd: pytest.CaptureFixture[str],
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ZOO_DEBUG", raising=False)
-    with engine.quiet_native_stderr():
+    with native_logs.quiet_native_stderr():
         os.write(2, NOISE + b"warning: tflite int8 calibrates on only 20 training images\n")
     assert capfd.readouterr().err == "warning: tflite int8 calibrates on only 20 training images\n"
     with pytest.raises(ZooError):
-        with engine.quiet_native_stderr():
+        with native_logs.quiet_native_stderr():
             os.write(2, NOISE)
             raise ZooError("a clear message")
     assert capfd.readouterr().err == ""  # the message says it all
     with pytest.raises(RuntimeError):
-        with engine.quiet_native_stderr():
+        with native_logs.quiet_native_stderr():
             os.write(2, NOISE)
             raise RuntimeError("a crash")
     assert capfd.readouterr().err == NOISE.decode()  # everything, to debug a crash
     monkeypatch.setenv("ZOO_DEBUG", "1")
-    with engine.quiet_native_stderr():
+    with native_logs.quiet_native_stderr():
         os.write(2, NOISE)
     assert capfd.readouterr().err == NOISE.decode()
 

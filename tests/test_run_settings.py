@@ -37,7 +37,7 @@ PROBE = textwrap.dedent("""
     from zoo_core.workspace import Workspace
 
     registry = Workspace().registry()
-    outcome = training.train(registry.run("mnist-mlp", sys.argv[2:]), registry, root=sys.argv[1], progress="none")
+    outcome = training.train(registry.run("mnist-mlp", sys.argv[2:]), root=sys.argv[1], progress="none")
     import tensorflow as tf
     from tensorflow.python.framework import config
 
@@ -172,7 +172,7 @@ def test_tensorboard_without_the_package_is_a_clear_error_before_any_work(monkey
     from zoo_core.errors import ConfigError
     from zoo_core.plugins import load_catalog
     from zoo_core.registry import load_registry
-    from zoo_core.training.extensions import check_requirements
+    from zoo_core.training.prepare import check_requirements
 
     registry = load_registry(load_catalog(allowlist=[], warn=lambda line: None))
     real = importlib.util.find_spec

@@ -84,7 +84,7 @@ def register_callbacks() -> Iterable[Component]:
     """Register callbacks: what takes part in how a run trains (early stopping, schedules, trackers).
 
     Each factory is called as ``factory(context, **params)`` with a
-    ``zoo_core.training.context.CallbackContext`` (run directory and id,
+    ``zoo_core.training.callbacks.CallbackContext`` (run directory and id,
     recipe, the resolved config, settings, dataset info, ``is_chief``,
     ``initial_epoch``, the committed ``history`` and this callback's saved
     ``state``) once per process that trains the run, after the run directory

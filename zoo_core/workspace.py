@@ -6,7 +6,7 @@ A notebook or script does what the ``zoo`` command does::
     from zoo_core.workspace import Workspace
 
     registry = Workspace().registry()
-    training.train(registry.run("mnist-mlp", ["epochs=2"]), registry)
+    training.train(registry.run("mnist-mlp", ["epochs=2"]))
 """
 
 from __future__ import annotations

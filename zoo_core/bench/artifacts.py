@@ -48,7 +48,7 @@ def applicable_exporters(registry: Registry, dataset: Any, model_name: str) -> t
     Two names that resolve to the same component and parameters (a preset
     that only renames) count once, under the first name.
     """
-    from zoo_core.training.prepare import check_exporters
+    from zoo_core.training.parameter_checks import check_exporters
 
     chosen: list[ComponentChoice] = []
     skipped: list[Artifact] = []

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from zoo_core.bench.artifacts import Artifact, run_artifacts
-from zoo_core.bench.macs import model_macs
+from zoo_core.training.macs import model_macs
 from zoo_core.bench.measure import check, measure
 from zoo_core.bench.targets import model_labels
 from zoo_core.errors import ZooError
@@ -79,7 +79,7 @@ def bench(runs: list[Run], registry: Registry, repeat: int = 200, progress: Prog
 def bench_run(run: Run, registry: Registry, repeat: int, say: Progress) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The rows of one run: ``keras`` first, then one per artifact; and what was not measured, with the reason."""
     from zoo_core.predict import load_predictor
-    from zoo_core.training.engine import quiet_native_stderr
+    from zoo_core.training.native_logs import quiet_native_stderr
     from zoo_core.training.prepare import check_same_data, data_source, fingerprint, load_dataset, run_config
 
     config = run_config(run, registry)

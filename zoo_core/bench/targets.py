@@ -84,7 +84,7 @@ def _train(recipe: str, root: Path, registry: Registry, overrides: list[str] | N
     """Train ``recipe`` into ``root``; a run whose training failed is a RunError from the training API."""
     from zoo_core import training
 
-    outcome: Any = training.train(registry.run(recipe, overrides), registry, root, progress)
+    outcome: Any = training.train(registry.run(recipe, overrides), root, progress)
     return outcome.run
 
 

@@ -113,7 +113,7 @@ def run_command(
     else:
         raise ConfigError("say which run: zoo run RECIPE, or zoo run --config config.toml",
                           hint="'zoo list runs' shows the named runs")
-    _print_outcome(training.train(run_config, state.registry(), runs_dir, _progress(quiet), cluster=cluster))
+    _print_outcome(training.train(run_config, runs_dir, _progress(quiet), cluster=cluster))
 
 
 @app.command("train")
@@ -138,7 +138,7 @@ def train_command(
     cluster = distribute.cluster_from_flags(workers, task_index)
     set_ = distribute.cluster_overrides(set_, workers)
     run_config = state.registry().compose(dataset, architecture, optimizer, loss, exporter, set_)
-    _print_outcome(training.train(run_config, state.registry(), runs_dir, _progress(quiet), cluster=cluster))
+    _print_outcome(training.train(run_config, runs_dir, _progress(quiet), cluster=cluster))
 
 
 @app.command("resume")
@@ -319,7 +319,7 @@ def predict_command(
 
     from zoo_core import predict
     from zoo_core.cli.predicting import answers, model_call, predict_model
-    from zoo_core.training.engine import quiet_native_stderr
+    from zoo_core.training.native_logs import quiet_native_stderr
 
     if top < 1:
         raise ConfigError(f"--top must be 1 or more (got {top})",

@@ -89,7 +89,7 @@ def objective(setup: TrialSetup) -> Any:
 def _train(trial: Any, setup: TrialSetup, overrides: list[str]) -> float:
     optuna = require_optuna()
     from zoo_core import training
-    from zoo_core.training.engine import quiet_native_stderr
+    from zoo_core.training.native_logs import quiet_native_stderr
 
     sweep = setup.sweep
     record = {"sweep": {"name": sweep.name, "study": trial.study.study_name, "trial": trial.number,
@@ -98,7 +98,7 @@ def _train(trial: Any, setup: TrialSetup, overrides: list[str]) -> float:
         config = setup.registry.run(sweep.run, [*sweep.fixed, *setup.overrides, *overrides])
         with quiet_native_stderr():  # Keras imports TensorFlow here on the first trial
             pruning = PruningCallback(trial, sweep.metric)
-        outcome = training.train(config, setup.registry, setup.root, progress="none",
+        outcome = training.train(config, setup.root, progress="none",
                                  extra_callbacks=[pruning], record=record)
     except optuna.TrialPruned as pruned:
         run = trial_run(setup.root, trial.study.study_name, trial.number)

@@ -46,7 +46,7 @@ def check_callback(component: str | Component, params: dict[str, Any] | None = N
 def _context(data: Dataset, root: Path, name: str, initial_epoch: int, history: list[dict],
              state: dict[str, Any]) -> Any:
     from zoo_core.registry import SETTINGS
-    from zoo_core.training.context import CallbackContext
+    from zoo_core.training.callbacks.context import CallbackContext
 
     settings = {key: setting.parameter.default for key, setting in SETTINGS.items()}
     settings.update(epochs=EPOCHS, batch_size=32, validation_split=0.25, max_train_samples=len(data.x_train))
@@ -126,7 +126,7 @@ def _resume(component: Component, values: dict[str, Any], data: Dataset, root: P
 
 
 def _run_end(callback: Any, root: Path) -> None:
-    from zoo_core.training.context import RunSummary
+    from zoo_core.training.callbacks.context import RunSummary
 
     method = getattr(callback, "on_run_end", None)
     if method is None:

@@ -252,7 +252,7 @@ def _build_loss(component: Component, values: dict[str, Any]) -> Any:
 def _loss_value(loss: Any, labels: np.ndarray, probabilities: np.ndarray, classes: int) -> float:
     import keras
 
-    from zoo_core.training.engine import one_hot_if_needed
+    from zoo_core.training.input_pipeline import one_hot_if_needed
 
     y = one_hot_if_needed(loss, labels, classes)
     value = keras.ops.convert_to_numpy(loss(y, probabilities.astype(np.float32)))
@@ -284,7 +284,7 @@ def _fit_one_step(optimizer: Any, loss: Any) -> Any:
     """Compile the tiny model with the optimizer (default Adam) and loss (default sparse CE); fit one step."""
     import keras
 
-    from zoo_core.training.engine import one_hot_if_needed
+    from zoo_core.training.input_pipeline import one_hot_if_needed
 
     data = synthetic_dataset(train=16, test=8)
     model = tiny_model(data.info.input_shape, data.info.num_classes)

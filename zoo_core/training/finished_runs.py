@@ -19,8 +19,8 @@ from zoo_core.export import ExportResult
 from zoo_core.files import DISK_ERRNOS, describe_os_error, remove_temporaries, write_json_atomic
 from zoo_core.registry import ComponentChoice, Registry
 from zoo_core.runs import Run, RunBusy, RunLock, check_writable, utc_now
-from zoo_core.training.finish import evaluate_probabilities, export_model, predict_probabilities, write_report
-from zoo_core.training.engine import quiet_native_stderr
+from zoo_core.training.completion import evaluate_probabilities, export_model, predict_probabilities, write_report
+from zoo_core.training.native_logs import quiet_native_stderr
 from zoo_core.training.prepare import (check_exporters, check_same_data, data_source, differing_parts, fingerprint,
                                        load_dataset, run_config)
 from zoo_core.training.signals import StopRequests

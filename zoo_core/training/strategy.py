@@ -12,15 +12,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ContextManager, NamedTuple, Protocol
-
-
-class StartedRun(NamedTuple):
-    """A run directory just created and locked, with its manifest."""
-
-    run: Any  #: zoo_core.runs.Run
-    manifest: Any  #: zoo_core.runs.Manifest
-    lock: Any  #: zoo_core.runs.RunLock, held
+from typing import Any, ContextManager, Protocol
 
 
 @dataclass
@@ -48,8 +40,11 @@ class Strategy(Protocol):
     def scope(self) -> ContextManager[None]:
         """Build and compile the model inside this."""
 
-    def place_run(self, create: Callable[[Path], StartedRun], root: Path) -> StartedRun:
-        """``create(root)`` on the chief; elsewhere ``create`` of this worker's private backup folder."""
+    def run_folder(self, root: Path) -> Path:
+        """Where this process creates its run directory: ``root`` on the chief, a private backup folder elsewhere."""
+
+    def run_started(self, run: Any) -> None:
+        """The run directory exists (``run``: zoo_core.runs.Run): the chief tells the other workers its id."""
 
     def translate_error(self, error: BaseException) -> BaseException | None:
         """A clearer error for one raised by training (a lost worker), or None to keep it."""
@@ -75,9 +70,12 @@ class LocalStrategy:
         """No scope: build where TensorFlow places things."""
         return contextlib.nullcontext()
 
-    def place_run(self, create: Callable[[Path], StartedRun], root: Path) -> StartedRun:
+    def run_folder(self, root: Path) -> Path:
         """The run directory goes under ``root``."""
-        return create(root)
+        return root
+
+    def run_started(self, run: Any) -> None:
+        """Nobody to tell."""
 
     def translate_error(self, error: BaseException) -> BaseException | None:
         """Errors stay as they are."""

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Iterator
+from typing import Any, ContextManager, Iterator
 
 from zoo_core._util.hashing import sha256_of_arrays
 from zoo_core.errors import ConfigError, RunError
@@ -119,18 +119,21 @@ class DistributedStrategy:
                 raise better from error
             raise
 
-    def place_run(self, create: Callable[[Path], Any], root: Path) -> Any:
-        """The chief creates the run (and tells the workers its id); every other worker a backup of it."""
+    def run_folder(self, root: Path) -> Path:
+        """The chief creates the run under ``root``; every other worker waits for its id and keeps a backup of it."""
         if self.is_chief:
-            started = create(root)
-            self.run_id, self.run_dir = started.run.id, started.run.dir
-            if self.cluster is not None:
-                kv_set("run_id", self.run_id)
-            return started
+            return Path(root)
         chief = self.cluster.describe(*self.cluster.chief)
         self.run_id = kv_get("run_id", self.join_timeout, f"{chief} to create the run directory", self.cluster, None)
         self.run_dir = Path(root) / self.run_id
-        return create(backup_folder(Path(root), self.run_id, self.cluster))
+        return backup_folder(Path(root), self.run_id, self.cluster)
+
+    def run_started(self, run: Any) -> None:
+        """The chief tells the other workers the id of the run it created."""
+        if self.is_chief:
+            self.run_id, self.run_dir = run.id, run.dir
+            if self.cluster is not None:
+                kv_set("run_id", self.run_id)
 
     @property
     def run_reference(self) -> str | None:

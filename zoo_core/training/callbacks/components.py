@@ -1,30 +1,29 @@
-"""The run's callback components (``callbacks = [...]``): checked before any work, built, saved, told the end.
+"""The run's callback components (``callbacks = [...]``): built, their states saved, told how the run ended.
 
-The contract is in zoo_core.hookspecs (``register_callbacks``) and
-docs/plugins.md. Here: :func:`check_requirements` (a component's optional
-extra is installed) and :func:`check_callbacks` (each factory accepts its
-parameters) run before the run directory exists; :func:`build_callbacks`
-makes each callback with its :class:`~zoo_core.training.context.CallbackContext`;
-:func:`states` is what the checkpoint saves of them, :func:`stop_record` why
-one stopped training, and :func:`run_end` hands them the :class:`RunSummary`.
+The contract is in zoo_core.hookspecs (``register_callbacks``), in
+:class:`~zoo_core.training.callbacks.context.ZooCallback` and in
+docs/plugins.md. Their parameters are checked before any work
+(zoo_core.training.parameter_checks); here: :func:`build_components` makes
+each with its :class:`~zoo_core.training.callbacks.context.CallbackContext`,
+:func:`checkpoint_extra` is what a checkpoint keeps of them (their states,
+why one stopped training), and :func:`told_the_end` hands them the
+:class:`~zoo_core.training.callbacks.context.RunSummary`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import sys
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 from zoo_core._util.text import printable
-from zoo_core.components import PLURALS
 from zoo_core.errors import ConfigError, ZooError
-from zoo_core.registry import ComponentChoice, RunConfig
-from zoo_core.training.context import CallbackContext, RunSummary
+from zoo_core.registry import ComponentChoice
+from zoo_core.training.callbacks.context import CallbackContext, RunSummary
+from zoo_core.training.session import RunSession
 
 
 @dataclass
@@ -41,15 +40,6 @@ class Built:
         return bool(getattr(self.callback, "zoo_after_checkpoint", False))
 
 
-def check_requirements(config: RunConfig) -> None:
-    """A component whose optional extra is not installed: a ConfigError (exit 2) with the pip command, before any work."""
-    for choice in config.choices():
-        problem = choice.component.requirement_problem()
-        if problem:
-            raise ConfigError(f"{choice.kind} '{choice.ref}' {problem}",
-                              hint=f"install it, or leave the {choice.kind} out of the run's {PLURALS[choice.kind]}")
-
-
 def keys(choices: list[ComponentChoice]) -> list[str]:
     """Each callback's key, the same in the run and its resumes: its component's name (``early-stopping``; a
     run's config.toml lists it as ``callbacks:early-stopping``); a second of the same component gets '#2'."""
@@ -63,54 +53,18 @@ def keys(choices: list[ComponentChoice]) -> list[str]:
     return found
 
 
-class _ReachedTheWork(BaseException):
-    """A callback factory called by :func:`check_callbacks` got past its parameter checks."""
-
-
-class CheckContext:
-    """The context of :func:`check_callbacks`: settings, config and dataset are real; reading the run's
-    directory, id, state, history or runs root means the factory checked its parameters and starts working."""
-
-    def __init__(self, config: RunConfig, dataset_info: Any, name: str) -> None:
-        self.recipe, self.config, self.settings = config.recipe, config.to_dict(), dict(config.settings)
-        self.dataset, self.name, self.is_chief, self.initial_epoch, self.steps_per_epoch = dataset_info, name, True, 0, 0
-
-    @property
-    def epochs(self) -> int:
-        return int(self.settings["epochs"])
-
-    def __getattr__(self, name: str) -> Any:  # run_dir, run_id, state, history, runs_root: not yet known
-        raise _ReachedTheWork
-
-
-def check_callbacks(config: RunConfig, dataset_info: Any) -> None:
-    """Call each callback factory up to its first use of the run: a ZooError it raises is a ConfigError (exit 2)."""
-    for key, choice in zip(keys(config.callbacks), config.callbacks):
-        try:
-            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
-                    warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                choice.build(CheckContext(config, dataset_info, key))
-        except _ReachedTheWork:
-            continue
-        except ZooError as error:
-            raise ConfigError(f"callback '{choice.ref}' refuses its parameters: {error.message}",
-                              hint=error.hint or f"'zoo show {choice.component.name}' lists its parameters; "
-                                                 f"e.g. --set callbacks.{choice.ref}.PARAMETER=...") from None
-        except Exception:  # noqa: BLE001 - not a parameter check; building it in the run reports it
-            continue
-
-
-def build_callbacks(config: RunConfig, run_dir: Path, dataset_info: Any, *, is_chief: bool, initial_epoch: int,
-                    steps_per_epoch: int, history: list[dict], saved: dict[str, Any] | None) -> list[Built]:
-    """Build each callback of the run with its context; ``saved`` is the checkpoint's ``callbacks`` record."""
+def build_components(session: RunSession, steps_per_epoch: int) -> list[Built]:
+    """Build each callback component of the run with its context (a resume hands each its saved state)."""
+    config, prepared, run_dir = session.config, session.prepared, session.run.dir
+    saved = (prepared.checkpoint or {}).get("callbacks") or {}
     built = []
     for key, choice in zip(keys(config.callbacks), config.callbacks):
-        state = (saved or {}).get(key)
+        state = saved.get(key)
         context = CallbackContext(run_dir=run_dir, run_id=run_dir.name, recipe=None if config.recipe == "adhoc"
                                   else config.recipe, config=config.to_dict(), settings=dict(config.settings),
-                                  dataset=dataset_info, name=key, is_chief=is_chief, initial_epoch=initial_epoch,
-                                  steps_per_epoch=steps_per_epoch, history=[dict(row) for row in history],
+                                  dataset=prepared.dataset.info, name=key, is_chief=session.strategy.is_chief,
+                                  initial_epoch=prepared.first_epoch, steps_per_epoch=steps_per_epoch,
+                                  history=[dict(row) for row in prepared.rows],
                                   state=dict(state) if isinstance(state, dict) else {}, runs_root=run_dir.parent)
         callback = choice.build(context)
         if not _is_keras_callback(callback):

@@ -1,4 +1,5 @@
-"""After fit: evaluate, save the model, plots, exports, report. Also what ``zoo evaluate`` and ``zoo export`` reuse."""
+"""A trained run's completion: evaluate, save the model, plots, exports, report (what ``zoo evaluate`` and ``zoo export``
+on finished runs reuse: zoo_core.training.finished_runs)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from typing import Any, Callable
 from zoo_core.errors import ZooError
 from zoo_core.export import ExportContext, ExportResult
 from zoo_core.files import DISK_ERRNOS, atomic_path, write_json_atomic
-from zoo_core.registry import ComponentChoice, RunConfig
-from zoo_core.runs import Manifest, Run, safe_name, utc_now, versions
+from zoo_core.registry import ComponentChoice
+from zoo_core.runs import Run, safe_name, utc_now, versions
 from zoo_core.runs.history import read_history
 from zoo_core.runs.timings import PhaseClock
+from zoo_core.training.session import RunSession
 
 
 @dataclass
@@ -35,8 +37,7 @@ class RunOutcome:
     summary: str = ""
 
 
-def complete(run: Run, manifest: Manifest, config: RunConfig, model: Any, dataset: Any, loss: Any,
-             rows: list[dict], snapshots: list, clock: PhaseClock | None = None) -> RunOutcome:
+def complete(session: RunSession, model: Any, rows: list[dict], snapshots: list) -> RunOutcome:
     """Finish a trained run: metrics, model.keras, plots, exports, report; the manifest says 'completed'.
 
     The test set is predicted once; its probabilities feed the metrics, the
@@ -44,9 +45,13 @@ def complete(run: Run, manifest: Manifest, config: RunConfig, model: Any, datase
     thread while the model is saved and exported (TensorFlow's work there
     mostly leaves Python's lock free). Plots and the report are guarded:
     their failure is recorded in ``problems`` and never loses the trained
-    model. ``clock`` records each phase's seconds (manifest.json ``timings``).
+    model. The prepared clock records each phase's seconds (manifest.json
+    ``timings``). ``model`` is the trained model (a one-device copy after a
+    distributed run); ``rows`` and ``snapshots`` the history and the weight
+    samples of every epoch.
     """
-    clock = clock or PhaseClock()
+    run, manifest, config, clock = session.run, session.manifest, session.config, session.prepared.clock
+    dataset, loss = session.prepared.dataset, session.prepared.loss
     problems: list[str] = []
     probabilities = predict_probabilities(model, dataset.x_test)
     metrics = evaluate_probabilities(probabilities, dataset, loss)
@@ -122,7 +127,7 @@ def evaluate_probabilities(probabilities: Any, dataset: Any, loss: Any = None) -
     import numpy as np
 
     from zoo_core.reporting.metrics import classification_metrics
-    from zoo_core.training.engine import one_hot_if_needed
+    from zoo_core.training.input_pipeline import one_hot_if_needed
 
     loss_value = None
     if loss is not None:
@@ -156,10 +161,10 @@ def export_model(run: Run, model: Any, dataset: Any, exporters: list[ComponentCh
                  model_name: str, clock: PhaseClock | None = None) -> list[ExportResult]:
     """Run each exporter; a failing one is recorded as failed and the rest still run.
 
-    TensorFlow's and TFLite's native log lines are hidden (zoo_core.training.engine.quiet_native_stderr).
+    TensorFlow's and TFLite's native log lines are hidden (zoo_core.training.native_logs.quiet_native_stderr).
     ``clock`` records one phase per export (``export <format> <variant>``).
     """
-    from zoo_core.training.engine import quiet_native_stderr
+    from zoo_core.training.native_logs import quiet_native_stderr
 
     manifest = run.manifest()
     metadata_record = {"run_id": run.id, "recipe": manifest.get("recipe"), "versions": versions(),

@@ -1,4 +1,4 @@
-"""Multiply-adds of a Keras model, counted per layer from its configuration and shapes.
+"""Multiply-adds of a Keras model, counted per layer from its configuration and shapes: zoo's one counter.
 
 :func:`layer_macs` is a pure function of a layer's class name, its config
 and its input and output shapes (batch dimension included, ignored);
@@ -6,7 +6,8 @@ and its input and output shapes (batch dimension included, ignored);
 Conventions (those of the model tables of timm and Ultralytics): one
 multiply-add per weight use; biases and activations are free; pooling counts
 one per window element, batch normalisation and element-wise merges one per
-element.
+element. ``zoo bench`` reports it; the thread choice of a run
+(zoo_core.training.threads) sizes TensorFlow's pools with it.
 """
 
 from __future__ import annotations
@@ -91,15 +92,21 @@ def layer_macs(kind: str, config: dict[str, Any], input_shapes: Sequence[Shape],
     return None
 
 
-def model_macs(model: Any) -> tuple[int, list[str]]:
+def model_macs(model: Any, *, kernels_only: bool = False) -> tuple[int, list[str]]:
     """The multiply-adds of one example through a built Keras model, and the layers not counted.
 
     Nested models and layers with sub-layers are walked into. A layer of a
     kind :func:`layer_macs` does not know counts 0: if it has weights its
     name is returned, so the total is known to be a lower bound.
+    ``kernels_only`` counts only the layers with a kernel (a weight of two or
+    more dimensions: dense layers and convolutions), the arithmetic that
+    TensorFlow's thread pools share out (zoo_core.training.threads); ``zoo
+    bench`` counts every layer.
     """
     total, uncounted = 0, []
     for layer in _leaf_layers(model):
+        if kernels_only and not any(len(weight.shape) >= 2 for weight in layer.weights):
+            continue
         kind = type(layer).__name__
         try:
             inputs = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]

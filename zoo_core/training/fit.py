@@ -1,0 +1,140 @@
+"""Training a run in its directory: the input, the callbacks, ``model.fit``, then the completion.
+
+:func:`fit_and_complete` receives the run's
+:class:`~zoo_core.training.session.RunSession`. Without a tf.distribute
+strategy, batches and validation run in the graph (zoo_core.training.loop);
+with one, the batches come from zoo_core.training.input_pipeline. The
+callbacks stand in the order of zoo_core.training.callbacks.order.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from zoo_core.errors import RunError
+from zoo_core.runs import Manifest
+from zoo_core.training import execution, input_pipeline
+from zoo_core.training.callbacks.components import told_the_end
+from zoo_core.training.completion import RunOutcome, complete
+from zoo_core.training.prepare import data_source, fingerprint
+from zoo_core.training.session import RunSession
+from zoo_core.training.signals import StopRequested
+from zoo_core.training.strategy import Strategy, WorkerDone
+
+if TYPE_CHECKING:
+    from zoo_core.training.callbacks.order import RunCallbacks
+
+
+@dataclass
+class _Input:
+    """The training input of one run: the batch stream, the steps per epoch, the validation data."""
+
+    stream: Any
+    steps: int
+    validation: tuple[Any, Any] | None  #: for ``fit`` under a tf.distribute strategy
+    steps_per_execution: int
+    validation_callbacks: list[Any]  #: the in-graph validation (zoo_core.training.callbacks.validation)
+
+
+def fit_and_complete(session: RunSession) -> RunOutcome:
+    """Fit the remaining epochs, then let the chief complete the run (evaluate, save, plot, export, report)."""
+    from zoo_core.training.callbacks.order import run_callbacks
+    from zoo_core.training.callbacks.progress import progress_mode
+
+    config, prepared, manifest, strategy = session.config, session.prepared, session.manifest, session.strategy
+    dataset, model = prepared.dataset, prepared.model
+    manifest.update(dataset=dataset.info.to_dict(), data_fingerprint=fingerprint(dataset),
+                    data_source=data_source(config),
+                    samples={"train": len(dataset.x_train), "test": len(dataset.x_test)},
+                    data_warnings=prepared.data_warnings)
+    _record_distribution(manifest, strategy)
+    mode = progress_mode((session.progress or config.settings["progress"]) if strategy.is_chief else "none",
+                         session.stream)
+    data = _input(session, live_progress=mode == "bar")
+    model.steps_per_execution = data.steps_per_execution
+    callbacks = run_callbacks(session, data.validation_callbacks, mode, data.steps)
+    manifest.update(epochs_done=prepared.first_epoch,
+                    engine={"threads": prepared.threads, "steps_per_execution": model.steps_per_execution,
+                            "steps_per_epoch": data.steps})
+    prepared.clock.lap("setup")
+    with told_the_end(callbacks.components, session.run.dir, manifest):  # on_run_end(summary), however it ends
+        stopped = (prepared.checkpoint or {}).get("stopped_early")  # a resume of a run a callback stopped early
+        if prepared.first_epoch < session.epochs and not stopped:
+            _fit(session, data, callbacks)
+        prepared.clock.lap("training")
+        trained = strategy.after_fit(model, session.run.dir)  # chief: a one-device copy; other workers: WorkerDone
+        if isinstance(trained, WorkerDone):
+            return RunOutcome(session.run, role="worker", summary=trained.summary)
+        _record_distribution(manifest, strategy)
+        return complete(session, trained, callbacks.history.rows, callbacks.weights.snapshots)
+
+
+def _record_distribution(manifest: Manifest, strategy: Strategy) -> None:
+    record = strategy.manifest_record()
+    if record is not None:
+        manifest.update(distribution=record)
+
+
+def _input(session: RunSession, live_progress: bool) -> _Input:
+    """The batch stream of the remaining epochs, validation data, and steps per call into TensorFlow."""
+    prepared, strategy = session.prepared, session.strategy
+    settings, info, split, loss = session.config.settings, prepared.dataset.info, prepared.split, prepared.loss
+    batch_size, in_graph = settings["batch_size"], strategy.tf_strategy is None
+    y_train = input_pipeline.one_hot_if_needed(loss, split.y_train, info.num_classes)
+    stream, steps = None, math.ceil(len(split.x_train) / batch_size)
+    if not in_graph:
+        stream, steps = input_pipeline.training_dataset(split.x_train, y_train, batch_size, settings["seed"],
+                                                        settings["shuffle"], prepared.first_epoch, settings["epochs"],
+                                                        tf_strategy=strategy.tf_strategy)
+    steps_per_execution = execution.choose_steps_per_execution(
+        steps, settings["steps_per_execution"], live_progress=live_progress,
+        step_seconds=execution.estimate_step_seconds(prepared.model.count_params(), batch_size),
+        cap=strategy.max_steps_per_execution)
+    validation = None
+    if split.x_val is not None:
+        validation = (split.x_val, input_pipeline.one_hot_if_needed(loss, split.y_val, info.num_classes))
+    if not in_graph:
+        return _Input(stream, steps, validation, steps_per_execution, [])
+    from zoo_core.training import loop
+    from zoo_core.training.callbacks.validation import Validation
+
+    stream = loop.index_blocks(len(split.x_train), batch_size, steps_per_execution, settings["seed"],
+                               settings["shuffle"], prepared.first_epoch, settings["epochs"])
+    loop.install_train_function(prepared.model, split.x_train, y_train, batch_size)
+    first = [Validation(*validation, batch_size=max(batch_size, 1024))] if validation is not None else []
+    return _Input(stream, steps, None, steps_per_execution, first)
+
+
+def _fit(session: RunSession, data: _Input, callbacks: RunCallbacks) -> None:
+    """``model.fit`` over the remaining epochs; signals stop it at a safe point, a NaN loss fails the run."""
+    from zoo_core.training.callbacks.nan_guard import NonFiniteLoss
+
+    config, stops, settings = session.config, session.stops, session.config.settings
+    stops.defer = True
+    if stops.signum is not None:  # a signal came during the set-up
+        raise StopRequested(stops.signum)
+    try:
+        session.prepared.model.fit(data.stream, epochs=settings["epochs"], initial_epoch=session.prepared.first_epoch,
+                                   steps_per_epoch=data.steps, validation_data=data.validation,
+                                   validation_batch_size=max(settings["batch_size"], 1024), callbacks=callbacks.all,
+                                   shuffle=False, verbose=0)
+    except NonFiniteLoss as error:
+        rate = config.optimizer.params.get("learning_rate")
+        rate_text = f" (this run: {config.optimizer.ref} learning_rate={rate})" if rate is not None else ""
+        raise RunError(f"training stopped: {error}; the run failed",
+                       hint=f"likely causes: a learning rate too high{rate_text}, inputs that are not scaled, "
+                            "or a loss that does not match the labels; start again with a lower rate: "
+                            f"zoo run --config {session.run.dir / 'config.toml'} --set optimizer.learning_rate=0.0001"
+                       ) from None
+    except Exception as error:
+        better = session.strategy.translate_error(error)  # a lost worker: WorkerLost, exit code 75
+        if better is not None:
+            raise better from error
+        raise
+    finally:
+        stops.defer = False
+        callbacks.progress.close()
+    if stops.signum is not None:
+        raise StopRequested(stops.signum)
