@@ -38,7 +38,7 @@ tf.config.threading.set_inter_op_parallelism_threads(1)
 
 import keras  # noqa: E402
 
-MNIST = Path(__file__).resolve().parent.parent / "plugins" / "zoo_plugins" / "data" / "mnist.npz"
+MNIST = Path(__file__).resolve().parent.parent / "plugins" / "zoo_plugins" / "datasets" / "mnist.npz"
 BATCH, SEED, TRAINED_ON = 32, 42, 54_000
 
 

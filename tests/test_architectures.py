@@ -17,7 +17,7 @@ from zoo_core.errors import ConfigError
 from zoo_core.plugins import Catalog
 from zoo_core.registry import Registry, load_registry
 
-MNIST = Path(__file__).resolve().parents[1] / "plugins" / "zoo_plugins" / "data" / "mnist.npz"
+MNIST = Path(__file__).resolve().parents[1] / "plugins" / "zoo_plugins" / "datasets" / "mnist.npz"
 ARCHITECTURES = ("cnn", "mobilenet", "resnet")
 #: Small settings that train in seconds; mobilenet is tested at its recipe's settings (see ``recipe_params``).
 SMALL = {"cnn": {"filters": [16, 32], "convs_per_block": 1, "dense": 64, "block_dropout": 0.0, "dropout": 0.1},

@@ -26,7 +26,7 @@ from zoo_core.cli import app
 
 from conftest import subprocess_env
 
-MNIST = Path(__file__).resolve().parents[1] / "plugins" / "zoo_plugins" / "data" / "mnist.npz"
+MNIST = Path(__file__).resolve().parents[1] / "plugins" / "zoo_plugins" / "datasets" / "mnist.npz"
 ZOO = str(Path(sys.executable).with_name("zoo"))
 TINY = ["--set", "max_train_samples=300", "--set", "max_test_samples=100", "--set", "epochs=1",
         "--set", "exporters=[]", "--quiet"]

@@ -21,7 +21,7 @@ from zoo_core.data import Dataset, DatasetInfo
 from zoo_core.errors import ExportError
 from zoo_core.export import ExportContext, keras_probabilities, sha256_of
 
-MNIST = Path(__file__).resolve().parents[1] / "plugins" / "zoo_plugins" / "data" / "mnist.npz"
+MNIST = Path(__file__).resolve().parents[1] / "plugins" / "zoo_plugins" / "datasets" / "mnist.npz"
 TFLITE_VARIANTS = {  # variant -> (quantize, io_type)
     "float32": ("none", "float32"),
     "float16": ("float16", "float32"),
