@@ -33,7 +33,7 @@ def registry(builtin_catalog: Catalog, tmp_path_factory: pytest.TempPathFactory)
 
 
 def factory(name: str) -> Any:
-    return getattr(__import__(f"zoo_plugins.{name}", fromlist=[name]), name)
+    return getattr(__import__(f"zoo_plugins.architectures.{name}", fromlist=[name]), name)
 
 
 def recipe_params(registry: Registry, architecture: str) -> dict[str, Any]:
@@ -87,7 +87,7 @@ def test_resnet_blocks_add_their_shortcuts() -> None:
 
 
 def test_mobilenet_alpha_scales_every_layer_to_multiples_of_eight() -> None:
-    from zoo_plugins.mobilenet import scaled
+    from zoo_plugins.architectures.mobilenet import scaled
 
     assert [scaled(count, 1.0) for count in (16, 32, 64, 128)] == [16, 32, 64, 128]
     assert [scaled(count, 0.5) for count in (16, 32, 64, 128)] == [8, 16, 32, 64]
