@@ -202,7 +202,7 @@ def tflite_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     from zoo_core.data import Dataset, DatasetInfo
     from zoo_core.export import ExportContext
-    from zoo_plugins.tflite import tflite
+    from zoo_plugins.exporters.tflite import tflite
 
     with np.load(MNIST) as data:
         x, y = data["x_test"][:100].astype(np.float32) / 255, data["y_test"][:100].astype(np.int64)

@@ -35,8 +35,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A tiny trained MLP exported as float32 TFLite, int8 TFLite (uint8 io) and SavedModel (version 3)."""
     import keras
 
-    from zoo_plugins.savedmodel import savedmodel
-    from zoo_plugins.tflite import tflite
+    from zoo_plugins.exporters.savedmodel import savedmodel
+    from zoo_plugins.exporters.tflite import tflite
 
     dataset = small_mnist()
     keras.utils.set_random_seed(0)
