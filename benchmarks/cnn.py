@@ -12,7 +12,7 @@ once per process):
   with the model's multiply-adds, zoo_core.training.macs), zoo's
   training loop (zoo_core.training.loop: index blocks, steps per call
   chosen as ``zoo run`` does) and zoo's built-in ``adam`` (Keras' Adam
-  with the fused update kernel, plugins/zoo_plugins/fused_adam.py), as
+  with the fused update kernel, plugins/zoo_plugins/optimizers/_fused_adam.py), as
   ``zoo run`` trains it;
 - ``zoo-1-thread``: the same with one thread per pool (what zoo chose for
   any 28×28 input before it counted the model's multiply-adds).
@@ -32,7 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-MNIST = Path(__file__).resolve().parent.parent / "plugins" / "zoo_plugins" / "data" / "mnist.npz"
+MNIST = Path(__file__).resolve().parent.parent / "plugins" / "zoo_plugins" / "datasets" / "mnist.npz"
 IMAGES, BATCH, SEED = 3000, 32, 42
 
 
@@ -77,7 +77,7 @@ def main() -> None:
     if mode == "keras":
         optimizer = keras.optimizers.Adam()
     else:
-        from zoo_plugins.optimizers import adam
+        from zoo_plugins.optimizers.keras_optimizers import adam
 
         optimizer = adam()
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])

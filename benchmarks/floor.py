@@ -13,7 +13,7 @@ intra- and inter-op thread pools have one thread each.
 
 With ``--fused`` the optimizer updates each weight with TensorFlow's fused
 Adam kernel, as zoo's ``adam`` does by default
-(plugins/zoo_plugins/fused_adam.py): the floor of zoo's engine as it is now.
+(plugins/zoo_plugins/optimizers/_fused_adam.py): the floor of zoo's engine as it is now.
 Without it, Keras' own Adam (about twenty ops per weight): the floor as the
 performance issue first defined it.
 
@@ -38,7 +38,7 @@ tf.config.threading.set_inter_op_parallelism_threads(1)
 
 import keras  # noqa: E402
 
-MNIST = Path(__file__).resolve().parent.parent / "plugins" / "zoo_plugins" / "data" / "mnist.npz"
+MNIST = Path(__file__).resolve().parent.parent / "plugins" / "zoo_plugins" / "datasets" / "mnist.npz"
 BATCH, SEED, TRAINED_ON = 32, 42, 54_000
 
 
@@ -90,7 +90,7 @@ def main() -> None:
     net = model()
     optimizer = keras.optimizers.Adam()
     if "--fused" in sys.argv:
-        from zoo_plugins.fused_adam import use_fused_kernel
+        from zoo_plugins.optimizers._fused_adam import use_fused_kernel
 
         use_fused_kernel(optimizer)
     optimizer.build(net.trainable_variables)

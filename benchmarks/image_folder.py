@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from zoo_plugins.image_folder import image_folder
-from zoo_plugins.mnist import PACKAGED
+from zoo_plugins.datasets.image_folder import image_folder
+from zoo_plugins.datasets.mnist import PACKAGED
 
 
 def write_pngs(folder: Path) -> None:

@@ -67,7 +67,7 @@ def tflite_figures(path: Path, images: np.ndarray) -> dict:
 
 def main() -> None:
     run_dir, result_path = Path(sys.argv[1]), Path(sys.argv[2])
-    with np.load(Path(__file__).resolve().parent.parent / "plugins" / "zoo_plugins" / "data" / "mnist.npz") as data:
+    with np.load(Path(__file__).resolve().parent.parent / "plugins" / "zoo_plugins" / "datasets" / "mnist.npz") as data:
         images = (data["x_test"][:BATCH] / 255.0).astype(np.float32)
     results = {}
     for path in sorted((run_dir / "exports").glob("*.tflite")):

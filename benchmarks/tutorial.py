@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-MNIST = Path(__file__).resolve().parent.parent / "plugins" / "zoo_plugins" / "data" / "mnist.npz"
+MNIST = Path(__file__).resolve().parent.parent / "plugins" / "zoo_plugins" / "datasets" / "mnist.npz"
 
 
 class EpochTimes(tf.keras.callbacks.Callback):

@@ -17,7 +17,7 @@ from zoo_core.errors import ConfigError
 from zoo_core.plugins import Catalog
 from zoo_core.registry import Registry, load_registry
 
-MNIST = Path(__file__).resolve().parents[1] / "plugins" / "zoo_plugins" / "data" / "mnist.npz"
+MNIST = Path(__file__).resolve().parents[1] / "plugins" / "zoo_plugins" / "datasets" / "mnist.npz"
 ARCHITECTURES = ("cnn", "mobilenet", "resnet")
 #: Small settings that train in seconds; mobilenet is tested at its recipe's settings (see ``recipe_params``).
 SMALL = {"cnn": {"filters": [16, 32], "convs_per_block": 1, "dense": 64, "block_dropout": 0.0, "dropout": 0.1},
@@ -33,7 +33,7 @@ def registry(builtin_catalog: Catalog, tmp_path_factory: pytest.TempPathFactory)
 
 
 def factory(name: str) -> Any:
-    return getattr(__import__(f"zoo_plugins.{name}", fromlist=[name]), name)
+    return getattr(__import__(f"zoo_plugins.architectures.{name}", fromlist=[name]), name)
 
 
 def recipe_params(registry: Registry, architecture: str) -> dict[str, Any]:
@@ -87,7 +87,7 @@ def test_resnet_blocks_add_their_shortcuts() -> None:
 
 
 def test_mobilenet_alpha_scales_every_layer_to_multiples_of_eight() -> None:
-    from zoo_plugins.mobilenet import scaled
+    from zoo_plugins.architectures.mobilenet import scaled
 
     assert [scaled(count, 1.0) for count in (16, 32, 64, 128)] == [16, 32, 64, 128]
     assert [scaled(count, 0.5) for count in (16, 32, 64, 128)] == [8, 16, 32, 64]

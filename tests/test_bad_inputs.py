@@ -26,7 +26,7 @@ from zoo_core.cli import app
 
 from conftest import subprocess_env
 
-MNIST = Path(__file__).resolve().parents[1] / "plugins" / "zoo_plugins" / "data" / "mnist.npz"
+MNIST = Path(__file__).resolve().parents[1] / "plugins" / "zoo_plugins" / "datasets" / "mnist.npz"
 ZOO = str(Path(sys.executable).with_name("zoo"))
 TINY = ["--set", "max_train_samples=300", "--set", "max_test_samples=100", "--set", "epochs=1",
         "--set", "exporters=[]", "--quiet"]
@@ -202,7 +202,7 @@ def tflite_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     from zoo_core.data import Dataset, DatasetInfo
     from zoo_core.export import ExportContext
-    from zoo_plugins.tflite import tflite
+    from zoo_plugins.exporters.tflite import tflite
 
     with np.load(MNIST) as data:
         x, y = data["x_test"][:100].astype(np.float32) / 255, data["y_test"][:100].astype(np.int64)

@@ -110,7 +110,7 @@ def test_zoo_list_and_show_callbacks(in_tmp_cwd: Path) -> None:
 
 
 def test_the_cosine_schedule_s_rates() -> None:
-    from zoo_plugins.keras_callbacks import cosine_warmup_rate
+    from zoo_plugins.callbacks._cosine_warmup import cosine_warmup_rate
 
     rates = [cosine_warmup_rate(n, 1, 5, 0.01, 0.0) for n in range(1, 6)]
     assert rates == pytest.approx([0.005, 0.01, 0.005 * (1 + math.cos(math.pi / 4)), 0.005,

@@ -143,7 +143,7 @@ def test_show_mlp_has_hidden_and_dropout_defaults() -> None:
     assert hidden.split()[:2] == ["hidden", "list[int"] and "list[int in [1, 8192]], length <= 32  [128, 64]" in hidden
     dropout = next(line for line in text.splitlines() if line.startswith("dropout"))
     assert dropout.split()[:5] == ["dropout", "float", "in", "[0,", "1)"] and dropout.split()[5] == "0.2"
-    assert "plugin: mlp (zoo 0.1.0)" in text and "factory: zoo_plugins.mlp:mlp" in text
+    assert "plugin: mlp (zoo 0.1.0)" in text and "factory: zoo_plugins.architectures.mlp:mlp" in text
 
     data = json.loads(ok("show", "mlp", "--json"))
     parameters = {p["name"]: p for p in data["parameters"]}
@@ -235,8 +235,8 @@ def test_plugins_json() -> None:
     assert {"mnist", "mlp", "keras-optimizers", "keras-losses", "savedmodel", "tflite"} <= set(records)
     mlp = records["mlp"]
     assert {key: mlp[key] for key in ("distribution", "version", "module", "builtin", "status", "error", "hooks")} == {
-        "distribution": "zoo", "version": zoo_core.__version__, "module": "zoo_plugins.mlp", "builtin": True,
-        "status": "loaded", "error": "", "hooks": ["register_architectures"]}
+        "distribution": "zoo", "version": zoo_core.__version__, "module": "zoo_plugins.architectures.mlp",
+        "builtin": True, "status": "loaded", "error": "", "hooks": ["register_architectures"]}
     assert mlp["components"] == [{"kind": "architecture", "name": "mlp"}]
 
 

@@ -117,7 +117,7 @@ def test_an_unresolvable_annotation_leaves_only_that_parameter_untyped() -> None
 
 
 def test_parameters_are_read_lazily_from_a_string_factory() -> None:
-    component = spec("adam", "zoo_plugins.optimizers:adam")
+    component = spec("adam", "zoo_plugins.optimizers.keras_optimizers:adam")
     component.validate_spec()
     assert component.parameters()["learning_rate"].default == 0.001
 

@@ -18,7 +18,7 @@ from conftest import run_cli
 from zoo_core.data import DatasetInfo, check_dataset
 from zoo_core.errors import DataError
 from zoo_core.predict import load_input
-from zoo_plugins.csv_data import csv_dataset
+from zoo_plugins.datasets.csv import csv_dataset
 
 
 @pytest.fixture(scope="module")

@@ -182,7 +182,7 @@ def test_no_float_parameter_of_any_builtin_component_takes_nan_or_infinity(built
 
 
 def test_the_mlp_refuses_a_network_too_big_for_memory_before_keras_allocates_it() -> None:
-    from zoo_plugins.mlp import MAX_WEIGHTS, _check_size
+    from zoo_plugins.architectures.mlp import MAX_WEIGHTS, _check_size
 
     _check_size(784, [8192, 8192], 10)  # 73 M weights: fine
     with pytest.raises(ConfigError, match=r"makes 2,\d{3},\d{3},\d{3} weights, more than the 250,000,000"):
@@ -194,7 +194,7 @@ def test_the_mlp_refuses_a_network_too_big_for_memory_before_keras_allocates_it(
 def test_every_activation_the_mlp_allows_is_one_keras_builds() -> None:
     import keras
 
-    from zoo_plugins.mlp import KERAS_ACTIVATIONS
+    from zoo_plugins.architectures.mlp import KERAS_ACTIVATIONS
 
     for name in KERAS_ACTIVATIONS:
         layer = keras.layers.Dense(4, activation=name)

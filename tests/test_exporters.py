@@ -21,7 +21,7 @@ from zoo_core.data import Dataset, DatasetInfo
 from zoo_core.errors import ExportError
 from zoo_core.export import ExportContext, keras_probabilities, sha256_of
 
-MNIST = Path(__file__).resolve().parents[1] / "plugins" / "zoo_plugins" / "data" / "mnist.npz"
+MNIST = Path(__file__).resolve().parents[1] / "plugins" / "zoo_plugins" / "datasets" / "mnist.npz"
 TFLITE_VARIANTS = {  # variant -> (quantize, io_type)
     "float32": ("none", "float32"),
     "float16": ("float16", "float32"),
@@ -75,8 +75,8 @@ def make_context(trained: tuple[Any, Dataset], destination: Path) -> ExportConte
 @pytest.fixture(scope="module")
 def exports(trained: tuple[Any, Dataset], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Every TFLite variant and one SavedModel, exported into one folder."""
-    from zoo_plugins.savedmodel import savedmodel
-    from zoo_plugins.tflite import tflite
+    from zoo_plugins.exporters.savedmodel import savedmodel
+    from zoo_plugins.exporters.tflite import tflite
 
     context = make_context(trained, tmp_path_factory.mktemp("exports"))
     results = {variant: tflite(context, quantize=quantize, io_type=io_type, calibration_samples=300)
@@ -255,7 +255,7 @@ def test_metadata_and_model_load_in_a_separate_process_without_tensorflow(export
 
 @pytest.mark.slow
 def test_second_tflite_export_does_not_overwrite_the_first(exports: dict[str, Any]) -> None:
-    from zoo_plugins.tflite import tflite
+    from zoo_plugins.exporters.tflite import tflite
 
     first = Path(exports["float32"].path)
     before = sha256_of(first)
@@ -269,7 +269,7 @@ def test_second_tflite_export_does_not_overwrite_the_first(exports: dict[str, An
 def test_failed_tflite_verification_leaves_nothing(trained: tuple[Any, Dataset], tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from zoo_core.export import verify
-    from zoo_plugins.tflite import tflite
+    from zoo_plugins.exporters.tflite import tflite
 
     monkeypatch.setattr(verify, "keras_probabilities", rolled_keras_probabilities)
     destination = tmp_path / "exports"
@@ -283,7 +283,7 @@ def test_failed_tflite_verification_leaves_nothing(trained: tuple[Any, Dataset],
 @pytest.mark.slow
 def test_failed_tflite_verification_keeps_existing_files_untouched(trained: tuple[Any, Dataset], tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from zoo_plugins import tflite as module
+    from zoo_plugins.exporters import tflite as module
 
     destination = tmp_path / "exports"
     destination.mkdir()
@@ -314,7 +314,7 @@ def fake_context(tmp_path: Path) -> ExportContext:
 ])
 def test_incompatible_tflite_parameters_are_refused_before_conversion(tmp_path: Path, params: dict[str, Any],
                                                                       words: str) -> None:
-    from zoo_plugins.tflite import tflite
+    from zoo_plugins.exporters.tflite import tflite
 
     with pytest.raises(ExportError, match=words):
         tflite(fake_context(tmp_path), **params)
@@ -322,7 +322,7 @@ def test_incompatible_tflite_parameters_are_refused_before_conversion(tmp_path: 
 
 
 def test_few_calibration_samples_warn_on_stderr(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from zoo_plugins.tflite import check_options
+    from zoo_plugins.exporters.tflite import check_options
 
     check_options(fake_context(tmp_path), "int8", "float32", 50, 0)
     assert "only 10 training images" in capsys.readouterr().err  # the fake set has 10
@@ -331,14 +331,15 @@ def test_few_calibration_samples_warn_on_stderr(tmp_path: Path, capsys: pytest.C
 
 
 def test_variant_names() -> None:
-    from zoo_plugins.tflite import variant_name
+    from zoo_plugins.exporters.tflite import variant_name
 
     assert [variant_name(q, io) for q, io in TFLITE_VARIANTS.values()] == list(TFLITE_VARIANTS)
     assert variant_name("int8", "int8") == "int8-int8"
 
 
 def test_exporter_modules_import_without_tensorflow() -> None:
-    code = ("import sys, zoo_plugins.tflite, zoo_plugins.savedmodel, zoo_core.predict, zoo_core.export;"
+    code = ("import sys, zoo_plugins.exporters.tflite, zoo_plugins.exporters.savedmodel, zoo_core.predict,"
+            " zoo_core.export;"
             "print(sorted(m for m in ('tensorflow', 'numpy', 'keras') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
@@ -381,7 +382,7 @@ def test_savedmodel_has_serving_layout_signature_and_metadata(exports: dict[str,
 
 @pytest.mark.slow
 def test_savedmodel_never_overwrites_a_version(exports: dict[str, Any]) -> None:
-    from zoo_plugins.savedmodel import savedmodel
+    from zoo_plugins.exporters.savedmodel import savedmodel
 
     context = exports["context"]
     first = Path(exports["savedmodel"].path)
@@ -398,7 +399,7 @@ def test_savedmodel_never_overwrites_a_version(exports: dict[str, Any]) -> None:
 def test_failed_savedmodel_verification_leaves_nothing(trained: tuple[Any, Dataset], tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     from zoo_core.export import verify
-    from zoo_plugins.savedmodel import savedmodel
+    from zoo_plugins.exporters.savedmodel import savedmodel
 
     monkeypatch.setattr(verify, "keras_probabilities", rolled_keras_probabilities)
     destination = tmp_path / "exports"
@@ -408,7 +409,7 @@ def test_failed_savedmodel_verification_leaves_nothing(trained: tuple[Any, Datas
 
 
 def test_savedmodel_refuses_bad_parameters_before_writing(tmp_path: Path) -> None:
-    from zoo_plugins.savedmodel import savedmodel
+    from zoo_plugins.exporters.savedmodel import savedmodel
 
     with pytest.raises(ExportError, match="version must be"):
         savedmodel(fake_context(tmp_path), version=-1)

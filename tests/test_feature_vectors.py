@@ -48,8 +48,8 @@ def wine(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A trained softmax regression on the table, exported as TFLite and SavedModel, and as a run."""
     import keras
 
-    from zoo_plugins.savedmodel import savedmodel
-    from zoo_plugins.tflite import tflite
+    from zoo_plugins.exporters.savedmodel import savedmodel
+    from zoo_plugins.exporters.tflite import tflite
 
     raw_train, y_train = raw_table(300, 0)
     raw_test, y_test = raw_table(60, 1)

@@ -1,6 +1,6 @@
 """The fused Adam kernel behind the built-in ``adam`` and ``adamw``: the same update as Keras', a plain Keras optimizer.
 
-plugins/zoo_plugins/fused_adam.py replaces only the optimizer instance's
+plugins/zoo_plugins/optimizers/_fused_adam.py replaces only the optimizer instance's
 ``update_step``; these tests hold it to Keras' own Adam on the same
 gradients, check where it must fall back to Keras, and that what it saves
 is a plain Keras Adam that loads without zoo.
@@ -20,8 +20,8 @@ import pytest
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
-from zoo_plugins.fused_adam import use_fused_kernel  # noqa: E402
-from zoo_plugins.optimizers import adam, adamw  # noqa: E402
+from zoo_plugins.optimizers._fused_adam import use_fused_kernel  # noqa: E402
+from zoo_plugins.optimizers.keras_optimizers import adam, adamw  # noqa: E402
 
 
 def _weights_after_steps(optimizer: object, steps: int = 25, seed: int = 3) -> tuple[list[np.ndarray], object]:

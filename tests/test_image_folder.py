@@ -18,9 +18,9 @@ from conftest import run_cli
 from zoo_core.data import check_dataset
 from zoo_core.errors import DataError
 from zoo_core.predict import load_input
-from zoo_plugins.image_folder import image_folder
+from zoo_plugins.datasets.image_folder import image_folder
 
-MNIST = Path(__file__).resolve().parents[1] / "plugins" / "zoo_plugins" / "data" / "mnist.npz"
+MNIST = Path(__file__).resolve().parents[1] / "plugins" / "zoo_plugins" / "datasets" / "mnist.npz"
 NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 

@@ -16,7 +16,7 @@ from zoo_core.errors import DataError, ZooError
 from zoo_core.export import ExportContext
 from zoo_core.predict import load_input, load_predictor, read_tflite_metadata, top_classes
 
-MNIST = Path(__file__).resolve().parents[1] / "plugins" / "zoo_plugins" / "data" / "mnist.npz"
+MNIST = Path(__file__).resolve().parents[1] / "plugins" / "zoo_plugins" / "datasets" / "mnist.npz"
 CONTRACT = DatasetInfo(name="mnist", input_shape=(28, 28), num_classes=10,
                        class_names=[str(digit) for digit in range(10)]).to_dict()
 
@@ -35,8 +35,8 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A tiny trained MLP exported as float32 TFLite, int8 TFLite (uint8 io) and SavedModel (version 3)."""
     import keras
 
-    from zoo_plugins.savedmodel import savedmodel
-    from zoo_plugins.tflite import tflite
+    from zoo_plugins.exporters.savedmodel import savedmodel
+    from zoo_plugins.exporters.tflite import tflite
 
     dataset = small_mnist()
     keras.utils.set_random_seed(0)

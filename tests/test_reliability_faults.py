@@ -32,7 +32,7 @@ from zoo_core.runs.manifest import RESERVE_FILE, Manifest
 from conftest import subprocess_env
 
 ZOO = str(Path(sys.executable).with_name("zoo"))
-PACKAGED_MNIST = Path(__file__).resolve().parents[1] / "plugins" / "zoo_plugins" / "data" / "mnist.npz"
+PACKAGED_MNIST = Path(__file__).resolve().parents[1] / "plugins" / "zoo_plugins" / "datasets" / "mnist.npz"
 #: The smallest real run: for tests about files and statuses, not accuracy.
 TINY = ["--set", "max_train_samples=600", "--set", "max_test_samples=200", "--set", "epochs=3",
         "--set", "exporters=[]", "--quiet"]
@@ -444,7 +444,7 @@ def test_temporaries_stay_while_a_live_process_holds_the_lock(tmp_path: Path) ->
 
 
 def test_data_too_big_for_memory_says_the_truth(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import zoo_plugins.mnist as mnist
+    import zoo_plugins.datasets.mnist as mnist
 
     def too_big(path: Path) -> dict:
         raise MemoryError("Unable to allocate 400. GiB")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from zoo_core import Component, Range, hookimpl
-from zoo_plugins.convolution import Dropout, FilterList, Filters, Kernel, Shift
+from zoo_plugins.architectures._convolution import Dropout, FilterList, Filters, Kernel, Shift
 
 Blocks = Annotated[int, Range(1, 16)]
 
@@ -36,8 +36,8 @@ def resnet(input_shape: tuple[int, ...], num_classes: int, filters: FilterList =
     """
     import keras
 
-    from zoo_plugins.convolution import (can_downsample, check_counts, check_dropout, check_weights, conv_bn,
-                                         image_input, image_shape, pooled_head)
+    from zoo_plugins.architectures._convolution import (can_downsample, check_counts, check_dropout,
+                                                        check_weights, conv_bn, image_input, image_shape, pooled_head)
 
     shape = image_shape("resnet", input_shape)
     filters = check_counts("resnet", "filters", list(filters))
@@ -63,7 +63,7 @@ def _basic_block(x: Any, filters: int, kernel_size: int, stride: int, name: str)
     """Two convolutions plus a shortcut (a 1x1 convolution where the shape changes), then ReLU."""
     import keras
 
-    from zoo_plugins.convolution import conv_bn
+    from zoo_plugins.architectures._convolution import conv_bn
 
     shortcut = x
     if stride != 1 or x.shape[-1] != filters:

@@ -8,7 +8,7 @@
     image_size = [64, 64]
     color = "rgb"
 
-Reading the folder and decoding the images is in :mod:`zoo_plugins.image_files`.
+Reading the folder and decoding the images is in :mod:`zoo_plugins.datasets._image_files`.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def image_folder(path: str = "", test_path: str = "", test_split: TestSplit = 0.
     import numpy as np
 
     from zoo_core.data import Dataset, DatasetInfo
-    from zoo_plugins.splits import shuffled, stratified_split
+    from zoo_plugins.datasets._splits import shuffled, stratified_split
 
     where = "dataset image-folder"
     if not path:
@@ -86,7 +86,7 @@ def image_folder(path: str = "", test_path: str = "", test_split: TestSplit = 0.
 def _listings(path: str, test_path: str, where: str) -> tuple[Any, Any, list[str]]:
     """The training folder's and the test folder's (None) images, and the class names; DataError for a training
     folder of one class or a test folder with a class the training folder lacks."""
-    from zoo_plugins.image_files import list_folder
+    from zoo_plugins.datasets._image_files import list_folder
 
     train = list_folder(Path(path), where, "path")
     names = sorted(set(train.classes))
@@ -108,7 +108,7 @@ def _decode(listing: Any, names: list[str], color: str, size: tuple[int, int] | 
     """Pixels (uint8), labels (int64) and skipped files of one folder's images."""
     import numpy as np
 
-    from zoo_plugins.image_files import decode_images
+    from zoo_plugins.datasets._image_files import decode_images
 
     decoded = decode_images(listing.files, color == "rgb", size, skip_bad, where)
     index = {name: number for number, name in enumerate(names)}

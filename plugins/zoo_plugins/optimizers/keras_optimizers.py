@@ -117,7 +117,7 @@ def _maybe_fused(optimizer: Any, fused: bool) -> Any:
     """The optimizer, updating its weights with TensorFlow's fused Adam kernel when ``fused``."""
     if not fused:
         return optimizer
-    from zoo_plugins.fused_adam import use_fused_kernel
+    from zoo_plugins.optimizers._fused_adam import use_fused_kernel
 
     return use_fused_kernel(optimizer)
 

@@ -1,7 +1,7 @@
 """The ``mlflow`` callback: track runs in MLflow (an optional extra: ``pip install 'zoo[mlflow]'``).
 
 Light on purpose: MLflow is imported by the factory's class, in
-zoo_plugins.mlflow_callback, only when a run uses it. Without MLflow
+zoo_plugins.callbacks._mlflow_tracker, only when a run uses it. Without MLflow
 installed, ``zoo list`` shows the component as needing the extra and a run
 that asks for it fails before any work with the install command (the
 component's ``requires``).
@@ -41,7 +41,7 @@ def mlflow(context: Any, experiment: str = "zoo", tracking_uri: str = "", run_na
         import keras
 
         return keras.callbacks.Callback()
-    from zoo_plugins.mlflow_callback import MlflowTracker
+    from zoo_plugins.callbacks._mlflow_tracker import MlflowTracker
 
     return MlflowTracker(context, experiment=experiment, tracking_uri=tracking_uri, run_name=run_name,
                          log_exports=log_exports)

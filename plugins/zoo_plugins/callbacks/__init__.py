@@ -1,9 +1,22 @@
 """Built-in callbacks: early stopping, reduce-on-plateau, a cosine schedule with warm-up, TensorBoard.
 
-Light on purpose (``zoo list`` imports it): the Keras classes are in
-zoo_plugins.keras_callbacks, imported inside the factories. Every one is
-resumable: what it must remember is saved with each checkpoint
-(``zoo_state()``) and handed back in ``context.state``.
+This package is itself the plugin of entry point ``callbacks`` (pyproject.toml's
+``[project.entry-points.zoo]``): its factories and hook are below. The folder holds:
+
+- ``__init__.py`` (this module): entry point ``callbacks``: early-stopping, reduce-lr-on-plateau,
+  cosine-warmup, tensorboard.
+- ``mlflow.py``: entry point ``mlflow``, tracking runs in MLflow (the mlflow extra).
+
+and the helpers (no entry point), one Keras class per file as Keras has them:
+
+- ``_early_stopping.py``, ``_reduce_lr_on_plateau.py``, ``_cosine_warmup.py``: the classes behind
+  this module's factories; ``_common.py``: the two numbers they share (a finite float or None, the
+  current learning rate).
+- ``_mlflow_tracker.py``: the class behind ``mlflow.py``'s factory.
+
+Light on purpose (``zoo list`` imports it, and importing ``mlflow.py`` imports it first): the Keras
+classes are imported inside the factories. Every callback is resumable: what it must remember is saved
+with each checkpoint (``zoo_state()``) and handed back in ``context.state``.
 """
 
 from __future__ import annotations
@@ -41,7 +54,7 @@ def early_stopping(context: Any, monitor: str = "val_loss", patience: Count = 3,
         start_from_epoch: epochs to wait before watching (warm-up).
     """
     _check_monitor(context, monitor, "callback early-stopping")
-    from zoo_plugins.keras_callbacks import EarlyStopping
+    from zoo_plugins.callbacks._early_stopping import EarlyStopping
 
     return EarlyStopping(context, monitor=monitor, patience=patience, min_delta=min_delta, mode=mode,
                          restore_best_weights=restore_best_weights, start_from_epoch=start_from_epoch)
@@ -63,7 +76,7 @@ def reduce_lr_on_plateau(context: Any, monitor: str = "val_loss", factor: Annota
         min_lr: the rate never goes below this.
     """
     _check_monitor(context, monitor, "callback reduce-lr-on-plateau")
-    from zoo_plugins.keras_callbacks import ReduceLROnPlateau
+    from zoo_plugins.callbacks._reduce_lr_on_plateau import ReduceLROnPlateau
 
     return ReduceLROnPlateau(context, monitor=monitor, factor=factor, patience=patience, min_delta=min_delta,
                              mode=mode, cooldown=cooldown, min_lr=min_lr)
@@ -100,7 +113,7 @@ def cosine_warmup(context: Any, warmup_epochs: Count = 1, min_lr: NonNegative = 
     if warmup_epochs >= context.epochs:
         raise ConfigError(f"callback cosine-warmup: warmup_epochs ({warmup_epochs}) must be fewer than the run's "
                           f"epochs ({context.epochs})", hint=f"--set callbacks.{context.name}.warmup_epochs=1")
-    from zoo_plugins.keras_callbacks import CosineWarmup
+    from zoo_plugins.callbacks._cosine_warmup import CosineWarmup
 
     return CosineWarmup(context, float(peak), float(min_lr), warmup_epochs, by)
 

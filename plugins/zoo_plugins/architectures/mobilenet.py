@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from zoo_core import Component, Range, hookimpl
-from zoo_plugins.convolution import Activation, Dropout, FilterList, Filters, Shift
+from zoo_plugins.architectures._convolution import Activation, Dropout, FilterList, Filters, Shift
 
 Alpha = Annotated[float, Range(0, 4, low_open=True)]
 Blocks = Annotated[int, Range(1, 8)]
@@ -43,8 +43,8 @@ def mobilenet(input_shape: tuple[int, ...], num_classes: int, alpha: Alpha = 1.0
     """
     import keras
 
-    from zoo_plugins.convolution import (check_counts, check_dropout, check_weights, image_input, image_shape,
-                                         pooled_head)
+    from zoo_plugins.architectures._convolution import (check_counts, check_dropout, check_weights, image_input,
+                                                        image_shape, pooled_head)
 
     shape = image_shape("mobilenet", input_shape)
     filters = check_counts("mobilenet", "filters", list(filters))
@@ -75,7 +75,7 @@ def scaled(count: int, alpha: float) -> int:
 
 def _stem(x: Any, filters: int, stride: int, activation: str, shape: tuple[int, ...]) -> tuple[Any, tuple[int, int]]:
     """The stem convolution; the tensor and the feature map's size after it."""
-    from zoo_plugins.convolution import can_downsample, conv_bn
+    from zoo_plugins.architectures._convolution import can_downsample, conv_bn
 
     size = (shape[0], shape[1])
     stride = stride if can_downsample(*size) else 1
@@ -88,7 +88,7 @@ def _separable(x: Any, filters: int, kernel_size: int, activation: str, name: st
     """One depthwise-separable block; the tensor and the feature map's size after it."""
     import keras
 
-    from zoo_plugins.convolution import BN_MOMENTUM, can_downsample, conv_bn
+    from zoo_plugins.architectures._convolution import BN_MOMENTUM, can_downsample, conv_bn
 
     stride = 2 if downsample and can_downsample(*size) else 1
     x = keras.layers.DepthwiseConv2D(kernel_size, strides=stride, padding="same", use_bias=False,

@@ -1,14 +1,13 @@
-"""The Keras classes behind the built-in callbacks (imported by their factories only: this module imports Keras).
+"""EarlyStopping, behind the ``early-stopping`` callback (imported by its factory only: it imports Keras).
 
-Each keeps what it must remember in ``zoo_state()`` (saved with every
+It keeps what it must remember in ``zoo_state()`` (saved with every
 checkpoint) and takes it back from ``context.state`` after ``on_train_begin``
-(which Keras uses to reset them), so a resumed run goes on exactly where the
+(which Keras uses to reset it), so a resumed run goes on exactly where the
 killed one committed its last epoch.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +15,7 @@ import keras
 import numpy as np
 
 from zoo_core.files import atomic_path
-
-
-def _number(value: Any) -> float | None:
-    """A finite float for JSON, or None (Keras starts 'best' at +-inf)."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _learning_rate(model: Any) -> float:
-    return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+from zoo_plugins.callbacks._common import finite_or_none
 
 
 class EarlyStopping(keras.callbacks.EarlyStopping):
@@ -100,66 +87,5 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
             if old.name not in keep:
                 old.unlink(missing_ok=True)
         self._committed_file = self._best_file
-        return {"wait": int(self.wait), "best": _number(self.best), "best_epoch": int(self.best_epoch),
+        return {"wait": int(self.wait), "best": finite_or_none(self.best), "best_epoch": int(self.best_epoch),
                 "stopped_epoch": int(self.stopped_epoch), "best_weights": self._best_file}
-
-
-class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
-    """Keras' ReduceLROnPlateau, resumable (its wait, cooldown, best and the rate are saved)."""
-
-    def __init__(self, context: Any, **options: Any) -> None:
-        super().__init__(verbose=0, **options)
-        self.context = context
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        super().on_train_begin(logs)
-        state = self.context.state
-        if state:
-            self.wait, self.cooldown_counter = int(state.get("wait", 0)), int(state.get("cooldown_counter", 0))
-            if state.get("best") is not None:
-                self.best = float(state["best"])
-            if state.get("learning_rate") is not None:
-                self.model.optimizer.learning_rate = float(state["learning_rate"])
-
-    def zoo_state(self) -> dict[str, Any]:
-        """wait, cooldown, best and the current learning rate."""
-        if self.model is None:  # the checkpoint before training: what the last one had
-            return dict(self.context.state)
-        return {"wait": int(self.wait), "cooldown_counter": int(self.cooldown_counter), "best": _number(self.best),
-                "learning_rate": _learning_rate(self.model) if self.model is not None else None}
-
-
-def cosine_warmup_rate(n: int, warmup: int, total: int, peak: float, minimum: float) -> float:
-    """The rate of unit ``n`` (epoch or step, from 1) of ``total``: linear warm-up over ``warmup``, then cosine."""
-    if n <= warmup:
-        return peak * n / (warmup + 1)
-    q = min(1.0, (n - warmup - 1) / max(1, total - warmup))
-    return minimum + (peak - minimum) * 0.5 * (1.0 + math.cos(math.pi * q))
-
-
-class CosineWarmup(keras.callbacks.Callback):
-    """Sets the optimizer's learning rate from the epoch (or the optimizer's step count): nothing to save."""
-
-    def __init__(self, context: Any, peak: float, minimum: float, warmup_epochs: int, by: str) -> None:
-        super().__init__()
-        self.context, self.peak, self.minimum, self.warmup_epochs, self.by = context, peak, minimum, warmup_epochs, by
-        self.rates: list[float] = []
-
-    def _set(self, n: int, warmup: int, total: int) -> None:
-        rate = cosine_warmup_rate(n, warmup, total, self.peak, self.minimum)
-        self.model.optimizer.learning_rate = rate
-        self.rates.append(rate)
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        if self.by == "epoch":
-            self._set(epoch + 1, self.warmup_epochs, self.context.epochs)
-
-    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
-        if self.by == "step":
-            steps = max(1, int(self.context.steps_per_epoch))
-            step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations)) + 1
-            self._set(step, self.warmup_epochs * steps, self.context.epochs * steps)
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if logs is not None:
-            logs["learning_rate"] = _learning_rate(self.model)

@@ -7,7 +7,7 @@
     path = "data/wine.csv"
     label = "cultivar"             # a column name, or an index (0 the first, -1 the last: the default)
 
-Parsing and checking the cells is in :mod:`zoo_plugins.csv_table`.
+Parsing and checking the cells is in :mod:`zoo_plugins.datasets._csv_table`.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def csv_dataset(path: str = "", test_path: str = "", test_split: TestSplit = 0.2
     import numpy as np
 
     from zoo_core.data import Dataset, DatasetInfo
-    from zoo_plugins.csv_table import read_table
+    from zoo_plugins.datasets._csv_table import read_table
 
     where = "dataset csv"
     if not path:
@@ -90,7 +90,7 @@ def _split(table: Any, test: Any, raw: Any, values: list[str], names: list[str],
     or (None) a stratified split of the training rows."""
     import numpy as np
 
-    from zoo_plugins.splits import shuffled, stratified_split
+    from zoo_plugins.datasets._splits import shuffled, stratified_split
 
     classes = {name: number for number, name in enumerate(names)}
     y = np.asarray([classes[value] for value in values], dtype=np.int64)
@@ -104,7 +104,7 @@ def _split(table: Any, test: Any, raw: Any, values: list[str], names: list[str],
 def _examples(table: Any, label: str | int, features: list[str], where: str) -> tuple[Any, list[str], list[str],
                                                                                        list[int]]:
     """``(raw features, label values, class names, [label column, *feature columns])`` of the training table."""
-    from zoo_plugins.csv_table import class_values, column_index, feature_columns, labels, numbers
+    from zoo_plugins.datasets._csv_table import class_values, column_index, feature_columns, labels, numbers
 
     label_column = column_index(table, label, where)
     columns = feature_columns(table, label_column, features, where)
@@ -118,7 +118,7 @@ def _examples(table: Any, label: str | int, features: list[str], where: str) -> 
 
 def _test_examples(test: Any, train: Any, columns: list[int], names: list[str], where: str) -> tuple[Any, list[str]]:
     """Raw features and label values of the test table, its columns found by name (or position without a header)."""
-    from zoo_plugins.csv_table import class_values, labels, numbers
+    from zoo_plugins.datasets._csv_table import class_values, labels, numbers
 
     wanted = [train.names[index] for index in columns]
     missing = [name for name in wanted if name not in test.names]

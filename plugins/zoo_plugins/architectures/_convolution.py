@@ -1,6 +1,6 @@
 """Pieces shared by the convolutional architectures (cnn, mobilenet, resnet): image inputs, sizes, the head.
 
-Not a plugin itself (no entry point): the plugin modules import it inside
+Not a plugin itself (no entry point): the plugin modules beside it import it inside
 their factories, after keras. Every layer here is one TFLite has a builtin
 kernel for, that int8 quantises well and that reloads in Keras' safe mode.
 """

@@ -1,7 +1,7 @@
 """Built-in dataset: MNIST handwritten digits, carried inside the package.
 
-The Keras-layout ``mnist.npz`` (x_train, y_train, x_test, y_test) ships in
-``zoo_plugins/data`` so that training needs no network. Point the dataset at
+The Keras-layout ``mnist.npz`` (x_train, y_train, x_test, y_test) ships beside
+this module so that training needs no network. Point the dataset at
 another copy with its ``path`` parameter or ``ZOO_MNIST_PATH``: a Keras-layout
 ``.npz`` file, or a folder holding the four original IDX ``.gz`` files.
 """
@@ -18,7 +18,7 @@ from typing import Any
 from zoo_core import Component, hookimpl
 from zoo_core.errors import DataError
 
-PACKAGED = Path(__file__).parent / "data" / "mnist.npz"
+PACKAGED = Path(__file__).parent / "mnist.npz"
 IDX_FILES = {
     "x_train": "train-images-idx3-ubyte.gz",
     "y_train": "train-labels-idx1-ubyte.gz",

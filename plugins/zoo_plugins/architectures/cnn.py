@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from zoo_core import Component, Range, hookimpl
-from zoo_plugins.convolution import Activation, Dropout, FilterList, Kernel, Shift
+from zoo_plugins.architectures._convolution import Activation, Dropout, FilterList, Kernel, Shift
 
 ConvsPerBlock = Annotated[int, Range(1, 4)]
 Dense = Annotated[int, Range(0, 8192)]
@@ -39,8 +39,8 @@ def cnn(input_shape: tuple[int, ...], num_classes: int, filters: FilterList = (3
     """
     import keras
 
-    from zoo_plugins.convolution import (can_downsample, check_counts, check_dropout, check_weights, conv_bn,
-                                         image_input, image_shape)
+    from zoo_plugins.architectures._convolution import (can_downsample, check_counts, check_dropout,
+                                                        check_weights, conv_bn, image_input, image_shape)
 
     shape = image_shape("cnn", input_shape)
     filters = check_counts("cnn", "filters", list(filters))
@@ -72,7 +72,7 @@ def cnn(input_shape: tuple[int, ...], num_classes: int, filters: FilterList = (3
 def _weights(shape: tuple[int, ...], filters: list[int], kernel_size: int, convs: int, dense: int,
              classes: int) -> int:
     """The number of weights the network will have (without batch normalisation's few)."""
-    from zoo_plugins.convolution import can_downsample
+    from zoo_plugins.architectures._convolution import can_downsample
 
     channels, height, width = (shape[2] if len(shape) == 3 else 1), shape[0], shape[1]
     total = 0
