@@ -146,6 +146,11 @@ PUBLIC_PATHS = {
 }
 
 
+#: Modules that moved and stay as shims warning with the new path (as timm's do): docs/distributed.md named them.
+MOVED_MODULES = {"zoo_core.runner": "zoo_core.training", "zoo_core.distribute": "zoo_core.training.distribute"}
+
+
+@pytest.mark.filterwarnings("ignore:zoo_core.(runner|distribute) is deprecated:FutureWarning")
 @pytest.mark.parametrize("module", sorted(PUBLIC_PATHS))
 def test_public_paths_keep_working(module: str) -> None:
     import importlib
@@ -154,6 +159,7 @@ def test_public_paths_keep_working(module: str) -> None:
     assert [name for name in PUBLIC_PATHS[module] if not hasattr(imported, name)] == []
 
 
+@pytest.mark.filterwarnings("ignore:zoo_core.(runner|distribute) is deprecated:FutureWarning")
 def test_the_cli_state_is_a_workspace_and_the_shims_are_the_same_objects() -> None:
     import zoo_core.distribute
     import zoo_core.runner
@@ -164,3 +170,13 @@ def test_the_cli_state_is_a_workspace_and_the_shims_are_the_same_objects() -> No
     assert isinstance(cli.state, Workspace) and callable(cli.state.registry)
     assert zoo_core.runner.train is training.train
     assert zoo_core.distribute.multi_worker_strategy_class is distribute.multi_worker_strategy_class
+
+
+@pytest.mark.parametrize("moved", sorted(MOVED_MODULES))
+def test_a_moved_module_warns_naming_its_new_path(moved: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    import sys
+
+    monkeypatch.delitem(sys.modules, moved, raising=False)  # imported before: import it afresh, then put it back
+    with pytest.warns(FutureWarning, match=f"{moved} is deprecated: import from {MOVED_MODULES[moved]} instead"):
+        importlib.import_module(moved)
