@@ -68,7 +68,7 @@ def registry_here(folder: Path) -> Registry:
 def test_zoo_recipes_and_defaults_bind_to_the_builtins(install_clash: Callable[[], None], in_tmp_cwd: Path) -> None:
     install_clash()
     registry = registry_here(in_tmp_cwd)
-    config = registry.run("mnist-mlp")
+    config = registry.resolve_recipe("mnist-mlp")
     assert [(c.kind, c.component.plugin) for c in config.choices()[:4]] == [
         ("dataset", "mnist"), ("architecture", "mlp"), ("optimizer", "keras-optimizers"), ("loss", "keras-losses")]
     assert config.optimizer.params["learning_rate"] == 0.001  # zoo's adam, not the clash's 0.5
@@ -78,12 +78,13 @@ def test_zoo_recipes_and_defaults_bind_to_the_builtins(install_clash: Callable[[
         "keras-optimizers:adam", "keras-losses:sparse-categorical-crossentropy")
 
     with pytest.raises(AmbiguousNameError) as caught:  # the user's own bare name stays an error listing both
-        registry.run("mnist-mlp", ["optimizer=adam"])
+        registry.resolve_recipe("mnist-mlp", ["optimizer=adam"])
     assert "optimizer 'adam' is ambiguous: registered by plugins keras-optimizers (zoo" in str(caught.value)
     assert "'fixture-clash:adam'" in str(caught.value)
     with pytest.raises(AmbiguousNameError, match="command line: optimizer 'adam' is ambiguous"):
         registry.compose("mnist:mnist", "mlp", "adam")
-    assert registry.run("mnist-mlp", ["optimizer=fixture-clash:adam"]).optimizer.params == {"learning_rate": 0.5}
+    assert registry.resolve_recipe("mnist-mlp", ["optimizer=fixture-clash:adam"]).optimizer.params == \
+        {"learning_rate": 0.5}
 
     result = run_cli("show", "mnist-mlp", "--json")
     assert result.exit_code == 0, result.output
@@ -113,14 +114,14 @@ def test_a_users_preset_binds_like_the_user_wrote_it(install_clash: Callable[[],
     """), encoding="utf-8")
     registry = registry_here(in_tmp_cwd)
     with pytest.raises(AmbiguousNameError, match=r"\[optimizers.slow\]: optimizer 'adam' is ambiguous"):
-        registry.run("mnist-mlp", ["optimizer=slow"])
+        registry.resolve_recipe("mnist-mlp", ["optimizer=slow"])
     (in_tmp_cwd / "registry.toml").write_text('[datasets.fixture-tiny]\ncomponent = "mnist:mnist"\n', encoding="utf-8")
     with pytest.raises(AmbiguousNameError) as caught:  # a user's preset and a plugin's component of one name
         registry_here(in_tmp_cwd).run("mnist-mlp", ["dataset=fixture-tiny"])
     assert "dataset 'fixture-tiny' is ambiguous: a preset (" in str(caught.value)
     assert "registry.toml:1) and a dataset of plugin 'fixture-clash'" in str(caught.value)
     assert "write 'fixture-clash:fixture-tiny' for a plugin's, or rename the preset" in str(caught.value)
-    chosen = registry.run("mnist-mlp", ["optimizer=slow-zoo"]).optimizer
+    chosen = registry.resolve_recipe("mnist-mlp", ["optimizer=slow-zoo"]).optimizer
     assert (chosen.component.plugin, chosen.chain) == ("keras-optimizers", ["slow-zoo", "keras-optimizers:adam"])
 
 

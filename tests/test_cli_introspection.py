@@ -280,12 +280,22 @@ def test_a_workspace_loads_the_registry_once_and_cli_state_is_one(in_tmp_cwd: Pa
     workspace = Workspace(registry_file=extra)
     registry = workspace.registry()
     assert workspace.registry() is registry and workspace.catalog() is registry.catalog
-    assert registry.run("mine").recipe == "mine" and "mnist-mlp" in registry.runs
+    assert registry.resolve_recipe("mine").recipe == "mine" and "mnist-mlp" in registry.recipes
     workspace.forget()
     assert workspace.registry() is not registry
     assert isinstance(cli.state, Workspace)  # older notebooks use zoo_core.cli.state.registry()
     cli.state.configure(registry_file=None, plugins_dir=None, debug=False)  # as 'zoo' without options does
-    assert "mnist-mlp" in cli.state.registry().runs
+    assert "mnist-mlp" in cli.state.registry().recipes
+
+
+def test_registry_run_still_resolves_a_recipe_as_docs_distributed_md_wrote_it() -> None:
+    from zoo_core.registry import Registry
+    from zoo_core.workspace import Workspace
+
+    assert Registry.run is Registry.resolve_recipe
+    registry = Workspace().registry()
+    assert registry.run("mnist-mlp", ["epochs=2"]).to_dict() == \
+        registry.resolve_recipe("mnist-mlp", ["epochs=2"]).to_dict()
 
 
 # -- the installed console script --------------------------------------------------------

@@ -18,7 +18,7 @@ from zoo_core.cli.app import out, shown
 from zoo_core.components import PLURALS, REQUIRED
 from zoo_core.registry import SETTINGS, Registry
 
-#: The four components every run has, in the order 'zoo show RUN' lists them.
+#: The four components every run has, in the order 'zoo show RECIPE' lists them.
 RUN_PARTS = ("dataset", "architecture", "optimizer", "loss")
 STATUS_COLOURS = {"completed": "green", "failed": "red", "interrupted": "yellow", "running": "cyan", "pruned": "yellow"}
 
@@ -77,7 +77,7 @@ def _display_name(row: dict[str, str], registry: Registry) -> str:
 
 
 def render_show(item: dict[str, Any]) -> None:
-    """One item of ``show_data``: a component, a preset, a run or the settings."""
+    """One item of ``show_data``: a component, a preset, a recipe, a sweep or the settings."""
     title = f"[bold]{shown(item['name'])}[/]  ({item['type'] if item['type'] != 'component' else item['kind']})"
     out.print(title)
     if item.get("summary"):
@@ -100,11 +100,11 @@ def render_show(item: dict[str, Any]) -> None:
     elif item["type"] == "sweep":
         _render_sweep(item)
     else:
-        _render_run(item)
+        _render_recipe(item)
 
 
 def _render_sweep(item: dict[str, Any]) -> None:
-    """``zoo show SWEEP``: the base run, what is measured and how the space is searched, then the space."""
+    """``zoo show SWEEP``: the base recipe, what is measured and how the space is searched, then the space."""
     out.print(f"  defined at {shown(item['source'])}")
     out.print(f"  run: {shown(item['run'])}   metric: {shown(item['metric'])} ({item['direction']})   "
               f"trials: {item['trials']}   sampler: {item['sampler']}   pruner: {item['pruner']}   seed: {item['seed']}")
@@ -118,7 +118,8 @@ def _render_sweep(item: dict[str, Any]) -> None:
     out.print(table)
 
 
-def _render_run(item: dict[str, Any]) -> None:
+def _render_recipe(item: dict[str, Any]) -> None:
+    """``zoo show RECIPE``: where it is defined, then each part with its name and parameters."""
     config, references = item["config"], item["references"]
     out.print(f"  defined at {shown(item['source'])}")
     table = _table()
