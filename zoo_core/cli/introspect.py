@@ -15,10 +15,10 @@ from typing import Any, Optional
 import typer
 
 from zoo_core.cli.app import app, handles_errors, out, state
-from zoo_core.cli.render import RUN_PARTS, render_plugins, render_rows, render_show, toml_literal
+from zoo_core.cli.render import render_plugins, render_rows, render_show, toml_literal
 from zoo_core.components import KINDS, PLURALS, REQUIRED, Component, suggest
 from zoo_core.errors import ConfigError
-from zoo_core.registry import SETTINGS, Registry
+from zoo_core.registry import RUN_COMPONENT_KINDS, SETTINGS, Registry
 from zoo_core.sweeps.definition import read_sweep
 
 #: Every way to name a kind in 'zoo list KIND': singular or plural.
@@ -174,7 +174,7 @@ def _recipe_data(registry: Registry, name: str) -> dict[str, Any]:
     """
     recipe = registry.recipes[name]
     config = registry.resolve_recipe(name)
-    references: dict[str, Any] = {kind: getattr(config, kind).ref for kind in RUN_PARTS}
+    references: dict[str, Any] = {kind: getattr(config, kind).ref for kind in RUN_COMPONENT_KINDS}
     references["exporters"] = [choice.ref for choice in config.exporters]
     references["callbacks"] = [choice.ref for choice in config.callbacks]
     return {"type": "run", "kind": "run", "name": name, "summary": recipe.summary,

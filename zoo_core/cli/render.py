@@ -16,10 +16,8 @@ from rich.table import Table
 
 from zoo_core.cli.app import out, shown
 from zoo_core.components import PLURALS, REQUIRED
-from zoo_core.registry import SETTINGS, Registry
+from zoo_core.registry import RUN_COMPONENT_KINDS, SETTINGS, Registry
 
-#: The four components every run has, in the order 'zoo show RECIPE' lists them.
-RUN_PARTS = ("dataset", "architecture", "optimizer", "loss")
 STATUS_COLOURS = {"completed": "green", "failed": "red", "interrupted": "yellow", "running": "cyan", "pruned": "yellow"}
 
 
@@ -126,7 +124,7 @@ def _render_recipe(item: dict[str, Any]) -> None:
     table.add_column("part", no_wrap=True)
     table.add_column("name (component)", no_wrap=True)
     table.add_column("parameters", overflow="fold", ratio=1)
-    parts = [(kind, references[kind], config[kind]) for kind in RUN_PARTS]
+    parts = [(kind, references[kind], config[kind]) for kind in RUN_COMPONENT_KINDS]
     parts += [("exporter", ref, part) for ref, part in zip(references["exporters"], config["exporters"])]
     parts += [("callback", ref, part) for ref, part in zip(references.get("callbacks", []), config.get("callbacks", []))]
     for kind, ref, part in parts:
