@@ -112,6 +112,11 @@ def test_list_filters_by_kind_and_glob(args: tuple[str, ...], names: list[str]) 
     assert [row["name"] for row in json.loads(ok("list", *args, "--json"))] == names
 
 
+def test_list_recipes_is_list_runs_under_the_glossary_s_word() -> None:
+    assert ok("list", "recipes") == ok("list", "runs")
+    assert ok("list", "recipe", "mnist-m*", "--json") == ok("list", "runs", "mnist-m*", "--json")
+
+
 def test_list_optimizers_glob_as_text() -> None:
     text = ok("list", "optimizers", "ad*")
     assert [line.split()[0] for line in text.splitlines() if not line.startswith(" ")] == [

@@ -21,9 +21,10 @@ from zoo_core.errors import ConfigError
 from zoo_core.registry import RUN_COMPONENT_KINDS, SETTINGS, Registry
 from zoo_core.sweeps.definition import read_sweep
 
-#: Every way to name a kind in 'zoo list KIND': singular or plural.
+#: Every way to name a kind in 'zoo list KIND': singular or plural. Recipes are listed under the kind "run", the
+#: word of their [runs.NAME] section; 'zoo list recipes' is the same listing under the glossary's word.
 LIST_KINDS = {**{k: k for k in PLURALS}, **{plural: k for k, plural in PLURALS.items()}, "sweep": "sweep",
-              "sweeps": "sweep"}
+              "sweeps": "sweep", "recipe": "run", "recipes": "run"}
 
 
 # -- list ------------------------------------------------------------------------------
@@ -79,7 +80,8 @@ def _preset_row(preset: Any) -> dict[str, str]:
 @app.command("list")
 @handles_errors
 def list_command(
-    kind: Optional[str] = typer.Argument(None, help="datasets, architectures, optimizers, losses, exporters, callbacks, presets, runs, sweeps or settings."),
+    kind: Optional[str] = typer.Argument(None, help="datasets, architectures, optimizers, losses, exporters, callbacks, "
+                                         "presets, runs (or recipes: the same), sweeps or settings."),
     pattern: Optional[str] = typer.Argument(None, help="Glob on names, e.g. 'tflite*' (plain text matches anywhere)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
