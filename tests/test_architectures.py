@@ -38,7 +38,7 @@ def factory(name: str) -> Any:
 
 def recipe_params(registry: Registry, architecture: str) -> dict[str, Any]:
     """The architecture's parameters in the mnist-ARCHITECTURE recipe, resolved through its preset."""
-    config = registry.run(f"mnist-{architecture}")
+    config = registry.resolve_recipe(f"mnist-{architecture}")
     assert config.architecture.component.name == architecture
     return dict(config.architecture.params)
 
@@ -125,7 +125,7 @@ def test_random_shift_moves_training_images_only(name: str) -> None:
 ])
 def test_cnn_parameters_are_checked_before_any_work(registry: Registry, override: str, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        registry.run("mnist-cnn", [override])
+        registry.resolve_recipe("mnist-cnn", [override])
     assert message in caught.value.message
 
 
@@ -141,7 +141,7 @@ def test_cnn_parameters_are_checked_before_any_work(registry: Registry, override
 def test_mobilenet_and_resnet_parameters_are_checked(registry: Registry, recipe: str, override: str,
                                                      message: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        registry.run(recipe, [override])
+        registry.resolve_recipe(recipe, [override])
     assert message in caught.value.message
 
 

@@ -566,8 +566,8 @@ def test_any_registry_file_loads_or_is_a_config_error(tables: dict, builtin_cata
         registry = load_registry(builtin_catalog, extra=path, cwd=folder)
     except ZooError:
         return
-    for name in registry.runs:  # a registry that loads resolves every run it names
-        registry.run(name)
+    for name in registry.recipes:  # a registry that loads resolves every recipe it names
+        registry.resolve_recipe(name)
 
 
 @FUZZ

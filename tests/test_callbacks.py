@@ -58,20 +58,22 @@ def test_a_recipe_lists_callbacks_by_name_or_inline_table(tmp_path: Path) -> Non
 
 def test_set_reaches_a_callback_s_parameters_and_swaps_the_list(tmp_path: Path) -> None:
     registry = registry_with(tmp_path, RECIPE)
-    config = registry.run("tracked", ["callbacks.early-stopping.patience=7", "callbacks.cosine-warmup.by=step"])
+    config = registry.resolve_recipe("tracked", ["callbacks.early-stopping.patience=7",
+                                                 "callbacks.cosine-warmup.by=step"])
     assert config.callbacks[0].params["patience"] == 7 and config.callbacks[1].params["by"] == "step"
-    swapped = registry.run("tracked", ['callbacks=["reduce-lr-on-plateau"]', "callbacks.reduce-lr-on-plateau.factor=0.5"])
+    swapped = registry.resolve_recipe("tracked", ['callbacks=["reduce-lr-on-plateau"]',
+                                                  "callbacks.reduce-lr-on-plateau.factor=0.5"])
     assert [(c.ref, c.params["factor"]) for c in swapped.callbacks] == [("reduce-lr-on-plateau", 0.5)]
     with pytest.raises(ConfigError, match="this run has no callback 'early-stop'") as caught:
-        registry.run("tracked", ["callbacks.early-stop.patience=3"])
+        registry.resolve_recipe("tracked", ["callbacks.early-stop.patience=3"])
     assert "did you mean 'early-stopping'?" in caught.value.hint
     with pytest.raises(ConfigError, match="patience"):
-        registry.run("tracked", ["callbacks.early-stopping.patience=-1"])
+        registry.resolve_recipe("tracked", ["callbacks.early-stopping.patience=-1"])
     with pytest.raises(ConfigError, match="has no parameter 'patiense'") as caught:
-        registry.run("tracked", ["callbacks.early-stopping.patiense=3"])
+        registry.resolve_recipe("tracked", ["callbacks.early-stopping.patiense=3"])
     assert "did you mean 'patience'?" in caught.value.hint
     with pytest.raises(ConfigError, match="say which callback"):
-        registry.run("tracked", ["callbacks.patience=3"])
+        registry.resolve_recipe("tracked", ["callbacks.patience=3"])
 
 
 def test_callbacks_must_be_an_array_and_name_callbacks(tmp_path: Path) -> None:
@@ -80,12 +82,12 @@ def test_callbacks_must_be_an_array_and_name_callbacks(tmp_path: Path) -> None:
                                                'warmup_epochs = 2 }]', 'callbacks = "early-stopping"'))
     assert "registry.toml:7" in str(caught.value)  # the line of callbacks =
     registry = registry_with(tmp_path, RECIPE.replace('"early-stopping"', '"mlp"'))
-    assert "unknown callback 'mlp' (it is an architecture)" in registry.runs["tracked"].unavailable
+    assert "unknown callback 'mlp' (it is an architecture)" in registry.recipes["tracked"].unavailable
 
 
 def test_the_tensorboard_setting_of_earlier_configs_becomes_the_callback(tmp_path: Path) -> None:
     registry = registry_with(tmp_path, RECIPE)
-    table = {**registry.run("mnist-mlp").to_dict(), "tensorboard": True}
+    table = {**registry.resolve_recipe("mnist-mlp").to_dict(), "tensorboard": True}
     table.pop("callbacks")  # a config.toml from before callbacks existed
     config = registry.run_from_table(table, "mnist-mlp", "config.toml")
     assert [c.component.qualified_name for c in config.callbacks] == ["callbacks:tensorboard"]

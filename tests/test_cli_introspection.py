@@ -112,6 +112,11 @@ def test_list_filters_by_kind_and_glob(args: tuple[str, ...], names: list[str]) 
     assert [row["name"] for row in json.loads(ok("list", *args, "--json"))] == names
 
 
+def test_list_recipes_is_list_runs_under_the_glossary_s_word() -> None:
+    assert ok("list", "recipes") == ok("list", "runs")
+    assert ok("list", "recipe", "mnist-m*", "--json") == ok("list", "runs", "mnist-m*", "--json")
+
+
 def test_list_optimizers_glob_as_text() -> None:
     text = ok("list", "optimizers", "ad*")
     assert [line.split()[0] for line in text.splitlines() if not line.startswith(" ")] == [
@@ -280,12 +285,22 @@ def test_a_workspace_loads_the_registry_once_and_cli_state_is_one(in_tmp_cwd: Pa
     workspace = Workspace(registry_file=extra)
     registry = workspace.registry()
     assert workspace.registry() is registry and workspace.catalog() is registry.catalog
-    assert registry.run("mine").recipe == "mine" and "mnist-mlp" in registry.runs
+    assert registry.resolve_recipe("mine").recipe == "mine" and "mnist-mlp" in registry.recipes
     workspace.forget()
     assert workspace.registry() is not registry
     assert isinstance(cli.state, Workspace)  # older notebooks use zoo_core.cli.state.registry()
     cli.state.configure(registry_file=None, plugins_dir=None, debug=False)  # as 'zoo' without options does
-    assert "mnist-mlp" in cli.state.registry().runs
+    assert "mnist-mlp" in cli.state.registry().recipes
+
+
+def test_registry_run_still_resolves_a_recipe_as_docs_distributed_md_wrote_it() -> None:
+    from zoo_core.registry import Registry
+    from zoo_core.workspace import Workspace
+
+    assert Registry.run is Registry.resolve_recipe
+    registry = Workspace().registry()
+    assert registry.run("mnist-mlp", ["epochs=2"]).to_dict() == \
+        registry.resolve_recipe("mnist-mlp", ["epochs=2"]).to_dict()
 
 
 # -- the installed console script --------------------------------------------------------

@@ -35,7 +35,7 @@ def registry(builtin_catalog: Catalog, tmp_path_factory: pytest.TempPathFactory)
 def refusal(registry: Registry, *overrides: str) -> str:
     """The message (and hint) with which resolving mnist-mlp with these ``--set`` fails."""
     with pytest.raises(ConfigError) as caught:
-        registry.run("mnist-mlp", list(overrides))
+        registry.resolve_recipe("mnist-mlp", list(overrides))
     return f"{caught.value.message}\nhint: {caught.value.hint}"
 
 
@@ -160,7 +160,7 @@ def test_every_builtin_optimizer_declares_its_ranges(registry: Registry, optimiz
 
 
 def test_label_smoothing_of_the_categorical_loss_is_in_0_to_1(registry: Registry) -> None:
-    config = registry.run("mnist-mlp", ["loss=categorical-crossentropy", "loss.label_smoothing=1.0"])
+    config = registry.resolve_recipe("mnist-mlp", ["loss=categorical-crossentropy", "loss.label_smoothing=1.0"])
     assert config.loss.params == {"label_smoothing": 1.0}
     assert "must be in [0, 1], got 1.5" in refusal(registry, "loss=categorical-crossentropy",
                                                    "loss.label_smoothing=1.5")

@@ -287,3 +287,215 @@ def test_every_command_is_in_the_readme_s_command_table() -> None:
     documented = set(re.findall(r"^\| `zoo ([a-z-]+)", table, flags=re.M))
     commands = {command.name or command.callback.__name__ for command in app.registered_commands}
     assert commands - documented == set(), "README's command table misses these commands"
+
+
+# -- every module, name and file the docs cite exists ------------------------------------------------------
+
+#: Where the packages the docs name live in this repository. A module is found by its file, never imported: a
+#: package's __init__ may pull TensorFlow (importlib.util.find_spec of a submodule imports its parents).
+PACKAGES = {"zoo_core": ROOT / "zoo_core", "zoo_plugins": ROOT / "plugins" / "zoo_plugins",
+            "zoo_digits": ROOT / "examples" / "zoo-digits" / "zoo_digits"}
+#: The user guide and the other documents that name zoo's modules and files.
+DOCUMENTS = ["README.md", "docs/*.md", "benchmarks/NOTES.md", "examples/zoo-digits/README.md"]
+#: Folders of the repository a path in prose may start with (``tests/test_docs.py``). In a code span, a path may
+#: also start with a sub-package of zoo_core, as README's "How zoo is built" names them (``registry/overrides.py``).
+PATH_ROOTS = ("zoo_core", "plugins", "tests", "benchmarks", "docs", "examples", ".ci")
+#: Files the docs name that are the reader's own, not zoo's.
+NOT_OURS = {"setup.py"}
+
+DOTTED = re.compile(r"(?<![\w./-])(?:zoo_core|zoo_plugins|zoo_digits)(?:\.[A-Za-z_]\w*)+")
+FROM_IMPORT = re.compile(r"^\s*from ((?:zoo_core|zoo_plugins|zoo_digits)[\w.]*) import (\([^)]*\)|[^\n(]*)$", re.M)
+PROSE_PATH = re.compile(rf"(?<![\w./~-])(?:{'|'.join(re.escape(root) for root in PATH_ROOTS)})/[\w./*-]*")
+CODE_SPAN = re.compile(r"`([^`\n]+)`")
+LINK = re.compile(r"\]\(([^)\s#]+)(?:#[^)]*)?\)")
+SPHINX_ROLE = re.compile(r":(?:mod|func|class|data|meth|attr|exc):`~?([\w.]+)`")
+
+
+def module_file(dotted: str) -> Path | None:
+    """The source file of a module of zoo's packages (``__init__.py`` for a package), or None."""
+    top, *rest = dotted.split(".")
+    if top not in PACKAGES:
+        return None
+    base = PACKAGES[top].joinpath(*rest)
+    return next((path for path in (base / "__init__.py", base.with_suffix(".py")) if path.is_file()), None)
+
+
+def top_level_statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """A module's or class's statements, looking inside ``if`` and ``try`` blocks (not into functions)."""
+    for node in body:
+        if isinstance(node, (ast.If, ast.Try)):
+            yield from top_level_statements(node.body + node.orelse + getattr(node, "finalbody", [])
+                                            + [s for handler in getattr(node, "handlers", []) for s in handler.body])
+        else:
+            yield node
+
+
+def defines(path: Path, parts: list[str]) -> bool:
+    """Whether the module at ``path`` defines ``parts[0]`` (and a class of it ``parts[1]``), read with ast."""
+    body = ast.parse(path.read_text(encoding="utf-8")).body
+    name, rest = parts[0], parts[1:]
+    for node in top_level_statements(body):
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            return not rest or any(name_of(member) == rest[0] for member in top_level_statements(node.body))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+            return not rest
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and name in names_assigned(node):
+            return True
+        if isinstance(node, ast.Import) and any((a.asname or a.name.split(".")[0]) == name for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                if (alias.asname or alias.name) != name:
+                    continue
+                source = imported_module(node, path)
+                if source is None or source.split(".")[0] not in PACKAGES:
+                    return True  # from a third-party module: trust it
+                return resolves(".".join([source, alias.name, *rest]))
+    return False
+
+
+def name_of(node: ast.stmt) -> str | None:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return node.name
+    if isinstance(node, (ast.Assign, ast.AnnAssign)):
+        return next(iter(names_assigned(node)), None)
+    return None
+
+
+def names_assigned(node: ast.Assign | ast.AnnAssign) -> set[str]:
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    return {n.id for target in targets for n in ast.walk(target) if isinstance(n, ast.Name)}
+
+
+def imported_module(node: ast.ImportFrom, path: Path) -> str | None:
+    """The absolute name of the module a ``from ... import`` in ``path`` reads from."""
+    if not node.level:
+        return node.module
+    top = next((top for top, folder in PACKAGES.items() if folder in path.parents), None)
+    if top is None:
+        return None
+    inside = path.parent.relative_to(PACKAGES[top]).parts
+    anchor = [top, *inside][: len(inside) + 2 - node.level]
+    return ".".join([*anchor, node.module] if node.module else anchor)
+
+
+def resolves(dotted: str) -> bool:
+    """``zoo_core.a.b.Name.attr``: the longest prefix that is a module, and the rest defined in it."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        path = module_file(".".join(parts[:cut]))
+        if path is not None:
+            return cut == len(parts) or defines(path, parts[cut:])
+    return False
+
+
+def path_resolves(text: str, document: Path) -> bool:
+    """A file or folder of the repository, from its root, the document's folder or zoo_core/; or ``file.py.Name``."""
+    for base in (ROOT, document.parent, PACKAGES["zoo_core"]):
+        if (base / text).exists() or ("*" in text and any(base.glob(text))):
+            return True
+        module, _, name = text.rpartition(".")
+        if name.isidentifier() and (base / f"{module}.py").is_file():
+            return defines(base / f"{module}.py", [name])
+    return False
+
+
+def is_placeholder(path: str) -> bool:
+    """``runs/ID/config.toml``, ``RUN/evaluations/<time>.json``: a pattern, not a file (``*`` is globbed)."""
+    return any(re.fullmatch(r"[A-Z_]+", part) or set(part) & set("<>{}") for part in path.split("/"))
+
+
+def references(text: str, document: Path) -> Iterator[tuple[int, str, bool]]:
+    """(line, reference, whether it resolves) for each module, name and path the text cites.
+
+    Paths inside fenced code blocks are not checked: there they are the reader's own files (the plugin guide's
+    ``tests/test_my_plugin.py``); zoo's modules and names are checked everywhere.
+    """
+    roots = PATH_ROOTS + tuple(path.name for path in PACKAGES["zoo_core"].iterdir() if path.is_dir())
+    fenced = False
+    for number, line in enumerate(text.splitlines(), start=1):
+        for dotted in DOTTED.findall(line):
+            yield number, dotted, resolves(dotted)
+        fenced ^= line.lstrip().startswith("```")
+        if fenced or line.lstrip().startswith("```"):
+            continue
+        for path in (path.rstrip(".,:;") for path in PROSE_PATH.findall(line)):
+            if not is_placeholder(path):
+                yield number, path, path_resolves(path, document)
+        for span in CODE_SPAN.findall(line):
+            span = span.strip().lstrip("@")
+            if re.fullmatch(r"[\w.-]+\.py", span):
+                if span not in NOT_OURS:
+                    yield number, span, any(ROOT.glob(f"[!.]*/**/{span}")) or (ROOT / span).exists()
+            elif re.fullmatch(r"[\w./-]+/[\w./-]*", span) and span.split("/")[0] in roots[len(PATH_ROOTS):]:
+                if not is_placeholder(span) and not PROSE_PATH.fullmatch(span):
+                    yield number, span, path_resolves(span, document)
+        for target in LINK.findall(line):
+            if not re.match(r"\w+:", target):
+                yield number, target, (document.parent / target).exists()
+    for match in FROM_IMPORT.finditer(text):
+        number = text.count("\n", 0, match.start()) + 1
+        for name in match.group(2).strip("()").replace("\n", ",").split(","):
+            name = name.split(" as ")[0].strip()
+            if name and not name.startswith("#"):
+                yield number, f"{match.group(1)}.{name}", resolves(f"{match.group(1)}.{name}")
+
+
+def docstring_references(path: Path) -> Iterator[tuple[int, str, bool]]:
+    """What a zoo_core module's docstring cites: zoo's modules and names, files, Sphinx roles, a package's modules."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstring = ast.get_docstring(tree)
+    if not docstring:
+        return
+    offset = tree.body[0].lineno - 1
+    yield from ((offset + number, reference, found) for number, reference, found in references(docstring, path))
+    package = ".".join(path.relative_to(ROOT).parent.parts)
+    for number, line in enumerate(docstring.splitlines(), start=offset + 1):
+        for role in SPHINX_ROLE.findall(line):
+            if role.startswith("."):
+                yield number, role, resolves(package + role)
+        if path.name == "__init__.py":  # "- ``engine``: ..." lists the package's modules
+            listed = re.match(r"^- ((?:``\w+``(?:,| and) )*``\w+``):", line)
+            for name in re.findall(r"``(\w+)``", listed.group(1)) if listed else []:
+                yield number, f"{package}.{name}", module_file(f"{package}.{name}") is not None
+
+
+def layer_table_references() -> Iterator[tuple[int, str, bool]]:
+    """The first column of README's layer table ("How zoo is built") names zoo_core's modules and packages."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.count("\n", 0, text.index("## How zoo is built"))
+    section = text.split("## How zoo is built", 1)[1].split("\n## ", 1)[0]
+    for number, line in enumerate(section.splitlines(), start=start + 1):
+        if line.startswith("| `"):
+            for name in re.findall(r"`(\w+)/?`", line.split("|")[1]):
+                yield number, f"zoo_core.{name}", module_file(f"zoo_core.{name}") is not None
+
+
+def cited_references() -> list[tuple[str, int, str, bool]]:
+    cited = []
+    for pattern in DOCUMENTS:
+        for document in sorted(ROOT.glob(pattern)):
+            text = document.read_text(encoding="utf-8")
+            cited += [(str(document.relative_to(ROOT)), *found) for found in references(text, document)]
+    cited += [("README.md", *found) for found in layer_table_references()]
+    for path in sorted(PACKAGES["zoo_core"].rglob("*.py")):
+        cited += [(str(path.relative_to(ROOT)), *found) for found in docstring_references(path)]
+    return cited
+
+
+def test_every_module_name_and_file_the_docs_cite_exists() -> None:
+    """README, docs/, benchmarks/NOTES.md, the example's README and zoo_core's module docstrings name only what is."""
+    cited = cited_references()
+    assert len(cited) > 150  # the scan sees the references at all
+    missing = [f"{document}:{line}: {reference}"
+               for document, line, reference in sorted({entry[:3] for entry in cited if not entry[3]})]
+    assert not missing, "the docs cite modules, names or files that do not exist:\n" + "\n".join(missing)
+
+
+def test_the_run_settings_readme_describes_are_settings() -> None:
+    from zoo_core.registry import SETTINGS
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    paragraph = readme.split("\nRun settings: ", 1)[1].split("\n\n", 1)[0]
+    named = set(re.findall(r"`([a-z_]+)`", paragraph)) - {"true", "false"}
+    assert len(named) >= 10 and named - set(SETTINGS) == set()

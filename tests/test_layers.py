@@ -120,23 +120,27 @@ def test_the_layer_contract_names_every_module_of_zoo_core() -> None:
     assert top_level == layered
 
 
-#: The public paths plugin authors, the docs and the example package use (HOUSE.md "Public paths").
+#: The public paths that plugin authors, the docs (docs/plugins.md above all: the plugin author's guide promises
+#: them) and the example package use; they keep working when the machinery behind them moves. The hooks of
+#: zoo_core.hookspecs are all here (checked below), and so is the entry-point group ``zoo``.
 PUBLIC_PATHS = {
-    "zoo_core": ["Component", "hookimpl", "__version__"],
+    "zoo_core": ["Component", "hookimpl", "Range", "Choice", "__version__"],
     "zoo_core.hookspecs": ["register_datasets", "register_architectures", "register_optimizers", "register_losses",
-                           "register_exporters", "HOOK_KINDS"],
-    "zoo_core.data": ["Dataset", "DatasetInfo"],
+                           "register_exporters", "register_callbacks", "HOOK_KINDS"],
+    "zoo_core.data": ["Dataset", "DatasetInfo", "check_dataset"],
     "zoo_core.errors": ["ConfigError", "DataError", "ExportError"],
     "zoo_core.export": ["ExportContext", "ExportResult", "make_folders", "remove_empty_folders", "next_free_path",
                         "temporary_beside", "move_into_place", "remove_quietly", "verification_slice",
                         "keras_probabilities", "compare_probabilities", "failed_thresholds", "verification_error",
                         "artifact_metadata", "sha256_of", "size_of", "compare_with_keras", "staged"],
     "zoo_core.testing": ["conformance_tests", "assert_conforms", "check_component", "check_plugin",
-                         "synthetic_dataset"],
+                         "synthetic_dataset", "CheckResult", "ConformanceError"],
     "zoo_core.predict": ["KerasPredictor", "TFLitePredictor", "SavedModelPredictor", "SAVEDMODEL_METADATA",
                          "TFLITE_METADATA_NAME", "read_tflite_metadata", "load_predictor", "load_input", "top_classes"],
     "zoo_core.runner": ["train", "resume", "evaluate", "export"],
     "zoo_core.training": ["train", "resume", "evaluate", "export", "RunOutcome", "RunInterrupted"],
+    "zoo_core.training.context": ["CallbackContext", "RunSummary"],
+    "zoo_core.training.distribute": ["multi_worker_strategy_class", "KERAS_20585_FIXED_IN"],
     "zoo_core.cli": ["app", "main", "state"],
     "zoo_core.workspace": ["Workspace"],
     "zoo_core.distribute": ["multi_worker_strategy_class", "KERAS_20585_FIXED_IN"],
@@ -146,6 +150,11 @@ PUBLIC_PATHS = {
 }
 
 
+#: Modules that moved and stay as shims warning with the new path (as timm's do): docs/distributed.md named them.
+MOVED_MODULES = {"zoo_core.runner": "zoo_core.training", "zoo_core.distribute": "zoo_core.training.distribute"}
+
+
+@pytest.mark.filterwarnings("ignore:zoo_core.(runner|distribute) is deprecated:FutureWarning")
 @pytest.mark.parametrize("module", sorted(PUBLIC_PATHS))
 def test_public_paths_keep_working(module: str) -> None:
     import importlib
@@ -154,6 +163,15 @@ def test_public_paths_keep_working(module: str) -> None:
     assert [name for name in PUBLIC_PATHS[module] if not hasattr(imported, name)] == []
 
 
+def test_every_hook_and_the_entry_point_group_are_public_paths() -> None:
+    from zoo_core.hookspecs import HOOK_KINDS
+    from zoo_core.plugins import ENTRY_POINT_GROUP
+
+    assert set(HOOK_KINDS) - set(PUBLIC_PATHS["zoo_core.hookspecs"]) == set()
+    assert ENTRY_POINT_GROUP == "zoo"
+
+
+@pytest.mark.filterwarnings("ignore:zoo_core.(runner|distribute) is deprecated:FutureWarning")
 def test_the_cli_state_is_a_workspace_and_the_shims_are_the_same_objects() -> None:
     import zoo_core.distribute
     import zoo_core.runner
@@ -164,3 +182,13 @@ def test_the_cli_state_is_a_workspace_and_the_shims_are_the_same_objects() -> No
     assert isinstance(cli.state, Workspace) and callable(cli.state.registry)
     assert zoo_core.runner.train is training.train
     assert zoo_core.distribute.multi_worker_strategy_class is distribute.multi_worker_strategy_class
+
+
+@pytest.mark.parametrize("moved", sorted(MOVED_MODULES))
+def test_a_moved_module_warns_naming_its_new_path(moved: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    import sys
+
+    monkeypatch.delitem(sys.modules, moved, raising=False)  # imported before: import it afresh, then put it back
+    with pytest.warns(FutureWarning, match=f"{moved} is deprecated: import from {MOVED_MODULES[moved]} instead"):
+        importlib.import_module(moved)

@@ -185,21 +185,21 @@ def run_overrides(draw: st.DrawFn) -> list[str]:
 @settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(overrides=run_overrides(), data=st.data())
 def test_config_toml_loads_back_as_the_same_run(registry: Registry, overrides: list[str], data: st.DataObject) -> None:
-    config = registry.run("mnist-mlp", overrides)
+    config = registry.resolve_recipe("mnist-mlp", overrides)
     text = config.to_toml()
     again = registry.run_from_table(tomllib.loads(text), "ignored", "config.toml")
     assert again.to_dict() == config.to_dict()
     assert again.recipe == "mnist-mlp"
     assert again.to_toml() == text
     shuffled = data.draw(st.permutations(overrides))
-    assert registry.run("mnist-mlp", shuffled).to_dict() == config.to_dict()  # order does not matter
+    assert registry.resolve_recipe("mnist-mlp", shuffled).to_dict() == config.to_dict()  # order does not matter
 
 
 # -- overrides on a resolved run ------------------------------------------------------
 
 
 def run(registry: Registry, *overrides: str) -> RunConfig:
-    return registry.run("mnist-mlp", list(overrides))
+    return registry.resolve_recipe("mnist-mlp", list(overrides))
 
 
 def test_settings_and_parameters(registry: Registry) -> None:

@@ -107,7 +107,7 @@ def test_runs_that_do_not_use_the_broken_plugin_still_resolve(use_plugins: UsePl
     use_plugins(distribution)
     warnings: list[str] = []
     registry = load_registry(load_catalog(warn=warnings.append), cwd=in_tmp_cwd)
-    assert registry.run("mnist-mlp", ["epochs=1"]).settings["epochs"] == 1
+    assert registry.resolve_recipe("mnist-mlp", ["epochs=1"]).settings["epochs"] == 1
     assert len(warnings) == 1
 
 
@@ -145,7 +145,7 @@ def test_a_plugin_s_components_mix_with_the_builtins(use_plugins: UsePlugins, in
                               ["tflite"], overrides=["optimizer.momentum=0.5", "dataset.size=4"])
     assert config.optimizer.params == {"learning_rate": 0.1, "momentum": 0.5}
     assert config.dataset.component.plugin == "fixture-good" and config.dataset.params["size"] == 4
-    assert registry.run("mnist-mlp", ["optimizer=fixture-momentum"]).optimizer.component.distribution == \
+    assert registry.resolve_recipe("mnist-mlp", ["optimizer=fixture-momentum"]).optimizer.component.distribution == \
         "zoo-fixture-good"
 
 
@@ -186,14 +186,14 @@ def test_the_bare_name_of_a_collision_is_an_error_listing_both(use_plugins: UseP
         catalog.find("dataset", "mnist")
     assert catalog.names("dataset") == ["csv", "fixture-collision:mnist", "image-folder", "mnist:mnist"]
     registry = load_registry(catalog, cwd=in_tmp_cwd)
-    assert registry.run("mnist-mlp").dataset.component.distribution == "zoo"
-    assert registry.run("mnist-mlp", ["dataset=fixture-collision:mnist"]).dataset.component.plugin == \
+    assert registry.resolve_recipe("mnist-mlp").dataset.component.distribution == "zoo"
+    assert registry.resolve_recipe("mnist-mlp", ["dataset=fixture-collision:mnist"]).dataset.component.plugin == \
         "fixture-collision"
-    assert registry.run("mnist-mlp", ["dataset=mnist:mnist"]).dataset.component.distribution == "zoo"
-    lamb = registry.run("mnist-mlp", ["optimizer=fixture-lamb", "dataset=mnist:mnist"]).optimizer
+    assert registry.resolve_recipe("mnist-mlp", ["dataset=mnist:mnist"]).dataset.component.distribution == "zoo"
+    lamb = registry.resolve_recipe("mnist-mlp", ["optimizer=fixture-lamb", "dataset=mnist:mnist"]).optimizer
     assert (lamb.component.plugin, lamb.params) == ("fixture-collision", {"learning_rate": 0.002})
 
-    config = registry.run("mnist-mlp", ["dataset=fixture-collision:mnist"])
+    config = registry.resolve_recipe("mnist-mlp", ["dataset=fixture-collision:mnist"])
     table = tomllib.loads(config.to_toml())  # as the runner writes config.toml
     assert table["dataset"]["component"] == "fixture-collision:mnist"
     assert registry.run_from_table(table, "x", "config.toml").to_dict() == config.to_dict()

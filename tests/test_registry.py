@@ -46,7 +46,7 @@ def error_of(catalog: Catalog, tmp_path: Path, text: str) -> str:
 def test_builtin_registry_has_the_default_run_and_presets(builtin_catalog: Catalog, tmp_path: Path) -> None:
     registry = load_registry(builtin_catalog, cwd=tmp_path)
     assert registry.files == [builtin_registry_path()]
-    config = registry.run("mnist-mlp")
+    config = registry.resolve_recipe("mnist-mlp")
     assert config.architecture.ref == "mlp-128-64-10"
     assert config.architecture.params == {"hidden": [128, 64], "dropout": 0.2, "activation": "relu"}
     assert [e.ref for e in config.exporters] == ["savedmodel", "tflite", "tflite-int8"]
@@ -75,7 +75,7 @@ def test_preset_of_a_preset_merges_parameters(builtin_catalog: Catalog, tmp_path
 def test_run_with_inline_tables(builtin_catalog: Catalog, tmp_path: Path) -> None:
     registry = load(builtin_catalog, tmp_path, RUN.replace(
         'optimizer = "adam"', 'optimizer = { component = "sgd", momentum = 0.9 }') + "epochs = 2\n")
-    config = registry.run("quick")
+    config = registry.resolve_recipe("quick")
     assert config.optimizer.component.name == "sgd" and config.optimizer.params["momentum"] == 0.9
     assert config.settings["epochs"] == 2 and config.exporters == []
 
@@ -99,7 +99,7 @@ def test_layering_builtin_then_cwd_then_registry_option(builtin_catalog: Catalog
     assert with_extra.files == [builtin_registry_path(), local, extra]
     assert with_extra.run("mnist-mlp").settings["epochs"] == 5
     assert with_extra.resolve("optimizer", "fast", "t").params["learning_rate"] == 0.05
-    assert str(with_extra.runs["mnist-mlp"].source).startswith(f"{extra}:")
+    assert str(with_extra.recipes["mnist-mlp"].source).startswith(f"{extra}:")
 
 
 def test_the_same_file_twice_is_read_once(builtin_catalog: Catalog, tmp_path: Path) -> None:
@@ -229,15 +229,15 @@ def test_setting_of_the_wrong_type(builtin_catalog: Catalog, tmp_path: Path) -> 
 def run_error(catalog: Catalog, tmp_path: Path, text: str, run: str = "quick") -> str:
     """The message of the UnknownNameError that using run ``run`` of ``text`` raises (the file itself loads)."""
     registry = load(catalog, tmp_path, text)
-    assert registry.run("mnist-mlp").dataset.component.name == "mnist"  # every other entry works
+    assert registry.resolve_recipe("mnist-mlp").dataset.component.name == "mnist"  # every other entry works
     with pytest.raises(UnknownNameError) as caught:
-        registry.run(run)
+        registry.resolve_recipe(run)
     return str(caught.value)
 
 
 def test_unknown_component_makes_only_its_run_unavailable(builtin_catalog: Catalog, tmp_path: Path) -> None:
     text = RUN.replace('"adam"', '"adma"')
-    assert load(builtin_catalog, tmp_path, text).runs["quick"].unavailable == \
+    assert load(builtin_catalog, tmp_path, text).recipes["quick"].unavailable == \
         "unknown optimizer 'adma'; did you mean 'adam' or 'adamw'?"
     message = run_error(builtin_catalog, tmp_path, text)
     assert message.startswith(f"{tmp_path / 'registry.toml'}:5 [runs.quick]: unknown optimizer 'adma'")
@@ -260,7 +260,7 @@ def test_preset_referring_to_a_missing_component(builtin_catalog: Catalog, tmp_p
     text = '[optimizers.fast]\nsummary = "x"\ncomponent = "adma"\n' + RUN.replace('"adam"', '"fast"')
     registry = load(builtin_catalog, tmp_path, text)
     assert registry.presets["optimizer"]["fast"].unavailable == "unknown optimizer 'adma'; did you mean 'adam' or 'adamw'?"
-    assert registry.runs["quick"].unavailable == \
+    assert registry.recipes["quick"].unavailable == \
         "preset 'fast' (registry.toml:1): unknown optimizer 'adma'; did you mean 'adam' or 'adamw'?"
     assert "fast" not in registry.names("optimizer")
     with pytest.raises(UnknownNameError) as caught:
@@ -271,7 +271,7 @@ def test_preset_referring_to_a_missing_component(builtin_catalog: Catalog, tmp_p
 
 def test_an_unavailable_run_works_with_the_missing_part_replaced(builtin_catalog: Catalog, tmp_path: Path) -> None:
     registry = load(builtin_catalog, tmp_path, RUN.replace('"adam"', '"adma"'))
-    assert registry.run("quick", ["optimizer=sgd"]).optimizer.component.name == "sgd"
+    assert registry.resolve_recipe("quick", ["optimizer=sgd"]).optimizer.component.name == "sgd"
 
 
 def test_a_type_error_stays_fatal_even_beside_an_unknown_name(builtin_catalog: Catalog, tmp_path: Path) -> None:
@@ -325,7 +325,7 @@ def test_names_with_a_colon_are_refused(builtin_catalog: Catalog, tmp_path: Path
 def test_unknown_run(builtin_catalog: Catalog, tmp_path: Path) -> None:
     registry = load_registry(builtin_catalog, cwd=tmp_path)
     with pytest.raises(UnknownNameError, match="unknown run 'mnist-mpl'\n  hint: did you mean 'mnist-mlp'"):
-        registry.run("mnist-mpl")
+        registry.resolve_recipe("mnist-mpl")
 
 
 def test_compose_checks_names_the_same_way(builtin_catalog: Catalog, tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ def a_run(tmp_path: Path, registry: Registry, *settings: str) -> Run:
     """A run directory as zoo writes it before training: config.toml and an interrupted manifest."""
     folder = tmp_path / "runs" / "mnist-mlp-20260101-000000-abcdef"
     folder.mkdir(parents=True)
-    config = registry.run("mnist-mlp", list(settings))
+    config = registry.resolve_recipe("mnist-mlp", list(settings))
     (folder / "config.toml").write_text(config.to_toml())
     (folder / "manifest.json").write_text(json.dumps({"run_id": folder.name, "recipe": "mnist-mlp",
                                                       "status": "interrupted", "epochs_done": 2}))
@@ -65,7 +65,8 @@ def test_a_resume_accepts_the_resumable_keys(tmp_path: Path, registry: Registry)
     config = resumed_config(run, registry, overrides, done=2)
     assert config.settings["strategy"] == "none" and config.settings["epochs"] == 12
     assert config.settings["threads"] == 2 and config.exporters == []
-    assert config.settings["batch_size"] == registry.run("mnist-mlp").settings["batch_size"]  # kept as recorded
+    assert config.settings["batch_size"] == \
+        registry.resolve_recipe("mnist-mlp").settings["batch_size"]  # kept as recorded
 
 
 def test_a_bad_value_of_a_resumable_key_is_refused_at_once(tmp_path: Path, registry: Registry) -> None:

@@ -31,7 +31,7 @@ def counting(self, *context):
 
 ComponentChoice.build = counting
 registry = Workspace().registry()
-config = registry.run("mnist-mlp", sys.argv[2:])
+config = registry.resolve_recipe("mnist-mlp", sys.argv[2:])
 outcome = training.train(config, root=sys.argv[1], progress="none")
 print(json.dumps({"built": built, "checked": checked, "loss": outcome.metrics["loss"]}))
 """

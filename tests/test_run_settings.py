@@ -37,7 +37,7 @@ PROBE = textwrap.dedent("""
     from zoo_core.workspace import Workspace
 
     registry = Workspace().registry()
-    outcome = training.train(registry.run("mnist-mlp", sys.argv[2:]), root=sys.argv[1], progress="none")
+    outcome = training.train(registry.resolve_recipe("mnist-mlp", sys.argv[2:]), root=sys.argv[1], progress="none")
     import tensorflow as tf
     from tensorflow.python.framework import config
 
@@ -177,8 +177,8 @@ def test_tensorboard_without_the_package_is_a_clear_error_before_any_work(monkey
     registry = load_registry(load_catalog(allowlist=[], warn=lambda line: None))
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))
-    check_requirements(registry.run("mnist-mlp"))  # not asked for: nothing to check
-    config = registry.run("mnist-mlp", ["tensorboard=true"])  # the setting of earlier configs: the callback
+    check_requirements(registry.resolve_recipe("mnist-mlp"))  # not asked for: nothing to check
+    config = registry.resolve_recipe("mnist-mlp", ["tensorboard=true"])  # the setting of earlier configs: the callback
     assert [c.component.qualified_name for c in config.callbacks] == ["callbacks:tensorboard"]
     with pytest.raises(ConfigError, match="callback 'tensorboard' needs tensorboard, which is not installed"
                        ) as caught:

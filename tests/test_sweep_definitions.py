@@ -47,7 +47,7 @@ def error_of(catalog: Catalog, folder: Path, text: str, overrides: list[str] | N
 
 def test_a_sweep_reads_every_kind_of_dimension(builtin_catalog: Catalog, tmp_path: Path) -> None:
     sweep = sweep_of(builtin_catalog, tmp_path, GOOD)
-    assert (sweep.run, sweep.trials, sweep.sampler, sweep.seed) == ("mnist-mlp", 4, "random", 3)
+    assert (sweep.recipe, sweep.trials, sweep.sampler, sweep.seed) == ("mnist-mlp", 4, "random", 3)
     assert (sweep.metric, sweep.direction, sweep.pruner.kind) == ("val_accuracy", "maximize", "none")
     assert sweep.fixed == ["epochs=2", "exporters=[]", "architecture.hidden=[16]"]
     assert sweep.space["architecture"] == Choice(("mlp-128-64-10", "mlp"))

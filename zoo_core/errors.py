@@ -36,7 +36,7 @@ class ConfigError(ZooError):
 
 
 class UnknownNameError(ConfigError):
-    """A name that matches no registered component, preset or run."""
+    """A name that matches no registered component, preset, recipe or sweep."""
 
 
 class AmbiguousNameError(ConfigError):

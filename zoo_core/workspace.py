@@ -6,7 +6,7 @@ A notebook or script does what the ``zoo`` command does::
     from zoo_core.workspace import Workspace
 
     registry = Workspace().registry()
-    training.train(registry.run("mnist-mlp", ["epochs=2"]))
+    training.train(registry.resolve_recipe("mnist-mlp", ["epochs=2"]))
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class Workspace:
         return self._catalog
 
     def registry(self) -> Registry:
-        """The presets and runs of the registry files, over the catalog (loaded on the first call)."""
+        """The presets, recipes and sweeps of the registry files, over the catalog (loaded on the first call)."""
         if self._registry is None:
             self._registry = load_registry(self.catalog(), self.registry_file)
         return self._registry

@@ -7,6 +7,6 @@
 - ``pareto``: the Pareto front of (cost, accuracy) points.
 - ``suite``: a bench end to end, one row per model × format.
 - ``table``, ``plot``: bench.csv, bench.json, bench.md and bench.png.
-- ``compare``, ``compare_plot``: settings that differ, metrics side by side, curves overlaid.
+- ``compare``, ``compare_report``: settings that differ, metrics side by side; curves overlaid in compare.png.
 - ``outputs``: where the files go.
 """

@@ -37,7 +37,7 @@ def find_target(reference: str, root: Path, registry: Registry, finished: bool =
 
 def _near(reference: str, root: Path, registry: Registry) -> str:
     """'did you mean ...?' over the recipes and the run ids in ``root``, or '' if nothing is close."""
-    close = did_you_mean(reference, list(registry.runs) + [run.id for run in list_runs(root)])
+    close = did_you_mean(reference, list(registry.recipes) + [run.id for run in list_runs(root)])
     return f"{close} ('zoo list runs' lists the recipes, 'zoo runs' the runs)" if close else ""
 
 
@@ -58,12 +58,12 @@ def bench_targets(references: list[str], root: Path, registry: Registry, train_m
         try:
             plan.append((reference, find_target(reference, root, registry)))
         except RunNotFound:
-            if reference not in registry.runs or not _has_no_completed_run(reference, root):
+            if reference not in registry.recipes or not _has_no_completed_run(reference, root):
                 raise
             if not train_missing:
                 raise RunNotFound(f"recipe '{reference}' has no completed run in '{root}'",
                                   hint=f"train it first ('zoo run {reference}'), or add --train-missing") from None
-            registry.run(reference, overrides)  # a mistake in --set shows before any training
+            registry.resolve_recipe(reference, overrides)  # a mistake in --set shows before any training
             plan.append((reference, None))
     runs: list[Run] = []
     for reference, run in plan:
@@ -84,7 +84,7 @@ def _train(recipe: str, root: Path, registry: Registry, overrides: list[str] | N
     """Train ``recipe`` into ``root``; a run whose training failed is a RunError from the training API."""
     from zoo_core import training
 
-    outcome: Any = training.train(registry.run(recipe, overrides), root, progress)
+    outcome: Any = training.train(registry.resolve_recipe(recipe, overrides), root, progress)
     return outcome.run
 
 

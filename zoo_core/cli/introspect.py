@@ -15,24 +15,26 @@ from typing import Any, Optional
 import typer
 
 from zoo_core.cli.app import app, handles_errors, out, state
-from zoo_core.cli.render import RUN_PARTS, render_plugins, render_rows, render_show, toml_literal
+from zoo_core.cli.render import render_plugins, render_rows, render_show, toml_literal
 from zoo_core.components import KINDS, PLURALS, REQUIRED, Component, suggest
 from zoo_core.errors import ConfigError
-from zoo_core.registry import SETTINGS, Registry
+from zoo_core.registry import RUN_COMPONENT_KINDS, SETTINGS, Registry
 from zoo_core.sweeps.definition import read_sweep
 
-#: Every way to name a kind in 'zoo list KIND': singular or plural.
+#: Every way to name a kind in 'zoo list KIND': singular or plural. Recipes are listed under the kind "run", the
+#: word of their [runs.NAME] section; 'zoo list recipes' is the same listing under the glossary's word.
 LIST_KINDS = {**{k: k for k in PLURALS}, **{plural: k for k, plural in PLURALS.items()}, "sweep": "sweep",
-              "sweeps": "sweep"}
+              "sweeps": "sweep", "recipe": "run", "recipes": "run"}
 
 
 # -- list ------------------------------------------------------------------------------
 
 
 def list_rows(registry: Registry, kind: Optional[str] = None, pattern: Optional[str] = None) -> list[dict[str, str]]:
-    """The rows of ``zoo list``: per kind its components then its presets; then runs.
+    """The rows of ``zoo list``: per kind its components then its presets; then recipes, then sweeps.
 
-    ``kind`` is a component kind, ``"preset"``, ``"run"`` or ``"setting"``
+    ``kind`` is a component kind, ``"preset"``, ``"run"`` (recipes: the rows' kind, as JSON has it), ``"sweep"`` or
+    ``"setting"``
     (settings are listed only when asked for); ``pattern`` is a glob on
     names, or plain text matched anywhere.
     """
@@ -43,7 +45,7 @@ def list_rows(registry: Registry, kind: Optional[str] = None, pattern: Optional[
         if kind in (None, component_kind, "preset"):
             rows += [_preset_row(p) for _, p in sorted(registry.presets[component_kind].items())]
     if kind in (None, "run"):
-        for name, recipe in sorted(registry.runs.items()):
+        for name, recipe in sorted(registry.recipes.items()):
             rows.append({"type": "run", "kind": "run", "name": name, "summary": recipe.summary,
                          "plugin": Path(recipe.source.path).name, "source": str(recipe.source),
                          "unavailable": recipe.unavailable})
@@ -78,7 +80,8 @@ def _preset_row(preset: Any) -> dict[str, str]:
 @app.command("list")
 @handles_errors
 def list_command(
-    kind: Optional[str] = typer.Argument(None, help="datasets, architectures, optimizers, losses, exporters, callbacks, presets, runs, sweeps or settings."),
+    kind: Optional[str] = typer.Argument(None, help="datasets, architectures, optimizers, losses, exporters, callbacks, "
+                                         "presets, runs (or recipes: the same), sweeps or settings."),
     pattern: Optional[str] = typer.Argument(None, help="Glob on names, e.g. 'tflite*' (plain text matches anywhere)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
@@ -112,7 +115,7 @@ def _nothing_matches(pattern: Optional[str], kind_given: bool) -> str:
 
 
 def show_data(registry: Registry, name: str) -> list[dict[str, Any]]:
-    """Everything called ``name``: components, presets and runs, as dicts."""
+    """Everything called ``name``: components, presets, recipes and sweeps, as dicts."""
     found: list[dict[str, Any]] = []
     for kind in KINDS:
         if registry.catalog.has(kind, name):
@@ -122,8 +125,8 @@ def show_data(registry: Registry, name: str) -> list[dict[str, Any]]:
                     found.append(_component_data(component))
         if name in registry.presets[kind]:
             found.append(_preset_data(registry, kind, name))
-    if name in registry.runs:
-        found.append(_run_data(registry, name))
+    if name in registry.recipes:
+        found.append(_recipe_data(registry, name))
     if name in registry.sweeps:
         found.append(sweep_data(registry, name))
     if name in ("settings", "setting") and not found:
@@ -131,16 +134,17 @@ def show_data(registry: Registry, name: str) -> list[dict[str, Any]]:
                       "summary": "Run settings, for [runs.NAME] tables and --set",
                       "parameters": [_parameter_data(s.parameter) for s in SETTINGS.values()]})
     if not found:
-        every = sorted({n for kind in KINDS for n in registry.names(kind)} | set(registry.runs) | set(registry.sweeps))
+        every = sorted({n for kind in KINDS for n in registry.names(kind)} | set(registry.recipes)
+                       | set(registry.sweeps))
         raise ConfigError(f"nothing is called '{name}'", hint=suggest(name, every, "names ('zoo list' shows all)"))
     return found
 
 
 def sweep_data(registry: Registry, name: str) -> dict[str, Any]:
-    """``zoo show SWEEP``: its base run, metric, sampler, pruner, and each key of the space (no Optuna needed)."""
+    """``zoo show SWEEP``: its base recipe, metric, sampler, pruner, and each key of the space (no Optuna needed)."""
     sweep = read_sweep(registry, name)
     return {"type": "sweep", "kind": "sweep", "name": name, "summary": sweep.summary, "source": str(sweep.source),
-            "run": sweep.run, "metric": sweep.metric, "direction": sweep.direction, "trials": sweep.trials,
+            "run": sweep.recipe, "metric": sweep.metric, "direction": sweep.direction, "trials": sweep.trials,
             "sampler": sweep.sampler, "pruner": sweep.pruner.kind, "seed": sweep.seed, "set": sweep.fixed,
             "space": {key: dimension.describe() for key, dimension in sweep.space.items()}}
 
@@ -165,11 +169,14 @@ def _preset_data(registry: Registry, kind: str, name: str) -> dict[str, Any]:
             "parameters": _parameters_data(choice.component)}
 
 
-def _run_data(registry: Registry, name: str) -> dict[str, Any]:
-    """A named run, resolved; ``references`` are the names as written, exporters in a list like the config's."""
-    recipe = registry.runs[name]
-    config = registry.run(name)
-    references: dict[str, Any] = {kind: getattr(config, kind).ref for kind in RUN_PARTS}
+def _recipe_data(registry: Registry, name: str) -> dict[str, Any]:
+    """A recipe, resolved; ``references`` are the names as written, exporters in a list like the config's.
+
+    Its ``type`` and ``kind`` are ``"run"``, as ``zoo show --json`` has always printed them.
+    """
+    recipe = registry.recipes[name]
+    config = registry.resolve_recipe(name)
+    references: dict[str, Any] = {kind: getattr(config, kind).ref for kind in RUN_COMPONENT_KINDS}
     references["exporters"] = [choice.ref for choice in config.exporters]
     references["callbacks"] = [choice.ref for choice in config.callbacks]
     return {"type": "run", "kind": "run", "name": name, "summary": recipe.summary,

@@ -16,10 +16,8 @@ from rich.table import Table
 
 from zoo_core.cli.app import out, shown
 from zoo_core.components import PLURALS, REQUIRED
-from zoo_core.registry import SETTINGS, Registry
+from zoo_core.registry import RUN_COMPONENT_KINDS, SETTINGS, Registry
 
-#: The four components every run has, in the order 'zoo show RUN' lists them.
-RUN_PARTS = ("dataset", "architecture", "optimizer", "loss")
 STATUS_COLOURS = {"completed": "green", "failed": "red", "interrupted": "yellow", "running": "cyan", "pruned": "yellow"}
 
 
@@ -77,7 +75,7 @@ def _display_name(row: dict[str, str], registry: Registry) -> str:
 
 
 def render_show(item: dict[str, Any]) -> None:
-    """One item of ``show_data``: a component, a preset, a run or the settings."""
+    """One item of ``show_data``: a component, a preset, a recipe, a sweep or the settings."""
     title = f"[bold]{shown(item['name'])}[/]  ({item['type'] if item['type'] != 'component' else item['kind']})"
     out.print(title)
     if item.get("summary"):
@@ -100,11 +98,11 @@ def render_show(item: dict[str, Any]) -> None:
     elif item["type"] == "sweep":
         _render_sweep(item)
     else:
-        _render_run(item)
+        _render_recipe(item)
 
 
 def _render_sweep(item: dict[str, Any]) -> None:
-    """``zoo show SWEEP``: the base run, what is measured and how the space is searched, then the space."""
+    """``zoo show SWEEP``: the base recipe, what is measured and how the space is searched, then the space."""
     out.print(f"  defined at {shown(item['source'])}")
     out.print(f"  run: {shown(item['run'])}   metric: {shown(item['metric'])} ({item['direction']})   "
               f"trials: {item['trials']}   sampler: {item['sampler']}   pruner: {item['pruner']}   seed: {item['seed']}")
@@ -118,14 +116,15 @@ def _render_sweep(item: dict[str, Any]) -> None:
     out.print(table)
 
 
-def _render_run(item: dict[str, Any]) -> None:
+def _render_recipe(item: dict[str, Any]) -> None:
+    """``zoo show RECIPE``: where it is defined, then each part with its name and parameters."""
     config, references = item["config"], item["references"]
     out.print(f"  defined at {shown(item['source'])}")
     table = _table()
     table.add_column("part", no_wrap=True)
     table.add_column("name (component)", no_wrap=True)
     table.add_column("parameters", overflow="fold", ratio=1)
-    parts = [(kind, references[kind], config[kind]) for kind in RUN_PARTS]
+    parts = [(kind, references[kind], config[kind]) for kind in RUN_COMPONENT_KINDS]
     parts += [("exporter", ref, part) for ref, part in zip(references["exporters"], config["exporters"])]
     parts += [("callback", ref, part) for ref, part in zip(references.get("callbacks", []), config.get("callbacks", []))]
     for kind, ref, part in parts:

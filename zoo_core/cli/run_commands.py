@@ -109,7 +109,7 @@ def run_command(
     if config is not None:
         run_config = _load_config_file(config, set_)
     elif recipe:
-        run_config = state.registry().run(recipe, set_)
+        run_config = state.registry().resolve_recipe(recipe, set_)
     else:
         raise ConfigError("say which run: zoo run RECIPE, or zoo run --config config.toml",
                           hint="'zoo list runs' shows the named runs")

@@ -130,7 +130,7 @@ def sweeps_command(
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help="The runs root whose sweeps.db to read."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
-    """Every sweep of the registry: its base run, status, trials finished and best value (from the storage)."""
+    """Every sweep of the registry: its base recipe, status, trials finished and best value (from the storage)."""
     rows = sweep_rows(state.registry(), runs_root(runs_dir), storage)
     if as_json:
         print(json.dumps(rows, indent=2))
@@ -164,7 +164,7 @@ def sweep_rows(registry: Any, root: Path, storage: Optional[str]) -> list[dict[s
         from zoo_core.sweeps.report import sweep_status
 
         target = target_trials(sweep.trials, sweep)
-        rows.append({"name": name, "run": sweep.run, "metric": sweep.metric, "trials": target,
+        rows.append({"name": name, "run": sweep.recipe, "metric": sweep.metric, "trials": target,
                      **sweep_status(studies(name), target, sweep.sampler == "grid")})
     return rows
 

@@ -12,7 +12,7 @@ from zoo_core._util.toml import read_toml
 from zoo_core.components import KIND_TABLE, PLURALS
 from zoo_core.errors import AmbiguousNameError, ConfigError, UnknownNameError
 from zoo_core.plugins import BUILTIN_DISTRIBUTION, Catalog
-from zoo_core.registry.resolve import Preset, Recipe, Registry, Source, with_article
+from zoo_core.registry.resolve import Entry, Preset, Recipe, Registry, Source, with_article
 from zoo_core.registry.runconfig import RUN_KEYS
 
 #: registry.toml's component sections, e.g. [losses.NAME], and the kind each holds.
@@ -70,12 +70,17 @@ def _read_file(registry: Registry, path: Path) -> None:
             if ":" in name:
                 raise ConfigError(f"{source} [{section}.{name}]: names cannot contain ':'",
                                   hint="':' separates a plugin from a name (plugin:name); use '-' instead")
-            if section in ("runs", "sweeps"):  # a sweep is checked when used (zoo_core.sweeps.definition)
-                summary = table.get("summary", "")
-                entries_of = registry.runs if section == "runs" else registry.sweeps
-                entries_of[name] = Recipe(name, summary if isinstance(summary, str) else "", table, source)
+            if section == "runs":  # [runs.NAME] is a recipe
+                registry.recipes[name] = Recipe(name, _summary(table), table, source)
+            elif section == "sweeps":  # a sweep is checked when used (zoo_core.sweeps.definition)
+                registry.sweeps[name] = Entry(name, _summary(table), table, source)
             else:
                 registry.presets[SECTIONS[section]][name] = _preset(registry, SECTIONS[section], name, table, source)
+
+
+def _summary(table: dict[str, Any]) -> str:
+    summary = table.get("summary", "")
+    return summary if isinstance(summary, str) else ""
 
 
 def _preset(registry: Registry, kind: str, name: str, table: dict[str, Any], source: Source) -> Preset:
@@ -103,9 +108,9 @@ def _unknown_section(path: Path, text: str, section: str, entries: Any) -> None:
 
 
 def _check(registry: Registry) -> None:
-    """Resolve every preset and run once, so any mistake surfaces now.
+    """Resolve every preset and recipe once, so any mistake surfaces now.
 
-    A component a preset or run needs that no loaded plugin has (its plugin
+    A component a preset or recipe needs that no loaded plugin has (its plugin
     failed or is missing, or the name is misspelt) makes only that entry
     unavailable: it is kept with the reason, ``zoo list`` shows it, and using
     it is an error; every other entry works. A name made ambiguous by two
@@ -120,8 +125,8 @@ def _check(registry: Registry) -> None:
                 raise ConfigError(f"{preset.where}: preset '{name}' has the name of {with_article(kind)} of plugin "
                                   f"'{owners[0].plugin}'", hint="give the preset another name")
             _check_entry(preset, lambda: registry.resolve_preset(kind, name), PLURALS[kind])
-    for name, recipe in registry.runs.items():
-        _check_entry(recipe, lambda: registry.run(name), "runs")
+    for name, recipe in registry.recipes.items():
+        _check_entry(recipe, lambda: registry.resolve_recipe(name), "runs")
 
 
 def _check_entry(entry: Preset | Recipe, resolve: Callable[[], Any], section: str) -> None:
@@ -135,7 +140,7 @@ def _check_entry(entry: Preset | Recipe, resolve: Callable[[], Any], section: st
         blamed = any(words in reason for words in (" failed to load: ", " is disabled: ", "(no plugin '"))
         if error.hint and error.hint.startswith("did you mean") and not blamed:
             reason += f"; {error.hint.partition('?')[0]}?"  # the did-you-mean, without the list of every name
-        # An unknown name in a preset is its `component`; in a run, the error's key (the kind) holds it.
+        # An unknown name in a preset is its `component`; in a recipe, the error's key (the kind) holds it.
         error.key = "component" if section != "runs" else error.key
         entry.unavailable, entry.problem = reason, _at_key(error, entry.source, section, entry.name)
     except ConfigError as error:
@@ -145,7 +150,7 @@ def _check_entry(entry: Preset | Recipe, resolve: Callable[[], Any], section: st
 def _reason(message: str, section: str, name: str) -> str:
     """An unknown-name message as the reason an entry is unavailable, without the entry's own file and line.
 
-    A run made unavailable by one of its presets names that preset:
+    A recipe made unavailable by one of its presets names that preset:
     "preset 'wine-seed7' (registry.toml:4): unknown dataset 'wine'".
     """
     found = re.match(r"^(?P<path>.*?)(?::(?P<line>\d+))? \[(?P<section>[^.\]]+)\.(?P<name>[^\]]+)\]: (?P<rest>.*)$",

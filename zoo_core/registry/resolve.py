@@ -1,4 +1,4 @@
-"""The merged registry: presets and named runs, resolved against the catalog of components into a RunConfig."""
+"""The merged registry: presets, recipes and sweeps, resolved against the catalog of components into a RunConfig."""
 
 from __future__ import annotations
 
@@ -53,8 +53,8 @@ class Preset:
 
 
 @dataclass
-class Recipe:
-    """A named run from ``[runs.NAME]``; ``table`` is its raw TOML table."""
+class Entry:
+    """A named table of registry.toml as written: a recipe or a sweep; ``table`` is its raw TOML table."""
 
     name: str
     summary: str
@@ -65,14 +65,19 @@ class Recipe:
 
 
 @dataclass
+class Recipe(Entry):
+    """A recipe: a ``[runs.NAME]`` table (the section keeps the name it had before recipes had their own word)."""
+
+
+@dataclass
 class Registry:
     """The merged registry files, checked against a catalog of components."""
 
     catalog: Catalog
     presets: dict[str, dict[str, Preset]] = field(default_factory=lambda: {k: {} for k in KINDS})
-    runs: dict[str, Recipe] = field(default_factory=dict)
+    recipes: dict[str, Recipe] = field(default_factory=dict)  #: the ``[runs.NAME]`` tables
     #: ``[sweeps.NAME]`` tables as written; zoo_core.sweeps.definition checks them when a sweep is used
-    sweeps: dict[str, Recipe] = field(default_factory=dict)
+    sweeps: dict[str, Entry] = field(default_factory=dict)
     files: list[Path] = field(default_factory=list)
 
     # -- components and presets -------------------------------------------------
@@ -178,7 +183,7 @@ class Registry:
     def _example(self, kind: str) -> str:
         """A name for hints: a component that zoo's own recipes use (``mnist``), else the first by name."""
         names = self.names(kind)
-        used = [recipe.table.get(kind) for recipe in getattr(self, "runs", {}).values() if recipe.source.builtin]
+        used = [recipe.table.get(kind) for recipe in getattr(self, "recipes", {}).values() if recipe.source.builtin]
         presets = getattr(self, "presets", {}).get(kind, {})
         return next((name for name in used if isinstance(name, str) and name in names and name not in presets),
                     names[0] if names else "name")
@@ -188,13 +193,13 @@ class Registry:
         others = [other for other in KINDS if other != kind and name in self.names(other)]
         return f" (it is {with_article(others[0])})" if others else ""
 
-    # -- runs -----------------------------------------------------------------
+    # -- recipes and runs -------------------------------------------------------
 
-    def run(self, name: str, overrides: list[str] | None = None) -> RunConfig:
-        """Resolve the named run, then apply ``--set`` overrides."""
-        if name not in self.runs:
-            raise UnknownNameError(f"unknown run '{name}'", hint=suggest(name, list(self.runs), "available runs"))
-        recipe = self.runs[name]
+    def resolve_recipe(self, name: str, overrides: list[str] | None = None) -> RunConfig:
+        """The configuration of a run of the recipe ``name``, with the ``--set`` ``overrides`` applied."""
+        if name not in self.recipes:  # the message says "run": `zoo list runs` lists recipes under that word
+            raise UnknownNameError(f"unknown run '{name}'", hint=suggest(name, list(self.recipes), "available runs"))
+        recipe = self.recipes[name]
         try:
             return self.run_from_table(recipe.table, name, f"{recipe.source} [runs.{name}]", overrides,
                                        builtin=recipe.source.builtin)
@@ -203,10 +208,13 @@ class Registry:
                 raise _again(recipe.problem) from None
             raise
 
+    #: The name docs/distributed.md used before recipes had their own word (``registry.resolve_recipe("mnist-mlp")``).
+    run = resolve_recipe
+
     def compose(self, dataset: str, architecture: str, optimizer: str | None = None, loss: str | None = None,
                 exporters: list[str] | None = None, overrides: list[str] | None = None,
                 callbacks: list[str] | None = None) -> RunConfig:
-        """Resolve an ad-hoc run from component or preset names.
+        """The configuration of an ad-hoc run (no recipe: ``zoo train``) from component or preset names.
 
         ``optimizer`` and ``loss`` default to zoo's own ``adam`` and
         ``sparse-categorical-crossentropy`` (:data:`DEFAULTS`), whatever plugins
@@ -227,7 +235,7 @@ class Registry:
     def run_from_table(self, table: dict[str, Any], recipe: str, where: str,
                        overrides: list[str] | None = None, *, builtin: bool = False,
                        recorded: dict[tuple[str, str], str] | None = None) -> RunConfig:
-        """Resolve a run table (registry entry or config.toml) and apply ``--set`` overrides.
+        """Resolve a run table (a recipe's, or a run's config.toml) and apply ``--set`` overrides.
 
         Overrides that replace a component (``optimizer=sgd``) or the exporters
         take the table's place before anything is resolved; parameter and

@@ -87,10 +87,13 @@ class PrunerSpec:
 
 @dataclass
 class Sweep:
-    """A checked ``[sweeps.NAME]``: the base run, the space of ``--set`` keys and how to search it."""
+    """A checked ``[sweeps.NAME]``: the recipe every trial starts from, the space of ``--set`` keys, how to search it.
+
+    ``recipe`` is the table's ``run`` key (the word the file format keeps).
+    """
 
     name: str
-    run: str
+    recipe: str
     space: dict[str, Dimension]
     summary: str = ""
     fixed: list[str] = field(default_factory=list)  #: ``set`` as ``--set`` texts, applied to every trial
@@ -150,10 +153,10 @@ def read_sweep(registry: Registry, name: str) -> Sweep:
     unknown = [key for key in table if key not in SWEEP_KEYS]
     if unknown:
         raise where.error(unknown[0], f"unknown key '{unknown[0]}'", suggest(unknown[0], list(SWEEP_KEYS), "valid keys"))
-    run = table.get("run")
-    if not isinstance(run, str):
+    recipe = table.get("run")
+    if not isinstance(recipe, str):
         raise where.error("run", "a sweep needs run = \"<recipe>\", the run each trial starts from",
-                          suggest("", list(registry.runs), "runs"))
+                          suggest("", list(registry.recipes), "runs"))
     space = _space(table.get("space"), where)
     metric = _string(table, "metric", "val_accuracy", where)
     if metric not in (*EPOCH_METRICS, *TEST_METRICS):
@@ -166,7 +169,7 @@ def read_sweep(registry: Registry, name: str) -> Sweep:
     sampler = _string(table, "sampler", "tpe", where)
     if sampler not in SAMPLERS:
         raise where.error("sampler", f"unknown sampler '{sampler}'", suggest(sampler, list(SAMPLERS), "samplers"))
-    sweep = Sweep(name=name, run=run, space=space, summary=entry.summary, fixed=_fixed(table.get("set"), where),
+    sweep = Sweep(name=name, recipe=recipe, space=space, summary=entry.summary, fixed=_fixed(table.get("set"), where),
                   metric=metric, direction=direction, trials=_count(table, "trials", 20, where, minimum=1),
                   sampler=sampler, pruner=_pruner(table.get("pruner", "none"), where),
                   seed=_count(table, "seed", 0, where, minimum=0), source=entry.source)
@@ -176,10 +179,10 @@ def read_sweep(registry: Registry, name: str) -> Sweep:
 
 
 def check_sweep(registry: Registry, sweep: Sweep, overrides: list[str]) -> None:
-    """Resolve the base run once per choice and per bound (without TensorFlow); a mistake names its key and line."""
+    """Resolve the base recipe once per choice and per bound (without TensorFlow); a mistake names its key and line."""
     where = _Where(sweep.source, sweep.name)
-    if sweep.run not in registry.runs:
-        raise where.error("run", f"unknown run '{sweep.run}'", suggest(sweep.run, list(registry.runs), "runs"),
+    if sweep.recipe not in registry.recipes:
+        raise where.error("run", f"unknown run '{sweep.recipe}'", suggest(sweep.recipe, list(registry.recipes), "runs"),
                           unknown=True)
     for text in overrides:
         key = text.partition("=")[0].strip()
@@ -188,22 +191,22 @@ def check_sweep(registry: Registry, sweep: Sweep, overrides: list[str]) -> None:
                               hint=f"drop this --set, or edit space.{key} in {sweep.source.path}")
     base = [*sweep.fixed, *overrides]
     try:
-        config = registry.run(sweep.run, base)
+        config = registry.resolve_recipe(sweep.recipe, base)
     except ConfigError as error:
-        raise where.error("set", f"the base run '{sweep.run}': {error.message}", error.hint) from None
+        raise where.error("set", f"the base run '{sweep.recipe}': {error.message}", error.hint) from None
     for key, dimension in sweep.space.items():
         values = dimension.values if isinstance(dimension, Choice) else (dimension.low, dimension.high)
         for value in values:
             _check_value(registry, sweep, base, key, value, where)
     if sweep.metric.startswith("val_") and not config.settings["validation_split"] and \
             "validation_split" not in sweep.space:
-        raise where.error("metric", f"metric '{sweep.metric}' needs a validation part, but run '{sweep.run}' has "
+        raise where.error("metric", f"metric '{sweep.metric}' needs a validation part, but run '{sweep.recipe}' has "
                           "validation_split = 0", "set validation_split > 0 (set = { validation_split = 0.1 }), "
                           "or use a test metric such as metric = \"accuracy\"")
 
 
 def _check_value(registry: Registry, sweep: Sweep, base: list[str], key: str, value: Any, where: "_Where") -> None:
-    """``key = value`` must resolve on the base run, or with one of the swept choices of its component.
+    """``key = value`` must resolve on the base recipe, or with one of the swept choices of its component.
 
     ``optimizer = ["adam", "sgd"]`` with ``optimizer.momentum`` is a valid
     space: the momentum fits sgd; a trial that draws adam with it fails
@@ -216,7 +219,7 @@ def _check_value(registry: Registry, sweep: Sweep, base: list[str], key: str, va
     first: ConfigError | None = None
     for context in contexts:
         try:
-            registry.run(sweep.run, [*base, *context, setting])
+            registry.resolve_recipe(sweep.recipe, [*base, *context, setting])
             return
         except ConfigError as error:
             first = first or error

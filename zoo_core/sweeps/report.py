@@ -133,7 +133,7 @@ def report_markdown(sweep: Sweep, study: Any, target: int, written: dict[str, An
     """report.md: the sweep, the best trial and how to repeat it, every trial, the plots."""
     status, best = sweep_status(study, target, sweep.sampler == "grid"), best_trial(study)
     lines = [f"# Sweep {sweep.name}", "", *((sweep.summary, "") if sweep.summary else ()),
-             f"- base run: `{sweep.run}`; metric: `{sweep.metric}` ({sweep.direction})",
+             f"- base run: `{sweep.recipe}`; metric: `{sweep.metric}` ({sweep.direction})",
              f"- sampler: {sweep.sampler} (seed {sweep.seed}); pruner: {sweep.pruner.kind}",
              f"- trials: {status['finished']} of {target} finished, {status['failed']} failed, "
              f"{status['running']} running ({status['status']})", "", "## Space", ""]

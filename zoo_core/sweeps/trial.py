@@ -95,7 +95,7 @@ def _train(trial: Any, setup: TrialSetup, overrides: list[str]) -> float:
     record = {"sweep": {"name": sweep.name, "study": trial.study.study_name, "trial": trial.number,
                         "params": dict(trial.params)}}
     try:
-        config = setup.registry.run(sweep.run, [*sweep.fixed, *setup.overrides, *overrides])
+        config = setup.registry.resolve_recipe(sweep.recipe, [*sweep.fixed, *setup.overrides, *overrides])
         with quiet_native_stderr():  # Keras imports TensorFlow here on the first trial
             pruning = PruningCallback(trial, sweep.metric)
         outcome = training.train(config, setup.root, progress="none",
