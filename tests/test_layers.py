@@ -139,7 +139,7 @@ PUBLIC_PATHS = {
                          "TFLITE_METADATA_NAME", "read_tflite_metadata", "load_predictor", "load_input", "top_classes"],
     "zoo_core.runner": ["train", "resume", "evaluate", "export"],
     "zoo_core.training": ["train", "resume", "evaluate", "export", "RunOutcome", "RunInterrupted"],
-    "zoo_core.training.context": ["CallbackContext", "RunSummary"],
+    "zoo_core.training.callbacks": ["CallbackContext", "RunSummary", "ZooCallback"],
     "zoo_core.training.distribute": ["multi_worker_strategy_class", "KERAS_20585_FIXED_IN"],
     "zoo_core.cli": ["app", "main", "state"],
     "zoo_core.workspace": ["Workspace"],
@@ -151,7 +151,8 @@ PUBLIC_PATHS = {
 
 
 #: Modules that moved and stay as shims warning with the new path (as timm's do): docs/distributed.md named them.
-MOVED_MODULES = {"zoo_core.runner": "zoo_core.training", "zoo_core.distribute": "zoo_core.training.distribute"}
+MOVED_MODULES = {"zoo_core.runner": "zoo_core.training", "zoo_core.distribute": "zoo_core.training.distribute",
+                 "zoo_core.training.context": "zoo_core.training.callbacks"}
 
 
 @pytest.mark.filterwarnings("ignore:zoo_core.(runner|distribute) is deprecated:FutureWarning")

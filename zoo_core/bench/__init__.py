@@ -3,7 +3,7 @@
 - ``targets``: which runs the arguments name (recipes: their latest completed run; train missing ones).
 - ``artifacts``: one artifact per exporter that applies, reused from the run or exported now.
 - ``measure``: accuracy, latency, throughput of one model with its own runtime; the promise check.
-- ``macs``: multiply-adds of a Keras model, layer by layer.
+- multiply-adds of a model come from zoo's one counter, zoo_core.training.macs.
 - ``pareto``: the Pareto front of (cost, accuracy) points.
 - ``suite``: a bench end to end, one row per model × format.
 - ``table``, ``plot``: bench.csv, bench.json, bench.md and bench.png.
