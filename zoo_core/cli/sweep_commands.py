@@ -69,7 +69,7 @@ class _TrialLines:
         self.task: Any = None
         self.started = time.perf_counter()
 
-    def start(self, study: Any, finished: int) -> None:
+    def start(self, finished: int) -> None:
         if not self.quiet:
             err.print(f"sweep {shown(self.sweep.name)}: {finished} of {self.target} trial(s) finished so far; "
                       f"{self.sweep.metric} ({self.sweep.direction}), sampler {self.sweep.sampler}")

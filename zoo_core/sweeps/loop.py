@@ -36,11 +36,11 @@ def target_trials(setup_trials: int, sweep: Any) -> int:
     return min(setup_trials, sweep.grid_size()) if sweep.sampler == "grid" else setup_trials
 
 
-def run_sweep(setup: TrialSetup, storage_url: str, on_start: Callable[[Any, int], None] | None = None,
+def run_sweep(setup: TrialSetup, storage_url: str, on_start: Callable[[int], None] | None = None,
               on_trial: Callable[[Any], None] | None = None) -> SweepResult:
     """Run trials until the study has ``setup.target`` finished ones (counting every process's).
 
-    ``on_start(study, finished)`` is called once the study is open;
+    ``on_start(finished)`` is called once the study is open (with its finished trials);
     ``on_trial(frozen_trial)`` after each trial this process ran. A stop
     (Ctrl-C, SIGTERM) fails the running trial and propagates; the next
     ``zoo sweep`` continues the study.
@@ -49,7 +49,7 @@ def run_sweep(setup: TrialSetup, storage_url: str, on_start: Callable[[Any, int]
     study = open_study(setup.sweep, open_storage(storage_url))
     result = SweepResult(study, failed_dead=fail_dead_trials(study))
     if on_start is not None:
-        on_start(study, _finished(study))
+        on_start(_finished(study))
     failures = 0
     while _finished(study) + counts(study).get("RUNNING", 0) < setup.target and not _grid_done(study, setup):
         done: list[Any] = []
