@@ -13,7 +13,7 @@ training before the last epoch, why (``stopped_early``). Each file is written
 to a temporary name and renamed; ``state.json`` is written last and is the
 commit point: until it is renamed into place the previous checkpoint stays
 valid, so a process killed at any moment leaves a consistent checkpoint.
-Older files are removed after the commit. zoo_core.training.callbacks
+Older files are removed after the commit. zoo_core.training.checkpointing
 supplies the Keras parts (saving the model, reading its seed generators).
 """
 
