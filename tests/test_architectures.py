@@ -208,7 +208,7 @@ def test_trains_and_exports_to_savedmodel_and_every_tflite_variant(name: str, re
 
     # mobilenet at its recipe's settings, without the random shifts that slow down a one-epoch fit
     params = {**recipe_params(registry, name), "random_shift": 0.0} if name == "mobilenet" else SMALL[name]
-    dataset = mnist_slice()
+    dataset = mnist_slice(4000)  # on 2,000, int8 agreed on 0.984-0.986 on an AVX-512/AMX machine: below the 0.99
     keras.utils.set_random_seed(42)
     model = factory(name)(dataset.info.input_shape, 10, **params)
     model.compile(optimizer=keras.optimizers.Adam(0.003), loss="sparse_categorical_crossentropy")
@@ -217,7 +217,7 @@ def test_trains_and_exports_to_savedmodel_and_every_tflite_variant(name: str, re
                             metadata={"run": "run-20260101-000000", "recipe": f"mnist-{name}"})
     results = {exporter: registry.resolve("exporter", exporter, "test").build(context) for exporter in EXPORTERS}
     keras_accuracy = results["savedmodel"].figures["keras_accuracy"]
-    assert keras_accuracy > 0.8, keras_accuracy  # three epochs on 2,000 images: a model worth quantising
+    assert keras_accuracy > 0.8, keras_accuracy  # three epochs on 4,000 images: a model worth quantising
     variants = {exporter: (result.format, result.variant, result.status) for exporter, result in results.items()}
     assert variants == {"savedmodel": ("savedmodel", "float32", "ok"), "tflite": ("tflite", "float32", "ok"),
                         "tflite-float16": ("tflite", "float16", "ok"), "tflite-dynamic": ("tflite", "dynamic", "ok"),
