@@ -1,9 +1,13 @@
-"""Text helpers for messages: the first line of a text or an error, did-you-mean suggestions, and
-:func:`printable`, which makes text from files safe to show on a terminal."""
+"""Text helpers for messages: the first line of a text or an error, did-you-mean suggestions,
+:func:`printable`, which makes text from files safe to show on a terminal, and :func:`csv_cell`, which makes
+a value safe in a CSV file a spreadsheet opens."""
 
 from __future__ import annotations
 
+import math
+import numbers
 import re
+from typing import Any
 
 #: Characters a terminal acts on instead of showing: C0 controls (ESC, BEL, CR, backspace...), DEL, C1 controls
 #: (U+0080-U+009F: CSI, OSC...), the bidirectional overrides and isolates (which reorder what is shown), and the
@@ -36,6 +40,28 @@ def _escaped(character: str, multiline: bool) -> str:
         return _NAMED[character]
     code = ord(character)
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+#: What makes a spreadsheet read a cell as a formula when it starts the cell (OWASP's list for CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """``value`` for a cell of a CSV file: what a spreadsheet opening the file shows as written, never runs.
+
+    Numbers stay numbers (a non-finite float and ``None`` are an empty
+    cell). Text is written as :func:`printable` writes it (control characters
+    as escapes), and text that starts as a formula would (``=cmd|...``,
+    ``+``, ``-``, ``@``, tab, carriage return; after spaces too) gets a
+    leading apostrophe, which spreadsheets take as "this is text".
+    """
+    if isinstance(value, numbers.Real):  # numpy's too
+        return value if math.isfinite(value) else ""
+    if value is None:
+        return ""
+    raw = str(value)
+    text = printable(raw)
+    return "'" + text if raw.lstrip(" ").startswith(FORMULA_STARTS) else text
 
 
 def first_line(text: str) -> str:

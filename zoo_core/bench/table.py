@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from zoo_core._util.text import csv_cell
 from zoo_core.bench.suite import COLUMNS, BenchResult
 from zoo_core.files import write_json_atomic, write_text_atomic
 from zoo_core.reporting import markdown
@@ -74,13 +75,13 @@ def short_count(value: Any) -> str:
 
 
 def bench_csv(result: BenchResult) -> str:
-    """bench.csv: every column of :data:`~zoo_core.bench.suite.COLUMNS`, exact numbers, empty where none."""
+    """bench.csv: every column of :data:`~zoo_core.bench.suite.COLUMNS`, exact numbers, empty where none; text
+    (recipe names, messages) as :func:`~zoo_core._util.text.csv_cell` writes it, so no cell runs as a formula."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for row in result.rows:
-        writer.writerow({key: "" if value is None or (isinstance(value, float) and not math.isfinite(value))
-                         else value for key, value in row.items()})
+        writer.writerow({key: csv_cell(row.get(key)) for key in COLUMNS})
     return buffer.getvalue()
 
 
