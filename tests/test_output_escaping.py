@@ -14,9 +14,14 @@ import csv
 import io
 from typing import Any
 
+import pytest
+from markdown_it import MarkdownIt
+
 from zoo_core._util.text import csv_cell
 from zoo_core.bench.suite import COLUMNS, BenchResult
 from zoo_core.bench.table import bench_csv
+from zoo_core.reporting import markdown
+from zoo_core.reporting.report import render_report
 
 IMG = "<img src=x onerror=alert(1)>"
 IMG_TEXT = "&lt;img src=x onerror=alert(1)&gt;"  # how a viewer's HTML holds it when it is shown as text
@@ -28,8 +33,72 @@ MARKUP = "[red]x[/]"
 RAW = ("\x1b", "\x9b", "\u202e", "\x07")
 
 
+def html(text: str) -> str:
+    """``text`` rendered as a Markdown viewer does (GitHub-flavoured tables, raw HTML let through)."""
+    return MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
+
+
+def no_raw_html(text: str) -> bool:
+    """No name became an element: the hostile ``<img src=x ...>``, ``<script>`` or ``<b>`` (plots are ``<img src="...``)."""
+    rendered = html(text)
+    return "<img src=x" not in rendered and "<script" not in rendered and "<b>" not in rendered
+
+
 def no_raw_controls(text: str) -> bool:
     return not any(character in text for character in RAW)
+
+
+# -- the one Markdown helper ---------------------------------------------------------------------
+
+
+def test_markdown_inline_writes_html_as_text_and_control_characters_as_escapes() -> None:
+    assert markdown.inline(f"{IMG} & {ESC}\nnext") == f"{IMG_TEXT} &amp; {ESC_SHOWN} next"
+    assert markdown.cell("a|b <b>") == "a\\|b &lt;b&gt;"
+    assert markdown.inline("mnist-mlp — 0.98 [bold] ü") == "mnist-mlp — 0.98 [bold] ü"
+
+
+@pytest.mark.parametrize(("value", "span"), [
+    ("mlp-128", "`mlp-128`"),
+    ("a`b", "``a`b``"),
+    ("`x``", "``` `x`` ```"),
+    (f"{SCRIPT}|{ESC}", f"`{SCRIPT}\\|{ESC_SHOWN}`"),  # a code span shows <...> as it is: no entities
+    ("", ""),
+])
+def test_markdown_code_spans_cannot_be_broken_out_of(value: str, span: str) -> None:
+    assert markdown.code(value) == span
+    if value:
+        assert no_raw_html(f"| a |\n|---|\n| {markdown.code(value)} |\n")
+
+
+# -- report.md of a run ----------------------------------------------------------------------------
+
+
+def hostile_report() -> str:
+    per_class = [{"class": 0, "name": IMG, "precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 3},
+                 {"class": 1, "name": f"{ESC}|{MARKUP}", "precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}]
+    manifest = {
+        "run_id": "r-1", "status": "completed", "started": "2026-01-01T00:00:00+00:00",
+        "components": [{"kind": "architecture", "name": f"mlp`{SCRIPT}", "component": f"mlp{IMG}",
+                        "distribution": "zoo<b>", "version": "1", "params": {"activation": f"{IMG}|x"}}],
+        "dataset": {"name": f"faces{IMG}", "num_classes": 2, "class_names": [IMG, ESC], "input_dtype": "float32"},
+        "stopped_early": {"epoch": 1, "epochs": 2, "by": f"stop{SCRIPT}", "reason": ESC},
+    }
+    exports = [{"format": "tflite", "variant": f"int8{IMG}", "path": f"/runs/r-1/exports/{SCRIPT}.tflite",
+                "status": "failed", "figures": {}, "message": f"broke on {IMG}"}]
+    return render_report(title=f"{FORMULA} — r-1", config_toml="", manifest=manifest,
+                         metrics={"accuracy": 0.8, "per_class": per_class, "confusion_matrix": [[3, 0], [1, 1]]},
+                         history=[{"epoch": 1, "loss": 0.5}], plots={f"odd{IMG}": f"plots/odd{IMG}.png"},
+                         exports=exports)
+
+
+def test_a_run_report_shows_class_and_component_names_as_text() -> None:
+    text = hostile_report()
+    rendered = html(text)
+    assert no_raw_html(text) and no_raw_controls(text)
+    assert f"<td>{IMG_TEXT}</td>" in rendered  # the per-class name, whole in its cell
+    assert f"<td>{ESC_SHOWN}|{MARKUP}</td>" in rendered  # the pipe did not split the row
+    assert f"<code>mlp`{SCRIPT.replace('<', '&lt;').replace('>', '&gt;')}</code>" in rendered
+    assert f"{ESC_SHOWN}|{MARKUP} → {IMG_TEXT} (1)" in rendered  # the confusions line
 
 
 # -- bench.csv ----------------------------------------------------------------------------------------

@@ -1,11 +1,22 @@
-"""Markdown and number formatting for report.md: tables, cells, numbers, sizes, durations."""
+"""Markdown and number formatting for every Markdown file zoo writes: tables, text, cells, code, numbers, sizes.
+
+Text from files and registries (class names, recipe and component names,
+parameter values, messages) goes into Markdown only through :func:`inline`,
+:func:`cell` or :func:`code`: the one way to write it for Markdown, as
+:func:`zoo_core._util.text.csv_cell` is for CSV and ``shown`` (the CLI) for
+the terminal.
+"""
 
 from __future__ import annotations
 
+import html
 import json
 import math
+import re
 from datetime import datetime
 from typing import Any, Iterable, Sequence
+
+from zoo_core._util.text import printable
 
 MISSING = "–"
 
@@ -18,13 +29,32 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
 
 
 def cell(value: Any) -> str:
-    """Text safe inside a table cell: pipes escaped, line breaks flattened."""
+    """Text safe inside a table cell: as :func:`inline`, and pipes escaped."""
     return inline(value).replace("|", "\\|")
 
 
 def inline(value: Any) -> str:
-    """Text on one line."""
-    return " ".join(str(value).split())
+    """Text safe in a line of Markdown: on one line, control characters written as escapes (``\\x1b``), and
+    ``<``, ``>`` and ``&`` as HTML entities, so that no name becomes HTML (``<img onerror=...>``) in a viewer."""
+    return html.escape(_one_line(value), quote=False)
+
+
+def code(value: Any) -> str:
+    """Text as an inline code span, safe in a table cell too: one line, control characters written as escapes,
+    pipes escaped, and fenced by more backticks than any run of them inside (a code span shows ``<`` as it is).
+
+    Empty text is an empty string (a code span cannot be empty).
+    """
+    text = _one_line(value).replace("|", "\\|")
+    if not text:
+        return ""
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _one_line(value: Any) -> str:
+    return printable(" ".join(str(value).split()))
 
 
 def value(value: Any) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path, PurePath
 from typing import Any
+from urllib.parse import quote
 
 from zoo_core._util.text import printable
 from zoo_core.files import write_text_atomic
@@ -53,8 +54,10 @@ def render_report(
         exports: ``ExportResult.to_dict()`` of each export.
 
     Any argument may be empty (``{}``, ``[]``, ``""`` or ``None``); its section
-    then says so or is left out. Control characters (terminal escapes) in any
-    of them are written as escapes (``\\x1b``), and the title is one line.
+    then says so or is left out. Text from them goes through
+    :mod:`zoo_core.reporting.markdown`'s ``inline``, ``cell`` or ``code``: no
+    name becomes HTML or breaks a table, control characters (terminal
+    escapes) are written as escapes (``\\x1b``), and the title is one line.
     """
     manifest, metrics = manifest or {}, metrics or {}
     sections = [
@@ -70,7 +73,7 @@ def render_report(
         _config_section(config_toml),
     ]
     text = "\n\n".join(section.strip("\n") for section in sections if section) + "\n"
-    return printable(text, multiline=True)  # names and messages from files never carry terminal escapes
+    return printable(text, multiline=True)  # and the verbatim config too: no terminal escapes anywhere
 
 
 def write_report(path: Path, **kwargs: Any) -> Path:
@@ -83,14 +86,14 @@ def write_report(path: Path, **kwargs: Any) -> Path:
 
 def _header(title: str, manifest: dict[str, Any], metrics: dict[str, Any]) -> str:
     """Title plus one line: status, accuracy, run id and when."""
-    facts = [f"**Status:** {manifest.get('status', 'unknown')}"]
+    facts = [f"**Status:** {markdown.inline(manifest.get('status', 'unknown'))}"]
     if metrics.get("accuracy") is not None:
         facts.append(f"**test accuracy:** {markdown.number(metrics['accuracy'])}")
     if manifest.get("run_id"):
-        facts.append(f"run `{manifest['run_id']}`")
+        facts.append(f"run {markdown.code(manifest['run_id'])}")
     if manifest.get("started"):
-        facts.append(f"started {manifest['started']}")
-    lines = [f"# {printable(markdown.inline(title or 'Run report'))}", "", " · ".join(facts)]
+        facts.append(f"started {markdown.inline(manifest['started'])}")
+    lines = [f"# {markdown.inline(title or 'Run report')}", "", " · ".join(facts)]
     if manifest.get("error"):
         lines += ["", f"> **Error:** {markdown.inline(manifest['error'])}"]
     summary = manifest.get("summary")
@@ -107,10 +110,11 @@ def _model_section(manifest: dict[str, Any]) -> str:
     if dataset:
         rows.append(("data", _dataset_summary(dataset, manifest.get("samples") or {})))
     for record in components:
-        rows.append((str(record.get("kind", "component")), _component_summary(record)))
+        rows.append((markdown.cell(record.get("kind", "component")), _component_summary(record)))
     settings = manifest.get("settings") or {}
     if settings:
-        rows.append(("settings", ", ".join(f"{key}={markdown.value(value)}" for key, value in settings.items())))
+        rows.append(("settings", ", ".join(markdown.cell(f"{key}={markdown.value(value)}")
+                                          for key, value in settings.items())))
     if not rows:
         return ""
     lines = ["## What was trained", "", *markdown.table(("", "details"), rows)]
@@ -140,12 +144,12 @@ def _per_class_section(metrics: dict[str, Any]) -> str:
         return ""
     rows = [
         (
-            str(entry.get("class", index)),
+            markdown.cell(entry.get("class", index)),
             markdown.cell(entry.get("name", entry.get("class", index))),
             markdown.number(entry.get("precision")),
             markdown.number(entry.get("recall")),
             markdown.number(entry.get("f1")),
-            str(entry.get("support", markdown.MISSING)),
+            markdown.cell(entry.get("support", markdown.MISSING)),
         )
         for index, entry in enumerate(per_class)
     ]
@@ -164,7 +168,7 @@ def _history_section(history: list[dict[str, Any]], stopped: Any = None) -> str:
         cells = []
         for column in present:
             if column == "epoch":
-                cells.append(str(row.get("epoch", index + 1)))
+                cells.append(markdown.cell(row.get("epoch", index + 1)))
             elif column == "seconds":
                 cells.append(markdown.number(row.get(column), 2))
             else:
@@ -172,8 +176,8 @@ def _history_section(history: list[dict[str, Any]], stopped: Any = None) -> str:
         rows.append(cells)
     lines = ["## Training history", "", *markdown.table(present, rows)]
     if isinstance(stopped, dict):
-        lines += ["", f"Stopped early after epoch {stopped.get('epoch')} of {stopped.get('epochs')} "
-                      f"by {stopped.get('by')}: {stopped.get('reason')}."]
+        lines += ["", markdown.inline(f"Stopped early after epoch {stopped.get('epoch')} of {stopped.get('epochs')} "
+                                      f"by {stopped.get('by')}: {stopped.get('reason')}.")]
     return "\n".join(lines)
 
 
@@ -184,7 +188,7 @@ def _plots_section(plots: dict[str, str]) -> str:
     names = [name for name in PLOTS if name in plots] + sorted(n for n in plots if n not in PLOTS)
     lines = ["## Plots"]
     for name in names:
-        caption = PLOTS[name].caption if name in PLOTS else name.replace("_", " ").capitalize()
+        caption = markdown.inline(PLOTS[name].caption if name in PLOTS else name.replace("_", " ").capitalize())
         lines += ["", f"### {caption}", "", f"![{caption}]({_plot_link(name, plots[name])})"]
     return "\n".join(lines)
 
@@ -202,15 +206,15 @@ def _exports_section(exports: list[dict[str, Any]], run_id: str | None) -> str:
         rows.append((
             markdown.cell(export.get("format", markdown.MISSING)),
             markdown.cell(export.get("variant", markdown.MISSING)),
-            f"`{markdown.cell(_relative_path(export.get('path') or '', run_id))}`" if export.get("path") else markdown.MISSING,
+            markdown.code(_relative_path(export.get("path") or "", run_id)) or markdown.MISSING,
             markdown.size(export.get("size_bytes")),
             markdown.number(figures.get("accuracy")),
             markdown.scientific(figures.get("max_abs_diff")),
             markdown.number(figures.get("latency_us"), 1),
-            status,
+            markdown.cell(status),
         ))
         if export.get("message") and status != "ok":
-            notes.append(f"- {export.get('format', '?')} {export.get('variant', '')}: {markdown.inline(export['message'])}")
+            notes.append("- " + markdown.inline(f"{export.get('format', '?')} {export.get('variant', '')}: {export['message']}"))
     lines = ["## Exports", "", *markdown.table(columns, rows)]
     if notes:
         lines += ["", *notes]
@@ -232,9 +236,9 @@ def _timing_section(manifest: dict[str, Any], history: list[dict[str, Any]]) -> 
     if wall is not None:
         rows.append(("whole run", f"{markdown.duration(wall)} (data, training, evaluation, plots, exports)"))
     if manifest.get("started"):
-        rows.append(("started", str(manifest["started"])))
+        rows.append(("started", markdown.cell(manifest["started"])))
     if manifest.get("finished"):
-        rows.append(("finished", str(manifest["finished"])))
+        rows.append(("finished", markdown.cell(manifest["finished"])))
     phases = _phase_rows(manifest.get("timings"))
     if not rows and not phases:
         return ""
@@ -254,13 +258,14 @@ def _phase_rows(timings: Any) -> list[tuple[str, str, str]]:
     phases = [(str(name), float(value)) for name, value in timings.items()
               if name not in ("total", "beside") and markdown.finite(value)]
     total = sum(value for _, value in phases)
-    rows = [(name, f"{value:.2f}", f"{100 * value / total:.0f} %" if total > 0 else "") for name, value in phases]
+    rows = [(markdown.cell(name), f"{value:.2f}", f"{100 * value / total:.0f} %" if total > 0 else "")
+            for name, value in phases]
     if rows:
         rows.append(("total", f"{total:.2f}", "100 %"))
     beside = timings.get("beside")
     for name, value in (beside.items() if isinstance(beside, dict) else []):
         if markdown.finite(value):
-            rows.append((f"{name} (in a thread, beside the phases above)", f"{float(value):.2f}", ""))
+            rows.append((markdown.cell(f"{name} (in a thread, beside the phases above)"), f"{float(value):.2f}", ""))
     return rows
 
 
@@ -268,17 +273,17 @@ def _environment_section(manifest: dict[str, Any]) -> str:
     """Versions, plugin distributions, seed and data fingerprint: what a rerun needs to match."""
     rows = []
     for name, version in (manifest.get("versions") or {}).items():
-        rows.append((str(name), markdown.cell(version)))
+        rows.append((markdown.cell(name), markdown.cell(version)))
     plugins = manifest.get("plugins") or {}
     if plugins:
         rows.append(("plugins", ", ".join(f"{markdown.cell(name)} {markdown.cell(version)}" for name, version in plugins.items())))
     if manifest.get("seed") is not None:
-        rows.append(("seed", str(manifest["seed"])))
+        rows.append(("seed", markdown.cell(manifest["seed"])))
     fingerprint = manifest.get("data_fingerprint")
     if isinstance(fingerprint, dict):
-        rows += [(f"data {key}", f"`{value}`") for key, value in fingerprint.items()]
+        rows += [(markdown.cell(f"data {key}"), markdown.code(value)) for key, value in fingerprint.items()]
     elif fingerprint:
-        rows.append(("data fingerprint", f"`{fingerprint}`"))
+        rows.append(("data fingerprint", markdown.code(fingerprint)))
     if not rows:
         return ""
     return "\n".join(["## Environment", "", *markdown.table(("", ""), rows)])
@@ -309,35 +314,36 @@ def _dataset_summary(dataset: dict[str, Any], samples: dict[str, Any]) -> str:
     """E.g. ``mnist: 60,000 train / 10,000 test; input 28×28 float32 in [0, 1]; 10 classes``."""
     parts = []
     if samples:
-        parts.append(" / ".join(f"{int(count):,} {split}" for split, count in samples.items()))
+        parts.append(" / ".join(f"{int(count):,} {markdown.cell(split)}" for split, count in samples.items()))
     shape = dataset.get("input_shape")
     if shape:
         value_range = dataset.get("value_range")
         in_range = f" in [{markdown.value(value_range[0])}, {markdown.value(value_range[1])}]" if value_range else ""
-        parts.append(f"input {'×'.join(str(d) for d in shape)} {dataset.get('input_dtype', '')}".rstrip() + in_range)
+        parts.append(markdown.cell(f"input {'×'.join(str(d) for d in shape)} {dataset.get('input_dtype', '')}".rstrip()
+                                   + in_range))
     if dataset.get("feature_mean") is not None:
         parts.append("standardised per feature (mean and std in the model's input contract)")
     if dataset.get("num_classes") is not None:
         names = [str(name) for name in dataset.get("class_names") or []]
         listed = ", ".join(names[:12]) + (", …" if len(names) > 12 else "")
-        parts.append(f"{dataset['num_classes']} classes" + (f" ({markdown.cell(listed)})" if listed else ""))
-    return f"`{markdown.cell(dataset.get('name', '?'))}`" + (": " + "; ".join(parts) if parts else "")
+        parts.append(f"{markdown.cell(dataset['num_classes'])} classes" + (f" ({markdown.cell(listed)})" if listed else ""))
+    return markdown.code(dataset.get("name", "?")) + (": " + "; ".join(parts) if parts else "")
 
 
 def _component_summary(record: dict[str, Any]) -> str:
     """E.g. ``mlp-128-64-10`` (component `mlp` from zoo 0.1.0): hidden=[128, 64], dropout=0.2."""
     name = str(record.get("name") or record.get("component") or "?")
-    text = f"`{markdown.cell(name)}`"
+    text = markdown.code(name)
     origin = []
     if record.get("component") and record["component"] != name:
-        origin.append(f"component `{markdown.cell(record['component'])}`")
+        origin.append(f"component {markdown.code(record['component'])}")
     if record.get("distribution"):
         origin.append(f"from {markdown.cell(record['distribution'])} {markdown.cell(record.get('version') or '')}".rstrip())
     if origin:
         text += f" ({' '.join(origin)})"
     params = record.get("params") or {}
     if params:
-        text += ": " + ", ".join(f"{key}={markdown.cell(markdown.value(value))}" for key, value in params.items())
+        text += ": " + ", ".join(markdown.cell(f"{key}={markdown.value(value)}") for key, value in params.items())
     return text
 
 
@@ -360,11 +366,12 @@ def _top_confusions(matrix: Any, per_class: list[dict[str, Any]], count: int = 5
 
 
 def _plot_link(name: str, link: Any) -> str:
-    """A link relative to the report: given relative links are kept, absolute paths become ``plots/<file>``."""
+    """A link relative to the report, percent-encoded: given relative links are kept, absolute paths become
+    ``plots/<file>``."""
     path = PurePath(str(link)) if link else PurePath(f"plots/{name}.png")
     if path.is_absolute():
         path = PurePath("plots", path.name)
-    return path.as_posix().replace(" ", "%20")
+    return quote(path.as_posix())
 
 
 def _relative_path(path: str, run_id: str | None) -> str:
