@@ -18,8 +18,10 @@ import pytest
 from markdown_it import MarkdownIt
 
 from zoo_core._util.text import csv_cell
+from zoo_core.bench.compare import Comparison
+from zoo_core.bench.compare_report import comparison_markdown, same_summary
 from zoo_core.bench.suite import COLUMNS, BenchResult
-from zoo_core.bench.table import bench_csv
+from zoo_core.bench.table import bench_csv, bench_markdown
 from zoo_core.reporting import markdown
 from zoo_core.reporting.report import render_report
 
@@ -135,3 +137,33 @@ def test_bench_csv_cells_never_start_a_formula_nor_carry_control_characters() ->
                if column != "delta_vs_keras")
     assert [float(row["delta_vs_keras"]) for row in rows] == [-0.002] * 5  # numbers stay numbers
     assert rows[0]["accuracy"] == "0.5" and rows[0]["params"] == "10" and rows[0]["max_abs_diff"] == ""
+
+
+# -- bench.md and compare.md ----------------------------------------------------------------------------
+
+
+def test_bench_md_shows_recipe_names_as_text() -> None:
+    text = bench_markdown(bench_result(ESC, IMG, FORMULA))
+    assert no_raw_controls(text) and no_raw_html(text)
+    rendered = html(text)
+    assert f"<td>{ESC_SHOWN}</td>" in rendered and f"<td>{IMG_TEXT}</td>" in rendered
+    assert "<td>=cmd|' /C calc'!A0</td>" in rendered
+
+
+def hostile_comparison() -> Comparison:
+    runs = [{"label": label, "id": f"run-{n}", "recipe": label, "status": "completed", "started": "2026"}
+            for n, label in enumerate((ESC, IMG))]
+    return Comparison(runs, differ=[("architecture", [f"mlp{SCRIPT}", "cnn|wide"])], same=[("dataset", IMG)],
+                      metrics=[(f"F1 class {IMG}", ["0.5000", "0.6000"])])
+
+
+def test_compare_md_shows_recipe_names_and_values_as_text() -> None:
+    text = comparison_markdown(hostile_comparison())
+    assert no_raw_controls(text) and no_raw_html(text)
+    rendered = html(text)
+    assert f"<th>{ESC_SHOWN}</th>" in rendered and f"<th>{IMG_TEXT}</th>" in rendered
+    assert "<td>cnn|wide</td>" in rendered and f"settings are the same in every run: dataset = {IMG_TEXT}" in rendered
+
+
+def test_the_terminal_s_summary_of_identical_settings_is_plain_text() -> None:
+    assert same_summary(hostile_comparison()) == f"1 settings are the same in every run: dataset = {IMG}"

@@ -58,7 +58,7 @@ def comparison_markdown(comparison: Comparison) -> str:
                                                        for key, values in comparison.differ))
     else:
         lines.append("None: the runs have the same settings.")
-    lines += ["", same_summary(comparison), "", "## Metrics", ""]
+    lines += ["", markdown.inline(same_summary(comparison)), "", "## Metrics", ""]
     lines += markdown.table(["metric", *labels], ([markdown.cell(key), *map(markdown.cell, values)]
                                                   for key, values in comparison.metrics))
     lines += ["", "## Training curves", "", "Training dashed, validation solid, one colour per run.", "",
@@ -67,11 +67,12 @@ def comparison_markdown(comparison: Comparison) -> str:
 
 
 def same_summary(comparison: Comparison) -> str:
-    """'12 settings are the same in every run: epochs = 1, batch_size = 32, ...'."""
+    """'12 settings are the same in every run: epochs = 1, batch_size = 32, ...', as plain text on one line (for
+    the terminal; compare.md writes it through :func:`~zoo_core.reporting.markdown.inline`)."""
     if not comparison.same:
         return "No setting is the same in every run."
     listed = ", ".join(f"{key} = {value}" for key, value in comparison.same)
-    return f"{len(comparison.same)} settings are the same in every run: {markdown.inline(listed)}"
+    return f"{len(comparison.same)} settings are the same in every run: {' '.join(listed.split())}"
 
 
 def write_comparison(comparison: Comparison, folder: Path) -> dict[str, Any]:

@@ -101,7 +101,8 @@ def bench_markdown(result: BenchResult) -> str:
         lines += ["", "Problems:", ""] + [f"- {markdown.inline(problem)}" for problem in problems]
     if result.skipped:
         lines += ["", "Not measured:", ""]
-        lines += [f"- {row['model']} {row['exporter']}: {markdown.inline(row['reason'])}" for row in result.skipped]
+        lines += [f"- {markdown.inline(row['model'])} {markdown.inline(row['exporter'])}: {markdown.inline(row['reason'])}"
+                  for row in result.skipped]
     return "\n".join(lines) + "\n\n![accuracy against latency and size](bench.png)\n"
 
 
