@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import csv
 import io
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -167,3 +169,47 @@ def test_compare_md_shows_recipe_names_and_values_as_text() -> None:
 
 def test_the_terminal_s_summary_of_identical_settings_is_plain_text() -> None:
     assert same_summary(hostile_comparison()) == f"1 settings are the same in every run: dataset = {IMG}"
+
+
+# -- a sweep's report.md and best.toml --------------------------------------------------------------
+
+
+def hostile_sweep(tmp_path: Path) -> tuple[Any, Any, Path]:
+    optuna = pytest.importorskip("optuna")
+    from zoo_core.sweeps.definition import Choice, Sweep
+
+    choices = (IMG, f"relu{SCRIPT}")
+    sweep = Sweep(name=f"sw\x1b[2J\n[dataset]\ncomponent = \"evil\"{IMG}", recipe=f"rec`{IMG}",
+                  space={"architecture.activation": Choice(choices)}, summary=f"Tries {SCRIPT}", metric="accuracy")
+    study = optuna.create_study(direction="maximize")
+    distributions = {"architecture.activation": optuna.distributions.CategoricalDistribution(choices)}
+    study.add_trial(optuna.trial.create_trial(params={"architecture.activation": IMG}, distributions=distributions,
+                                              value=0.9, user_attrs={"run": "run-1"}))
+    study.add_trial(optuna.trial.create_trial(params={"architecture.activation": choices[1]},
+                                              distributions=distributions, state=optuna.trial.TrialState.FAIL,
+                                              user_attrs={"run": "run-2", "error": f"boom {ESC} | {SCRIPT}"}))
+    (tmp_path / "run-1").mkdir()
+    (tmp_path / "run-1" / "config.toml").write_text('recipe = "x"\nepochs = 1\n', encoding="utf-8")
+    return sweep, study, tmp_path
+
+
+def test_a_sweep_report_shows_names_values_and_errors_as_text(tmp_path: Path) -> None:
+    from zoo_core.sweeps.report import report_markdown
+
+    sweep, study, _ = hostile_sweep(tmp_path)
+    text = report_markdown(sweep, study, 2, {"plots": [], "skipped": {"history.png": f"cannot draw {IMG}"}})
+    assert no_raw_controls(text) and no_raw_html(text)
+    rendered = html(text)
+    assert text.splitlines()[0].startswith("# Sweep sw\\x1b[2J [dataset]")  # one heading line
+    assert f"<td>boom {ESC_SHOWN} | {SCRIPT.replace('<', '&lt;').replace('>', '&gt;')}</td>" in rendered
+
+
+def test_best_toml_names_the_sweep_in_comments_only(tmp_path: Path) -> None:
+    from zoo_core.sweeps.report import write_report
+
+    sweep, study, root = hostile_sweep(tmp_path)
+    written = write_report(sweep, study, root, 2)
+    text = written["best"].read_text(encoding="utf-8")
+    assert no_raw_controls(text)
+    assert tomllib.loads(text) == {"recipe": "x", "epochs": 1}  # the name's line break added no table
+    assert [line for line in text.splitlines() if line.startswith("#")] == text.splitlines()[:2]

@@ -11,7 +11,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from zoo_core._util.text import printable
 from zoo_core.files import atomic_path, write_text_atomic
+from zoo_core.reporting import markdown
 from zoo_core.sweeps.definition import Sweep, toml_value
 from zoo_core.sweeps.study import require_optuna
 
@@ -79,8 +81,10 @@ def write_report(sweep: Sweep, study: Any, root: Path, target: int) -> dict[str,
     if best is not None and best.user_attrs.get("run"):
         config = root / best.user_attrs["run"] / "config.toml"
         if config.is_file():
-            header = (f"# The best trial ({best.number}) of sweep {sweep.name}: {sweep.metric} = {best.value:.6g}, "
-                      f"run {best.user_attrs['run']}.\n# Repeat it: zoo run --config {folder / 'best.toml'}\n")
+            # TOML comments: a line break in a name would end one, and TOML allows no other control character there
+            header = (f"# The best trial ({best.number}) of sweep {printable(sweep.name)}: {sweep.metric} = "
+                      f"{best.value:.6g}, run {printable(best.user_attrs['run'])}.\n"
+                      f"# Repeat it: zoo run --config {printable(folder / 'best.toml')}\n")
             write_text_atomic(folder / "best.toml", header + config.read_text(encoding="utf-8"))
             written["best"] = folder / "best.toml"
     written["plots"], written["skipped"] = write_plots(study, folder, sweep.metric)
@@ -130,29 +134,41 @@ def write_plots(study: Any, folder: Path, metric: str = "Objective Value") -> tu
 
 
 def report_markdown(sweep: Sweep, study: Any, target: int, written: dict[str, Any]) -> str:
-    """report.md: the sweep, the best trial and how to repeat it, every trial, the plots."""
+    """report.md: the sweep, the best trial and how to repeat it, every trial, the plots.
+
+    Names and values from the registry and the study go through
+    :mod:`zoo_core.reporting.markdown` (``inline``, ``cell``, ``code``).
+    """
     status, best = sweep_status(study, target, sweep.sampler == "grid"), best_trial(study)
-    lines = [f"# Sweep {sweep.name}", "", *((sweep.summary, "") if sweep.summary else ()),
-             f"- base run: `{sweep.recipe}`; metric: `{sweep.metric}` ({sweep.direction})",
+    lines = [f"# Sweep {markdown.inline(sweep.name)}", "", *((markdown.inline(sweep.summary), "") if sweep.summary else ()),
+             f"- base run: {markdown.code(sweep.recipe)}; metric: {markdown.code(sweep.metric)} ({sweep.direction})",
              f"- sampler: {sweep.sampler} (seed {sweep.seed}); pruner: {sweep.pruner.kind}",
              f"- trials: {status['finished']} of {target} finished, {status['failed']} failed, "
              f"{status['running']} running ({status['status']})", "", "## Space", ""]
-    lines += [f"- `{key}`: {dimension.describe()}" for key, dimension in sweep.space.items()]
+    lines += [f"- {markdown.code(key)}: {markdown.inline(dimension.describe())}" for key, dimension in sweep.space.items()]
     lines += ["", "## Best trial", ""]
     if best is None:
         lines.append("No trial completed yet.")
     else:
-        lines += [f"Trial {best.number}: {sweep.metric} = {best.value:.6g}, run `{best.user_attrs.get('run')}`.", ""]
-        lines += [f"- `{key}` = `{toml_value(value)}`" for key, value in best.params.items()]
+        lines += [f"Trial {best.number}: {sweep.metric} = {best.value:.6g}, run {markdown.code(best.user_attrs.get('run'))}.",
+                  ""]
+        lines += [f"- {markdown.code(key)} = {markdown.code(toml_value(value))}" for key, value in best.params.items()]
         if written.get("best"):
-            lines += ["", "Repeat it: `zoo run --config " + str(written["best"]) + "`"]
-    lines += ["", "## Trials", "", "| trial | state | value | parameters | run | note |", "|---|---|---|---|---|---|"]
+            lines += ["", "Repeat it: " + markdown.code(f"zoo run --config {written['best']}")]
+    lines += ["", "## Trials", ""]
+    lines += markdown.table(("trial", "state", "value", "parameters", "run", "note"), _trial_cells(study))
+    lines += ["", "## Plots", ""]
+    lines += [f"![{PLOTS[path.name][0]}]({path.name})" for path in written.get("plots", [])]
+    lines += [f"- {PLOTS[name][0]}: not drawn ({markdown.inline(why)})" for name, why in written.get("skipped", {}).items()]
+    return "\n".join(lines) + "\n"
+
+
+def _trial_cells(study: Any) -> list[list[str]]:
+    """The Trials table of report.md: one row of Markdown cells per trial."""
+    rows = []
     for row in trial_rows(study):
         params = ", ".join(f"{k}={toml_value(v)}" for k, v in row["params"].items())
         value = f"{row['value']:.6g}" if row["value"] is not None else "-"
-        note = str(row["note"]).replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| {row['number']} | {row['state']} | {value} | {params} | {row['run'] or '-'} | {note} |")
-    lines += ["", "## Plots", ""]
-    lines += [f"![{PLOTS[path.name][0]}]({path.name})" for path in written.get("plots", [])]
-    lines += [f"- {PLOTS[name][0]}: not drawn ({why})" for name, why in written.get("skipped", {}).items()]
-    return "\n".join(lines) + "\n"
+        rows.append([str(row["number"]), markdown.cell(row["state"]), value, markdown.cell(params),
+                     markdown.cell(row["run"] or "-"), markdown.cell(row["note"])])
+    return rows
