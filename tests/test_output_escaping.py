@@ -19,11 +19,13 @@ from typing import Any
 import pytest
 from markdown_it import MarkdownIt
 
+from conftest import run_cli
 from zoo_core._util.text import csv_cell
 from zoo_core.bench.compare import Comparison
 from zoo_core.bench.compare_report import comparison_markdown, same_summary
 from zoo_core.bench.suite import COLUMNS, BenchResult
 from zoo_core.bench.table import bench_csv, bench_markdown
+from zoo_core.cli.app import out
 from zoo_core.reporting import markdown
 from zoo_core.reporting.report import render_report
 
@@ -213,3 +215,37 @@ def test_best_toml_names_the_sweep_in_comments_only(tmp_path: Path) -> None:
     assert no_raw_controls(text)
     assert tomllib.loads(text) == {"recipe": "x", "epochs": 1}  # the name's line break added no table
     assert [line for line in text.splitlines() if line.startswith("#")] == text.splitlines()[:2]
+
+
+# -- the terminal ----------------------------------------------------------------------------------------
+
+
+def printed(render: Any, *args: Any) -> str:
+    with out.capture() as captured:
+        render(*args)
+    return captured.get()
+
+
+def test_bench_and_compare_tables_print_names_literally() -> None:
+    from zoo_core.cli.bench_commands import _render_bench, _side_by_side
+
+    text = printed(_render_bench, bench_result(f"{MARKUP}{ESC}", "[/]"))
+    assert f"{MARKUP}{ESC_SHOWN}" in text and "[/]" in text and no_raw_controls(text)
+    table = _side_by_side("metrics", "metric", [MARKUP, ESC], [(f"F1 class {MARKUP}", ["[/]", "1"])])
+    text = printed(out.print, table)
+    assert MARKUP in text and ESC_SHOWN in text and "F1 class [red]x[/]" in text and no_raw_controls(text)
+
+
+def test_a_sweep_s_final_table_prints_names_literally(tmp_path: Path) -> None:
+    from zoo_core.cli.sweep_commands import _render_end
+
+    sweep, study, root = hostile_sweep(tmp_path)
+    text = printed(_render_end, sweep, study, {"folder": root / "sw", "best": None}, 2)
+    assert f"boom {ESC_SHOWN} | {SCRIPT}" in text and no_raw_controls(text)
+
+
+def test_zoo_list_prints_a_pattern_that_matches_nothing_literally() -> None:
+    for pattern in ("[/]zz", "[bold red]zz"):
+        result = run_cli("list", pattern)
+        assert result.exit_code == 0, result.output
+        assert f"nothing matches '{pattern}'" in result.stdout

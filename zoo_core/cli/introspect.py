@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import typer
 
-from zoo_core.cli.app import app, handles_errors, out, state
+from zoo_core.cli.app import app, handles_errors, out, shown, state
 from zoo_core.cli.render import render_plugins, render_rows, render_show, toml_literal
 from zoo_core.components import KINDS, PLURALS, REQUIRED, Component, suggest
 from zoo_core.errors import ConfigError
@@ -96,7 +96,7 @@ def list_command(
         print(json.dumps(rows, indent=2))
         return
     if not rows:
-        out.print(_nothing_matches(pattern, kind_given=kind is not None))
+        out.print(shown(_nothing_matches(pattern, kind_given=kind is not None)))  # the pattern is the user's
         return
     render_rows(rows, state.registry())
 
