@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any, List, Optional
 
 import typer
-from rich.markup import escape
 
 from zoo_core._util.toml import read_toml
-from zoo_core.cli.app import app, err, handles_errors, out, state
+from zoo_core.cli.app import app, err, handles_errors, out, shown, state
 from zoo_core.cli.render import (print_unsqueezed, render_exports, render_metrics, render_outcome,
                                  render_predictions, runs_table)
 from zoo_core.errors import ConfigError, ExportError, RunError
@@ -56,7 +55,7 @@ def _load_config_file(path: Path, overrides: list[str]) -> Any:
 def _print_outcome(outcome: Any) -> None:
     """The result of a run, whatever --quiet says (it drops the progress only); exit 1 if an export failed."""
     if outcome.role == "worker":  # a multi-worker run's other workers: the chief reports the run
-        out.print(escape(outcome.summary))
+        out.print(shown(outcome.summary, multiline=True))
         return
     render_outcome(outcome)
     if outcome.exports:
@@ -196,7 +195,7 @@ def evaluate_command(
     else:
         render_metrics(target.id, metrics)
     if saved is not None:  # on stderr: --json keeps stdout pure JSON
-        err.print(f"evaluated on other data: saved to {escape(str(saved))} (the run's metrics.json is unchanged)")
+        err.print(f"evaluated on other data: saved to {shown(str(saved))} (the run's metrics.json is unchanged)")
 
 
 def run_rows(root: Path) -> list[dict[str, Any]]:
@@ -256,20 +255,20 @@ def runs_command(
         print(json.dumps(rows, indent=2))
         return
     if not rows:
-        out.print(f"no runs in '{escape(str(root))}' yet; start one with: zoo run mnist-mlp")
+        out.print(f"no runs in '{shown(str(root))}' yet; start one with: zoo run mnist-mlp")
         return
     print_unsqueezed(runs_table(rows))
     troubled = [row for row in rows if row["problems"]]
     if troubled:
         out.print("[yellow]*[/] completed with problems (the model is saved; the run's manifest.json has the details):")
     for row in troubled[:5]:
-        out.print(f"  {escape(row['id'])}: {escape(row['problems'][0])}"
+        out.print(f"  {shown(row['id'])}: {shown(row['problems'][0])}"
                   + (f" (and {len(row['problems']) - 1} more)" if len(row["problems"]) > 1 else ""))
     stopped = [row for row in rows if row["status"] == "interrupted"]
     for row in stopped[:5]:
-        out.print(f"[yellow]{escape(row['id'])}[/] stopped after {row['epochs_done'] or 0} epoch(s); "
-                  f"resume it with: zoo resume {escape(row['id'])}"
-                  + (f" --runs-dir {escape(str(root))}" if runs_dir is not None else ""))
+        out.print(f"[yellow]{shown(row['id'])}[/] stopped after {row['epochs_done'] or 0} epoch(s); "
+                  f"resume it with: zoo resume {shown(row['id'])}"
+                  + (f" --runs-dir {shown(str(root))}" if runs_dir is not None else ""))
 
 
 # -- export, predict -------------------------------------------------------------------

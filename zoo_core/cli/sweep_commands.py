@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, List, Optional
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from zoo_core.cli.app import app, err, handles_errors, out, shown, state
@@ -119,8 +118,8 @@ def _render_end(sweep: Sweep, study: Any, written: dict[str, Any], target: int) 
     if best is not None:
         out.print(f"best: trial {best.number}, {sweep.metric} = {best.value:.4f}, run {shown(best.user_attrs.get('run'))}")
     if written.get("best"):
-        out.print(f"repeat it: zoo run --config {escape(str(written['best']))}")
-    out.print(f"report: {escape(str(written['folder'] / 'report.md'))}")
+        out.print(f"repeat it: zoo run --config {shown(str(written['best']))}")
+    out.print(f"report: {shown(str(written['folder'] / 'report.md'))}")
 
 
 @app.command("sweeps")
