@@ -249,3 +249,36 @@ def test_zoo_list_prints_a_pattern_that_matches_nothing_literally() -> None:
         result = run_cli("list", pattern)
         assert result.exit_code == 0, result.output
         assert f"nothing matches '{pattern}'" in result.stdout
+
+
+# -- end to end: a table whose labels and recipe name are hostile -----------------------------------------
+
+LABELS = (IMG, FORMULA, f"{MARKUP}{ESC}")
+RECIPE = "=cmd|' /C calc'!A0 \\u001b[2J<b>"  # as registry.toml writes it: \u001b is ESC
+
+
+@pytest.mark.slow
+def test_a_run_and_a_comparison_of_hostile_names_write_them_as_text(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    lines = ["a,b,label"] + [f"{i % 7},{(i * 3) % 5},\"{LABELS[i % 3]}\"" for i in range(90)]
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "registry.toml").write_text(
+        f'[runs."{RECIPE}"]\ndataset = {{ component = "csv", path = "t.csv", label = "label", delimiter = "," }}\n'
+        'architecture = { component = "mlp", hidden = [4], dropout = 0.0 }\noptimizer = "adam"\n'
+        'loss = "sparse-categorical-crossentropy"\nexporters = []\nepochs = 1\nbatch_size = 16\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    recipe = tomllib.loads((tmp_path / "registry.toml").read_text(encoding="utf-8"))["runs"].popitem()[0]
+    runs = []
+    for seed in (1, 2):
+        result = run_cli("run", recipe, "--runs-dir", "runs", "--set", f"seed={seed}", "--quiet")
+        assert result.exit_code == 0, result.output
+        assert no_raw_controls(result.stdout)
+        runs.append(next(p for p in (tmp_path / "runs").iterdir() if p.name not in runs).name)
+    report = (tmp_path / "runs" / runs[0] / "report.md").read_text(encoding="utf-8")
+    assert no_raw_controls(report) and no_raw_html(report) and f"<td>{IMG_TEXT}</td>" in html(report)
+    result = run_cli("compare", *runs, "--runs-dir", "runs", "--out", "compared")
+    assert result.exit_code == 0, result.output
+    assert no_raw_controls(result.stdout) and "=cmd|' /C calc'!A0 \\x1b[2J<b>" in result.stdout
+    compared = (tmp_path / "compared" / "compare.md").read_text(encoding="utf-8")
+    assert no_raw_controls(compared) and no_raw_html(compared)
+    assert "<td>=cmd|' /C calc'!A0 \\x1b[2J&lt;b&gt;</td>" in html(compared)
