@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from zoo_core._util.text import error_line
 from zoo_core.data import normalise_inputs
 from zoo_core.errors import DataError
+from zoo_core.predict.images import DepthError, convert_image
 from zoo_core.predict.tabular import describe_input, read_csv_rows
 
 if TYPE_CHECKING:
@@ -28,7 +29,9 @@ def load_input(path: Path, info: dict[str, Any]) -> "np.ndarray":
     metadata dict is accepted too).
 
     - Images (PNG, JPEG, anything Pillow reads), for image models only, become
-      one example: converted to grayscale or RGB per ``channels``, resized to
+      one example: 16-bit images scaled to 8 bits (value * 255 / 65535,
+      :mod:`zoo_core.predict.images`, as the image-folder dataset reads them),
+      converted to grayscale or RGB per ``channels``, resized to
       the input size (refused if the aspect ratio differs by more than 1.5x),
       then normalised (``raw * scale + offset``, and the per-feature step).
     - ``.npy`` arrays hold one example (``input_shape``) or several
@@ -249,13 +252,16 @@ def _read_image(path: Path, mode: str, hint: str) -> Any:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 image.load()
-                return image.convert(mode)
+                return convert_image(image, mode)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         claimed = re.search(r"\((\d+) pixels\)", str(error))
         size = f"{int(claimed.group(1)):,} pixels" if claimed else "more pixels than that"
         raise DataError(f"input '{path}' is too large an image: it says it holds {size}; zoo reads images of up "
                         f"to {Image.MAX_IMAGE_PIXELS:,} pixels (Pillow's limit against decompression bombs)",
                         hint=f"{hint}: scale the image down first") from None
+    except DepthError as error:
+        raise DataError(f"input '{path}' is not an 8- or 16-bit image: {error}",
+                        hint=f"{hint}: save it as an 8- or 16-bit PNG") from None
     except Exception as error:  # noqa: BLE001 - Pillow's decoders raise many kinds for a damaged file
         raise DataError(f"input '{path}' is not an image (PNG, JPEG...) or a .npy array ({error_line(error)})",
                         hint=hint) from None
