@@ -1,5 +1,6 @@
 """What an image's pixels mean, in training (the image-folder dataset) and in ``zoo predict`` alike
-(zoo_core.predict.images): 16-bit images are scaled to 8 bits, not clipped.
+(zoo_core.predict.images): 16-bit images are scaled to 8 bits, not clipped; an image's pixels 0..255 are
+mapped onto the raw range of a model trained on other raw values (0..16, as the example plugin's digits).
 
 Every image is made here with numpy and Pillow; 48-bit RGB PNGs, which
 Pillow cannot write, are written byte by byte.
@@ -134,3 +135,46 @@ def test_48_bit_rgb_pngs_keep_their_levels_in_training_and_predict(tmp_path: Pat
     for pixels in (np.rint(dataset.x_train[0] * 255), np.rint(x[0] * 255)):
         np.testing.assert_array_equal(pixels, rgb >> 8)
         assert len(np.unique(pixels[..., 0])) == 256
+
+
+# --------------------------------------------------------------------------- a model's raw range
+
+
+#: The input contract of the example plugin's digits (examples/zoo-digits): raw values 0..16, scaled by 1/16.
+DIGITS = DatasetInfo(name="digits", input_shape=(8, 8), num_classes=10, class_names=[str(d) for d in range(10)],
+                     raw_value_range=(0.0, 16.0), scale=1 / 16).to_dict()
+
+
+def test_an_image_fills_the_raw_range_of_a_model_trained_on_0_to_16(tmp_path: Path) -> None:
+    """Pixel p becomes raw p / 255 * 16, so model input p / 255: black 0, white 1, as the digits' 0 and 16."""
+    pixels = np.linspace(0, 255, 64).round().astype(np.uint8).reshape(8, 8)
+    Image.fromarray(pixels).save(tmp_path / "digit.png")
+    x = load_input(tmp_path / "digit.png", DIGITS)
+    np.testing.assert_allclose(x[0], pixels / 255, atol=1e-6)
+    assert (x.min(), x.max()) == (0.0, 1.0)
+
+
+def test_an_image_and_a_npy_of_the_same_raw_values_give_the_same_inputs(tmp_path: Path) -> None:
+    raw = np.arange(64).reshape(8, 8) % 17  # every raw value 0..16
+    np.save(tmp_path / "digit.npy", raw.astype(np.uint8))
+    Image.fromarray(np.rint(raw * 255 / 16).astype(np.uint8)).save(tmp_path / "digit.png")
+    Image.fromarray(np.rint(raw * 65535 / 16).astype(np.uint16)).save(tmp_path / "digit-16-bit.png")
+    from_npy = load_input(tmp_path / "digit.npy", DIGITS)
+    for name in ("digit.png", "digit-16-bit.png"):  # within half a pixel level
+        np.testing.assert_allclose(load_input(tmp_path / name, DIGITS), from_npy, atol=0.5 / 255)
+
+
+def test_an_image_is_mapped_onto_a_raw_range_with_an_offset(tmp_path: Path) -> None:
+    """Raw -1..1 (model input raw * 0.5 + 0.5): black is -1, white 1."""
+    signed = DatasetInfo(name="signed", input_shape=(2, 2), num_classes=2, class_names=["a", "b"],
+                         raw_value_range=(-1.0, 1.0), scale=0.5, offset=0.5).to_dict()
+    Image.fromarray(np.array([[0, 255], [51, 204]], np.uint8)).save(tmp_path / "x.png")
+    np.testing.assert_allclose(load_input(tmp_path / "x.png", signed)[0], [[0.0, 1.0], [0.2, 0.8]], atol=1e-6)
+
+
+@pytest.mark.parametrize("raw_range", [[5.0, 5.0], [16.0, 0.0], [0.0, float("inf")], ["a", "b"]])
+def test_a_raw_range_no_pixels_map_onto_is_refused_naming_the_file(tmp_path: Path, raw_range: list) -> None:
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "digit.png")
+    with pytest.raises(DataError, match=r"input '.*digit.png' is an image, but the model's raw_value_range") as error:
+        load_input(tmp_path / "digit.png", {**DIGITS, "raw_value_range": raw_range})
+    assert ".npy" in error.value.hint

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from zoo_core._util.text import error_line
 from zoo_core.data import normalise_inputs
 from zoo_core.errors import DataError
-from zoo_core.predict.images import DepthError, convert_image
+from zoo_core.predict.images import DepthError, convert_image, pixels_as_raw
 from zoo_core.predict.tabular import describe_input, read_csv_rows
 
 if TYPE_CHECKING:
@@ -33,7 +33,9 @@ def load_input(path: Path, info: dict[str, Any]) -> "np.ndarray":
       :mod:`zoo_core.predict.images`, as the image-folder dataset reads them),
       converted to grayscale or RGB per ``channels``, resized to
       the input size (refused if the aspect ratio differs by more than 1.5x),
-      then normalised (``raw * scale + offset``, and the per-feature step).
+      their pixels 0..255 mapped onto ``raw_value_range`` (unchanged for
+      0..255; 0..16 for a model trained on raw values 0..16), then
+      normalised (``raw * scale + offset``, and the per-feature step).
     - ``.npy`` arrays hold one example (``input_shape``) or several
       (``(n, *input_shape)``).
     - ``.csv`` files, for feature-vector models (``input_shape`` ``(n,)``),
@@ -233,7 +235,8 @@ def _load_image(path: Path, info: dict[str, Any]) -> "np.ndarray":
     pixels = np.asarray(image)
     if pixels.size != int(np.prod(shape)):
         raise DataError(f"input '{path}' gives {pixels.shape} pixels; the model expects {shape}")
-    return normalise_inputs(pixels.reshape(shape)[np.newaxis], info)
+    raw = pixels_as_raw(pixels.reshape(shape)[np.newaxis], info, f"input '{path}'")
+    return normalise_inputs(raw, info)
 
 
 def _read_image(path: Path, mode: str, hint: str) -> Any:
