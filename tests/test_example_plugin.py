@@ -320,3 +320,28 @@ def test_the_plugin_s_exporter_exports_a_finished_run(trainings: dict[str, dict[
     assert answers == expected.tolist()
     accuracy = read_json(run / "metrics.json")["accuracy"]  # and they are the run's answers
     assert float(np.mean(np.array(answers) == y_test)) == pytest.approx(accuracy, abs=1 / 360)
+
+
+@pytest.mark.slow
+def test_zoo_predict_maps_a_png_s_pixels_onto_the_digits_raw_range(trainings: dict[str, dict[str, Any]],
+                                                                   tmp_path: Path) -> None:
+    """PNGs of test digits (pixel = raw * 255 / 16) answer as their raw values 0..16 do, not as 16x brighter ones."""
+    import numpy as np
+    from PIL import Image
+
+    run = finished_run(trainings, "digits-small-cnn")
+    tflite = next((run / "exports").glob("*.tflite"))
+    x_test, _ = digits_test_split()
+    count = 40
+    pngs = [tmp_path / f"digit-{index}.png" for index in range(count)]
+    for raw, png in zip(x_test, pngs):
+        Image.fromarray(np.rint(raw.astype(np.float64) * 255 / 16).astype(np.uint8)).save(png)  # raw is uint8
+    predicted = zoo("predict", str(tflite), *map(str, pngs), "--json", "--top", "10", cwd=tmp_path, site=None)
+    assert predicted.returncode == 0, predicted.stderr
+    probabilities = np.zeros((count, 10))
+    for row, answer in enumerate(json.loads(predicted.stdout)):
+        for item in answer["top"]:
+            probabilities[row, item["index"]] = item["probability"]
+    expected = tflite_answers(tflite, x_test[:count] / 16.0)  # pixels within half a level of the raw values
+    assert np.abs(probabilities - expected).max() < 0.05
+    assert (probabilities.argmax(1) == expected.argmax(1)).mean() >= 0.95

@@ -273,6 +273,15 @@ def test_zoo_run_from_a_users_registry_and_predict_on_pngs(tmp_path: Path, monke
         assert result.exit_code == 0, result.output
         answers = [answer["top"][0]["name"] for answer in json.loads(result.stdout)]
         assert sum(answer == NAMES[label] for answer, label in zip(answers, test_labels)) >= 4, answers
+    # the same images as 16-bit PNGs (each pixel p as p * 257) get the same answers, not those of clipped ones
+    shallow, deep = [str(tmp_path / f"test-{index}.png") for index in range(5)], []
+    for index, path in enumerate(shallow):
+        Image.fromarray(test_images[index]).save(path)
+        deep.append(path.replace(".png", "-16-bit.png"))
+        Image.fromarray(test_images[index].astype(np.uint16) * 257).save(deep[-1])
+    eight, sixteen = (run_cli("predict", str(run), *paths, "--json") for paths in (shallow, deep))
+    assert eight.exit_code == sixteen.exit_code == 0, sixteen.output
+    assert [a["top"] for a in json.loads(sixteen.stdout)] == [a["top"] for a in json.loads(eight.stdout)]
     result = run_cli("evaluate", str(run))  # the dataset loads again to the same fingerprint
     assert result.exit_code == 0, result.output
 

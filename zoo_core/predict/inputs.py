@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from zoo_core._util.text import error_line
 from zoo_core.data import normalise_inputs
 from zoo_core.errors import DataError
+from zoo_core.predict.images import DepthError, convert_image, pixels_as_raw
 from zoo_core.predict.tabular import describe_input, read_csv_rows
 
 if TYPE_CHECKING:
@@ -28,9 +29,13 @@ def load_input(path: Path, info: dict[str, Any]) -> "np.ndarray":
     metadata dict is accepted too).
 
     - Images (PNG, JPEG, anything Pillow reads), for image models only, become
-      one example: converted to grayscale or RGB per ``channels``, resized to
+      one example: 16-bit images scaled to 8 bits (value * 255 / 65535,
+      :mod:`zoo_core.predict.images`, as the image-folder dataset reads them),
+      converted to grayscale or RGB per ``channels``, resized to
       the input size (refused if the aspect ratio differs by more than 1.5x),
-      then normalised (``raw * scale + offset``, and the per-feature step).
+      their pixels 0..255 mapped onto ``raw_value_range`` (unchanged for
+      0..255; 0..16 for a model trained on raw values 0..16), then
+      normalised (``raw * scale + offset``, and the per-feature step).
     - ``.npy`` arrays hold one example (``input_shape``) or several
       (``(n, *input_shape)``).
     - ``.csv`` files, for feature-vector models (``input_shape`` ``(n,)``),
@@ -230,7 +235,8 @@ def _load_image(path: Path, info: dict[str, Any]) -> "np.ndarray":
     pixels = np.asarray(image)
     if pixels.size != int(np.prod(shape)):
         raise DataError(f"input '{path}' gives {pixels.shape} pixels; the model expects {shape}")
-    return normalise_inputs(pixels.reshape(shape)[np.newaxis], info)
+    raw = pixels_as_raw(pixels.reshape(shape)[np.newaxis], info, f"input '{path}'")
+    return normalise_inputs(raw, info)
 
 
 def _read_image(path: Path, mode: str, hint: str) -> Any:
@@ -249,13 +255,16 @@ def _read_image(path: Path, mode: str, hint: str) -> Any:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 image.load()
-                return image.convert(mode)
+                return convert_image(image, mode)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         claimed = re.search(r"\((\d+) pixels\)", str(error))
         size = f"{int(claimed.group(1)):,} pixels" if claimed else "more pixels than that"
         raise DataError(f"input '{path}' is too large an image: it says it holds {size}; zoo reads images of up "
                         f"to {Image.MAX_IMAGE_PIXELS:,} pixels (Pillow's limit against decompression bombs)",
                         hint=f"{hint}: scale the image down first") from None
+    except DepthError as error:
+        raise DataError(f"input '{path}' is not an 8- or 16-bit image: {error}",
+                        hint=f"{hint}: save it as an 8- or 16-bit PNG") from None
     except Exception as error:  # noqa: BLE001 - Pillow's decoders raise many kinds for a damaged file
         raise DataError(f"input '{path}' is not an image (PNG, JPEG...) or a .npy array ({error_line(error)})",
                         hint=hint) from None

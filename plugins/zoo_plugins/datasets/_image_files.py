@@ -4,8 +4,9 @@ The layout is that of Keras' ``image_dataset_from_directory``: one
 sub-folder per class (its name is the class name), holding image files, in
 nested folders too. Files that are not images (README, .DS_Store, any hidden
 file) are ignored and counted. Images are decoded with Pillow in a thread
-pool, exactly as ``zoo predict`` prepares an image: converted to the colour
-mode, then resized with Lanczos if their size differs.
+pool, exactly as ``zoo predict`` prepares an image: 16-bit images scaled to
+8 bits and converted to the colour mode by zoo_core.predict.images (the one
+place for both), then resized with Lanczos if their size differs.
 
 Importing this module imports neither numpy nor Pillow.
 """
@@ -191,18 +192,23 @@ def read_image(path: Path, mode: str, size: tuple[int, int] | None) -> Any:
     """The image in ``path`` converted to ``mode`` ("L" or "RGB") and, if ``size`` differs, resized (Lanczos).
 
     The same steps as ``zoo predict`` (zoo_core.predict.inputs) takes, so a
-    model sees the same pixels in training and in prediction.
+    model sees the same pixels in training and in prediction; a 16-bit image
+    is scaled to 0..255 first (zoo_core.predict.images).
     """
     from PIL import Image
+
+    from zoo_core.predict.images import DepthError, convert_image
 
     try:
         with Image.open(path) as image:
             if image.width * image.height > Image.MAX_IMAGE_PIXELS:
                 raise _Unreadable(f"{image.width}x{image.height} pixels, beyond Pillow's limit")
             image.load()
-            converted = image.convert(mode)
+            converted = convert_image(image, mode)
     except _Unreadable:
         raise
+    except DepthError as error:
+        raise _Unreadable(f"not an 8- or 16-bit image: {error}") from None
     except Exception as error:  # noqa: BLE001 - Pillow's decoders raise many kinds for a damaged file
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise _Unreadable(f"not a readable image: {message}") from None
