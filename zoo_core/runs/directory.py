@@ -37,7 +37,9 @@ from zoo_core.runs.lock import LOCK_FILE, lock_held, process_alive
 RUNS_ROOT_ENV = "ZOO_RUNS_DIR"
 STATUSES = ("running", "completed", "failed", "interrupted", "pruned")  # pruned: stopped early by zoo sweep
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_RUN_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
+#: A name that is one folder as it is, never a path (a run id; a sweep's name, zoo_core.sweeps.definition):
+#: letters, digits, '.', '_' and '-', not starting with '.' or '-' (so never '.' or '..').
+PLAIN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
 
 
 class RunNotFound(RunError):
@@ -242,7 +244,7 @@ def _find_run(reference: str, root: Path, statuses: tuple[str, ...], allow_paths
                           hint="'zoo runs' lists the runs")
     if "\x00" in reference:
         raise RunNotFound(f"no run {reference!r}: a run reference cannot contain NUL characters")
-    plain = _RUN_ID.match(reference) is not None and reference not in (".", "..")
+    plain = PLAIN_NAME.match(reference) is not None and reference not in (".", "..")
     if plain:
         candidate = root / reference
         if is_run_dir(candidate) and _inside(candidate, root):
