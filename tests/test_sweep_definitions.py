@@ -138,6 +138,46 @@ def test_an_unknown_sweep_is_a_did_you_mean(builtin_catalog: Catalog, tmp_path: 
     assert "did you mean 's'" in str(caught.value)
 
 
+@pytest.mark.parametrize("name", ["/tmp/x", "../../x", "a/b", "..", ".hidden", "-x", "a b", "x" * 81])
+def test_a_sweep_name_that_is_not_one_plain_folder_name_is_refused_at_its_line(builtin_catalog: Catalog,
+                                                                               tmp_path: Path, name: str) -> None:
+    """A sweep's name is its report's folder (<runs root>/sweeps/NAME): a path would write outside the runs root."""
+    text = f'[sweeps."{name}"]\nrun = "mnist-mlp"\n[sweeps."{name}".space]\nepochs = [1, 2]\n'
+    (tmp_path / "registry.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_sweep(load_registry(builtin_catalog, cwd=tmp_path), name)
+    message = str(caught.value)
+    assert "registry.toml:1 [sweeps." in message and f"'{name}' cannot name a sweep" in message, message
+    assert "cannot name a sweep" in message and "only letters, digits, '.', '_' and '-'" in message
+    assert "hint: rename the sweep, e.g. [sweeps." in message
+    from zoo_core.sweeps.report import sweep_folder
+
+    with pytest.raises(ConfigError, match="cannot name a sweep"):  # a Sweep made in Python is refused too
+        sweep_folder(tmp_path / "runs", name)
+
+
+def test_zoo_sweep_never_writes_outside_the_runs_root(in_tmp_cwd: Path) -> None:
+    escaping = '"../../escaped"'
+    (in_tmp_cwd / "registry.toml").write_text(textwrap.dedent(f"""
+        [sweeps.{escaping}]
+        run = "mnist-mlp"
+        trials = 1
+        set = {{ epochs = 1, max_train_samples = 500, max_test_samples = 100, exporters = [] }}
+        [sweeps.{escaping}.space]
+        "optimizer.learning_rate" = [0.01]
+    """), encoding="utf-8")
+    result = run_cli("sweep", "../../escaped", "--runs-dir", str(in_tmp_cwd / "runs"))
+    assert result.exit_code == 2, result.output
+    assert 'registry.toml:2 [sweeps."../../escaped"]' in result.stderr and "cannot name a sweep" in result.stderr
+    assert not (in_tmp_cwd / "escaped").exists() and not (in_tmp_cwd / "runs").exists()
+    table = run_cli("sweeps")
+    assert table.exit_code == 0, table.output
+    assert re.search(r"^\.\./\.\./escaped\s+-\s+-\s+invalid: .*cannot name a sweep", table.stdout, re.M), table.stdout
+    listed = run_cli("list", "sweeps")
+    assert listed.exit_code == 0 and re.search(r"^\.\./\.\./escaped\s+invalid: .*cannot name", listed.stdout, re.M)
+    assert re.search(r"^mnist-arch-lr\s+MLP or CNN", listed.stdout, re.M)  # the others as before
+
+
 def test_the_cli_shows_lists_and_refuses_bad_sweeps(in_tmp_cwd: Path) -> None:
     (in_tmp_cwd / "registry.toml").write_text(textwrap.dedent(GOOD) + '\n[sweeps.broken]\nrun = "nope"\n',
                                              encoding="utf-8")

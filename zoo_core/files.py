@@ -29,10 +29,15 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     directory is created if needed. The temporary name is hidden, unique, and
     keeps the final suffix (e.g. ``.png``) for tools that infer a format from it.
     For single files only; folders go through :func:`move_into_place`.
+
+    Links are never written through: a link at ``path`` is replaced by the
+    rename (what it points to is left as it was), and the temporary's name is
+    drawn at random, unused, when the block starts, so no link can wait there
+    (zoo's own writers also open it with ``"x"``, which refuses any existing name).
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    temporary = final.with_name(f".{final.name}.{uuid.uuid4().hex[:12]}.tmp{final.suffix}")
+    temporary = _unused_name(final, 12, final.suffix)
     try:
         yield temporary
         os.replace(temporary, final)
@@ -87,7 +92,15 @@ def remove_empty_folders(folders: list[Path]) -> None:
 
 def temporary_beside(final: Path) -> Path:
     """A hidden, unused name in ``final``'s folder for staging (same file system)."""
-    return final.parent / f".{final.name}.{uuid.uuid4().hex[:8]}.tmp"
+    return _unused_name(final, 8)
+
+
+def _unused_name(final: Path, digits: int, suffix: str = "") -> Path:
+    """``.NAME.<random hex>.tmp[SUFFIX]`` beside ``final``: a name nothing has, not even a link."""
+    while True:
+        temporary = final.with_name(f".{final.name}.{uuid.uuid4().hex[:digits]}.tmp{suffix}")
+        if not os.path.lexists(temporary):
+            return temporary
 
 
 def move_into_place(temporary: Path, final: Path) -> None:

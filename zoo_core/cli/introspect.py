@@ -19,7 +19,7 @@ from zoo_core.cli.render import render_plugins, render_rows, render_show, toml_l
 from zoo_core.components import KINDS, PLURALS, REQUIRED, Component, suggest
 from zoo_core.errors import ConfigError
 from zoo_core.registry import RUN_COMPONENT_KINDS, SETTINGS, Registry
-from zoo_core.sweeps.definition import read_sweep
+from zoo_core.sweeps.definition import name_problem, read_sweep
 
 #: Every way to name a kind in 'zoo list KIND': singular or plural. Recipes are listed under the kind "run", the
 #: word of their [runs.NAME] section; 'zoo list recipes' is the same listing under the glossary's word.
@@ -52,7 +52,8 @@ def list_rows(registry: Registry, kind: Optional[str] = None, pattern: Optional[
     if kind in (None, "sweep"):
         for name, entry in sorted(registry.sweeps.items()):
             rows.append({"type": "sweep", "kind": "sweep", "name": name, "summary": entry.summary,
-                         "plugin": Path(entry.source.path).name, "source": str(entry.source), "unavailable": ""})
+                         "plugin": Path(entry.source.path).name, "source": str(entry.source), "unavailable": "",
+                         "invalid": name_problem(name)})  # the rest of the table is checked when it is used
     if kind == "setting":
         for name, setting in SETTINGS.items():
             rows.append({"type": "setting", "kind": "setting", "name": name, "summary": setting.parameter.help,

@@ -60,6 +60,8 @@ def render_rows(rows: list[dict[str, str]], registry: Registry) -> None:
             name, summary = shown(_display_name(row, registry)), shown(row["summary"])
             if row.get("unavailable"):  # a component it needs is missing: say why instead of what it is
                 name, summary = f"[dim]{name}[/]", f"[red]unavailable:[/] {shown(row['unavailable'])}"
+            elif row.get("invalid"):  # a sweep whose name cannot be used: say why
+                name, summary = f"[dim]{name}[/]", f"[red]invalid:[/] {shown(row['invalid'])}"
             table.add_row(name, summary, shown(row["plugin"]))
         out.print(table)
 

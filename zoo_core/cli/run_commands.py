@@ -17,7 +17,7 @@ from zoo_core.cli.app import app, err, handles_errors, out, shown, state
 from zoo_core.cli.render import (print_unsqueezed, render_exports, render_metrics, render_outcome,
                                  render_predictions, runs_table)
 from zoo_core.errors import ConfigError, ExportError, RunError
-from zoo_core.runs import find_run, list_runs, runs_root
+from zoo_core.runs import find_link, find_run, list_runs, runs_root
 
 #: Statuses a run can be resumed from ('running' is checked against its lock: a dead process's run resumes).
 RESUMABLE = ("interrupted", "failed")
@@ -213,8 +213,14 @@ def run_rows(root: Path) -> list[dict[str, Any]]:
                      "path": str(run.dir), "error": manifest.get("error") if status != "completed" else None,
                      "problems": run_problems(manifest) if status == "completed" else [],
                      "resume": f"zoo resume {run.dir}" if status in RESUMABLE else None,
-                     "sweep": _sweep_label(manifest.get("sweep"))})
+                     "sweep": _sweep_label(manifest.get("sweep")), "link": _link(run.dir)})
     return rows
+
+
+def _link(directory: Path) -> Optional[str]:
+    """A symbolic link in the run (every command refuses the run until it is removed), or None."""
+    link = find_link(directory)
+    return str(link) if link is not None else None
 
 
 def _sweep_label(record: Any) -> Optional[str]:
@@ -264,6 +270,9 @@ def runs_command(
     for row in troubled[:5]:
         out.print(f"  {shown(row['id'])}: {shown(row['problems'][0])}"
                   + (f" (and {len(row['problems']) - 1} more)" if len(row["problems"]) > 1 else ""))
+    for row in [row for row in rows if row["link"]][:5]:
+        out.print(f"[red]{shown(row['id'])}[/] holds a symbolic link, '{shown(row['link'])}': zoo refuses the run "
+                  "until it is removed (rm it; what it points to stays as it is)")
     stopped = [row for row in rows if row["status"] == "interrupted"]
     for row in stopped[:5]:
         out.print(f"[yellow]{shown(row['id'])}[/] stopped after {row['epochs_done'] or 0} epoch(s); "

@@ -12,7 +12,8 @@ runs started at the same moment get two directories. Layout::
 Run references from the user (``zoo evaluate REF``) are a run id under the
 runs root, an existing run directory, or a recipe name; nothing else is
 looked up, so a reference such as ``../../etc`` cannot reach outside the
-runs root unless it is itself a zoo run directory.
+runs root unless it is itself a zoo run directory. A run that holds a link
+is refused (``zoo_core.runs.links``): zoo would write or read through it.
 """
 
 from __future__ import annotations
@@ -30,12 +31,15 @@ from typing import Any
 from zoo_core._util.toml import read_toml
 from zoo_core.errors import RunError
 from zoo_core.files import describe_os_error
+from zoo_core.runs.links import check_no_links
 from zoo_core.runs.lock import LOCK_FILE, lock_held, process_alive
 
 RUNS_ROOT_ENV = "ZOO_RUNS_DIR"
 STATUSES = ("running", "completed", "failed", "interrupted", "pruned")  # pruned: stopped early by zoo sweep
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_RUN_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
+#: A name that is one folder as it is, never a path (a run id; a sweep's name, zoo_core.sweeps.definition):
+#: letters, digits, '.', '_' and '-', not starting with '.' or '-' (so never '.' or '..').
+PLAIN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]*$")
 
 
 class RunNotFound(RunError):
@@ -226,15 +230,21 @@ def find_run(reference: str, root: Path, statuses: tuple[str, ...] = ("completed
     separator) is accepted only if it is a zoo run directory, and only when
     ``allow_paths`` (the CLI allows them, as README says; a service taking
     references from untrusted users should pass False). Raises RunNotFound
-    (exit code 2) with the recent runs as a hint otherwise.
+    (exit code 2) with the recent runs as a hint otherwise, and LinkInRun
+    (exit code 2) for a run that holds a symbolic link.
     """
-    reference = str(reference)
+    run = _find_run(str(reference), root, statuses, allow_paths)
+    check_no_links(run.dir)
+    return run
+
+
+def _find_run(reference: str, root: Path, statuses: tuple[str, ...], allow_paths: bool) -> Run:
     if not reference.strip():
         raise RunNotFound("no run given: pass a run id, a run directory or a recipe name",
                           hint="'zoo runs' lists the runs")
     if "\x00" in reference:
         raise RunNotFound(f"no run {reference!r}: a run reference cannot contain NUL characters")
-    plain = _RUN_ID.match(reference) is not None and reference not in (".", "..")
+    plain = PLAIN_NAME.match(reference) is not None and reference not in (".", "..")
     if plain:
         candidate = root / reference
         if is_run_dir(candidate) and _inside(candidate, root):

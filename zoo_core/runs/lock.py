@@ -11,17 +11,23 @@ the lock checks afterwards that the file it locked is still the one at
 ``<run>/.lock`` (and starts again if not), so two processes never both hold
 it. A run whose manifest still says 'running' keeps its file: it is what
 tells a live run from a killed one.
+
+The lock file is opened without following links and must be a plain file
+with no other name: a link planted at ``.lock`` (or anywhere in the run) is
+refused (``zoo_core.runs.links``), never written through.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
 from zoo_core.errors import RunError
 from zoo_core.files import describe_os_error
+from zoo_core.runs.links import NOFOLLOW, check_no_links, link_error
 
 try:  # POSIX; elsewhere liveness falls back to the recorded pid
     import fcntl
@@ -47,7 +53,8 @@ class RunLock:
         self._fd: int | None = None
 
     def acquire(self, what: str = "use") -> "RunLock":
-        """Take the lock, or raise RunBusy naming the process that holds it."""
+        """Take the lock, or raise RunBusy naming the process that holds it (LinkInRun if the run holds a link)."""
+        check_no_links(self.directory, what)
         if fcntl is None:  # pragma: no cover
             return self
         path = self.directory / LOCK_FILE
@@ -70,11 +77,22 @@ class RunLock:
                        hint="another zoo process is starting and finishing in it; try again")
 
     def _open(self, path: Path, what: str) -> int:
+        """Open (or create) the lock file, never through a link; refuse one that is not zoo's own plain file."""
         try:
-            return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | NOFOLLOW | getattr(os, "O_NONBLOCK", 0), 0o644)
         except OSError as error:
+            if path.is_symlink():  # ELOOP: planted since the check in acquire
+                raise link_error(self.directory, path, what) from None
             raise RunError(f"cannot {what} run '{self.directory.name}': cannot open {path}: "
                            f"{describe_os_error(error)}") from None
+        found = os.fstat(fd)
+        problem = ("is not a plain file" if not stat.S_ISREG(found.st_mode)
+                   else f"is a hard link (the same file as {found.st_nlink - 1} other name(s))"
+                   if found.st_nlink > 1 else "")
+        if problem:
+            os.close(fd)
+            raise link_error(self.directory, path, what, problem)
+        return fd
 
     def release(self) -> None:
         """Drop the lock; remove the lock file first if the run is no longer 'running' (nothing to tell apart)."""
@@ -182,9 +200,9 @@ def _manifest_value(directory: Path, key: str) -> Any:
 
 
 def _same_file(fd: int, path: Path) -> bool:
-    """Whether the open file ``fd`` is still the file at ``path`` (not removed or replaced)."""
+    """Whether the open file ``fd`` is still the file at ``path`` (not removed, replaced, or replaced by a link)."""
     try:
-        here, there = os.fstat(fd), os.stat(path)
+        here, there = os.fstat(fd), os.lstat(path)
     except OSError:
         return False
     return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
@@ -192,10 +210,10 @@ def _same_file(fd: int, path: Path) -> bool:
 
 def lock_held(path: Path) -> bool | None:
     """True if another open file description holds ``path``'s flock, False if free, None if unknown."""
-    if fcntl is None or not path.is_file():
+    if fcntl is None or path.is_symlink() or not path.is_file():
         return None
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY | NOFOLLOW | getattr(os, "O_NONBLOCK", 0))  # never a link, never waits
     except OSError:
         return None
     try:

@@ -3,7 +3,9 @@
 A run's manifest must say how the run ended even when the disk filled up:
 while a run trains, :class:`Manifest` keeps a small reserve file
 (``<run>/.manifest.reserve``) and, when recording the final status fails for
-lack of space, deletes it and writes again.
+lack of space, deletes it and writes again. The reserve is written as a new
+file (whatever had its name is removed first, a link included): never
+through a link (``zoo_core.runs.links``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from zoo_core import __version__
 from zoo_core.files import DISK_ERRNOS, write_json_atomic
+from zoo_core.runs.links import NOFOLLOW
 
 #: The file that keeps room for the last manifest write of a run on a full disk.
 RESERVE_FILE = ".manifest.reserve"
@@ -83,7 +86,9 @@ class Manifest:
     def _reserve(self) -> None:
         """Write the reserve file (best effort: a disk too full for it fails soon anyway)."""
         try:
-            with open(self.reserve_path, "wb") as handle:
+            self.reserve_path.unlink(missing_ok=True)  # a resumed run's old reserve, or a link: removed, not followed
+            fd = os.open(self.reserve_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW, 0o644)
+            with os.fdopen(fd, "wb") as handle:
                 handle.write(bytes(RESERVE_BYTES))
                 handle.flush()
                 os.fsync(handle.fileno())

@@ -2,7 +2,8 @@
 
 Nothing here imports TensorFlow or Optuna: ``zoo show SWEEP`` and the checks
 that run before any trial are as fast as ``zoo list``. The schema is in
-docs/sweeps.md.
+docs/sweeps.md. A sweep's name is the folder of its report
+(``<runs root>/sweeps/NAME``): one plain folder name (:func:`name_problem`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from zoo_core._util.text import suggest
 from zoo_core.errors import ConfigError, UnknownNameError
 from zoo_core.registry import Registry, Source
 from zoo_core.registry.reading import key_line
+from zoo_core.runs.directory import MAX_NAME, PLAIN_NAME, safe_name
 
 #: Every key a ``[sweeps.NAME]`` table may have.
 SWEEP_KEYS = ("summary", "run", "space", "set", "metric", "direction", "trials", "sampler", "pruner", "seed")
@@ -132,6 +134,19 @@ def toml_value(value: Any) -> str:
     raise ConfigError(f"cannot write {value!r} as a TOML value")
 
 
+def name_problem(name: str) -> str:
+    """Why ``name`` cannot name a sweep, or ''; it names the folder ``<runs root>/sweeps/NAME``, never a path."""
+    if PLAIN_NAME.match(name) and len(name) <= MAX_NAME:
+        return ""
+    return (f"'{name}' cannot name a sweep: the name is its report's folder (<runs root>/sweeps/NAME), so it may hold "
+            f"only letters, digits, '.', '_' and '-', not start with '.' or '-', and be at most {MAX_NAME} characters")
+
+
+def name_hint(name: str) -> str:
+    """How to fix a sweep's name that :func:`name_problem` refuses."""
+    return f"rename the sweep, e.g. [sweeps.{safe_name(name)}]"
+
+
 def load_sweep(registry: Registry, name: str, overrides: list[str] | None = None) -> Sweep:
     """The sweep ``name`` read and checked: every choice and bound resolves as a run of its base recipe.
 
@@ -150,6 +165,8 @@ def read_sweep(registry: Registry, name: str) -> Sweep:
     """The table of ``[sweeps.name]`` as a :class:`Sweep`; its own shape checked, not yet the registry's names."""
     entry = registry.sweeps[name]
     table, where = entry.table, _Where(entry.source, name)
+    if name_problem(name):
+        raise where.error(None, name_problem(name), name_hint(name))
     unknown = [key for key in table if key not in SWEEP_KEYS]
     if unknown:
         raise where.error(unknown[0], f"unknown key '{unknown[0]}'", suggest(unknown[0], list(SWEEP_KEYS), "valid keys"))
@@ -245,7 +262,8 @@ class _Where:
         if space and key and line.line == self.source.line and "." in key:  # written as nested tables
             line = key_line(self.source, "sweeps", self.name, key.rpartition(".")[2])
         kind = UnknownNameError if unknown else ConfigError
-        return kind(f"{line} [sweeps.{self.name}]: {message}", hint=hint, key=key)
+        table = self.name if PLAIN_NAME.match(self.name) else toml_value(self.name)  # quoted, as TOML writes it
+        return kind(f"{line} [sweeps.{table}]: {message}", hint=hint, key=key)
 
 
 def _string(table: dict[str, Any], key: str, default: str, where: _Where) -> str:

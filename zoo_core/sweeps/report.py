@@ -13,8 +13,9 @@ from typing import Any
 
 from zoo_core._util.text import printable
 from zoo_core.files import atomic_path, write_text_atomic
+from zoo_core.errors import ConfigError
 from zoo_core.reporting import markdown
-from zoo_core.sweeps.definition import Sweep, toml_value
+from zoo_core.sweeps.definition import Sweep, name_hint, name_problem, toml_value
 from zoo_core.sweeps.study import require_optuna
 
 #: The plots of a sweep: file name -> (title, the optuna.visualization.matplotlib function).
@@ -24,7 +25,9 @@ PLOTS = {"history.png": ("Optimisation history", "plot_optimization_history"),
 
 
 def sweep_folder(root: Path, name: str) -> Path:
-    """``<runs root>/sweeps/NAME``."""
+    """``<runs root>/sweeps/NAME``; a name that is not one plain folder name is a ConfigError (never outside the root)."""
+    if name_problem(name):
+        raise ConfigError(name_problem(name), hint=name_hint(name))
     return root / "sweeps" / name
 
 

@@ -18,7 +18,7 @@ from zoo_core.errors import ConfigError, DataError, RunError
 from zoo_core.export import ExportResult
 from zoo_core.files import DISK_ERRNOS, describe_os_error, remove_temporaries, write_json_atomic
 from zoo_core.registry import ComponentChoice, Registry
-from zoo_core.runs import Run, RunBusy, RunLock, check_writable, utc_now
+from zoo_core.runs import LinkInRun, Run, RunBusy, RunLock, check_writable, utc_now
 from zoo_core.training.completion import evaluate_probabilities, export_model, predict_probabilities, write_report
 from zoo_core.training.native_logs import quiet_native_stderr
 from zoo_core.training.prepare import (check_exporters, check_same_data, data_source, differing_parts, fingerprint,
@@ -59,7 +59,7 @@ def _evaluate(run: Run, registry: Registry, other_data: bool) -> tuple[dict[str,
     check_writable(run.dir, what="the run directory",
                    hint="zoo evaluate writes the metrics into the run directory: make it writable "
                         "(or copy the run to a writable folder and evaluate the copy)")
-    tidy(run)
+    tidy(run, "evaluate")
     dataset = load_dataset(config)
     found, source = fingerprint(dataset), data_source(config)
     if not other_data:
@@ -91,13 +91,17 @@ def _evaluation_file(run: Run) -> Path:
     return path
 
 
-def tidy(run: Run) -> list[Path]:
+def tidy(run: Run, what: str = "tidy") -> list[Path]:
     """Remove what a killed zoo process left in the run (its hidden temporaries), if no live process holds its lock.
 
     Returns what was removed (nothing while another process works in the run).
+    A run that holds a link is refused (LinkInRun, exit code 2: ``what`` names
+    the action in the message), as every command refuses it.
     """
     try:
-        lock = RunLock(run.dir).acquire("tidy")
+        lock = RunLock(run.dir).acquire(what)
+    except LinkInRun:
+        raise  # a link in the run: refused (exit code 2), nothing written through it
     except RunBusy:
         return []
     except RunError:  # the lock file cannot be opened (a read-only run): nothing can be removed either
