@@ -11,12 +11,21 @@ for 5,000 columns. Every file is made here, in tmp_path; nothing trains.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
+from conftest import run_zoo, subprocess_env
 from zoo_core.errors import DataError
 from zoo_plugins.datasets.csv import csv_dataset
+from zoo_plugins.datasets.image_folder import image_folder
 
 needs_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes (FIFOs) are POSIX")
 ROWS = "".join(f"{i},{i % 3},{'ab'[i % 2]}\n" for i in range(20))  # x,y,label: 20 rows, classes a and b
@@ -96,3 +105,92 @@ def test_warnings_and_errors_about_thousands_of_columns_stay_short(tmp_path: Pat
     with pytest.raises(DataError) as caught:
         csv_dataset(str(path), label="lable")
     assert "(4996 more)" in str(caught.value) and len(str(caught.value)) < 400
+
+
+# --------------------------------------------------------------------------- image folders: links and FIFOs
+
+
+def image_root(tmp_path: Path) -> Path:
+    """tmp_path/images/{a,b}/0..5.png: 8x8 grayscale noise."""
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        (tmp_path / "images" / name).mkdir(parents=True)
+        for index in range(6):
+            Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(tmp_path / "images" / name / f"{index}.png")
+    return tmp_path / "images"
+
+
+def test_a_link_loop_at_the_top_of_an_image_folder_is_named(tmp_path: Path) -> None:
+    root = image_root(tmp_path)
+    (root / "self").symlink_to("self")
+    with pytest.raises(DataError, match=r"images/self' is a link loop"):
+        image_folder(str(root))
+
+
+def test_a_class_folder_linked_to_the_folder_itself_is_a_loop_not_a_class(tmp_path: Path) -> None:
+    root = image_root(tmp_path)
+    (root / "again").symlink_to(".")
+    with pytest.raises(DataError, match=r"class folder '.*again' is a link to .* \(a link loop\)"):
+        image_folder(str(root))
+
+
+def test_an_image_folder_path_that_is_a_link_loop_is_named(tmp_path: Path) -> None:
+    (tmp_path / "loop").symlink_to("loop")
+    with pytest.raises(DataError, match=r"'.*loop' is a link loop"):
+        image_folder(str(tmp_path / "loop"))
+
+
+@needs_fifo
+def test_a_fifo_named_like_an_image_is_refused_or_skipped_never_opened(tmp_path: Path) -> None:
+    root = image_root(tmp_path)
+    os.mkfifo(root / "b" / "3a.png")  # not the first image: read in the thread pool
+    started = time.monotonic()
+    result = run_zoo("train", "-d", "image-folder", "-a", "mlp", "--set", f"dataset.path={root}", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "3a.png' (a FIFO (named pipe), not a regular file)" in result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert time.monotonic() - started < 30
+    dataset = image_folder(str(root), skip_bad=True)
+    assert dataset.info.extra["skipped_images"]["count"] == 1
+    assert len(dataset.x_train) + len(dataset.x_test) == 12
+
+
+SLOW_LOADING = """
+import sys, time
+from pathlib import Path
+from PIL import Image
+import zoo_plugins.datasets._image_files as files
+from zoo_core.training.signals import RunInterrupted, StopRequests
+
+def slow(path, mode, size):
+    time.sleep(0.05)
+    return Image.new(mode, (8, 8))
+
+files.read_image = slow
+try:
+    with StopRequests("loading the data"):
+        print("loading", flush=True)
+        files.decode_images([Path(f"{i}.png") for i in range(1200)], False, None, False, "test")
+except RunInterrupted as error:
+    print(error, flush=True)
+    sys.exit(error.exit_code)
+"""
+
+
+def test_loading_images_stops_at_once_on_sigterm(tmp_path: Path) -> None:
+    """The thread pool does not hold the process: the first SIGTERM ends it (1,200 images would take 60 s)."""
+    script = tmp_path / "load.py"
+    script.write_text(textwrap.dedent(SLOW_LOADING))
+    process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                               env=subprocess_env())
+    try:
+        assert process.stdout is not None and process.stdout.readline().strip() == "loading"
+        time.sleep(1.0)
+        sent = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 143 and "stopped by SIGTERM during loading the data" in output
+    assert time.monotonic() - sent < 5
