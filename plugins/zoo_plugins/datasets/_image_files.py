@@ -56,7 +56,7 @@ def list_folder(root: Path, where: str, parameter: str) -> Listing:
     """
     _check_root(root, where, parameter)
     entries = sorted(os.scandir(root), key=lambda entry: entry.name)
-    kinds = {entry.name: path_mode(Path(entry.path), where) for entry in entries}  # links followed; loops refused
+    kinds = {entry.name: _entry_mode(entry, where) for entry in entries}
     folders = [entry for entry in entries if _is_folder(kinds[entry.name]) and not entry.name.startswith(".")]
     loose = [Path(entry.path) for entry in entries if not _is_folder(kinds[entry.name])]
     if not folders:
@@ -78,6 +78,17 @@ def list_folder(root: Path, where: str, parameter: str) -> Listing:
         listing.classes += [folder.name] * len(images)
         listing.ignored += ignored
     return listing
+
+
+def _entry_mode(entry: os.DirEntry, where: str) -> int | None:
+    """``st_mode`` of an entry of the top folder, links followed: a link loop or a link to nothing is refused
+    by name, unless the entry is hidden (hidden entries are ignored: None)."""
+    if not entry.name.startswith("."):
+        return path_mode(Path(entry.path), where)
+    try:
+        return os.stat(entry.path).st_mode
+    except OSError:
+        return None
 
 
 def _is_folder(mode: int | None) -> bool:
