@@ -104,7 +104,7 @@ def test_warnings_and_errors_about_thousands_of_columns_stay_short(tmp_path: Pat
     assert len(warning) < 400
     with pytest.raises(DataError) as caught:
         csv_dataset(str(path), label="lable")
-    assert "(4996 more)" in str(caught.value) and len(str(caught.value)) < 400
+    assert "(4996 more)" in caught.value.message and len(caught.value.message) < 400
 
 
 # --------------------------------------------------------------------------- image folders: links and FIFOs
@@ -194,3 +194,21 @@ def test_loading_images_stops_at_once_on_sigterm(tmp_path: Path) -> None:
         process.wait()
     assert process.returncode == 143 and "stopped by SIGTERM during loading the data" in output
     assert time.monotonic() - sent < 5
+
+
+# --------------------------------------------------------------------------- zoo predict on a CSV
+
+
+def test_predict_names_the_physical_line_and_keeps_long_column_lists_short(tmp_path: Path) -> None:
+    from zoo_core.predict.tabular import read_csv_rows
+
+    path = write(tmp_path, 'a,b\n1,2\n"3\n",4\n5,x\n')  # 'x' is on line 5, the fourth row
+    with pytest.raises(DataError, match=r"line 5"):
+        read_csv_rows(path, 2, ["a", "b"])
+    names = [f"feature_{index:05d}" for index in range(5000)]
+    path = write(tmp_path, ",".join(f"other_{index}" for index in range(5000)) + "\n" + ",".join(["1"] * 5000) + "\n")
+    with pytest.raises(DataError) as caught:
+        read_csv_rows(path, 5000, names)
+    assert "missing feature_00000, feature_00001, feature_00002, feature_00003, feature_00004 ... (4995 more)" \
+        in str(caught.value)
+    assert len(caught.value.message) < 400 and len(caught.value.hint or "") < 600
