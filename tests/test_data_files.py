@@ -107,6 +107,17 @@ def test_warnings_and_errors_about_thousands_of_columns_stay_short(tmp_path: Pat
     assert "(4996 more)" in caught.value.message and len(caught.value.message) < 400
 
 
+def test_a_long_cell_is_quoted_cut_short_in_messages(tmp_path: Path) -> None:
+    long = "z" * 50_000  # under the field limit: read, then refused as a feature and as an unknown test label
+    with pytest.raises(DataError, match=r"column 'y': 'zzz.*\.\.\. \(50,000 characters\) is not a number") as caught:
+        csv_dataset(str(write(tmp_path, "x,y,label\n" + ROWS + f"1,{long},a\n")))
+    assert len(caught.value.message) < 400
+    train, test = write(tmp_path, "x,y,label\n" + ROWS, "train.csv"), write(tmp_path, f"x,y,label\n1,2,{long}\n", "test.csv")
+    with pytest.raises(DataError, match=r"line 2: label 'zzz.*\.\.\. \(50,000 characters\) is not a class") as caught:
+        csv_dataset(str(train), test_path=str(test))
+    assert len(caught.value.message) < 400
+
+
 # --------------------------------------------------------------------------- image folders: links and FIFOs
 
 

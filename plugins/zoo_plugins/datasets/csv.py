@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 from zoo_core import Component, Range, hookimpl
 from zoo_core.errors import DataError
-from zoo_plugins.datasets._common import some
+from zoo_plugins.datasets._common import shown, some
 
 TestSplit = Annotated[float, Range(0, 1, low_open=True, high_open=True)]
 
@@ -64,7 +64,7 @@ def csv_dataset(path: str = "", test_path: str = "", test_split: TestSplit = 0.2
     raw, values, names, columns = _examples(table, label, features, where)
     if len(names) < 2:
         raise DataError(f"{where}: column '{table.names[columns[0]]}' of '{path}' (the label) holds one value, "
-                        f"'{names[0]}'; a classifier needs two classes or more",
+                        f"{shown(names[0])}; a classifier needs two classes or more",
                         hint="check the label column (label = NAME or index)")
     test = read_table(Path(test_path), header, delimiter, where, "test_path") if test_path else None
     raw_test, y, y_test, train_order, test_order = _split(table, test, raw, values, names, columns, test_split,
@@ -131,7 +131,7 @@ def _test_examples(test: Any, train: Any, columns: list[int], names: list[str], 
     values = values[: len(test.rows)]
     unknown = next(((number, value) for (number, _), value in zip(test.rows, values) if value not in names), None)
     if unknown:
-        raise DataError(f"{where}: test file '{test.path}' line {unknown[0]}: label '{unknown[1]}' is not a class of "
+        raise DataError(f"{where}: test file '{test.path}' line {unknown[0]}: label {shown(unknown[1])} is not a class of "
                         f"the training file (its classes: {some(names)})",
                         hint="a model cannot predict a class it never saw; drop those rows or add examples to "
                              "the training file")
