@@ -6,7 +6,9 @@ nested folders too. Files that are not images (README, .DS_Store, any hidden
 file) are ignored and counted. Images are decoded with Pillow in a thread
 pool, exactly as ``zoo predict`` prepares an image: 16-bit images scaled to
 8 bits and converted to the colour mode by zoo_core.predict.images (the one
-place for both), then resized with Lanczos if their size differs.
+place for both), then resized with Lanczos if their size differs. Only regular files are
+opened (a FIFO named like an image would block forever: it is an unreadable
+image); links are followed, a link loop is named (zoo_plugins.datasets._common).
 
 Importing this module imports neither numpy nor Pillow.
 """
@@ -55,7 +57,11 @@ def list_folder(root: Path, where: str, parameter: str) -> Listing:
     gave the folder (for hints).
     """
     _check_root(root, where, parameter)
-    entries = sorted(os.scandir(root), key=lambda entry: entry.name)
+    try:
+        entries = sorted(os.scandir(root), key=lambda entry: entry.name)
+    except OSError as error:
+        raise DataError(f"{where}: cannot list folder '{root}' ({error.strerror or error})",
+                        hint="check that you may read the folder") from None
     kinds = {entry.name: _entry_mode(entry, where) for entry in entries}
     folders = [entry for entry in entries if _is_folder(kinds[entry.name]) and not entry.name.startswith(".")]
     loose = [Path(entry.path) for entry in entries if not _is_folder(kinds[entry.name])]
