@@ -10,7 +10,7 @@ beside the plugins that use it, imported inside their factories. The tree (entry
         mnist.py              [mnist]         MNIST, the packaged mnist.npz beside it
         image_folder.py       [image-folder]  your images, a sub-folder per class
         csv.py                [csv]           your table of numbers
-        _image_files.py  _csv_table.py  _splits.py
+        _image_files.py  _csv_table.py  _splits.py  _common.py
       architectures/
         mlp.py  cnn.py  mobilenet.py  resnet.py     [mlp] [cnn] [mobilenet] [resnet]
         _convolution.py                             what the three conv nets share

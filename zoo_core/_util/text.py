@@ -64,6 +64,13 @@ def csv_cell(value: Any) -> Any:
     return "'" + text if raw.lstrip(" ").startswith(FORMULA_STARTS) else text
 
 
+def listing(items: Any, shown: int = 5) -> str:
+    """``'a, b, c, d, e ... (3 more)'``: the first ``shown`` items, then how many more (messages stay one short
+    line for 5,000 columns)."""
+    items = [str(item) for item in items]
+    return ", ".join(items[:shown]) + (f" ... ({len(items) - shown} more)" if len(items) > shown else "")
+
+
 def first_line(text: str) -> str:
     """The first non-empty line of ``text``, stripped ("" if there is none)."""
     for line in text.strip().splitlines():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from zoo_core._util.text import listing
 from zoo_core.errors import DataError
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def check_model(predictor: Any) -> None:
             raise DataError(f"{where}: its metadata's class_names is not a list of names", hint=HINT)
         if names and len(names) != classes:
             raise DataError(f"{where} answers with {classes} classes, but its metadata names {len(names)} "
-                            f"({_listing(names)})", hint=HINT)
+                            f"({listing(names)})", hint=HINT)
     contract = metadata.get("input")
     if contract is None:
         contract = metadata.get("dataset")
@@ -126,8 +127,3 @@ def _is_int(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _listing(names: list[str], shown: int = 5) -> str:
-    listed = ", ".join(names[:shown])
-    return listed + (f", ... {len(names) - shown} more" if len(names) > shown else "")

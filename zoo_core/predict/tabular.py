@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zoo_core._util.text import listing
 from zoo_core.errors import DataError
 
 if TYPE_CHECKING:
@@ -48,9 +49,12 @@ def _read_lines(path: Path) -> list[tuple[int, list[str]]]:
     """``(line number, cells)`` of every non-blank line (a UTF-8 byte order mark is ignored)."""
     try:
         with open(path, encoding="utf-8-sig", newline="") as handle:
-            return [(number, [cell.strip() for cell in cells])
-                    for number, cells in enumerate(csv.reader(handle), start=1)
-                    if any(cell.strip() for cell in cells)]
+            lines, start, reader = [], 1, csv.reader(handle)
+            for cells in reader:  # numbered by the physical line a row starts on (a quoted value may span lines)
+                if any(cell.strip() for cell in cells):
+                    lines.append((start, [cell.strip() for cell in cells]))
+                start = reader.line_num + 1
+            return lines
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise DataError(f"input '{path}' is not a readable CSV text file ({error})",
                         hint="save the table as CSV (UTF-8), one example per line") from None
@@ -80,7 +84,7 @@ def _header_order(path: Path, header: tuple[int, list[str]], features: int,
     missing = [name for name in feature_names if name not in names]
     if unknown or missing or len(set(names)) != len(names):
         raise DataError(f"input '{path}' line {number} (the header) does not name the model's features: "
-                        f"unknown {', '.join(unknown) or 'none'}; missing {', '.join(missing) or 'none'}",
+                        f"unknown {listing(unknown) or 'none'}; missing {listing(missing) or 'none'}",
                         hint=_names_hint(feature_names, features))
     return [names.index(name) for name in feature_names]
 
@@ -95,7 +99,7 @@ def _separator_hint(cells: list[str]) -> str:
 
 def _names_hint(feature_names: list[str], features: int) -> str:
     if feature_names:
-        return f"the model's features, in order: {', '.join(feature_names)}"
+        return f"the model's features, in order: {listing(feature_names, 20)}"
     return f"give {features} numbers per line; a header row is optional"
 
 

@@ -40,7 +40,7 @@ from zoo_core.reporting.figures import (
     shorten,
     shrink,
 )
-from zoo_core.reporting.vector_plots import draw_feature_bars, name_class_bars, vector_samples_figure
+from zoo_core.reporting.vector_plots import draw_feature_bars, name_class_bars, sampled_note, vector_samples_figure
 from zoo_core.reporting.weight_plots import outputs_are_classes, plot_weight_distributions, plot_weights
 
 log = logging.getLogger(__name__)
@@ -291,7 +291,9 @@ def plot_predictions(
     if not len(chosen):
         note(fig.add_subplot(1, 1, 1), "no test examples")
     wrong = int((probabilities.argmax(axis=1) != y).sum()) if len(y) else 0
-    fig.suptitle(f"Test predictions ({wrong} of {len(y)} wrong; wrong labels in red)", fontsize=12)
+    sampled = sampled_note(x_chosen[0].size) if images is None and len(chosen) else ""
+    fig.suptitle(f"Test predictions ({wrong} of {len(y)} wrong; wrong labels in red{'; ' if sampled else ''}"
+                 f"{sampled})", fontsize=12)
     height = fig.get_figheight()
     fig.subplots_adjust(left=0.02, right=0.98, bottom=0.45 / height, top=1 - 0.6 / height,
                         wspace=0.12 if images is not None else 0.3, hspace=0.45 if images is not None else 0.6)

@@ -11,4 +11,6 @@ Helpers (no entry point; imported inside the factories):
 - ``_image_files.py``: listing and decoding the image folder (image-folder).
 - ``_csv_table.py``: reading and checking the CSV cells (csv).
 - ``_splits.py``: seeded, stratified train/test splits (image-folder and csv).
+- ``_common.py``: what image-folder and csv share: refusing link loops, FIFOs and devices before opening
+  anything, opening without blocking, short lists ("a, b ... (N more)") in messages.
 """

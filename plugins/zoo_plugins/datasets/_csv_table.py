@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import csv
 import difflib
+import io
 import math
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from zoo_core.errors import DataError
+from zoo_plugins.datasets._common import kind, open_regular, path_mode, shown, some
 
 #: Delimiters the sniffer chooses from.
 DELIMITERS = ",;\t|"
 #: Cells read as a missing value (in any case), besides an empty one.
 MISSING = ("na", "n/a", "nan", "null", "none", "?", "-")
+#: Characters at the start of a file from which its delimiter is sniffed.
+SNIFF_CHARACTERS = 64 * 1024
 
 
 @dataclass
@@ -34,12 +39,10 @@ class Table:
 def read_table(path: Path, header: str | bool, delimiter: str, where: str, parameter: str) -> Table:
     """The rows of ``path``; ``header`` "auto" (see :func:`has_header`), true or false; ``delimiter`` "auto" or one
     character."""
-    text = _read_text(path, where, parameter)
+    _check_file(path, where, parameter)
     if delimiter == "auto":
-        delimiter = sniff_delimiter(text)
-    lines = [(number, [cell.strip() for cell in cells])
-             for number, cells in enumerate(csv.reader(text.splitlines(), delimiter=delimiter), start=1)
-             if any(cell.strip() for cell in cells)]
+        delimiter = sniff_delimiter(_sample(path, where))
+    lines = _records(path, delimiter, where)
     if not lines:
         raise DataError(f"{where}: '{path}' holds no rows", hint="one example per line, values separated by commas")
     if header == "auto":
@@ -55,30 +58,147 @@ def read_table(path: Path, header: str | bool, delimiter: str, where: str, param
         if len(cells) != width:
             raise DataError(f"{where}: '{path}' line {number} has {len(cells)} value(s); the "
                             f"{'header' if header else 'first line'} has {width}",
-                            hint=f"every line needs {width} values separated by {_name(delimiter)}")
+                            hint=f"every line needs {width} values separated by {_name(delimiter)}"
+                                 + _quote_hint(cells))
     if not rows:
         raise DataError(f"{where}: '{path}' has a header but no rows of data")
     return Table(path, names, rows)
 
 
-def _read_text(path: Path, where: str, parameter: str) -> str:
-    if not path.is_file():
-        what = "is a folder, not a CSV file" if path.is_dir() else "does not exist"
-        extra = '; for a folder of images use dataset = "image-folder"' if path.is_dir() else ""
+def _check_file(path: Path, where: str, parameter: str) -> None:
+    """DataError unless ``path`` is a regular file (a link to one is fine): never open a FIFO or a device."""
+    mode = path_mode(path, where)
+    if mode is None or not stat.S_ISREG(mode):
+        folder = mode is not None and stat.S_ISDIR(mode)
+        what = "does not exist" if mode is None else f"is {kind(mode)}, not a CSV file"
+        extra = '; for a folder of images use dataset = "image-folder"' if folder else ""
         raise DataError(f"{where}: '{path}' {what}",
                         hint=f"set {parameter} to a CSV file (relative paths are read from the working "
                              f"directory){extra}")
+
+
+def _open(path: Path, where: str) -> Any:
+    """``path`` as text (UTF-8, a byte-order mark skipped) with newlines untouched, as the csv module wants."""
     try:
-        return path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise DataError(f"{where}: '{path}' is not a readable UTF-8 text file ({error})",
-                        hint="save the table as CSV in UTF-8") from None
+        return io.TextIOWrapper(open_regular(path), encoding="utf-8-sig", newline="")
+    except OSError as error:
+        raise DataError(f"{where}: cannot read '{path}' ({error.strerror or error})",
+                        hint="check that the file exists, is a regular file and that you may read it") from None
+
+
+def _sample(path: Path, where: str) -> str:
+    """The start of the file, for sniffing its delimiter."""
+    with _open(path, where) as handle:
+        try:
+            return handle.read(SNIFF_CHARACTERS)
+        except UnicodeDecodeError as error:
+            raise _not_utf8(path, error, where) from None
+
+
+def _records(path: Path, delimiter: str, where: str) -> list[tuple[int, list[str]]]:
+    """The non-blank records of the file, each with the physical line it starts on (a quoted value may span
+    lines), parsed by Python's csv module over the open file; DataError naming the line of what it refuses."""
+    records: list[tuple[int, list[str]]] = []
+    with _open(path, where) as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        start = 1
+        try:
+            for cells in reader:
+                if any(cell.strip() for cell in cells):
+                    records.append((start, [cell.strip() for cell in cells]))
+                start = reader.line_num + 1
+        except UnicodeDecodeError as error:
+            raise _not_utf8(path, error, where) from None
+        except csv.Error as error:
+            raise _refuse_record(path, start, reader.line_num, delimiter, records, str(error), where) from None
+    if records and records[-1][0] < reader.line_num and _unclosed_quote(path, records[-1][0], delimiter):
+        raise DataError(f"{where}: '{path}' line {records[-1][0]}: a quote mark (\") opens a value that is never "
+                        f"closed: it runs to the end of the file (line {reader.line_num})",
+                        hint="close the quote or remove it; a value in quotes may hold the delimiter and line "
+                             "breaks, and a quote inside one is written twice (\"\")")
+    return records
+
+
+def _unclosed_quote(path: Path, start: int, delimiter: str) -> bool:
+    """Whether the record that starts on physical line ``start`` ends the file inside a quoted value."""
+    with _open(path, "dataset csv") as handle:
+        for _ in range(start - 1):
+            handle.readline()
+        try:
+            for _ in csv.reader(handle, delimiter=delimiter, strict=True):
+                pass
+        except csv.Error as error:
+            return "unexpected end of data" in str(error)
+    return False
+
+
+def _not_utf8(path: Path, error: UnicodeDecodeError, where: str) -> DataError:
+    """The DataError for a file that is not UTF-8, naming the first line that is not."""
+    with open_regular(path) as handle:
+        line = next((number for number, raw in enumerate(handle, start=1) if not _decodes(raw)), None)
+    return DataError(f"{where}: '{path}'{f' line {line}' if line else ''} is not UTF-8 text ({error.reason})",
+                     hint="save the table as CSV in UTF-8")
+
+
+def _decodes(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def _refuse_record(path: Path, start: int, end: int, delimiter: str, records: list[tuple[int, list[str]]],
+                   why: str, where: str) -> DataError:
+    """The DataError for a record the csv module refuses: a value over its field limit, a NUL byte..."""
+    limit = csv.field_size_limit()
+    if "field larger than field limit" not in why:
+        return DataError(f"{where}: '{path}' line {start} cannot be read as CSV ({why})",
+                         hint="save the table as plain CSV text (UTF-8, no NUL bytes)")
+    column = _long_column(path, start, delimiter, limit)
+    names = records[0][1] if records else []
+    named = "" if column is None else f", column {column + 1}" + (
+        f" ('{names[column]}')" if column < len(names) and not is_number(names[column]) else "")
+    spans = f" (it runs on to line {end})" if end > start else ""
+    return DataError(f"{where}: '{path}' line {start}{named}: a value longer than {limit:,} characters, "
+                     f"the csv module's field limit{spans}",
+                     hint='most often a quote mark (") opens a quoted value that is never closed, so the rest '
+                          f"of the file reads as one value: check the quotes on line {start}; a label or a "
+                          f"number never needs {limit:,} characters")
+
+
+def _long_column(path: Path, start: int, delimiter: str, limit: int) -> int | None:
+    """The (0-based) column of the first value longer than ``limit`` in the record that starts on physical line
+    ``start``, found by counting delimiters outside quotes; None if it cannot tell."""
+    with _open(path, "dataset csv") as handle:
+        for _ in range(start - 1):
+            handle.readline()
+        column, length, quoted = 0, 0, False
+        for chunk in iter(lambda: handle.read(64 * 1024), ""):
+            for character in chunk:
+                if character == '"':
+                    quoted = not quoted
+                elif character == delimiter and not quoted:
+                    column, length = column + 1, 0
+                    continue
+                elif character in "\r\n" and not quoted:
+                    return None
+                length += 1
+                if length > limit:
+                    return column
+    return None
+
+
+def _quote_hint(cells: list[str]) -> str:
+    """A hint's end for a record holding a quoted value over several lines (a quote that was never closed?)."""
+    return ("; a value of this line spans several lines: a quote mark (\") opens a value that runs until the next "
+            "one, so check the quotes" if any("\n" in cell or "\r" in cell for cell in cells) else "")
 
 
 def sniff_delimiter(text: str) -> str:
     """The delimiter of a CSV text (one of , ; tab |) by Python's csv.Sniffer; a comma if it cannot tell."""
     try:
-        return csv.Sniffer().sniff(text[:64 * 1024], delimiters=DELIMITERS).delimiter
+        return csv.Sniffer().sniff(text[:SNIFF_CHARACTERS], delimiters=DELIMITERS).delimiter
     except csv.Error:
         return ","
 
@@ -114,7 +234,7 @@ def column_index(table: Table, label: str | int, where: str) -> int:
         return label % len(names)
     if label not in names:
         close = difflib.get_close_matches(label, names, n=1)
-        raise DataError(f"{where}: '{table.path}' has no column '{label}' (its columns: {', '.join(names)})",
+        raise DataError(f"{where}: '{table.path}' has no column '{label}' (its columns: {some(names)})",
                         hint=f"did you mean '{close[0]}'?" if close else
                         "name a column of the header, or give its index (0 is the first, -1 the last)")
     return names.index(label)
@@ -127,7 +247,7 @@ def feature_columns(table: Table, label: int, features: list[str], where: str) -
     unknown = [name for name in features if name not in table.names]
     if unknown:
         raise DataError(f"{where}: '{table.path}' has no column '{unknown[0]}' (its columns: "
-                        f"{', '.join(table.names)})", hint="features must name columns of the header")
+                        f"{some(table.names)})", hint="features must name columns of the header")
     if table.names[label] in features:
         raise DataError(f"{where}: column '{table.names[label]}' is both the label and a feature",
                         hint="leave the label out of features")
@@ -160,7 +280,7 @@ def _refuse_cell(table: Table, number: int, index: int, cell: str, where: str) -
         raise DataError(f"{at}: missing value{f' ({cell!r})' if cell else ''}",
                         hint="fill in every value (e.g. with the column's mean) or drop the row; zoo does not "
                              "guess missing values")
-    raise DataError(f"{at}: {cell!r} is not a number",
+    raise DataError(f"{at}: {shown(cell)} is not a number",
                     hint="feature columns must hold numbers; leave a text column out with features = [...]")
 
 

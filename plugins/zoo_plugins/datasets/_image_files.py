@@ -6,20 +6,26 @@ nested folders too. Files that are not images (README, .DS_Store, any hidden
 file) are ignored and counted. Images are decoded with Pillow in a thread
 pool, exactly as ``zoo predict`` prepares an image: 16-bit images scaled to
 8 bits and converted to the colour mode by zoo_core.predict.images (the one
-place for both), then resized with Lanczos if their size differs.
+place for both), then resized with Lanczos if their size differs. Only regular files are
+opened (a FIFO named like an image would block forever: it is an unreadable
+image); links are followed, a link loop is named (zoo_plugins.datasets._common).
 
 Importing this module imports neither numpy nor Pillow.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from zoo_core.errors import DataError
+from zoo_plugins.datasets._common import NotRegularFile, kind, open_regular, path_mode
 
 #: The suffixes read as images (those Keras' image_dataset_from_directory reads).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -51,9 +57,14 @@ def list_folder(root: Path, where: str, parameter: str) -> Listing:
     gave the folder (for hints).
     """
     _check_root(root, where, parameter)
-    entries = sorted(os.scandir(root), key=lambda entry: entry.name)
-    folders = [entry for entry in entries if entry.is_dir() and not entry.name.startswith(".")]
-    loose = [Path(entry.path) for entry in entries if not entry.is_dir()]
+    try:
+        entries = sorted(os.scandir(root), key=lambda entry: entry.name)
+    except OSError as error:
+        raise DataError(f"{where}: cannot list folder '{root}' ({error.strerror or error})",
+                        hint="check that you may read the folder") from None
+    kinds = {entry.name: _entry_mode(entry, where) for entry in entries}
+    folders = [entry for entry in entries if _is_folder(kinds[entry.name]) and not entry.name.startswith(".")]
+    loose = [Path(entry.path) for entry in entries if not _is_folder(kinds[entry.name])]
     if not folders:
         images = [path for path in loose if is_image(path.name)]
         found = f"{len(images)} image(s) directly in it" if images else "nothing zoo can read"
@@ -61,6 +72,7 @@ def list_folder(root: Path, where: str, parameter: str) -> Listing:
                         hint=f"{parameter} must be {LAYOUT}; move each class's images into a folder named after it")
     listing = Listing([], [], ignored=loose)
     for folder in folders:
+        _check_not_above(Path(folder.path), root, where)
         images, ignored = _images_under(Path(folder.path))
         if not images:
             raise DataError(f"{where}: class folder '{folder.path}' holds no images "
@@ -74,15 +86,40 @@ def list_folder(root: Path, where: str, parameter: str) -> Listing:
     return listing
 
 
+def _entry_mode(entry: os.DirEntry, where: str) -> int | None:
+    """``st_mode`` of an entry of the top folder, links followed: a link loop or a link to nothing is refused
+    by name, unless the entry is hidden (hidden entries are ignored: None)."""
+    if not entry.name.startswith("."):
+        return path_mode(Path(entry.path), where)
+    try:
+        return os.stat(entry.path).st_mode
+    except OSError:
+        return None
+
+
+def _is_folder(mode: int | None) -> bool:
+    return mode is not None and stat.S_ISDIR(mode)
+
+
 def _check_root(root: Path, where: str, parameter: str) -> None:
-    """DataError unless ``root`` is an existing folder."""
-    if not root.exists():
+    """DataError unless ``root`` is an existing folder (a link to one is fine; a link loop is named)."""
+    mode = path_mode(root, where)
+    if mode is None:
         raise DataError(f"{where}: folder '{root}' does not exist",
                         hint=f"set {parameter} to {LAYOUT} (a relative path is read from the working directory)")
-    if not root.is_dir():
+    if not stat.S_ISDIR(mode):
         extra = "; for a CSV table use dataset = \"csv\"" if root.suffix.lower() == ".csv" else ""
-        raise DataError(f"{where}: '{root}' is a file, not a folder",
+        raise DataError(f"{where}: '{root}' is {'a file' if stat.S_ISREG(mode) else kind(mode)}, not a folder",
                         hint=f"set {parameter} to {LAYOUT}{extra}")
+
+
+def _check_not_above(folder: Path, root: Path, where: str) -> None:
+    """DataError for a class folder that is (a link to) the folder itself or one above it: a link loop, whose
+    images would be read again as another class."""
+    target, top = os.path.realpath(folder), os.path.realpath(root)
+    if top == target or top.startswith(target.rstrip(os.sep) + os.sep):
+        raise DataError(f"{where}: class folder '{folder}' is a link to '{target}', which holds the folder '{root}' "
+                        "itself (a link loop)", hint=f"remove the link; {LAYOUT}")
 
 
 def _images_under(folder: Path) -> tuple[list[Path], list[Path]]:
@@ -129,11 +166,10 @@ def decode_images(files: list[Path], rgb: bool, size: tuple[int, int] | None, sk
     # Pillow decodes without the GIL, but a small image costs mostly Python: threads only slow those down
     parallel = first[0] * first[1] >= THREADED_PIXELS
     workers = max(min(8, os.cpu_count() or 1, len(chunks)), 1) if parallel else 1
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zoo-images") as pool:
-        results = list(pool.map(lambda chunk: _decode_chunk(files, chunk, pixels, mode, size, (width, height)),
-                                chunks))
-    for index, kind, why in sorted(problem for chunk_problems in results for problem in chunk_problems):
-        if kind == "size":
+    results = _in_pool(workers, chunks, lambda chunk, stop: _decode_chunk(files, chunk, pixels, mode, size,
+                                                                          (width, height), stop))
+    for index, what, why in sorted(problem for chunk_problems in results for problem in chunk_problems):
+        if what == "size":
             raise DataError(f"{where}: image '{files[index]}' is {why} pixels, but the first image "
                             f"'{files[first_index]}' is {width}x{height}: the images have different sizes",
                             hint="set image_size = [height, width] (e.g. --set 'dataset.image_size=[28, 28]') "
@@ -144,6 +180,25 @@ def decode_images(files: list[Path], rgb: bool, size: tuple[int, int] | None, sk
     skipped = {index for index, _ in bad}
     kept = [index for index in range(len(files)) if index not in skipped]
     return Decoded(pixels[kept] if skipped else pixels, kept, [(files[index], why) for index, why in bad])
+
+
+def _in_pool(workers: int, chunks: list[range], work: Any) -> list[Any]:
+    """``[work(chunk, stop) for chunk in chunks]`` in a thread pool that never outlives an interruption.
+
+    If this thread stops waiting (Ctrl-C, SIGTERM, an error), ``stop`` is set,
+    so each worker ends after its current image, chunks not started are
+    cancelled, and this thread leaves without waiting for them.
+    """
+    stop = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zoo-images")
+    try:
+        results = list(pool.map(lambda chunk: work(chunk, stop), chunks))
+    except BaseException:
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return results
 
 
 def _bad_hint() -> str:
@@ -166,12 +221,15 @@ def _first_size(files: list[Path], mode: str, skip_bad: bool, where: str) -> tup
 
 
 def _decode_chunk(files: list[Path], chunk: range, pixels: Any, mode: str, size: tuple[int, int] | None,
-                  expected: tuple[int, int]) -> list[tuple[int, str, str]]:
-    """Decode ``files[chunk]`` into ``pixels``; the problems as ``(index, "bad" | "size", why)``."""
+                  expected: tuple[int, int], stop: threading.Event) -> list[tuple[int, str, str]]:
+    """Decode ``files[chunk]`` into ``pixels``; the problems as ``(index, "bad" | "size", why)``. Returns early
+    once ``stop`` is set (the caller is gone)."""
     import numpy as np
 
     problems = []
     for index in chunk:
+        if stop.is_set():
+            break
         try:
             image = read_image(files[index], mode, size)
         except _Unreadable as error:
@@ -199,8 +257,9 @@ def read_image(path: Path, mode: str, size: tuple[int, int] | None) -> Any:
 
     from zoo_core.predict.images import DepthError, convert_image
 
+    handle = _open(path)
     try:
-        with Image.open(path) as image:
+        with handle, Image.open(handle) as image:
             if image.width * image.height > Image.MAX_IMAGE_PIXELS:
                 raise _Unreadable(f"{image.width}x{image.height} pixels, beyond Pillow's limit")
             image.load()
@@ -215,3 +274,16 @@ def read_image(path: Path, mode: str, size: tuple[int, int] | None) -> Any:
     if size is not None and converted.size != size:
         converted = converted.resize(size, Image.Resampling.LANCZOS)
     return converted
+
+
+def _open(path: Path) -> Any:
+    """``path`` opened for reading if it is a regular file (a FIFO named like an image would block the reader
+    forever: it is never opened); _Unreadable saying why not."""
+    try:
+        return open_regular(path)
+    except NotRegularFile as error:
+        raise _Unreadable(str(error)) from None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise _Unreadable("a link loop (a symbolic link that leads back to itself)") from None
+        raise _Unreadable(f"cannot open it: {error.strerror or error}") from None

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from zoo_core import Component, Range, hookimpl
 from zoo_core.errors import DataError
+from zoo_plugins.datasets._common import shown, some
 
 TestSplit = Annotated[float, Range(0, 1, low_open=True, high_open=True)]
 
@@ -63,7 +64,7 @@ def csv_dataset(path: str = "", test_path: str = "", test_split: TestSplit = 0.2
     raw, values, names, columns = _examples(table, label, features, where)
     if len(names) < 2:
         raise DataError(f"{where}: column '{table.names[columns[0]]}' of '{path}' (the label) holds one value, "
-                        f"'{names[0]}'; a classifier needs two classes or more",
+                        f"{shown(names[0])}; a classifier needs two classes or more",
                         hint="check the label column (label = NAME or index)")
     test = read_table(Path(test_path), header, delimiter, where, "test_path") if test_path else None
     raw_test, y, y_test, train_order, test_order = _split(table, test, raw, values, names, columns, test_split,
@@ -124,14 +125,14 @@ def _test_examples(test: Any, train: Any, columns: list[int], names: list[str], 
     missing = [name for name in wanted if name not in test.names]
     if missing:
         raise DataError(f"{where}: test file '{test.path}' has no column '{missing[0]}' (its columns: "
-                        f"{', '.join(test.names)})", hint="give the test file the training file's columns")
+                        f"{some(test.names)})", hint="give the test file the training file's columns")
     found = [test.names.index(name) for name in wanted]
     _, values = class_values(labels(test, found[0], where) + names)  # named alike: 1.0 and 1 are one class
     values = values[: len(test.rows)]
     unknown = next(((number, value) for (number, _), value in zip(test.rows, values) if value not in names), None)
     if unknown:
-        raise DataError(f"{where}: test file '{test.path}' line {unknown[0]}: label '{unknown[1]}' is not a class of "
-                        f"the training file (its classes: {', '.join(names)})",
+        raise DataError(f"{where}: test file '{test.path}' line {unknown[0]}: label {shown(unknown[1])} is not a class of "
+                        f"the training file (its classes: {some(names)})",
                         hint="a model cannot predict a class it never saw; drop those rows or add examples to "
                              "the training file")
     return numbers(test, found[1:], where), values
@@ -144,7 +145,7 @@ def _statistics(raw: Any, feature_names: list[str], where: str) -> tuple[list[fl
     mean, std = raw.mean(axis=0), raw.std(axis=0)
     constant = [name for name, value in zip(feature_names, std) if not value > 0]
     if constant:
-        print(f"zoo: warning: {where}: feature(s) {', '.join(constant)} are constant in the training split; "
+        print(f"zoo: warning: {where}: feature(s) {some(constant)} are constant in the training split; "
               "they are not scaled (standard deviation taken as 1)", file=sys.stderr, flush=True)
     return mean.tolist(), np.where(std > 0, std, 1.0).tolist()
 

@@ -19,11 +19,10 @@ from typing import Annotated, Any, Literal
 
 from zoo_core import Component, Range, hookimpl
 from zoo_core.errors import DataError
+from zoo_plugins.datasets._common import NAMED, some
 
 TestSplit = Annotated[float, Range(0, 1, low_open=True, high_open=True)]
 ImageSize = Annotated[list[Annotated[int, Range(1, 4096)]], Range(high=2)]
-#: How many skipped or ignored files a message and the manifest name.
-NAMED = 5
 
 
 def image_folder(path: str = "", test_path: str = "", test_split: TestSplit = 0.2,
@@ -64,7 +63,7 @@ def image_folder(path: str = "", test_path: str = "", test_split: TestSplit = 0.
     train, test, names = _listings(path, test_path, where)
     ignored = train.ignored + (test.ignored if test else [])
     if ignored:
-        _warn(f"{where}: ignored {len(ignored)} file(s) that are not images in a class folder ({_some(ignored)})")
+        _warn(f"{where}: ignored {len(ignored)} file(s) that are not images in a class folder ({some(ignored)})")
     x, y, skipped = _decode(train, names, color, size, skip_bad, where)
     if test is not None:
         x_test, y_test, more = _decode(test, names, color, (x.shape[2], x.shape[1]), skip_bad, where)
@@ -96,8 +95,8 @@ def _listings(path: str, test_path: str, where: str) -> tuple[Any, Any, list[str
     test = list_folder(Path(test_path), where, "test_path") if test_path else None
     unknown = sorted(set(test.classes) - set(names)) if test is not None else []
     if unknown:
-        raise DataError(f"{where}: test folder '{test_path}' has class folder(s) {', '.join(unknown)} that the "
-                        f"training folder '{path}' does not have (its classes: {', '.join(names)})",
+        raise DataError(f"{where}: test folder '{test_path}' has class folder(s) {some(unknown)} that the "
+                        f"training folder '{path}' does not have (its classes: {some(names)})",
                         hint="give both folders the same class sub-folders (a model cannot predict a class "
                              "it never saw)")
     return train, test, names
@@ -114,7 +113,7 @@ def _decode(listing: Any, names: list[str], color: str, size: tuple[int, int] | 
     index = {name: number for number, name in enumerate(names)}
     labels = np.asarray([index[name] for name in listing.classes], dtype=np.int64)[decoded.kept]
     if decoded.bad:
-        _warn(f"{where}: skipped {len(decoded.bad)} unreadable image(s) ({_some([p for p, _ in decoded.bad])})")
+        _warn(f"{where}: skipped {len(decoded.bad)} unreadable image(s) ({some([p for p, _ in decoded.bad])})")
         emptied = sorted(set(listing.classes) - {names[label] for label in set(labels.tolist())})
         if emptied:
             raise DataError(f"{where}: every image of class '{emptied[0]}' is unreadable",
@@ -131,12 +130,6 @@ def _record(skipped: list[tuple[Path, str]], ignored: int) -> dict[str, Any]:
     if ignored:
         record["ignored_files"] = ignored
     return record
-
-
-def _some(paths: list[Path]) -> str:
-    """'a.txt, b.txt and 3 more'."""
-    named = ", ".join(str(path) for path in paths[:NAMED])
-    return named + (f" and {len(paths) - NAMED} more" if len(paths) > NAMED else "")
 
 
 def _warn(message: str) -> None:
