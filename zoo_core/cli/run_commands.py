@@ -297,11 +297,12 @@ def runs_command(
 
 def _refuse_newer(rows: list[dict[str, Any]]) -> None:
     """After the listing: exit 2 naming the runs a newer zoo wrote (NewerFormat), which every command refuses."""
-    newer = [row["newer_format"] for row in rows if row["newer_format"]]
+    newer = [row for row in rows if row["newer_format"]]
     if newer:
+        first = _newer_format(Run(Path(newer[0]["path"])))
         more = f" (and {len(newer) - 1} more run(s) written by a newer zoo)" if len(newer) > 1 else ""
-        raise NewerFormat(newer[0] + more, hint="upgrade zoo (pip install --upgrade zoo) to work with these runs; "
-                                               "the others are listed above")
+        raise NewerFormat(newer[0]["newer_format"] + more,
+                          hint=f"{first.hint if first else 'upgrade zoo'}; the other runs are listed above")
 
 
 # -- export, predict -------------------------------------------------------------------
