@@ -43,6 +43,16 @@ class AmbiguousNameError(ConfigError):
     """A bare name that two or more plugins register; ``plugin:name`` picks one."""
 
 
+class ParameterMismatchError(ConfigError):
+    """Parameters that a third-party plugin's component does not take (or not so).
+
+    They were written for another component of that name (its plugin
+    uninstalled, another plugin's now bound to the bare name) or for another
+    version of the plugin: a plugin change, not the file's mistake, so the
+    registry makes only the entry that holds them unavailable.
+    """
+
+
 class PluginError(ZooError):
     """A plugin failed to load or registered something malformed."""
 

@@ -10,7 +10,7 @@ from typing import Any, Callable, Optional
 
 from zoo_core._util.text import error_line
 from zoo_core.errors import DataError, ZooError
-from zoo_core.runs import find_run, is_run_dir
+from zoo_core.runs import Run, find_run, is_run_dir
 
 
 def predict_model(reference: str, root: Path) -> tuple[Path, Optional[Path]]:
@@ -24,6 +24,8 @@ def predict_model(reference: str, root: Path) -> tuple[Path, Optional[Path]]:
                         ) from None
     if exists and not is_run_dir(path):
         in_run = path.suffix.lower() == ".keras" and path.name == "model.keras" and is_run_dir(path.parent)
+        if in_run:
+            Run(path.parent).check_format()  # a run a newer zoo wrote: refused, as 'zoo predict RUN' refuses it
         return path, path.parent if in_run else None
     looks_like_file = path.suffix.lower() in (".tflite", ".keras", ".pb", ".h5") or "/" in reference or "\\" in reference
     if not exists and looks_like_file:

@@ -17,7 +17,7 @@ from zoo_core.cli.app import app, err, handles_errors, out, shown, state
 from zoo_core.cli.render import (print_unsqueezed, render_exports, render_metrics, render_outcome,
                                  render_predictions, runs_table)
 from zoo_core.errors import ConfigError, ExportError, RunError
-from zoo_core.runs import find_link, find_run, list_runs, runs_root
+from zoo_core.runs import NewerFormat, Run, find_link, find_run, list_runs, runs_root
 
 #: Statuses a run can be resumed from ('running' is checked against its lock: a dead process's run resumes).
 RESUMABLE = ("interrupted", "failed")
@@ -205,7 +205,8 @@ def run_rows(root: Path) -> list[dict[str, Any]]:
         manifest = run.manifest()
         metrics = manifest.get("metrics")
         accuracy = metrics.get("accuracy") if isinstance(metrics, dict) else None
-        status = run.status()
+        newer = _newer_format(run)  # listed, then refused: zoo runs exits 2 naming it
+        status = "unknown" if newer else run.status()
         settings = manifest.get("settings") if isinstance(manifest.get("settings"), dict) else {}
         rows.append({"id": run.id, "recipe": manifest.get("recipe"), "status": status,
                      "started": manifest.get("started"), "accuracy": accuracy,
@@ -213,8 +214,20 @@ def run_rows(root: Path) -> list[dict[str, Any]]:
                      "path": str(run.dir), "error": manifest.get("error") if status != "completed" else None,
                      "problems": run_problems(manifest) if status == "completed" else [],
                      "resume": f"zoo resume {run.dir}" if status in RESUMABLE else None,
-                     "sweep": _sweep_label(manifest.get("sweep")), "link": _link(run.dir)})
+                     "sweep": _sweep_label(manifest.get("sweep")), "link": _link(run.dir),
+                     "newer_format": newer.message if newer else None})
     return rows
+
+
+def _newer_format(run: Run) -> Optional[NewerFormat]:
+    """Why zoo refuses the run because a newer zoo wrote it (``zoo runs`` lists it, then exits 2), or None."""
+    try:
+        run.check_format()
+    except NewerFormat as error:
+        return error
+    except RunError:  # a damaged 'format': the commands that use the run say so
+        return None
+    return None
 
 
 def _link(directory: Path) -> Optional[str]:
@@ -259,6 +272,7 @@ def runs_command(
     rows = run_rows(root)
     if as_json:
         print(json.dumps(rows, indent=2))
+        _refuse_newer(rows)
         return
     if not rows:
         out.print(f"no runs in '{shown(str(root))}' yet; start one with: zoo run mnist-mlp")
@@ -278,6 +292,17 @@ def runs_command(
         out.print(f"[yellow]{shown(row['id'])}[/] stopped after {row['epochs_done'] or 0} epoch(s); "
                   f"resume it with: zoo resume {shown(row['id'])}"
                   + (f" --runs-dir {shown(str(root))}" if runs_dir is not None else ""))
+    _refuse_newer(rows)
+
+
+def _refuse_newer(rows: list[dict[str, Any]]) -> None:
+    """After the listing: exit 2 naming the runs a newer zoo wrote (NewerFormat), which every command refuses."""
+    newer = [row for row in rows if row["newer_format"]]
+    if newer:
+        first = _newer_format(Run(Path(newer[0]["path"])))
+        more = f" (and {len(newer) - 1} more run(s) written by a newer zoo)" if len(newer) > 1 else ""
+        raise NewerFormat(newer[0]["newer_format"] + more,
+                          hint=f"{first.hint if first else 'upgrade zoo'}; the other runs are listed above")
 
 
 # -- export, predict -------------------------------------------------------------------

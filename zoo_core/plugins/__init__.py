@@ -7,8 +7,9 @@ same name in one kind both stay reachable as ``plugin:name``. The isolation
 policy and the ``ZOO_PLUGINS*`` variables are described in docs/plugins.md.
 """
 
-from zoo_core.plugins.catalog import Catalog, PluginRecord, ambiguity
+from zoo_core.plugins.catalog import Catalog, PluginRecord, ambiguity, component_origin
 from zoo_core.plugins.discovery import BUILTIN_DISTRIBUTION, ENTRY_POINT_GROUP
 from zoo_core.plugins.loading import load_catalog
 
-__all__ = ["BUILTIN_DISTRIBUTION", "ENTRY_POINT_GROUP", "Catalog", "PluginRecord", "ambiguity", "load_catalog"]
+__all__ = ["BUILTIN_DISTRIBUTION", "ENTRY_POINT_GROUP", "Catalog", "PluginRecord", "ambiguity", "component_origin",
+           "load_catalog"]

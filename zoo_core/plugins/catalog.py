@@ -132,11 +132,11 @@ class Catalog:
 
 def ambiguity(found: list[Component]) -> str:
     """'registered by plugins a (dist 1.0) and b (dist 2.0)'."""
-    owners = [f"{c.plugin} {_component_origin(c)}" for c in found]
+    owners = [f"{c.plugin} {component_origin(c)}" for c in found]
     return f"registered by plugins {', '.join(owners[:-1])} and {owners[-1]}"
 
 
-def _component_origin(component: Component) -> str:
+def component_origin(component: Component) -> str:
     """'(dist 1.0)', or '(plugins dir)' for a loose file."""
     if component.distribution.startswith("("):
         return component.distribution

@@ -10,7 +10,7 @@ from typing import Any, Callable
 from zoo_core._util.text import suggest
 from zoo_core._util.toml import read_toml
 from zoo_core.components import KIND_TABLE, PLURALS
-from zoo_core.errors import AmbiguousNameError, ConfigError, UnknownNameError
+from zoo_core.errors import AmbiguousNameError, ConfigError, ParameterMismatchError, UnknownNameError
 from zoo_core.plugins import BUILTIN_DISTRIBUTION, Catalog
 from zoo_core.registry.resolve import Entry, Preset, Recipe, Registry, Source, with_article
 from zoo_core.registry.runconfig import RUN_KEYS
@@ -113,10 +113,14 @@ def _check(registry: Registry) -> None:
     A component a preset or recipe needs that no loaded plugin has (its plugin
     failed or is missing, or the name is misspelt) makes only that entry
     unavailable: it is kept with the reason, ``zoo list`` shows it, and using
-    it is an error; every other entry works. A name made ambiguous by two
-    plugins is the plugins' doing, not the file's: it was warned about when
-    they loaded, and it is an error only when that entry is used. Any other
-    mistake (a wrong type, an unknown key) is an error now, at its line.
+    it is an error; every other entry works. So do parameters that a
+    third-party plugin's component does not take (ParameterMismatchError): the
+    entry was written for another plugin's component of that name, or for
+    another version of the plugin. A name made ambiguous by two plugins is
+    the plugins' doing, not the file's: it was warned about when they loaded,
+    and it is an error only when that entry is used. Any other mistake (a
+    wrong type, an unknown key, a parameter of zoo's own component) is an
+    error now, at its line.
     """
     for kind, presets in registry.presets.items():
         for name, preset in presets.items():
@@ -130,11 +134,14 @@ def _check(registry: Registry) -> None:
 
 
 def _check_entry(entry: Preset | Recipe, resolve: Callable[[], Any], section: str) -> None:
-    """Run ``resolve``: an unknown name marks the entry unavailable; any other ConfigError points at its line."""
+    """Run ``resolve``: an unknown name or a plugin change marks the entry unavailable; other errors point at a line."""
     try:
         resolve()
     except AmbiguousNameError:
         pass
+    except ParameterMismatchError as error:
+        entry.unavailable = _reason(error.message, section, entry.name)
+        entry.problem = _at_key(error, entry.source, section, entry.name)
     except UnknownNameError as error:
         reason = _reason(error.message, section, entry.name)
         blamed = any(words in reason for words in (" failed to load: ", " is disabled: ", "(no plugin '"))

@@ -10,8 +10,8 @@ from typing import Any
 
 from zoo_core._util.text import suggest
 from zoo_core.components import KINDS, LISTED_KINDS, PLURALS, Component
-from zoo_core.errors import AmbiguousNameError, ConfigError, UnknownNameError
-from zoo_core.plugins import BUILTIN_DISTRIBUTION, Catalog
+from zoo_core.errors import AmbiguousNameError, ConfigError, ParameterMismatchError, UnknownNameError
+from zoo_core.plugins import BUILTIN_DISTRIBUTION, Catalog, component_origin
 from zoo_core.registry.overrides import apply_overrides, component_swaps, parse_overrides
 from zoo_core.registry.runconfig import RUN_COMPONENT_KINDS, RUN_KEYS, ComponentChoice, RunConfig, recorded_plugins
 from zoo_core.registry.settings import SETTINGS, check_settings
@@ -43,8 +43,8 @@ class Preset:
     params: dict[str, Any]
     summary: str
     source: Source
-    unavailable: str = ""  #: why it cannot be used (a component it needs is unknown), or ''
-    problem: UnknownNameError | None = None  #: the error using it raises, at the line of the unknown name
+    unavailable: str = ""  #: why it cannot be used (a component it needs is unknown or takes other parameters), or ''
+    problem: ConfigError | None = None  #: the error using it raises, at the line of the unknown name or parameter
 
     @property
     def where(self) -> str:
@@ -60,8 +60,8 @@ class Entry:
     summary: str
     table: dict[str, Any]
     source: Source
-    unavailable: str = ""  #: why it cannot be used (a component it needs is unknown), or ''
-    problem: UnknownNameError | None = None  #: the error using it raises, at the line of the unknown name
+    unavailable: str = ""  #: why it cannot be used (a component it needs is unknown or takes other parameters), or ''
+    problem: ConfigError | None = None  #: the error using it raises, at the line of the unknown name or parameter
 
 
 @dataclass
@@ -107,7 +107,10 @@ class Registry:
             raise ConfigError(f"{where}: {kind} must be a name or an inline table, got {reference!r}",
                               hint=f'e.g. {kind} = "{self._example(kind)}"')
         component, preset_params, chain = self._follow(kind, name, where, builtin)
-        checked = component.check_params({**preset_params, **params}, where)
+        try:
+            checked = check_params(component, {**preset_params, **params}, where)
+        except ParameterMismatchError as error:
+            raise self._at_preset(error, kind, chain[:-1], params, where) from None
         return ComponentChoice(kind, name, component, checked, chain)
 
     def resolve_preset(self, kind: str, name: str) -> ComponentChoice:
@@ -116,8 +119,19 @@ class Registry:
         if preset.problem is not None:
             raise _again(preset.problem)
         component, params, chain = self._follow(kind, preset.base, preset.where, preset.source.builtin, [name])
-        checked = component.check_params({**params, **preset.params}, preset.where)
+        try:
+            checked = check_params(component, {**params, **preset.params}, preset.where)
+        except ParameterMismatchError as error:
+            raise self._at_preset(error, kind, [name, *chain[:-1]], {}, preset.where) from None
         return ComponentChoice(kind, name, component, checked, [name, *chain])
+
+    def _at_preset(self, error: ParameterMismatchError, kind: str, presets: list[str], given: dict[str, Any],
+                   where: str) -> ParameterMismatchError:
+        """The error at the preset of ``presets`` (outermost first) that sets its parameter, unless ``given`` does."""
+        setter = next((self.presets[kind][n] for n in presets if error.key in self.presets[kind][n].params), None)
+        if setter is not None and error.key not in given:
+            error.message = error.message.replace(where, setter.where, 1)
+        return error
 
     def _follow(self, kind: str, name: str, where: str, builtin: bool,
                 seen: list[str] | None = None) -> tuple[Component, dict[str, Any], list[str]]:
@@ -203,8 +217,8 @@ class Registry:
         try:
             return self.run_from_table(recipe.table, name, f"{recipe.source} [runs.{name}]", overrides,
                                        builtin=recipe.source.builtin)
-        except UnknownNameError:
-            if recipe.problem is not None and not overrides:  # the same error, at the line of the name
+        except (UnknownNameError, ParameterMismatchError):
+            if recipe.problem is not None and not overrides:  # the same error, at the line of the name or parameter
                 raise _again(recipe.problem) from None
             raise
 
@@ -332,9 +346,29 @@ class Registry:
                                   hint=f"e.g. {key} = [{example}]", key=key)
 
 
-def _again(error: UnknownNameError) -> UnknownNameError:
+def _again(error: ConfigError) -> ConfigError:
     """A fresh copy of an entry's stored error, to raise each time it is used."""
-    return UnknownNameError(error.message, hint=error.hint, key=error.key)
+    return type(error)(error.message, hint=error.hint, key=error.key)
+
+
+def check_params(component: Component, params: dict[str, Any], where: str) -> dict[str, Any]:
+    """``component.check_params``; parameters that a third-party plugin's component rejects are a plugin change.
+
+    zoo's own components stay as documented, so a mistake in their parameters
+    is the file's. A plugin's component can be another plugin's since the
+    entry was written (or another version): the error says whose it is now,
+    as a ParameterMismatchError, which makes only its entry unavailable.
+    """
+    try:
+        return component.check_params(params, where)
+    except ConfigError as error:
+        if component.distribution == BUILTIN_DISTRIBUTION:
+            raise
+        owner = f"plugin '{component.plugin}' {component_origin(component)}"
+        raise ParameterMismatchError(
+            f"{error.message} ('{component.name}' is {with_article(component.kind)} of {owner})",
+            hint=f"{error.hint + '; ' if error.hint else ''}if it was written for another plugin's '{component.name}', install that plugin "
+                 f"again (its plugin:name picks it), or fit the parameters to {owner}", key=error.key) from None
 
 
 def recorded_beside(where: str) -> dict[tuple[str, str], str]:

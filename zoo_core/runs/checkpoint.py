@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from zoo_core.files import atomic_path, write_json_atomic
+from zoo_core.runs.formats import check_format, stamp
 
-#: Version of checkpoint/state.json.
+#: Version of checkpoint/state.json (a state.json without ``format`` is format 1); ``zoo_version`` says who wrote it.
 CHECKPOINT_FORMAT = 3
 STATE_FILE = "state.json"
 
@@ -46,7 +47,7 @@ def commit_checkpoint(directory: Path, epochs_done: int, save_model: Callable[[P
         save_model(temporary)
     write_weights_npz(directory / weights_name, snapshots)
     state = {
-        "format": CHECKPOINT_FORMAT,
+        **stamp({}, CHECKPOINT_FORMAT),
         "epochs_done": epochs_done,
         "model": model_name,
         "weights": weights_name,
@@ -67,9 +68,11 @@ def commit_checkpoint(directory: Path, epochs_done: int, save_model: Callable[[P
 def read_checkpoint(directory: Path, epochs: int | None = None) -> dict[str, Any] | None:
     """The committed checkpoint state in ``directory`` (None if there is none), checked for consistency.
 
-    Raises ValueError naming what is wrong if the state is unreadable, if it
-    counts more than ``epochs`` completed epochs (the run's setting, when
-    given), if its history does not have one numbered row per completed
+    Raises NewerFormat (zoo_core.runs.formats, exit code 2) if a newer zoo
+    wrote it in a format this one does not know. Raises ValueError naming
+    what is wrong if the state is unreadable, if its format is not a number,
+    if it counts more than ``epochs`` completed epochs (the run's setting,
+    when given), if its history does not have one numbered row per completed
     epoch, if a file name it holds is not a plain name inside ``directory``
     (an absolute path or '..' would load another run's files), or if the
     files it names are missing.
@@ -81,6 +84,8 @@ def read_checkpoint(directory: Path, epochs: int | None = None) -> dict[str, Any
         state = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
         raise ValueError(f"{path} is unreadable ({error})") from None
+    if isinstance(state, dict):
+        check_format(path, state, CHECKPOINT_FORMAT)  # before anything else: a newer format may mean other things
     if not isinstance(state, dict) or type(state.get("epochs_done")) is not int or state["epochs_done"] < 0:
         raise ValueError(f"{path} has no valid 'epochs_done'")
     if epochs is not None:

@@ -31,8 +31,10 @@ from typing import Any
 from zoo_core._util.toml import read_toml
 from zoo_core.errors import RunError
 from zoo_core.files import describe_os_error
+from zoo_core.runs.formats import check_format
 from zoo_core.runs.links import check_no_links
 from zoo_core.runs.lock import LOCK_FILE, lock_held, process_alive
+from zoo_core.runs.manifest import MANIFEST_FORMAT
 
 RUNS_ROOT_ENV = "ZOO_RUNS_DIR"
 STATUSES = ("running", "completed", "failed", "interrupted", "pruned")  # pruned: stopped early by zoo sweep
@@ -159,6 +161,17 @@ class Run:
             return "interrupted"
         return status
 
+    def check_format(self) -> None:
+        """Refuse a run whose manifest.json a newer zoo wrote (NewerFormat, exit code 2) or whose format is damaged."""
+        try:
+            check_format(self.dir / "manifest.json", self.manifest(), MANIFEST_FORMAT)
+        except RunError:
+            raise
+        except ValueError as error:
+            raise RunError(f"run '{self.id}': its manifest.json is damaged: {error}",
+                           hint=f"restore it, or start a new run from its config: zoo run --config "
+                                f"{self.dir / 'config.toml'}") from None
+
     def process_alive(self, manifest: dict[str, Any] | None = None) -> bool:
         """Whether a process still works in this run: its lock is held (or, without a lock file, its pid lives)."""
         held = lock_held(self.dir / LOCK_FILE)
@@ -230,11 +243,13 @@ def find_run(reference: str, root: Path, statuses: tuple[str, ...] = ("completed
     separator) is accepted only if it is a zoo run directory, and only when
     ``allow_paths`` (the CLI allows them, as README says; a service taking
     references from untrusted users should pass False). Raises RunNotFound
-    (exit code 2) with the recent runs as a hint otherwise, and LinkInRun
-    (exit code 2) for a run that holds a symbolic link.
+    (exit code 2) with the recent runs as a hint otherwise, LinkInRun
+    (exit code 2) for a run that holds a symbolic link, and NewerFormat (exit
+    code 2) for a run whose manifest.json a newer zoo wrote.
     """
     run = _find_run(str(reference), root, statuses, allow_paths)
     check_no_links(run.dir)
+    run.check_format()
     return run
 
 

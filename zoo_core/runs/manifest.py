@@ -5,7 +5,9 @@ while a run trains, :class:`Manifest` keeps a small reserve file
 (``<run>/.manifest.reserve``) and, when recording the final status fails for
 lack of space, deletes it and writes again. The reserve is written as a new
 file (whatever had its name is removed first, a link included): never
-through a link (``zoo_core.runs.links``).
+through a link (``zoo_core.runs.links``). Every write stamps the file with
+its ``format`` and the ``zoo_version`` that wrote it (:func:`write_manifest`);
+a manifest in a newer format is refused (``zoo_core.runs.formats``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,11 @@ from typing import Any
 
 from zoo_core import __version__
 from zoo_core.files import DISK_ERRNOS, write_json_atomic
+from zoo_core.runs.formats import stamp
 from zoo_core.runs.links import NOFOLLOW
+
+#: Version of manifest.json. 1: every manifest so far (those without a ``format`` field too).
+MANIFEST_FORMAT = 1
 
 #: The file that keeps room for the last manifest write of a run on a full disk.
 RESERVE_FILE = ".manifest.reserve"
@@ -52,7 +58,7 @@ class Manifest:
 
     def save(self) -> None:
         """Rewrite manifest.json atomically."""
-        write_json_atomic(self.path, self.data)
+        write_manifest(self.path, self.data)
 
     def record(self, **values: Any) -> bool:
         """Like :meth:`update`, but never raises (used while reporting another failure).
@@ -94,6 +100,11 @@ class Manifest:
                 os.fsync(handle.fileno())
         except OSError:
             self.free_reserve()
+
+
+def write_manifest(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` as manifest.json at ``path``, atomically, stamped with its format and this zoo's version."""
+    write_json_atomic(path, stamp(data, MANIFEST_FORMAT))
 
 
 def package_version(name: str) -> str:

@@ -21,7 +21,7 @@ import numpy as np
 
 from zoo_core._util.text import error_line
 from zoo_core.errors import RunError
-from zoo_core.runs import Run
+from zoo_core.runs import NewerFormat, Run
 from zoo_core.runs.checkpoint import (check_epochs_done, commit_checkpoint, damaged_zip, read_checkpoint,
                                       read_variables_npz, read_weights_npz, write_variables_npz)
 
@@ -30,6 +30,8 @@ def committed_state(run: Run) -> dict[str, Any] | None:
     """The run's committed checkpoint (None if it has none); a RunError saying what to do if it is damaged."""
     try:
         return read_checkpoint(run.dir / "checkpoint")
+    except NewerFormat:  # not damaged: written by a newer zoo (exit code 2, upgrade zoo)
+        raise
     except ValueError as error:
         raise _damaged(run, error) from None
 

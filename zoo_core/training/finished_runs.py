@@ -18,7 +18,7 @@ from zoo_core.errors import ConfigError, DataError, RunError
 from zoo_core.export import ExportResult
 from zoo_core.files import DISK_ERRNOS, describe_os_error, remove_temporaries, write_json_atomic
 from zoo_core.registry import ComponentChoice, Registry
-from zoo_core.runs import LinkInRun, Run, RunBusy, RunLock, check_writable, utc_now
+from zoo_core.runs import LinkInRun, Run, RunBusy, RunLock, check_writable, utc_now, write_manifest
 from zoo_core.training.completion import evaluate_probabilities, export_model, predict_probabilities, write_report
 from zoo_core.training.native_logs import quiet_native_stderr
 from zoo_core.training.prepare import (check_exporters, check_same_data, data_source, differing_parts, fingerprint,
@@ -148,7 +148,7 @@ def _export(run: Run, registry: Registry, exporters: list[ComponentChoice], out:
                                 "nothing unverified was left there") from None
         data = run.manifest()
         data["exports"] = [*data.get("exports", []), *(result.to_dict() for result in results)]
-        write_json_atomic(run.dir / "manifest.json", data)
+        write_manifest(run.dir / "manifest.json", data)
         write_report(run)
     return results
 

@@ -47,8 +47,10 @@ def run_config(run: Run, registry: Registry, overrides: list[str] | None = None)
 
     config.toml names every component as plugin:name; a run written before
     that has bare names, and a bare name that another plugin has registered
-    since is bound to the plugin its manifest.json recorded.
+    since is bound to the plugin its manifest.json recorded. A run whose
+    manifest.json a newer zoo wrote is refused (NewerFormat, exit code 2).
     """
+    run.check_format()
     manifest = run.manifest()
     return registry.run_from_table(run.config_table(), manifest.get("recipe", "adhoc"), str(run.dir / "config.toml"),
                                    overrides, recorded=recorded_plugins(manifest))

@@ -97,6 +97,7 @@ def resume(run: Run, registry: Registry, progress: str | None = None, stream: Te
     the run started on (fewer or more workers, or none): the global batch
     stays, and the manifest records the change of shape.
     """
+    run.check_format()  # a run a newer zoo wrote: exit 2 before anything (the CLI found it with find_run, which checks)
     overrides = resume_overrides(run, overrides, cluster)  # a key that cannot change: exit 2 before anything
     plan = distribute.resume_target(run, cluster, strategy_setting(overrides))  # a non-chief worker: its backup
     run = plan.run if plan is not None else run
@@ -104,8 +105,8 @@ def resume(run: Run, registry: Registry, progress: str | None = None, stream: Te
         lock = RunLock(run.dir).acquire("resume")  # RunBusy while another process works in it
         try:
             data = _resumable_manifest(run)
+            state = committed_state(run)  # a checkpoint a newer zoo wrote: refused before anything is removed
             remove_temporaries(run.dir)  # what a killed process left; we hold the lock, so none is in use
-            state = committed_state(run)
             config = resumed_config(run, registry, overrides, state["epochs_done"] if state else 0)
             check_committed_epochs(run, state, config.settings["epochs"])
             strategy = distribute.plan(config, cluster, resuming=plan, resumed=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from zoo_core.errors import RunError
 from zoo_core.files import write_json_atomic
-from zoo_core.runs import Run, is_run_dir, utc_now
+from zoo_core.runs import Run, is_run_dir, utc_now, write_manifest
 from zoo_core.runs.checkpoint import epochs_done, read_checkpoint
 from zoo_core.training.distribute.cluster import STRATEGIES, Cluster, planned_cluster
 
@@ -114,7 +114,7 @@ def _copy_for_worker(run: Run, folder: Path) -> Run:
                     shutil.copy2(source / "checkpoint" / name, staging / "checkpoint" / name)
             write_json_atomic(staging / "checkpoint" / "state.json", state)  # last: the commit point
         chief = run.manifest()
-        write_json_atomic(staging / "manifest.json", {
+        write_manifest(staging / "manifest.json", {
             "run_id": run.id, "recipe": chief.get("recipe", "adhoc"), "status": "interrupted",
             "started": utc_now(), "epochs_done": state["epochs_done"] if state else 0,
             "backup_of": str(source)})
