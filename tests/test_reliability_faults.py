@@ -9,6 +9,7 @@ mid-run, ``--out FILE`` and a hostile model.keras (15).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pytest
@@ -322,15 +323,53 @@ def test_evaluate_on_a_read_only_run_says_so_before_any_work(finished: Path, tmp
     assert loaded == []  # refused before the data or the model were loaded
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
-def test_evaluate_on_a_really_read_only_run(finished: Path, tmp_path: Path) -> None:
-    run_dir = copy_run(finished, tmp_path)
-    run_dir.chmod(0o555)
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[str]:
+    """``folder`` really read-only while inside: a read-only bind mount over itself, else (not root) mode 555.
+
+    Root writes through mode 555, not through a read-only mount; a process
+    that may not mount (no CAP_SYS_ADMIN) is seldom root, and then mode 555
+    does it. Yields how. Skips only when neither works (root without mounts).
+    """
+    mount = shutil.which("mount")
+    mounted = mount is not None and subprocess.run(
+        [mount, "--bind", str(folder), str(folder)], capture_output=True).returncode == 0
     try:
-        result = invoke("evaluate", str(run_dir))
+        if mounted:
+            remounted = subprocess.run([mount, "-o", "remount,bind,ro", str(folder)], capture_output=True)
+            assert remounted.returncode == 0, remounted.stderr
+            how = "read-only bind mount"
+        elif os.geteuid() != 0:
+            folder.chmod(0o555)
+            how = "mode 555"
+        else:
+            pytest.skip("running as root and cannot mount: no way to make a folder read-only for root")
+        with pytest.raises(OSError) as refused:
+            (folder / "probe").write_text("x")
+        assert refused.value.errno in (errno.EROFS, errno.EACCES), refused.value  # it really is read-only
+        yield how
     finally:
-        run_dir.chmod(0o755)
-    assert result.exit_code == 1 and "cannot write to the run directory" in result.output
+        if mounted:
+            subprocess.run(["umount", str(folder)], check=True)
+        else:
+            folder.chmod(0o755)
+
+
+def test_evaluate_on_a_really_read_only_run(finished: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zoo_core.training.finished_runs as finished_runs
+
+    run_dir = copy_run(finished, tmp_path)
+    before = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
+    loaded: list[Any] = []
+    monkeypatch.setattr(finished_runs, "load_dataset", lambda config: loaded.append(config))
+    with read_only(run_dir):
+        results = [invoke(*command) for command in (["evaluate", str(run_dir)],
+                                                    ["export", str(run_dir), "-f", "tflite"])]
+    for result in results:
+        assert result.exit_code == 1, result.output
+        assert f"cannot write to the run directory '{run_dir}'" in result.output
+    assert loaded == []  # refused before the data or the model were loaded
+    assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
 
 
 # -- item 10: signals outside training ------------------------------------------------------------
