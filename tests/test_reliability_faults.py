@@ -150,6 +150,61 @@ def test_resume_refuses_other_data(failed: Path, tmp_path: Path, other_mnist: Pa
     assert snapshot_files(run_dir, ("manifest.json", "history.csv", "checkpoint/state.json")) == before
 
 
+def write_table(path: Path, rows: np.ndarray, labels: np.ndarray) -> None:
+    lines = ["a,b,c,label"] + [",".join(f"{value:.4f}" for value in row) + f",{label}" for row, label in zip(rows, labels)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.slow
+def test_a_resume_after_the_training_file_changed_names_the_train_set(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run on a CSV file, stopped by Ctrl-C after epoch 1; one cell of the training file changes; resume refuses.
+
+    The test file is its own (test_path) and features are not standardised, so only the train set differs.
+    """
+    import zoo_core.training.checkpointing as checkpointing
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 300)
+    features = rng.normal(size=(300, 3)) + labels[:, None]
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    write_table(train, features[:240], labels[:240])
+    write_table(test, features[240:], labels[240:])
+    real = checkpointing.commit_checkpoint
+
+    def commit_then_ctrl_c(directory: Path, epochs_done: int, *args: Any, **kwargs: Any) -> Any:
+        state = real(directory, epochs_done, *args, **kwargs)
+        if epochs_done == 1:
+            os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C during epoch 1's end: training stops after it
+        return state
+
+    with monkeypatch.context() as patch:
+        patch.setattr(checkpointing, "commit_checkpoint", commit_then_ctrl_c)
+        stopped = invoke("train", "-d", "csv", "-a", "mlp", "--runs-dir", str(tmp_path / "runs"),
+                         "--set", f"dataset.path={train}", "--set", f"dataset.test_path={test}",
+                         "--set", "dataset.standardise=false", "--set", "epochs=3", "--set", "exporters=[]",
+                         "--quiet")
+    assert stopped.exit_code == 130, stopped.output
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert manifest(run_dir)["status"] == "interrupted" and manifest(run_dir)["epochs_done"] == 1
+    recorded = manifest(run_dir)["data_fingerprint"]
+    before = snapshot_files(run_dir, ("manifest.json", "history.csv", "checkpoint/state.json"))
+
+    lines = train.read_text().splitlines()
+    lines[5] = "9.0" + lines[5][lines[5].index(","):]  # one feature of one training example
+    train.write_text("\n".join(lines) + "\n")
+    refused = invoke("resume", str(run_dir))
+    assert refused.exit_code == 2, refused.output
+    assert "its train set differs" in refused.output
+    assert recorded["train_sha256"] in refused.output and str(train) in refused.output
+    assert snapshot_files(run_dir, ("manifest.json", "history.csv", "checkpoint/state.json")) == before
+
+    write_table(train, features[:240], labels[:240])  # the data as they were: the run continues
+    resumed = invoke("resume", str(run_dir), "--quiet")
+    assert resumed.exit_code == 0, resumed.output
+    assert manifest(run_dir)["status"] == "completed" and manifest(run_dir)["epochs_done"] == 3
+
+
 # -- item 3: a damaged checkpoint ----------------------------------------------------------------
 
 
