@@ -151,7 +151,8 @@ def test_resume_refuses_other_data(failed: Path, tmp_path: Path, other_mnist: Pa
 
 
 def write_table(path: Path, rows: np.ndarray, labels: np.ndarray) -> None:
-    lines = ["a,b,c,label"] + [",".join(f"{value:.4f}" for value in row) + f",{label}" for row, label in zip(rows, labels)]
+    lines = ["a,b,c,label"] + [",".join(f"{value:.4f}" for value in row) + f",{label}"
+                               for row, label in zip(rows, labels)]
     path.write_text("\n".join(lines) + "\n")
 
 
