@@ -1,6 +1,6 @@
 """The built-in exporters: every TFLite variant and the SavedModel, verified and never overwritten.
 
-A tiny MLP is trained once per module on 3,000 MNIST images; the exports are
+A tiny MLP is trained once per module on 6,000 MNIST images; the exports are
 made once (module fixture ``exports``) and inspected by several tests.
 """
 
@@ -20,6 +20,7 @@ import pytest
 from zoo_core.data import Dataset, DatasetInfo
 from zoo_core.errors import ExportError
 from zoo_core.export import ExportContext, keras_probabilities, sha256_of
+from zoo_plugins.exporters.tflite import THRESHOLDS as TFLITE_THRESHOLDS
 
 MNIST = Path(__file__).resolve().parents[1] / "plugins" / "zoo_plugins" / "datasets" / "mnist.npz"
 TFLITE_VARIANTS = {  # variant -> (quantize, io_type)
@@ -33,7 +34,7 @@ FIGURES = ("accuracy", "keras_accuracy", "max_abs_diff", "argmax_agreement", "la
            "conversion_seconds", "samples")
 
 
-def small_mnist(train: int = 3000, test: int = 1000) -> Dataset:
+def small_mnist(train: int = 6000, test: int = 1000) -> Dataset:
     """A slice of the packaged MNIST, scaled to [0, 1] as the mnist dataset does."""
     with np.load(MNIST) as data:
         x_train, y_train = data["x_train"][:train], data["y_train"][:train]
@@ -146,6 +147,10 @@ def tflite_probabilities(path: str | Path, x: np.ndarray) -> np.ndarray:
     return probabilities
 
 
+#: The exporter's verification limits, per quantisation ("none" is its float32 variant).
+THRESHOLDS = {"none" if quantize == "float32" else quantize: limits for quantize, limits in TFLITE_THRESHOLDS.items()}
+
+
 @pytest.fixture(scope="module")
 def keras_answers(trained: tuple[Any, Dataset]) -> np.ndarray:
     model, dataset = trained
@@ -167,13 +172,17 @@ def test_each_tflite_variant_classifies_the_test_slice_like_keras(exports: dict[
     keras_accuracy = float(np.mean(keras_answers.argmax(1) == labels))
     accuracy = float(np.mean(answers.argmax(1) == labels))
     agreement = float(np.mean(answers.argmax(1) == keras_answers.argmax(1)))
-    assert keras_accuracy > 0.8  # a model worth quantising (3 epochs on 3,000 images: 0.87)
+    assert keras_accuracy > 0.8  # a model worth quantising (3 epochs on 6,000 images: 0.89)
     assert abs(accuracy - keras_accuracy) <= 0.01, (variant, accuracy, keras_accuracy)
     if CLOSENESS[variant] is not None:
         assert float(np.max(np.abs(answers - keras_answers))) <= CLOSENESS[variant]
         assert agreement >= 0.999
-    else:
-        assert agreement >= 0.97
+    # The exporter's own bar (0.99 for the quantised variants), not a looser one of the test's: a moderately
+    # mis-calibrated int8 file (0.979 when calibrated on images at half their brightness) fails here too. 6,000
+    # training images rather than 3,000 keep a margin: int8 agreed on 0.997 (0.993 on 3,000) on AVX-512/AMX.
+    bar = THRESHOLDS[TFLITE_VARIANTS[variant][0]]["min_argmax_agreement"]
+    assert bar >= 0.99, f"the exporter's {variant} bar was loosened to {bar}"
+    assert agreement >= bar, (variant, agreement)
     # ... and the exporter reported what the runtime does
     figures = exports[variant].figures
     assert figures["accuracy"] == pytest.approx(accuracy, abs=0.002)

@@ -24,13 +24,14 @@ from zoo_plugins.optimizers._fused_adam import use_fused_kernel  # noqa: E402
 from zoo_plugins.optimizers.keras_optimizers import adam, adamw  # noqa: E402
 
 
-def _weights_after_steps(optimizer: object, steps: int = 25, seed: int = 3) -> tuple[list[np.ndarray], object]:
-    """Weights of a small two-layer model after ``steps`` updates with fixed, seeded gradients."""
+def _weights_after_steps(optimizer: object, steps: int = 25, seed: int = 3,
+                         scale: float = 1.0) -> tuple[list[np.ndarray], object]:
+    """Weights of a small two-layer model after ``steps`` updates with fixed, seeded gradients (of size ``scale``)."""
     rng = np.random.default_rng(seed)
     variables = [keras.Variable(rng.normal(size=shape).astype("float32"), name=f"w{index}")
                  for index, shape in enumerate([(20, 8), (8,), (8, 3)])]
     for _ in range(steps):
-        gradients = [tf.constant(rng.normal(size=v.shape).astype("float32")) for v in variables]
+        gradients = [tf.constant((scale * rng.normal(size=v.shape)).astype("float32")) for v in variables]
         optimizer.apply_gradients(zip(gradients, variables))
     return [v.numpy() for v in variables], optimizer
 
@@ -67,6 +68,31 @@ def test_fused_update_matches_keras_adam_to_float32_rounding(learning_rate: floa
     # The moments too: the same slot variables, updated alike.
     for got, want in zip(fused_optimizer.variables, plain_optimizer.variables):
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=2e-4, atol=1e-6)
+
+
+def _steps_taken(optimizer: object, scale: float) -> list[np.ndarray]:
+    """How far each weight moved in 25 steps on gradients of size ``scale``."""
+    start, _ = _weights_after_steps(adam(fused=False), steps=0)
+    end, _ = _weights_after_steps(optimizer, scale=scale)
+    return [after - before for after, before in zip(end, start)]
+
+
+@pytest.mark.parametrize("scale", [1e-7, 1e-6])
+def test_fused_update_matches_keras_where_epsilon_matters(scale: float) -> None:
+    """Gradients about epsilon's size (1e-7): Adam's step m / (sqrt(v) + epsilon) is then epsilon's as much as g's.
+
+    With gradients of size 1 epsilon changes nothing a test can see; here a
+    kernel that used 10 × epsilon would take steps about 5 times shorter
+    (1e-7) or 2 times shorter (1e-6).
+    """
+    epsilon = keras.optimizers.Adam().epsilon
+    fused = _steps_taken(adam(), scale)
+    plain = _steps_taken(adam(fused=False), scale)
+    other_epsilon = _steps_taken(adam(fused=False, epsilon=10 * epsilon), scale)
+    for got, want, wrong in zip(fused, plain, other_epsilon):
+        assert np.abs(want - wrong).max() > 0.2 * np.abs(want).max()  # epsilon really matters at this size
+        # The kernel's 1 - beta_2 (5e-5 of itself off Keras', see above) moves a step by about 1e-4 of itself.
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3 * np.abs(want).max())
 
 
 def test_fused_update_in_a_tf_function_matches_eager() -> None:

@@ -174,6 +174,52 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+#: How long the tracking server may take to answer /health: generous, since a loaded machine (2 cores shared by
+#: several test runs) makes its start slow. A server that never answers within it fails the test, never skips it.
+SERVER_START_SECONDS = 600
+
+
+def wait_for_server(server: subprocess.Popen, uri: str, seconds: float) -> None:
+    """Return once ``uri``/health answers 200; fail the test if ``server`` exits or ``seconds`` pass first."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(f"{uri}/health", timeout=5) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        if server.poll() is not None:
+            pytest.fail(f"the MLflow server exited (code {server.returncode}) before answering {uri}/health")
+        if time.monotonic() > deadline:
+            pytest.fail(f"the MLflow server did not answer {uri}/health within {seconds:.0f} s")
+        time.sleep(1)
+
+
+def outcome_of_waiting(server: subprocess.Popen, seconds: float) -> BaseException | None:
+    """What waiting for ``server`` on a port nobody listens on ends with (pytest's skip and fail are BaseExceptions)."""
+    try:
+        wait_for_server(server, f"http://127.0.0.1:{free_port()}", seconds)
+    except BaseException as error:  # noqa: BLE001 - the outcome is what is tested
+        return error
+    return None
+
+
+def test_a_server_that_never_answers_fails_the_test_not_skips_it() -> None:
+    """Stand-in 'servers' that never answer: waiting for them is a failure (pytest.fail), never a skip."""
+    silent = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        outcome = outcome_of_waiting(silent, 2)
+    finally:
+        silent.kill()
+        silent.wait()
+    assert isinstance(outcome, pytest.fail.Exception) and "did not answer" in str(outcome), repr(outcome)
+    exited = subprocess.Popen([sys.executable, "-c", "pass"])
+    exited.wait()
+    outcome = outcome_of_waiting(exited, 60)
+    assert isinstance(outcome, pytest.fail.Exception) and "exited (code 0)" in str(outcome), repr(outcome)
+
+
 @pytest.mark.slow
 def test_mlflow_logs_to_a_tracking_server(tmp_path: Path) -> None:
     pytest.importorskip("mlflow")
@@ -185,17 +231,7 @@ def test_mlflow_logs_to_a_tracking_server(tmp_path: Path) -> None:
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ}, cwd=tmp_path)
     try:
         uri = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"{uri}/health", timeout=5) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                pytest.skip("the MLflow server did not start in time on this machine")
-            time.sleep(1)
+        wait_for_server(server, uri, SERVER_START_SECONDS)
         result = zoo("run", "mnist-mlp", "--runs-dir", str(tmp_path / "runs"), *TINY, "--set", "epochs=2",
                      "--set", 'callbacks=["mlflow"]', MLFLOW_TRACKING_URI=uri)
         assert result.returncode == 0, result.stderr

@@ -9,6 +9,7 @@ mid-run, ``--out FILE`` and a hostile model.keras (15).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pytest
@@ -147,6 +148,62 @@ def test_resume_refuses_other_data(failed: Path, tmp_path: Path, other_mnist: Pa
     assert manifest(run_dir)["data_fingerprint"]["test_sha256"] in result.output
     assert str(other_mnist) in result.output
     assert snapshot_files(run_dir, ("manifest.json", "history.csv", "checkpoint/state.json")) == before
+
+
+def write_table(path: Path, rows: np.ndarray, labels: np.ndarray) -> None:
+    lines = ["a,b,c,label"] + [",".join(f"{value:.4f}" for value in row) + f",{label}"
+                               for row, label in zip(rows, labels)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.slow
+def test_a_resume_after_the_training_file_changed_names_the_train_set(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run on a CSV file, stopped by Ctrl-C after epoch 1; one cell of the training file changes; resume refuses.
+
+    The test file is its own (test_path) and features are not standardised, so only the train set differs.
+    """
+    import zoo_core.training.checkpointing as checkpointing
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 300)
+    features = rng.normal(size=(300, 3)) + labels[:, None]
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    write_table(train, features[:240], labels[:240])
+    write_table(test, features[240:], labels[240:])
+    real = checkpointing.commit_checkpoint
+
+    def commit_then_ctrl_c(directory: Path, epochs_done: int, *args: Any, **kwargs: Any) -> Any:
+        state = real(directory, epochs_done, *args, **kwargs)
+        if epochs_done == 1:
+            os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C during epoch 1's end: training stops after it
+        return state
+
+    with monkeypatch.context() as patch:
+        patch.setattr(checkpointing, "commit_checkpoint", commit_then_ctrl_c)
+        stopped = invoke("train", "-d", "csv", "-a", "mlp", "--runs-dir", str(tmp_path / "runs"),
+                         "--set", f"dataset.path={train}", "--set", f"dataset.test_path={test}",
+                         "--set", "dataset.standardise=false", "--set", "epochs=3", "--set", "exporters=[]",
+                         "--quiet")
+    assert stopped.exit_code == 130, stopped.output
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert manifest(run_dir)["status"] == "interrupted" and manifest(run_dir)["epochs_done"] == 1
+    recorded = manifest(run_dir)["data_fingerprint"]
+    before = snapshot_files(run_dir, ("manifest.json", "history.csv", "checkpoint/state.json"))
+
+    lines = train.read_text().splitlines()
+    lines[5] = "9.0" + lines[5][lines[5].index(","):]  # one feature of one training example
+    train.write_text("\n".join(lines) + "\n")
+    refused = invoke("resume", str(run_dir))
+    assert refused.exit_code == 2, refused.output
+    assert "its train set differs" in refused.output
+    assert recorded["train_sha256"] in refused.output and str(train) in refused.output
+    assert snapshot_files(run_dir, ("manifest.json", "history.csv", "checkpoint/state.json")) == before
+
+    write_table(train, features[:240], labels[:240])  # the data as they were: the run continues
+    resumed = invoke("resume", str(run_dir), "--quiet")
+    assert resumed.exit_code == 0, resumed.output
+    assert manifest(run_dir)["status"] == "completed" and manifest(run_dir)["epochs_done"] == 3
 
 
 # -- item 3: a damaged checkpoint ----------------------------------------------------------------
@@ -322,15 +379,53 @@ def test_evaluate_on_a_read_only_run_says_so_before_any_work(finished: Path, tmp
     assert loaded == []  # refused before the data or the model were loaded
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
-def test_evaluate_on_a_really_read_only_run(finished: Path, tmp_path: Path) -> None:
-    run_dir = copy_run(finished, tmp_path)
-    run_dir.chmod(0o555)
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[str]:
+    """``folder`` really read-only while inside: a read-only bind mount over itself, else (not root) mode 555.
+
+    Root writes through mode 555, not through a read-only mount; a process
+    that may not mount (no CAP_SYS_ADMIN) is seldom root, and then mode 555
+    does it. Yields how. Skips only when neither works (root without mounts).
+    """
+    mount = shutil.which("mount")
+    mounted = mount is not None and subprocess.run(
+        [mount, "--bind", str(folder), str(folder)], capture_output=True).returncode == 0
     try:
-        result = invoke("evaluate", str(run_dir))
+        if mounted:
+            remounted = subprocess.run([mount, "-o", "remount,bind,ro", str(folder)], capture_output=True)
+            assert remounted.returncode == 0, remounted.stderr
+            how = "read-only bind mount"
+        elif os.geteuid() != 0:
+            folder.chmod(0o555)
+            how = "mode 555"
+        else:
+            pytest.skip("running as root and cannot mount: no way to make a folder read-only for root")
+        with pytest.raises(OSError) as refused:
+            (folder / "probe").write_text("x")
+        assert refused.value.errno in (errno.EROFS, errno.EACCES), refused.value  # it really is read-only
+        yield how
     finally:
-        run_dir.chmod(0o755)
-    assert result.exit_code == 1 and "cannot write to the run directory" in result.output
+        if mounted:
+            subprocess.run(["umount", str(folder)], check=True)
+        else:
+            folder.chmod(0o755)
+
+
+def test_evaluate_on_a_really_read_only_run(finished: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import zoo_core.training.finished_runs as finished_runs
+
+    run_dir = copy_run(finished, tmp_path)
+    before = {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()}
+    loaded: list[Any] = []
+    monkeypatch.setattr(finished_runs, "load_dataset", lambda config: loaded.append(config))
+    with read_only(run_dir):
+        results = [invoke(*command) for command in (["evaluate", str(run_dir)],
+                                                    ["export", str(run_dir), "-f", "tflite"])]
+    for result in results:
+        assert result.exit_code == 1, result.output
+        assert f"cannot write to the run directory '{run_dir}'" in result.output
+    assert loaded == []  # refused before the data or the model were loaded
+    assert {path: path.read_bytes() for path in run_dir.rglob("*") if path.is_file()} == before
 
 
 # -- item 10: signals outside training ------------------------------------------------------------

@@ -202,3 +202,40 @@ def test_the_installed_command_runs_in_a_subprocess(tmp_path: Path) -> None:
     assert process.returncode == 0, process.stderr
     assert "epoch 1/1" in process.stderr  # line-per-epoch progress when not a terminal
     assert "test accuracy" in process.stdout
+
+
+def seeded_run(root: Path, seed: int) -> dict[str, object]:
+    """A tiny run (500 images, 1 epoch) with ``seed``: its history, metrics, first weights and trained weights."""
+    import keras
+
+    from zoo_core.runs.checkpoint import read_checkpoint, read_weights_npz
+
+    result = zoo("run", "mnist-mlp", "--runs-dir", str(root), "--set", "max_train_samples=500",
+                 "--set", "max_test_samples=200", "--set", "epochs=1", "--set", "exporters=[]",
+                 "--set", f"seed={seed}", "--quiet")
+    assert result.exit_code == 0, result.output
+    (run_dir,) = [p for p in root.iterdir() if p.is_dir()]
+    state = read_checkpoint(run_dir / "checkpoint")
+    first = read_weights_npz(run_dir / "checkpoint" / state["weights"])[0]  # the sample taken before any step
+    return {"history": history_but_seconds(run_dir), "metrics": json.loads((run_dir / "metrics.json").read_text()),
+            "first": first, "trained": keras.saving.load_model(run_dir / "model.keras").get_weights()}
+
+
+def same_arrays(one: object, other: object) -> bool:
+    """Whether two lists (or dicts) of arrays hold the same values, bit for bit."""
+    import numpy as np
+
+    if isinstance(one, dict) and isinstance(other, dict):
+        return one.keys() == other.keys() and all(np.array_equal(one[key], other[key]) for key in one)
+    return len(one) == len(other) and all(np.array_equal(a, b) for a, b in zip(one, other))  # type: ignore[arg-type]
+
+
+def test_another_seed_makes_another_run_and_the_same_seed_the_same(tmp_path: Path) -> None:
+    """The seed reaches the run: 0 and 1 start from other weights and end elsewhere; 0 twice is one run."""
+    zero, again, one = (seeded_run(tmp_path / name, seed) for name, seed in (("a", 0), ("b", 0), ("c", 1)))
+    assert zero["history"] == again["history"] and zero["metrics"] == again["metrics"]
+    assert same_arrays(zero["first"], again["first"]) and same_arrays(zero["trained"], again["trained"])
+    assert zero["first"], "no initial weight snapshot"
+    assert not same_arrays(zero["first"], one["first"]), "seeds 0 and 1 started from the same weights"
+    assert not same_arrays(zero["trained"], one["trained"]), "seeds 0 and 1 trained the same weights"
+    assert zero["history"] != one["history"]  # the loss of epoch 1 differs

@@ -15,6 +15,9 @@ class EpochTimer(keras.callbacks.Callback):
     end (checkpoint, history.csv, manifest, progress line). The first epoch
     counts from the start of training (its time includes tracing). It comes
     before the callbacks that read the figure (zoo_core.training.callbacks.order).
+    The last epoch's own checkpoint is therefore in no epoch's time (its row
+    is inside that checkpoint), but in manifest.json's ``timings["training"]``;
+    it is about 1 % of an epoch (tests/test_epoch_time.py).
     """
 
     def on_train_begin(self, logs: dict | None = None) -> None:
