@@ -12,7 +12,8 @@ and the helpers (no entry point), one Keras class per file as Keras has them:
 - ``_early_stopping.py``, ``_reduce_lr_on_plateau.py``, ``_cosine_warmup.py``: the classes behind
   this module's factories; ``_common.py``: the two numbers they share (a finite float or None, the
   current learning rate).
-- ``_mlflow_tracker.py``: the class behind ``mlflow.py``'s factory.
+- ``_mlflow_tracker.py``: the class behind ``mlflow.py``'s factory; ``_mlflow_store.py``: its check of the
+  tracking store before any work.
 
 Light on purpose (``zoo list`` imports it, and importing ``mlflow.py`` imports it first): the Keras
 classes are imported inside the factories. Every callback is resumable: what it must remember is saved
