@@ -1,11 +1,16 @@
 """The mlflow callback checks its tracking store before any work (issue 27, item 7): a folder (MLflow 3 refuses
 file stores), a SQLite file in a read-only folder, a server that does not answer are refused with exit code 2 in
-seconds. No network: a closed port on 127.0.0.1 is an unreachable server."""
+seconds; and a signal while the tracker waits for its server stops the run at once, 'interrupted' with its
+checkpoint. No network: a closed port on 127.0.0.1 is an unreachable server."""
 
 from __future__ import annotations
 
+import http.server
+import json
+import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -101,3 +106,131 @@ def test_an_unreachable_server_exits_2_before_any_run_directory(tmp_path: Path) 
     assert "cannot use the MLflow tracking server" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
     assert time.monotonic() - started < 100
+
+
+# -- a stop while the tracker waits -------------------------------------------------------------------
+
+
+class _AnswersOnlyTheCheck(http.server.BaseHTTPRequestHandler):
+    """A tracking server that answers zoo's check of the store, then goes silent for MLflow's own calls."""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        if self.headers.get("User-Agent", "").startswith("Python-urllib"):
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"{}")
+        else:
+            time.sleep(600)
+
+    do_POST = do_GET  # noqa: N815
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.slow
+def test_sigterm_while_the_tracker_waits_for_its_server_ends_the_run_interrupted(tmp_path: Path) -> None:
+    pytest.importorskip("mlflow")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _AnswersOnlyTheCheck)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    runs = tmp_path / "runs"
+    try:
+        process = subprocess.Popen([ZOO, "run", "mnist-mlp", "--runs-dir", str(runs), *SMALL, "--set", "epochs=2",
+                                    "--set", 'callbacks=["mlflow"]'], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, env=subprocess_env(MLFLOW_TRACKING_URI=f"http://127.0.0.1:"
+                                                                                     f"{server.server_address[1]}"))
+        deadline = time.monotonic() + 240
+        while not list(runs.glob("*/checkpoint")) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(3)  # the tracker is waiting for the server now (MLflow retries for minutes)
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signal.SIGTERM)
+        try:
+            _, stderr = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            pytest.fail("SIGTERM did not stop a run whose tracker waits for its server")
+    finally:
+        server.shutdown()
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    assert "interrupted (SIGTERM)" in stderr and "zoo resume" in stderr and "Traceback" not in stderr
+    run_dir = next(path for path in runs.iterdir() if (path / "manifest.json").exists())
+    assert json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))["status"] == "interrupted"
+    assert (run_dir / "checkpoint").is_dir()
+
+
+WAITER = '''
+"""Callback waiter: after epoch 1's checkpoint it waits for a server that never answers (a marker file says so)."""
+import time
+from typing import Any
+
+from zoo_core import Component, hookimpl
+
+
+def waiter(context: Any) -> Any:
+    """Wait ten minutes at the end of epoch 1, after its checkpoint, as a tracker whose server went away."""
+    import keras
+
+    class Waiter(keras.callbacks.Callback):
+        zoo_after_checkpoint = True
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            if epoch == 0:
+                (context.run_dir / "waiting").touch()
+                time.sleep(600)
+
+    return Waiter()
+
+
+@hookimpl
+def register_callbacks() -> list[Component]:
+    return [Component("waiter", waiter)]
+'''
+
+
+@pytest.mark.slow
+def test_sigterm_while_a_tracker_waits_after_the_checkpoint_ends_the_run_interrupted(tmp_path: Path) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "waiter.py").write_text(WAITER, encoding="utf-8")
+    runs = tmp_path / "runs"
+    process = subprocess.Popen([ZOO, "--plugins-dir", str(plugins), "run", "mnist-mlp", "--runs-dir", str(runs),
+                                *SMALL, "--set", "epochs=2", "--set", 'callbacks=["waiter"]'],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=subprocess_env())
+    deadline = time.monotonic() + 240
+    while not list(runs.glob("*/waiting")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert process.poll() is None, process.communicate()
+    process.send_signal(signal.SIGTERM)
+    try:
+        _, stderr = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail("SIGTERM waited for a callback after the epoch's checkpoint")
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    assert "interrupted (SIGTERM) after 1 of 2 epoch(s); its checkpoint is saved" in stderr, stderr
+    run_dir = next(runs.glob("*/waiting")).parent
+    record = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert record["status"] == "interrupted" and record["epochs_done"] == 1
+
+
+def test_the_tracker_does_not_wait_again_for_a_store_that_did_not_answer(tmp_path: Path) -> None:
+    pytest.importorskip("mlflow")
+    from zoo_core.training.callbacks.context import CallbackContext, RunSummary
+    from zoo_plugins.callbacks._mlflow_tracker import MlflowTracker
+
+    context = CallbackContext(run_dir=tmp_path, run_id="x", recipe=None, config={}, settings={"epochs": 2},
+                              dataset=None, name="mlflow", runs_root=tmp_path)
+    tracker = MlflowTracker(context, experiment="zoo", tracking_uri=f"http://127.0.0.1:{closed_port()}",
+                            run_name="", log_exports=False)
+    tracker.run_id = "an-mlflow-run"
+
+    def waits(*args: Any) -> None:
+        raise KeyboardInterrupt  # a SIGTERM while MLflow retries
+
+    tracker._log_epoch = waits  # type: ignore[method-assign]
+    with pytest.raises(KeyboardInterrupt):
+        tracker.on_epoch_end(0, {"loss": 1.0})
+    tracker.on_run_end(RunSummary(status="interrupted", run_dir=tmp_path))
+    assert tracker._client is None  # never asked the store again
