@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
 import time
 import warnings
 from pathlib import Path
@@ -62,7 +61,7 @@ class MlflowTracker(keras.callbacks.Callback):
         self.context = context
         self.run_id: str | None = context.state.get("run_id")
         self.experiment, self.run_name, self.log_exports = experiment, run_name, log_exports
-        self.uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", "")
+        self.uri = tracking_uri  # the parameter, else $MLFLOW_TRACKING_URI (the factory decides), else:
         self.artifacts = None
         if not self.uri:  # a local store beside the runs; MLflow 3 refuses the file store by default
             root = Path(context.runs_root).resolve()

@@ -47,12 +47,12 @@ def mlflow(context: Any, experiment: str = "zoo", tracking_uri: str = "", run_na
         return keras.callbacks.Callback()
     from zoo_plugins.callbacks._mlflow_store import check_store
 
-    if tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"):  # the default store is beside the runs, writable
-        check_store(tracking_uri or os.environ["MLFLOW_TRACKING_URI"],
-                    f"callbacks.{context.name}.tracking_uri" if tracking_uri else "MLFLOW_TRACKING_URI")
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", "")  # "": the default store, beside the runs
+    if uri:  # (the default's folder, the runs root, is checked writable before any run)
+        check_store(uri, f"callbacks.{context.name}.tracking_uri" if tracking_uri else "MLFLOW_TRACKING_URI")
     from zoo_plugins.callbacks._mlflow_tracker import MlflowTracker
 
-    return MlflowTracker(context, experiment=experiment, tracking_uri=tracking_uri, run_name=run_name,
+    return MlflowTracker(context, experiment=experiment, tracking_uri=uri, run_name=run_name,
                          log_exports=log_exports)
 
 
