@@ -23,7 +23,8 @@ beside the plugins that use it, imported inside their factories. The tree (entry
       callbacks/
         __init__.py           [callbacks]  early-stopping, reduce-lr-on-plateau, cosine-warmup, tensorboard
         mlflow.py             [mlflow]     tracking in MLflow
-        _early_stopping.py  _reduce_lr_on_plateau.py  _cosine_warmup.py  _common.py  _mlflow_tracker.py
+        _early_stopping.py  _reduce_lr_on_plateau.py  _cosine_warmup.py  _common.py
+        _mlflow_tracker.py  _mlflow_store.py
 
 Each package's ``__init__.py`` says which of its modules is which.
 """

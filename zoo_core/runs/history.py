@@ -11,7 +11,13 @@ from pathlib import Path
 
 from zoo_core.files import write_text_atomic
 
-HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"]
+#: The figures an epoch logs, history.csv's columns after ``epoch``, and which way each is better: ``min`` (a
+#: loss), ``max`` (an accuracy), or None for a figure that does not measure the model (the learning rate a
+#: schedule reports, the epoch's wall time). The one list: callbacks that watch a metric check their ``monitor``
+#: and ``mode`` against it (zoo_plugins.callbacks). ``val_*`` need a validation split.
+EPOCH_METRICS: dict[str, str | None] = {"loss": "min", "accuracy": "max", "val_loss": "min", "val_accuracy": "max",
+                                        "learning_rate": None, "seconds": None}
+HISTORY_COLUMNS = ["epoch", *EPOCH_METRICS]
 
 
 def history_csv(rows: list[dict[str, float]]) -> str:

@@ -112,7 +112,7 @@ def _fit(session: RunSession, data: _Input, callbacks: RunCallbacks) -> None:
     from zoo_core.training.callbacks.nan_guard import NonFiniteLoss
 
     config, stops, settings = session.config, session.stops, session.config.settings
-    stops.defer = True
+    stops.committed()  # the run's start is committed: a signal stops at once until the first epoch starts
     if stops.signum is not None:  # a signal came during the set-up
         raise StopRequested(stops.signum)
     try:

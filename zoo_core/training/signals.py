@@ -1,7 +1,10 @@
 """Clean stops: SIGINT, SIGTERM and SIGHUP end a run at the next safe point, saved as 'interrupted'.
 
-During training the stop happens after the current call into TensorFlow (at
-an epoch's end the epoch is checkpointed first); :class:`RunInterrupted`
+During an epoch the stop happens after the current call into TensorFlow (at
+an epoch's end the epoch is checkpointed first); between an epoch's committed
+checkpoint and the next epoch's start (and before the first), where
+callbacks such as trackers may wait on a network, it is immediate.
+:class:`RunInterrupted`
 carries exit code 130 (SIGINT), 143 (SIGTERM) or 129 (SIGHUP). A second
 signal stops at once. Outside training (data loading, set-up, exports) the
 stop is immediate, and a :class:`StopRequests` given ``what`` turns it into
@@ -52,8 +55,10 @@ def signal_name(signum: int) -> str:
 class StopRequests:
     """SIGINT, SIGTERM and SIGHUP handlers that turn a signal into a clean stop.
 
-    While ``defer`` is true (inside ``model.fit``) the first signal is only
-    recorded and :meth:`pending` hands it to the StopAtSafePoint callback;
+    While ``defer`` is true (inside an epoch of ``model.fit``, until its
+    checkpoint is committed: :meth:`defer_until_committed`, :meth:`committed`)
+    the first signal is only recorded and :meth:`pending` hands it to the
+    StopAtSafePoint callback;
     otherwise, or on a second signal, StopRequested is raised at once. Only
     the main thread can install handlers; elsewhere this does nothing and
     Python's default Ctrl-C behaviour remains.
@@ -99,6 +104,15 @@ class StopRequests:
 
     def pending(self) -> StopRequested | None:
         return StopRequested(self.signum) if self.signum is not None else None
+
+    def defer_until_committed(self) -> None:
+        """An epoch starts: a first signal waits for its checkpoint (StopAtSafePoint calls this)."""
+        self.defer = True
+
+    def committed(self) -> None:
+        """The epoch's checkpoint is committed (the Checkpointer calls this): until the next epoch starts, nothing
+        is half written, so a signal stops at once, even while a tracker waits for its server."""
+        self.defer = False
 
 
 def stopped(what: str, signum: int, note: str = "nothing was left half-written") -> RunInterrupted:

@@ -12,7 +12,8 @@ and the helpers (no entry point), one Keras class per file as Keras has them:
 - ``_early_stopping.py``, ``_reduce_lr_on_plateau.py``, ``_cosine_warmup.py``: the classes behind
   this module's factories; ``_common.py``: the two numbers they share (a finite float or None, the
   current learning rate).
-- ``_mlflow_tracker.py``: the class behind ``mlflow.py``'s factory.
+- ``_mlflow_tracker.py``: the class behind ``mlflow.py``'s factory; ``_mlflow_store.py``: its check of the
+  tracking store before any work.
 
 Light on purpose (``zoo list`` imports it, and importing ``mlflow.py`` imports it first): the Keras
 classes are imported inside the factories. Every callback is resumable: what it must remember is saved
@@ -30,14 +31,33 @@ NonNegative = Annotated[float, Range(0)]
 Count = Annotated[int, Range(0)]
 
 
-def _check_monitor(context: Any, monitor: str, who: str) -> None:
-    """A ``val_*`` metric needs a validation split: a ConfigError before any work."""
-    from zoo_core.errors import ConfigError
+def _check_monitor(context: Any, monitor: str, mode: str, who: str) -> None:
+    """Before any work, a ConfigError unless ``monitor`` is a metric the run logs (zoo_core.runs.history's
+    ``EPOCH_METRICS``, the one list), a ``val_*`` one has validation data, and ``mode`` is not its opposite.
 
+    A contrary mode is refused rather than warned about: it turns the callback against the run (min on an
+    accuracy counts every gain as no improvement, so early stopping ends a run that learns and restores its
+    worst epoch, and the learning rate is lowered while the model improves), and ``auto`` is always right.
+    """
+    from zoo_core._util.text import suggest
+    from zoo_core.errors import ConfigError
+    from zoo_core.runs.history import EPOCH_METRICS
+
+    key = f"callbacks.{context.name}"
+    watchable = [name for name, better in EPOCH_METRICS.items() if better]
+    if monitor not in watchable:
+        why = ("is logged but does not measure the model" if monitor in EPOCH_METRICS
+               else "is not a metric the run logs")
+        raise ConfigError(f"{who}: monitor '{monitor}' {why}",
+                          hint=f"--set {key}.monitor=val_loss; {suggest(monitor, watchable, 'the metrics to watch')}")
     if monitor.startswith("val_") and not context.settings.get("validation_split"):
         raise ConfigError(f"{who}: monitor '{monitor}' needs validation data, but validation_split is 0",
-                          hint=f"--set validation_split=0.1, or --set callbacks.{context.name}.monitor="
-                               f"{monitor[4:]}")
+                          hint=f"--set validation_split=0.1, or --set {key}.monitor={monitor[4:]}")
+    better = EPOCH_METRICS[monitor]
+    if mode not in ("auto", better):
+        worse = "lower" if better == "max" else "higher"
+        raise ConfigError(f"{who}: mode '{mode}' counts a {worse} {monitor} as an improvement, but a {worse} "
+                          f"{monitor} is worse", hint=f"--set {key}.mode=auto (here the same as {better})")
 
 
 def early_stopping(context: Any, monitor: str = "val_loss", patience: Count = 3, min_delta: NonNegative = 0.0,
@@ -46,14 +66,14 @@ def early_stopping(context: Any, monitor: str = "val_loss", patience: Count = 3,
     """Stop training when a metric has stopped improving; the run is completed, its manifest and report say why.
 
     Args:
-        monitor: the metric to watch: val_loss, val_accuracy, loss or accuracy.
+        monitor: the metric to watch: val_loss, val_accuracy, loss or accuracy (another is refused before any work).
         patience: epochs without improvement before training stops.
         min_delta: a change smaller than this is not an improvement.
-        mode: min (loss), max (accuracy), or auto (from the metric's name).
+        mode: auto (from the metric), or min for a loss and max for an accuracy (the opposite is refused).
         restore_best_weights: the run's model is the best epoch's, not the last one's.
         start_from_epoch: epochs to wait before watching (warm-up).
     """
-    _check_monitor(context, monitor, "callback early-stopping")
+    _check_monitor(context, monitor, mode, "callback early-stopping")
     from zoo_plugins.callbacks._early_stopping import EarlyStopping
 
     return EarlyStopping(context, monitor=monitor, patience=patience, min_delta=min_delta, mode=mode,
@@ -67,15 +87,15 @@ def reduce_lr_on_plateau(context: Any, monitor: str = "val_loss", factor: Annota
     """Lower the learning rate when a metric has stopped improving (history.csv gets a learning_rate column).
 
     Args:
-        monitor: the metric to watch: val_loss, val_accuracy, loss or accuracy.
+        monitor: the metric to watch: val_loss, val_accuracy, loss or accuracy (another is refused before any work).
         factor: the new rate is the old one times this, in (0, 1).
         patience: epochs without improvement before the rate is lowered.
         min_delta: a change smaller than this is not an improvement.
-        mode: min (loss), max (accuracy), or auto (from the metric's name).
+        mode: auto (from the metric), or min for a loss and max for an accuracy (the opposite is refused).
         cooldown: epochs to wait after lowering before watching again.
         min_lr: the rate never goes below this.
     """
-    _check_monitor(context, monitor, "callback reduce-lr-on-plateau")
+    _check_monitor(context, monitor, mode, "callback reduce-lr-on-plateau")
     from zoo_plugins.callbacks._reduce_lr_on_plateau import ReduceLROnPlateau
 
     return ReduceLROnPlateau(context, monitor=monitor, factor=factor, patience=patience, min_delta=min_delta,

@@ -10,13 +10,13 @@ that a kill kept from being logged, so there is no gap either.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-import os
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import keras
 
@@ -61,13 +61,14 @@ class MlflowTracker(keras.callbacks.Callback):
         self.context = context
         self.run_id: str | None = context.state.get("run_id")
         self.experiment, self.run_name, self.log_exports = experiment, run_name, log_exports
-        self.uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", "")
+        self.uri = tracking_uri  # the parameter, else $MLFLOW_TRACKING_URI (the factory decides), else:
         self.artifacts = None
         if not self.uri:  # a local store beside the runs; MLflow 3 refuses the file store by default
             root = Path(context.runs_root).resolve()
             self.uri = f"sqlite:///{root / 'mlflow.db'}"
             self.artifacts = (root / "mlartifacts").as_uri()
         self._client: Any = None
+        self.cut_short = False  #: a call to the store failed or was stopped during training
 
     @property
     def client(self) -> Any:
@@ -142,16 +143,30 @@ class MlflowTracker(keras.callbacks.Callback):
 
     # -- Keras and zoo events ------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _calls(self) -> Iterator[None]:
+        """Around the calls to the store during training: one that fails or is cut short (a signal stops the run
+        at once after the checkpoint, even while MLflow retries) means the store is not answering."""
+        try:
+            yield
+        except BaseException:
+            self.cut_short = True
+            raise
+
     def on_train_begin(self, logs: dict | None = None) -> None:
-        self.ensure_run()
+        with self._calls():
+            self.ensure_run()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self._log_epoch(epoch + 1, dict(logs or {}))
+        with self._calls():
+            self._log_epoch(epoch + 1, dict(logs or {}))
 
     def on_run_end(self, summary: Any) -> None:
         """Test metrics, then the plots, report, exports and the run's files as artifacts; the run's end status."""
         from mlflow.entities import Metric
 
+        if self.cut_short and summary.status != "completed":
+            return  # the store did not answer: trying again would only wait (a resume goes on in the same MLflow run)
         if summary.status == "completed" or self.run_id is not None:
             self.ensure_run()
         if self.run_id is None:

@@ -1,7 +1,10 @@
 """The ``mlflow`` callback: track runs in MLflow (an optional extra: ``pip install 'zoo[mlflow]'``).
 
 Light on purpose: MLflow is imported by the factory's class, in
-zoo_plugins.callbacks._mlflow_tracker, only when a run uses it. Without MLflow
+zoo_plugins.callbacks._mlflow_tracker, only when a run uses it. The
+factory checks the tracking store first (zoo_plugins.callbacks._mlflow_store:
+a folder, a SQLite file that cannot be written, a server that does not
+answer), so zoo's dry run of the callbacks refuses it before any work. Without MLflow
 installed, ``zoo list`` shows the component as needing the extra and a run
 that asks for it fails before any work with the install command (the
 component's ``requires``).
@@ -9,6 +12,7 @@ component's ``requires``).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from zoo_core import Component, hookimpl
@@ -41,9 +45,14 @@ def mlflow(context: Any, experiment: str = "zoo", tracking_uri: str = "", run_na
         import keras
 
         return keras.callbacks.Callback()
+    from zoo_plugins.callbacks._mlflow_store import check_store
+
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", "")  # "": the default store, beside the runs
+    if uri:  # (the default's folder, the runs root, is checked writable before any run)
+        check_store(uri, f"callbacks.{context.name}.tracking_uri" if tracking_uri else "MLFLOW_TRACKING_URI")
     from zoo_plugins.callbacks._mlflow_tracker import MlflowTracker
 
-    return MlflowTracker(context, experiment=experiment, tracking_uri=tracking_uri, run_name=run_name,
+    return MlflowTracker(context, experiment=experiment, tracking_uri=uri, run_name=run_name,
                          log_exports=log_exports)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import keras
 
@@ -23,8 +23,9 @@ class Checkpointer(keras.callbacks.Callback):
     """
 
     def __init__(self, directory: Path, history: HistoryWriter, weights: WeightSnapshots, components: list[Built],
-                 manifest: Any, epochs: int) -> None:
+                 manifest: Any, epochs: int, committed: Callable[[], None] = lambda: None) -> None:
         super().__init__()
+        self.committed = committed  #: called once the epoch is recorded: a stop need not wait any more
         self.directory = directory
         self.history = history
         self.weights = weights
@@ -43,3 +44,4 @@ class Checkpointer(keras.callbacks.Callback):
         self.history.write()
         stopped = {"stopped_early": extra["stopped_early"]} if "stopped_early" in extra else {}
         self.manifest.update(epochs_done=done, **stopped)
+        self.committed()

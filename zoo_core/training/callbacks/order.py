@@ -31,7 +31,8 @@ ORDER: tuple[tuple[str, str], ...] = (
     ("components", "the run's callback components, in the run's order, but those after the checkpoint"),
     ("history", "HistoryWriter: the epoch's row"),
     ("weights", "WeightSnapshots: a sample of each kernel, for the weight plots"),
-    ("checkpointer", "Checkpointer: commits the checkpoint, then writes history.csv and the manifest"),
+    ("checkpointer", "Checkpointer: commits the checkpoint, then writes history.csv and the manifest; from here to "
+                     "the next epoch, Ctrl-C or SIGTERM stops at once"),
     ("components-after-checkpoint", "the callback components with zoo_after_checkpoint = True (trackers)"),
     ("progress", "Progress: the live bar, or the epoch's line"),
     ("extra", "the Python API's extra_callbacks (zoo sweep's pruning)"),
@@ -71,7 +72,7 @@ def run_callbacks(session: RunSession, validation: list[Any], mode: str, steps: 
     history.write()  # after a resume: drop any row of an epoch that was not committed
     components = build_components(session, steps)
     checkpointer = Checkpointer(session.run.dir / "checkpoint", history, weights, components, session.manifest,
-                                session.epochs)
+                                session.epochs, committed=session.stops.committed)
     checkpointer.set_model(prepared.model)
     if prepared.checkpoint is None:  # a checkpoint exists from the first step on
         checkpointer.commit_start()
@@ -87,6 +88,6 @@ def run_callbacks(session: RunSession, validation: list[Any], mode: str, steps: 
         "components-after-checkpoint": [item.callback for item in components if item.after_checkpoint],
         "progress": [progress],
         "extra": list(session.extra_callbacks),
-        "stop-at-safe-point": [StopAtSafePoint(session.stops.pending, steps)],
+        "stop-at-safe-point": [StopAtSafePoint(session.stops, steps)],
     }
     return RunCallbacks(in_order(slots), history, weights, progress, components)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any
 
 import keras
 
@@ -10,17 +10,23 @@ import keras
 class StopAtSafePoint(keras.callbacks.Callback):
     """Turns a pending stop request (Ctrl-C, SIGTERM) into KeyboardInterrupt at a safe point.
 
-    ``pending()`` returns the exception to raise, or None. Mid-epoch it raises
-    after the current call into TensorFlow returns (the partial epoch is
-    lost); when the request arrives in an epoch's last steps it waits for the
-    epoch end, after the Checkpointer has committed that epoch: it comes
-    last (zoo_core.training.callbacks.order).
+    ``stops`` is the command's zoo_core.training.signals.StopRequests. At each
+    epoch's start it makes a first signal wait (``defer_until_committed``);
+    mid-epoch it raises after the current call into TensorFlow returns (the
+    partial epoch is lost); when the request arrives in an epoch's last steps
+    it waits for the epoch end, after the Checkpointer has committed that
+    epoch (and told ``stops``, so a signal during the callbacks after the
+    checkpoint stops at once): it comes last (zoo_core.training.callbacks.order).
     """
 
-    def __init__(self, pending: Callable[[], BaseException | None], steps: int) -> None:
+    def __init__(self, stops: Any, steps: int) -> None:
         super().__init__()
-        self.pending = pending
+        self.stops = stops
         self.steps = steps
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._check()
+        self.stops.defer_until_committed()
 
     def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if batch + 1 < self.steps:
@@ -30,6 +36,6 @@ class StopAtSafePoint(keras.callbacks.Callback):
         self._check()
 
     def _check(self) -> None:
-        error = self.pending()
+        error = self.stops.pending()
         if error is not None:
             raise error
