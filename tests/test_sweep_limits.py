@@ -1,0 +1,64 @@
+"""Issue 27, item 9: a sweep's grid is counted before it is built and refused when too large; ``set`` may not name a
+key of the space; ``zoo sweeps`` says "invalid" (with the reason) for every sweep ``zoo sweep`` would refuse."""
+
+from __future__ import annotations
+
+import textwrap
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from zoo_core.errors import ConfigError
+from zoo_core.plugins import Catalog
+from zoo_core.registry import load_registry
+from zoo_core.sweeps.definition import Range, load_sweep
+from zoo_core.sweeps.space import MAX_GRID_POINTS
+
+HUGE = """
+[sweeps.huge]
+run = "mnist-mlp"
+sampler = "grid"
+set = {{ epochs = 1 }}
+[sweeps.huge.space]
+architecture = ["mlp-128-64-10", "mlp"]
+batch_size = {{ {batch} }}
+"""
+
+
+def registry_with(catalog: Catalog, folder: Path, text: str):
+    (folder / "registry.toml").write_text(textwrap.dedent(text), encoding="utf-8")
+    return load_registry(catalog, cwd=folder)
+
+
+@pytest.mark.parametrize("batch, count", [
+    ("low = 1, high = 2147483647", "4,294,967,294 points (2,147,483,647 for batch_size alone)"),
+    ("low = 0.0, high = 1.0, step = 1e-9", "2,000,000,002 points (1,000,000,001 for batch_size alone)"),
+    ("low = 0.0, high = 1.0, step = 5e-324", "more than can be counted"),
+])
+def test_a_grid_too_large_is_refused_at_its_line_before_it_is_built(builtin_catalog: Catalog, tmp_path: Path,
+                                                                    batch: str, count: str) -> None:
+    registry = registry_with(builtin_catalog, tmp_path, HUGE.format(batch=batch))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ConfigError) as caught:
+            load_sweep(registry, "huge")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    message = str(caught.value)
+    assert "registry.toml:8 [sweeps.huge]: space.batch_size: the grid has " in message, message
+    assert count in message and f"more than the limit of {MAX_GRID_POINTS:,}" in message, message
+    assert "hint: a larger step for space.batch_size, or sampler = \"tpe\"" in message, message
+    assert peak < 50_000_000, peak  # counted, never built
+
+
+def test_the_grid_count_is_the_length_of_the_grid() -> None:
+    for dimension in (Range(0.0, 1.0, step=0.1), Range(0.0, 0.95, step=0.1), Range(1, 10, step=4), Range(1, 10, step=6),
+                      Range(16, 128, step=16), Range(3, 3), Range(0.1, 0.7, step=0.2), Range(-1.0, 1.0, step=0.3)):
+        assert dimension.grid_count() == len(dimension.grid()), dimension
+
+
+def test_a_grid_at_the_limit_is_accepted(builtin_catalog: Catalog, tmp_path: Path) -> None:
+    registry = registry_with(builtin_catalog, tmp_path, HUGE.format(batch=f"low = 1, high = {MAX_GRID_POINTS // 2}"))
+    assert load_sweep(registry, "huge").grid_size() == MAX_GRID_POINTS
