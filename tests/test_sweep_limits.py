@@ -3,12 +3,15 @@ key of the space; ``zoo sweeps`` says "invalid" (with the reason) for every swee
 
 from __future__ import annotations
 
+import json
+import re
 import textwrap
 import tracemalloc
 from pathlib import Path
 
 import pytest
 
+from conftest import run_cli
 from zoo_core.errors import ConfigError
 from zoo_core.plugins import Catalog
 from zoo_core.registry import load_registry
@@ -62,3 +65,51 @@ def test_the_grid_count_is_the_length_of_the_grid() -> None:
 def test_a_grid_at_the_limit_is_accepted(builtin_catalog: Catalog, tmp_path: Path) -> None:
     registry = registry_with(builtin_catalog, tmp_path, HUGE.format(batch=f"low = 1, high = {MAX_GRID_POINTS // 2}"))
     assert load_sweep(registry, "huge").grid_size() == MAX_GRID_POINTS
+
+
+def test_set_may_not_name_a_key_of_the_space(builtin_catalog: Catalog, tmp_path: Path) -> None:
+    registry = registry_with(builtin_catalog, tmp_path, """
+        [sweeps.s]
+        run = "mnist-mlp"
+        set = { epochs = 1, "optimizer.learning_rate" = 0.01 }
+        [sweeps.s.space]
+        "optimizer.learning_rate" = [0.001, 0.01]
+    """)
+    with pytest.raises(ConfigError) as caught:
+        load_sweep(registry, "s")
+    message = str(caught.value)
+    assert "registry.toml:4 [sweeps.s]: set.optimizer.learning_rate is also a key of the space" in message, message
+    assert 'hint: drop "optimizer.learning_rate" from set' in message
+
+
+def test_zoo_sweeps_says_invalid_with_the_reason_for_every_sweep_zoo_sweep_refuses(in_tmp_cwd: Path) -> None:
+    (in_tmp_cwd / "registry.toml").write_text(textwrap.dedent("""
+        [sweeps.no-recipe]
+        run = "nosuch"
+        [sweeps.no-recipe.space]
+        epochs = [1, 2]
+
+        [sweeps.bad-value]
+        run = "mnist-mlp"
+        [sweeps.bad-value.space]
+        epochs = [1, -3]
+
+        [sweeps.huge]
+        run = "mnist-mlp"
+        sampler = "grid"
+        [sweeps.huge.space]
+        batch_size = { low = 1, high = 2147483647 }
+    """), encoding="utf-8")
+    table = run_cli("sweeps")
+    assert table.exit_code == 0, table.output
+    assert re.search(r"^no-recipe\s+nosuch\s+\S+\s+invalid: .*registry.toml:3.*unknown run 'nosuch'", table.stdout, re.M), \
+        table.stdout
+    assert re.search(r"^bad-value\s+mnist-mlp\s+\S+\s+invalid: .*space.epochs = -3", table.stdout, re.M), table.stdout
+    assert re.search(r"^huge\s+-\s+-\s+invalid: .*the grid has", table.stdout, re.M), table.stdout
+    rows = {row["name"]: row for row in json.loads(run_cli("sweeps", "--json").stdout)}
+    assert rows["mnist-mlp-search"]["status"] == "not started"  # zoo's own sweeps as before
+    rows = {name: row for name, row in rows.items() if name in ("no-recipe", "bad-value", "huge")}
+    assert len(rows) == 3 and all(row["status"].startswith("invalid: ") for row in rows.values())
+    assert "unknown run 'nosuch'" in rows["no-recipe"]["status"] and rows["no-recipe"]["hint"]
+    for name in rows:
+        assert run_cli("sweep", name).exit_code == 2  # what the listing says is what the command does

@@ -124,9 +124,19 @@ def read_sweep(registry: Registry, name: str) -> Sweep:
                   metric=metric, direction=direction, trials=_count(table, "trials", 20, where, minimum=1),
                   sampler=sampler, pruner=_pruner(table.get("pruner", "none"), where),
                   seed=_count(table, "seed", 0, where, minimum=0), source=entry.source)
+    _check_fixed(sweep, where)
     if sampler == "grid":
         check_grid(sweep.space, where)
     return sweep
+
+
+def _check_fixed(sweep: Sweep, where: "_Where") -> None:
+    """``set`` may not name a key of the space: the sweep chooses it (as ``--set`` may not, :func:`check_sweep`)."""
+    for text in sweep.fixed:
+        key = text.partition("=")[0]
+        if key in sweep.space:
+            raise where.error("set", f"set.{key} is also a key of the space; the sweep chooses it for each trial",
+                              f'drop "{key}" from set, or from [sweeps.{sweep.name}.space] to fix it for every trial')
 
 
 def check_sweep(registry: Registry, sweep: Sweep, overrides: list[str]) -> None:
