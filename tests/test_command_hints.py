@@ -1,0 +1,70 @@
+"""Issue 27, item 11: commands and hints. Each answer names what is wrong and a fix that the same command accepts.
+
+One tiny run of a recipe named ``a/b`` is trained once, under the default *relative* runs root ``./runs``
+(as most users have it); the other cases need no training.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import textwrap
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from conftest import run_cli
+from zoo_core import Component
+from zoo_core.errors import ConfigError
+from zoo_core.plugins import Catalog
+from zoo_core.registry import apply_exporter_overrides, load_registry
+from zoo_core.runs import Run, RunLock, RunNotFound
+
+TINY_RECIPE = """
+[runs."a/b"]
+summary = "a recipe whose name holds a slash"
+dataset = "mnist"
+architecture = { component = "mlp", hidden = [16] }
+optimizer = "adam"
+loss = "sparse-categorical-crossentropy"
+exporters = ["tflite"]
+epochs = 1
+max_train_samples = 500
+max_test_samples = 200
+"""
+
+
+@pytest.fixture(scope="module")
+def relative_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A completed run of recipe 'a/b' under ./runs, a relative runs root; the tests run in that folder."""
+    folder = tmp_path_factory.mktemp("relative")
+    (folder / "registry.toml").write_text(textwrap.dedent(TINY_RECIPE), encoding="utf-8")
+    before = Path.cwd()
+    os.chdir(folder)
+    try:
+        result = run_cli("run", "a/b", "--quiet")
+        assert result.exit_code == 0, result.output
+        (run,) = Path("runs").iterdir()
+        yield run
+    finally:
+        os.chdir(before)
+
+
+@pytest.fixture
+def in_run_folder(relative_run: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(relative_run.parent.parent.resolve())
+    return relative_run
+
+
+def test_bench_reuses_an_export_recorded_under_a_relative_runs_root(in_run_folder: Path) -> None:
+    """The manifest records 'runs/ID/exports/...' (relative to the working directory): bench must find it."""
+    from zoo_core.bench.artifacts import verified_exports
+
+    run = Run(in_run_folder)
+    recorded = [e["path"] for e in run.manifest()["exports"]]
+    assert recorded[0].startswith(f"runs/{run.id}/exports/"), recorded  # what the exporter returned
+    found = verified_exports(run)
+    assert [Path(e["path"]).name for e in found] == [Path(recorded[0]).name], found
+    assert Path(found[0]["path"]).is_file()
