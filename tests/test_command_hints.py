@@ -68,3 +68,13 @@ def test_bench_reuses_an_export_recorded_under_a_relative_runs_root(in_run_folde
     found = verified_exports(run)
     assert [Path(e["path"]).name for e in found] == [Path(recorded[0]).name], found
     assert Path(found[0]["path"]).is_file()
+
+
+def test_a_recipe_whose_name_holds_a_slash_is_found_by_bench_and_compare(in_run_folder: Path,
+                                                                        builtin_catalog: Catalog) -> None:
+    from zoo_core.bench.targets import find_target
+
+    registry = load_registry(builtin_catalog, cwd=Path.cwd())
+    assert find_target("a/b", Path("runs"), registry).dir == in_run_folder
+    with pytest.raises(RunNotFound, match="the path does not exist"):  # a path that is no recipe: as before
+        find_target("c/d", Path("runs"), registry)
