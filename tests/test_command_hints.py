@@ -78,3 +78,26 @@ def test_a_recipe_whose_name_holds_a_slash_is_found_by_bench_and_compare(in_run_
     assert find_target("a/b", Path("runs"), registry).dir == in_run_folder
     with pytest.raises(RunNotFound, match="the path does not exist"):  # a path that is no recipe: as before
         find_target("c/d", Path("runs"), registry)
+
+
+def test_bench_on_a_running_run_does_not_hint_at_resume(in_run_folder: Path, builtin_catalog: Catalog) -> None:
+    """zoo resume refuses a run another process trains in: the hint says to wait instead."""
+    from zoo_core.bench.targets import find_target
+
+    busy = in_run_folder.parent / "a-b-running"
+    shutil.copytree(in_run_folder, busy)
+    manifest = json.loads((busy / "manifest.json").read_text())
+    manifest.update(status="running", pid=os.getpid())
+    (busy / "manifest.json").write_text(json.dumps(manifest))
+    lock = RunLock(busy).acquire("test")
+    try:
+        registry = load_registry(builtin_catalog, cwd=Path.cwd())
+        with pytest.raises(RunNotFound) as caught:
+            find_target(busy.name, Path("runs"), registry)
+        assert "status: running" in caught.value.message
+        assert "zoo resume" not in caught.value.hint and "still training" in caught.value.hint, caught.value.hint
+        resumed = run_cli("resume", busy.name)
+        assert resumed.exit_code != 0 and "zoo resume" not in resumed.stderr.partition("hint:")[2]
+    finally:
+        lock.release()
+        shutil.rmtree(busy)
