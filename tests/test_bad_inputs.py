@@ -352,7 +352,7 @@ CASES = [
          "recent runs in '{c}/runs'"),
     case("evaluate-unfinished-run", "evaluate stopped --runs-dir {c}/runs", 1, "run 'stopped' has no model.keras",
          "only completed runs can be evaluated"),
-    case("resume-completed-run", "resume finished --runs-dir {c}/runs", 1, "already completed; nothing to resume",
+    case("resume-completed-run", "resume finished --runs-dir {c}/runs", 2, "already completed; nothing to resume",
          "zoo run --config"),
     case("resume-broken-config", "resume broken-config --runs-dir {c}/runs", 1, "TOML syntax error",
          "start a new run"),

@@ -101,3 +101,20 @@ def test_bench_on_a_running_run_does_not_hint_at_resume(in_run_folder: Path, bui
     finally:
         lock.release()
         shutil.rmtree(busy)
+
+
+def test_resume_with_an_unknown_key_says_unknown_key(in_run_folder: Path) -> None:
+    result = run_cli("resume", in_run_folder.name, "--set", "nosuch=1")
+    assert result.exit_code == 2, result.output
+    assert "unknown key 'nosuch'" in result.stderr and "cannot change" not in result.stderr, result.stderr
+    assert "on resume, --set can change: strategy" in result.stderr
+    typo = run_cli("resume", in_run_folder.name, "--set", "epoch=3")
+    assert typo.exit_code == 2 and "did you mean 'epochs'?" in typo.stderr, typo.stderr
+    fixed = run_cli("resume", in_run_folder.name, "--set", "seed=3")  # a real key that is fixed: as before
+    assert fixed.exit_code == 2 and "'seed' cannot change" in fixed.stderr
+
+
+def test_resume_of_a_completed_run_is_a_command_mistake_exit_2(in_run_folder: Path) -> None:
+    result = run_cli("resume", in_run_folder.name)
+    assert result.exit_code == 2, result.output
+    assert "already completed; nothing to resume" in result.stderr and "zoo run --config" in result.stderr

@@ -118,9 +118,20 @@ def _apply_one(config: RunConfig, override: Override) -> None:
         for choice in targets:
             _set_parameter(choice, parameter, value, where)
     else:
-        valid = [*SETTINGS, *RUN_COMPONENT_KINDS, *LISTED_KINDS]
-        raise ConfigError(f"{where}: unknown key '{key}'",
-                          hint=suggest(head, valid, "valid keys (kinds take .parameter)"), key=key)
+        raise unknown_key(key, where)
+
+
+def is_known_key(key: str) -> bool:
+    """Whether ``--set KEY=...`` names something a run has: a setting, a part to swap, or a part's parameter."""
+    head, _, rest = key.partition(".")
+    return (head in SETTINGS and not rest) or head in RUN_COMPONENT_KINDS or head in LISTED_KINDS
+
+
+def unknown_key(key: str, where: str) -> ConfigError:
+    """The error for a ``--set`` key no run has (:func:`is_known_key`), with a did-you-mean."""
+    valid = [*SETTINGS, *RUN_COMPONENT_KINDS, *LISTED_KINDS]
+    return ConfigError(f"{where}: unknown key '{key}'",
+                       hint=suggest(key.partition(".")[0], valid, "valid keys (kinds take .parameter)"), key=key)
 
 
 def apply_exporter_overrides(exporters: list[ComponentChoice], overrides: list[str]) -> None:
