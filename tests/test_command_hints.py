@@ -118,3 +118,47 @@ def test_resume_of_a_completed_run_is_a_command_mistake_exit_2(in_run_folder: Pa
     result = run_cli("resume", in_run_folder.name)
     assert result.exit_code == 2, result.output
     assert "already completed; nothing to resume" in result.stderr and "zoo run --config" in result.stderr
+
+
+def hinted_set(message: str) -> str:
+    """The KEY=VALUE of 'hint: e.g. --set KEY=VALUE ...'."""
+    return message.split("e.g. --set ", 1)[1].split()[0]
+
+
+@pytest.mark.parametrize("given", ["calibration_samples=abc", "tflite.calibration_samples=abc"])
+def test_zoo_export_hints_a_set_that_zoo_export_accepts(in_run_folder: Path, builtin_catalog: Catalog,
+                                                        given: str) -> None:
+    result = run_cli("export", in_run_folder.name, "-f", "tflite", "--set", given)
+    assert result.exit_code == 2, result.output
+    hint = hinted_set(result.stderr)
+    assert hint == given.replace("abc", "500"), result.stderr  # as the user wrote it, never exporters.NAME.
+    registry = load_registry(builtin_catalog, cwd=Path.cwd())
+    choice = registry.resolve("exporter", "tflite", "--format tflite")
+    apply_exporter_overrides([choice], [hint])  # what the hint says is accepted
+    assert choice.params["calibration_samples"] == 500
+
+
+@pytest.mark.parametrize("table, hint", [
+    ('[optimizers.slow]\ncomponent = "adam"\nlearning_rate = -1\n', "hint: e.g. learning_rate = 0.001 (the default)"),
+    ('[runs.r]\ndataset = "mnist"\narchitecture = "mlp"\noptimizer = "adam"\n'
+     'loss = "sparse-categorical-crossentropy"\nepochs = 0\n', "hint: e.g. epochs = 10"),
+    ('[runs.r]\ndataset = "mnist"\narchitecture = "mlp"\noptimizer = { component = "adam", amsgrad = 3 }\n'
+     'loss = "sparse-categorical-crossentropy"\n', "hint: e.g. amsgrad = false (the default)"),
+])
+def test_a_registry_file_error_hints_at_the_file_s_key_not_a_set_option(builtin_catalog: Catalog, tmp_path: Path,
+                                                                        table: str, hint: str) -> None:
+    (tmp_path / "registry.toml").write_text(table, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        registry = load_registry(builtin_catalog, cwd=tmp_path)
+        registry.resolve_recipe("r")
+    message = str(caught.value)
+    assert "registry.toml:" in message and hint in message and "--set" not in message, message
+
+
+def test_set_errors_still_hint_in_set_form(builtin_catalog: Catalog, tmp_path: Path) -> None:
+    registry = load_registry(builtin_catalog, cwd=tmp_path)
+    for given, hint in (("epochs=0", "e.g. --set epochs=10"),
+                        ("optimizer.learning_rate=-1", "e.g. --set optimizer.learning_rate=0.001 (the default)")):
+        with pytest.raises(ConfigError) as caught:
+            registry.resolve_recipe("mnist-mlp", [given])
+        assert caught.value.hint.startswith(hint), caught.value.hint

@@ -154,8 +154,8 @@ def apply_exporter_overrides(exporters: list[ComponentChoice], overrides: list[s
             if not targets:
                 raise ConfigError(f"{override.where}: no chosen format has a parameter '{parameter}'",
                                   hint="'zoo show tflite' lists an exporter's parameters")
-        for choice in targets:
-            _set_parameter(choice, parameter, override.value, override.where)
+        for choice in targets:  # a hint names the parameter as this --set did (zoo export has no exporters.NAME.)
+            _set_parameter(choice, parameter, override.value, override.where, f"{name}." if name else "")
 
 
 def exporters_named(exporters: list[ComponentChoice], name: str) -> list[ComponentChoice]:
@@ -165,5 +165,6 @@ def exporters_named(exporters: list[ComponentChoice], name: str) -> list[Compone
             or [c for c in exporters if name in (c.component.name, c.component.qualified_name)])
 
 
-def _set_parameter(choice: ComponentChoice, parameter: str, value: Any, where: str) -> None:
-    choice.params = choice.component.check_params({**choice.params, parameter: value}, where)
+def _set_parameter(choice: ComponentChoice, parameter: str, value: Any, where: str,
+                   set_prefix: str | None = None) -> None:
+    choice.params = choice.component.check_params({**choice.params, parameter: value}, where, set_prefix)
