@@ -162,3 +162,24 @@ def test_set_errors_still_hint_in_set_form(builtin_catalog: Catalog, tmp_path: P
         with pytest.raises(ConfigError) as caught:
             registry.resolve_recipe("mnist-mlp", [given])
         assert caught.value.hint.startswith(hint), caught.value.hint
+
+
+def sized(size: int = 3) -> Any:
+    """A parameter with a default.
+
+    Args:
+        size: how big.
+    """
+    return size
+
+
+def test_the_conformance_kit_refuses_a_bad_value_it_was_given_instead_of_blaming_the_defaults() -> None:
+    from zoo_core.testing import check_parameters
+
+    with pytest.raises(ConfigError) as caught:
+        check_parameters("loss", Component("sized", sized), {"size": "big"})
+    message = str(caught.value)
+    assert "params for loss 'sized': parameter 'size' must be an integer" in message, message
+    assert "give the kit a value that 'size' accepts (int)" in message
+    results = check_parameters("loss", Component("sized", sized), {"size": 5})  # a good value: every check passes
+    assert all(r.status == "passed" for r in results), results
