@@ -183,3 +183,31 @@ def test_the_conformance_kit_refuses_a_bad_value_it_was_given_instead_of_blaming
     assert "give the kit a value that 'size' accepts (int)" in message
     results = check_parameters("loss", Component("sized", sized), {"size": 5})  # a good value: every check passes
     assert all(r.status == "passed" for r in results), results
+
+
+def fake_run(root: Path, name: str, settings: str) -> Run:
+    folder = root / name
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps({"run_id": name, "recipe": "r", "status": "completed"}))
+    (folder / "config.toml").write_text(textwrap.dedent(settings), encoding="utf-8")
+    return Run(folder)
+
+
+def test_compare_shows_callbacks_short_and_ignores_progress(builtin_catalog: Catalog, tmp_path: Path) -> None:
+    from zoo_core.bench.compare import setting_differences, settings_of
+
+    registry = load_registry(builtin_catalog, cwd=tmp_path)
+    one = fake_run(tmp_path, "one", """
+        epochs = 2
+        progress = "none"
+        callbacks = [{ component = "callbacks:early-stopping", monitor = "val_loss", patience = 1 }]
+    """)
+    two = fake_run(tmp_path, "two", """
+        epochs = 2
+        progress = "bar"
+        callbacks = [{ component = "callbacks:early-stopping", monitor = "val_loss", patience = 3 },
+                     { component = "callbacks:reduce-lr-on-plateau" }]
+    """)
+    differ, same = setting_differences([settings_of(one, registry), settings_of(two, registry)])
+    assert dict(differ) == {"callbacks": ["early-stopping(patience=1)", "early-stopping, reduce-lr-on-plateau"]}, differ
+    assert ("epochs", "2") in same and "progress" not in dict(same)
