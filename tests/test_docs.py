@@ -326,6 +326,15 @@ def test_the_guide_says_where_heavy_imports_go_and_the_check_before_work_hides_t
     assert "oneDNN" not in capfd.readouterr().err
 
 
+def test_reliability_md_says_what_resume_set_may_change() -> None:
+    text = " ".join((ROOT / "docs" / "reliability.md").read_text(encoding="utf-8").split())
+    assert "`--set` is refused on a resume" not in text
+    from zoo_core.training.resume_changes import RESUMABLE_SETTINGS
+
+    for key in (*RESUMABLE_SETTINGS, "exporters.NAME.PARAMETER"):
+        assert f"`{key}`" in text, key
+
+
 def test_every_command_is_in_the_readme_s_command_table() -> None:
     from zoo_core.cli import app
 
