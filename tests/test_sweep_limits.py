@@ -113,3 +113,21 @@ def test_zoo_sweeps_says_invalid_with_the_reason_for_every_sweep_zoo_sweep_refus
     assert "unknown run 'nosuch'" in rows["no-recipe"]["status"] and rows["no-recipe"]["hint"]
     for name in rows:
         assert run_cli("sweep", name).exit_code == 2  # what the listing says is what the command does
+
+
+def test_a_sweep_s_plots_leave_matplotlib_s_style_as_it_was(tmp_path: Path) -> None:
+    """Optuna's matplotlib plots switch the whole process to the ggplot style; a zoo bench plot drawn after a
+    sweep in the same process then lost its colours (found by running tests/test_sweeps.py before test_bench.py)."""
+    optuna = pytest.importorskip("optuna")
+    import matplotlib
+
+    from zoo_core.sweeps.report import write_plots
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(study_name="s", sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(lambda trial: trial.suggest_float("x", 0.0, 1.0) ** 2, n_trials=3)
+    style = ("axes.prop_cycle", "axes.facecolor", "axes.grid", "grid.color", "font.size")
+    before = {key: matplotlib.rcParams[key] for key in style}
+    written, skipped = write_plots(study, tmp_path)
+    assert written, skipped
+    assert {key: matplotlib.rcParams[key] for key in style} == before
