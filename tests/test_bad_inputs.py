@@ -261,9 +261,9 @@ CASES = [
     registry_case("registry-parameter-wrong-type", "reg_param_type.toml", "reg_param_type.toml:3",
                   "parameter 'hidden' must be list[int in [1, 8192]], got integer 128"),
     registry_case("registry-split-out-of-range", "reg_split.toml", "setting 'validation_split' must be in [0, 1), got 1.5",
-                  "--set validation_split=0.1"),
+                  "e.g. validation_split = 0.1"),  # the file's key: --set cannot fix a refused registry file
     registry_case("registry-batch-size-zero", "reg_batch.toml", "setting 'batch_size' must be at least 1, got 0",
-                  "--set batch_size=32"),
+                  "e.g. batch_size = 32"),
     # an unknown name makes only its entry unavailable: using it is the error
     case("registry-unknown-component", "--registry {c}/reg_name.toml run x", 2, "reg_name.toml:4 [runs.x]",
          "unknown architecture 'mpl'", "did you mean 'mlp'"),
@@ -352,7 +352,7 @@ CASES = [
          "recent runs in '{c}/runs'"),
     case("evaluate-unfinished-run", "evaluate stopped --runs-dir {c}/runs", 1, "run 'stopped' has no model.keras",
          "only completed runs can be evaluated"),
-    case("resume-completed-run", "resume finished --runs-dir {c}/runs", 1, "already completed; nothing to resume",
+    case("resume-completed-run", "resume finished --runs-dir {c}/runs", 2, "already completed; nothing to resume",
          "zoo run --config"),
     case("resume-broken-config", "resume broken-config --runs-dir {c}/runs", 1, "TOML syntax error",
          "start a new run"),

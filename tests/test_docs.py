@@ -279,6 +279,62 @@ def test_the_guide_s_exporter_passes_the_conformance_kit(guide_exporter: str, tm
     assert sidecar["file"] == "tiny.npz" and sidecar["class_names"] == ["class-0", "class-1", "class-2"]
 
 
+@pytest.mark.slow
+def test_the_guide_s_exporter_names_its_format_as_its_component_so_bench_reuses_it(guide_exporter: str,
+                                                                                    tmp_path: Path) -> None:
+    """zoo bench reuses a run's export only when its format is the exporter's name (issue 27, item 12)."""
+    from zoo_core import Component
+    from zoo_core.bench.artifacts import matches
+    from zoo_core.export import ExportContext
+    from zoo_core.registry import ComponentChoice
+
+    component = Component("npz-weights", guide_exporter, kind="exporter")
+    data = zoo_core.testing.synthetic_dataset()
+    context = ExportContext(model=zoo_core.testing.trained_tiny_model(data, epochs=1), dataset=data,
+                            destination=tmp_path / "exports", model_name="tiny")
+    result = component.load_factory()(context, verify_samples=10)
+    assert result.format == component.name
+    choice = ComponentChoice("exporter", "npz-weights", component, component.check_params({}, "test"))
+    assert matches(choice, result.to_dict())
+
+
+def test_the_guide_says_where_heavy_imports_go_and_the_check_before_work_hides_tensorflow_s_lines(
+        capfd: pytest.CaptureFixture[str]) -> None:
+    """A factory importing keras prints TensorFlow's native start-up lines: the dry run (before every run or
+    export) hides them, and the guide says to import after the parameter checks."""
+    import os
+
+    from zoo_core import Component
+    from zoo_core.registry import ComponentChoice
+    from zoo_core.training.parameter_checks import StandIn, dry_run
+
+    assert "import the heavy packages **after the parameter checks**" in guide()
+    example = code_blocks(guide())["my_plugin/exporters.py"]
+    assert example.index("raise ConfigError") < example.index("import keras")
+
+    def noisy(context: Any, level: int = 1) -> Any:
+        """Writes as TensorFlow's C++ start-up does, then starts working.
+
+        Args:
+            level: unused.
+        """
+        os.write(2, b"I0000 00:00:1796461909.361982   16662 port.cc:153] oneDNN custom operations are on.\n")
+        return context.model
+
+    component = Component("noisy", noisy, kind="exporter")
+    assert dry_run(ComponentChoice("exporter", "noisy", component, {}), StandIn(model_name="m")) is None
+    assert "oneDNN" not in capfd.readouterr().err
+
+
+def test_reliability_md_says_what_resume_set_may_change() -> None:
+    text = " ".join((ROOT / "docs" / "reliability.md").read_text(encoding="utf-8").split())
+    assert "`--set` is refused on a resume" not in text
+    from zoo_core.training.resume_changes import RESUMABLE_SETTINGS
+
+    for key in (*RESUMABLE_SETTINGS, "exporters.NAME.PARAMETER"):
+        assert f"`{key}`" in text, key
+
+
 def test_every_command_is_in_the_readme_s_command_table() -> None:
     from zoo_core.cli import app
 

@@ -75,6 +75,9 @@ class _Required:
 
 
 REQUIRED = _Required()
+#: Where a parameter was written in a TOML file (``registry.toml:3 [optimizers.x]``, ``config.toml``): its hint
+#: then shows the table's key, not a ``--set`` option.
+TOML_PLACE = re.compile(r"\.toml(:\d+)?( |$)")
 
 
 @dataclass(frozen=True)
@@ -214,12 +217,16 @@ class Component:
             self._parameters = parameters_of(self.load_factory(), CONTEXT_ARGUMENTS[self.kind])
         return self._parameters
 
-    def check_params(self, params: dict[str, Any], where: str) -> dict[str, Any]:
+    def check_params(self, params: dict[str, Any], where: str, set_prefix: str | None = None) -> dict[str, Any]:
         """Check ``params`` against the declared parameters and fill in defaults.
 
         Returns every parameter with a concrete value (parameters whose
         default is None and that were not given are left out). Unknown or
-        missing parameters and wrong types raise ConfigError naming ``where``.
+        missing parameters and wrong types raise ConfigError naming ``where``,
+        with a hint written as ``where`` gives parameters: ``name = ...`` when
+        ``where`` is a TOML file's table (``registry.toml:3 [optimizers.x]``),
+        else ``--set KEY=...`` (``set_prefix`` is how the command names this
+        component's parameters, by default ``optimizer.`` or ``exporters.NAME.``).
         """
         declared = self.parameters()
         checked: dict[str, Any] = {}
@@ -232,7 +239,7 @@ class Component:
             try:
                 checked[key] = declared[key].check(value, where)
             except ConfigError as error:
-                error.hint = error.hint or self._default_hint(declared[key])
+                error.hint = error.hint or self._default_hint(declared[key], where, set_prefix)
                 raise
         for name, parameter in declared.items():
             if name in checked:
@@ -240,20 +247,33 @@ class Component:
             if parameter.required:
                 raise ConfigError(
                     f"{where}: {self.kind} '{self.name}' needs parameter '{name}' ({parameter.type_name})",
-                    hint=f"set it, e.g. --set {self.kind}.{name}=...", key=name,
+                    hint=f"set it, e.g. {self._written(name, '...', where, set_prefix)}", key=name,
                 )
             if parameter.default is not None:
                 checked[name] = parameter.default
         return checked
 
-    def _default_hint(self, parameter: Parameter) -> str:
+    def _default_hint(self, parameter: Parameter, where: str, set_prefix: str | None) -> str:
         """'e.g. --set optimizer.beta_1=0.9 (the default); 'zoo show adam' lists every parameter ...'."""
         listing = f"'zoo show {self.name}' lists every parameter with its type and range"
         if parameter.required or parameter.default is None:
             return listing
-        key = (f"{PLURALS[self.kind]}.{self.name}.{parameter.name}" if PLURALS[self.kind] in LISTED_KINDS
-               else f"{self.kind}.{parameter.name}")
-        return f"e.g. --set {key}={toml_literal(parameter.default)} (the default); {listing}"
+        written = self._written(parameter.name, toml_literal(parameter.default), where, set_prefix)
+        return f"e.g. {written} (the default); {listing}"
+
+    def _written(self, name: str, value: str, where: str, set_prefix: str | None) -> str:
+        """Parameter ``name`` given ``value`` as ``where`` gives it: a ``--set`` option, or a key of a TOML table."""
+        if set_prefix is None:
+            set_prefix = f"{PLURALS[self.kind]}.{self.name}." if PLURALS[self.kind] in LISTED_KINDS else f"{self.kind}."
+        return written_as(name, value, where, f"{set_prefix}{name}")
+
+
+def written_as(name: str, value: str, where: str, set_key: str) -> str:
+    """A parameter or setting given ``value`` as ``where`` gives it, for a hint: ``name = value`` when ``where`` is a
+    TOML file's table (:data:`TOML_PLACE`), else ``--set set_key=value``."""
+    if not where.startswith("--set") and TOML_PLACE.search(where):
+        return f"{name} = {value}"
+    return f"--set {set_key}={value}"
 
 
 def toml_literal(value: Any) -> str:

@@ -81,15 +81,31 @@ def verified_exports(run: Run) -> list[dict[str, Any]]:
     for record in run.manifest().get("exports") or []:
         if not isinstance(record, dict) or record.get("status", "ok") != "ok" or not record.get("path"):
             continue
-        path = Path(str(record["path"]))
-        if not path.is_absolute():
-            path = run.dir / path
+        path = recorded_path(run, str(record["path"]))
         try:
             if path.exists() and sha256_of(path) == record.get("sha256"):
                 found.append({**record, "path": str(path)})
         except OSError:
             continue
     return found
+
+
+def recorded_path(run: Run, text: str) -> Path:
+    """Where an export recorded in the manifest is now.
+
+    An exporter returns its path as it wrote it: under a relative runs root
+    (the default ``./runs``) that is relative to the working directory of
+    then (``runs/ID/exports/model.tflite``), so the part from the run's id on
+    is taken inside the run directory; any other relative path is the run
+    directory's.
+    """
+    path = Path(text)
+    if path.is_absolute():
+        return path
+    parts = path.parts
+    if run.id in parts:
+        return run.dir.joinpath(*parts[parts.index(run.id) + 1:])
+    return run.dir / path
 
 
 def artifact_metadata(path: Path) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from zoo_core.components import LISTED_KINDS
 from zoo_core.registry import RUN_COMPONENT_KINDS, Registry
 from zoo_core.reporting import markdown
 from zoo_core.runs import Run
@@ -20,7 +21,8 @@ from zoo_core.bench.targets import model_labels
 #: Per-class F1 rows are shown up to this many classes (macro F1 always).
 MAX_CLASS_ROWS = 20
 #: Keys of a run table that are not settings of the run.
-NOT_SETTINGS = ("summary",)
+#: Keys of a run's config that are not compared: its description, and how progress was shown (display only).
+NOT_SETTINGS = ("summary", "progress")
 
 
 @dataclass
@@ -53,10 +55,11 @@ def settings_of(run: Run, registry: Registry | None = None) -> dict[str, str]:
         if isinstance(part, dict):
             flat[kind] = str(part.get("component", "?"))
             flat.update({f"{kind}.{key}": markdown.value(value) for key, value in part.items() if key != "component"})
-    flat["exporters"] = ", ".join(exporter_text(entry, registry) for entry in table.get("exporters") or []
-                                  if isinstance(entry, dict)) or "none"
+    for key, kind in LISTED_KINDS.items():  # exporters, callbacks: one short text each, not a line of JSON
+        entries = table.get(key) if isinstance(table.get(key), list) else []
+        flat[key] = ", ".join(listed_text(kind, entry, registry) for entry in entries if isinstance(entry, dict)) or "none"
     for key, value in table.items():
-        if key not in RUN_COMPONENT_KINDS and key != "exporters" and key not in NOT_SETTINGS:
+        if key not in RUN_COMPONENT_KINDS and key not in LISTED_KINDS and key not in NOT_SETTINGS:
             flat[key] = markdown.value(value)
     fingerprint = run.manifest().get("data_fingerprint")
     if isinstance(fingerprint, dict):
@@ -65,13 +68,14 @@ def settings_of(run: Run, registry: Registry | None = None) -> dict[str, str]:
     return flat
 
 
-def exporter_text(entry: dict[str, Any], registry: Registry | None) -> str:
-    """``tflite(quantize=int8)``: an exporter's component and the parameters that differ from its defaults."""
+def listed_text(kind: str, entry: dict[str, Any], registry: Registry | None) -> str:
+    """``tflite(quantize=int8)``, ``early-stopping(patience=2)``: an exporter's or a callback's component and the
+    parameters that differ from its defaults."""
     component = str(entry.get("component", "?"))
     params = {key: value for key, value in entry.items() if key != "component"}
     try:
         defaults = {name: parameter.default
-                    for name, parameter in registry.catalog.find("exporter", component).parameters().items()}
+                    for name, parameter in registry.catalog.find(kind, component).parameters().items()}
         params = {key: value for key, value in params.items() if defaults.get(key) != value}
     except Exception:  # noqa: BLE001 - a plugin that is gone: show every parameter
         pass

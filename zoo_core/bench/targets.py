@@ -28,11 +28,23 @@ def find_target(reference: str, root: Path, registry: Registry, finished: bool =
         run = find_run(reference, root, statuses=("completed",))
     except RunNotFound as error:
         raise RunNotFound(error.message, hint=_near(reference, root, registry) or error.hint) from None
-    if finished and run.status() != "completed":
-        raise RunNotFound(f"run '{run.id}' is not finished (status: {run.status()}): only completed runs have a "
-                          "model to measure",
-                          hint=f"finish it with 'zoo resume {run.id}', or pick a completed run ('zoo runs')")
+    status = run.status()
+    if finished and status != "completed":
+        raise RunNotFound(f"run '{run.id}' is not finished (status: {status}): only completed runs have a "
+                          "model to measure", hint=_unfinished_hint(run, status))
     return run
+
+
+def _unfinished_hint(run: Run, status: str) -> str:
+    """What to do with a run that is not completed: wait for a running one, resume a stopped one."""
+    other = "or pick a completed run ('zoo runs')"
+    if status == "running":  # zoo resume refuses a run another process works in
+        manifest = run.manifest()
+        return (f"it is still training (process {manifest.get('pid', '?')} on {manifest.get('host', '?')}): "
+                f"bench it when it has finished, {other}")
+    if status in ("interrupted", "failed", "pruned"):
+        return f"finish it with 'zoo resume {run.id}', {other}"
+    return f"train the recipe again ('zoo run --config {run.dir / 'config.toml'}'), {other}"
 
 
 def _near(reference: str, root: Path, registry: Registry) -> str:

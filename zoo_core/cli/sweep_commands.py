@@ -18,7 +18,7 @@ from rich.table import Table
 from zoo_core.cli.app import app, err, handles_errors, out, shown, state
 from zoo_core.cli.render import print_unsqueezed
 from zoo_core.runs import check_writable, runs_root
-from zoo_core.sweeps.definition import Sweep, load_sweep, read_sweep, toml_value
+from zoo_core.sweeps.definition import Sweep, check_sweep, load_sweep, read_sweep, toml_value
 
 STORAGE_HELP = ("Optuna storage URL shared by every process of the sweep, e.g. postgresql://user:pw@host/db "
                 "(default: sqlite:///<runs root>/sweeps/sweeps.db).")
@@ -148,8 +148,15 @@ def sweeps_command(
 
 
 def sweep_rows(registry: Any, root: Path, storage: Optional[str]) -> list[dict[str, Any]]:
-    """The rows of ``zoo sweeps``; a sweep whose table is malformed says why in its status."""
+    """The rows of ``zoo sweeps``; a sweep that ``zoo sweep`` would refuse says why in its status (and ``hint``).
+
+    The whole definition is checked, as ``zoo sweep`` checks it (its recipe,
+    each choice and bound), not only its shape: a sweep that cannot start is
+    "invalid", never "not started".
+    """
     from zoo_core.errors import ZooError
+    from zoo_core.sweeps.loop import target_trials
+    from zoo_core.sweeps.report import sweep_status
 
     rows, studies = [], _studies(root, storage)
     for name in sorted(registry.sweeps):
@@ -157,14 +164,16 @@ def sweep_rows(registry: Any, root: Path, storage: Optional[str]) -> list[dict[s
             sweep = read_sweep(registry, name)
         except ZooError as error:
             rows.append({"name": name, "run": "-", "metric": "-", "trials": 0, "finished": 0,
-                         "status": f"invalid: {error.message}", "best": None})
+                         "status": f"invalid: {error.message}", "hint": error.hint or "", "best": None})
             continue
-        from zoo_core.sweeps.loop import target_trials
-        from zoo_core.sweeps.report import sweep_status
-
         target = target_trials(sweep.trials, sweep)
-        rows.append({"name": name, "run": sweep.recipe, "metric": sweep.metric, "trials": target,
-                     **sweep_status(studies(name), target, sweep.sampler == "grid")})
+        row = {"name": name, "run": sweep.recipe, "metric": sweep.metric, "trials": target,
+               **sweep_status(studies(name), target, sweep.sampler == "grid")}
+        try:
+            check_sweep(registry, sweep, [])
+        except ZooError as error:  # its trials so far are still counted
+            row.update(status=f"invalid: {error.message}", hint=error.hint or "")
+        rows.append(row)
     return rows
 
 

@@ -118,9 +118,20 @@ def _apply_one(config: RunConfig, override: Override) -> None:
         for choice in targets:
             _set_parameter(choice, parameter, value, where)
     else:
-        valid = [*SETTINGS, *RUN_COMPONENT_KINDS, *LISTED_KINDS]
-        raise ConfigError(f"{where}: unknown key '{key}'",
-                          hint=suggest(head, valid, "valid keys (kinds take .parameter)"), key=key)
+        raise unknown_key(key, where)
+
+
+def is_known_key(key: str) -> bool:
+    """Whether ``--set KEY=...`` names something a run has: a setting, a part to swap, or a part's parameter."""
+    head, _, rest = key.partition(".")
+    return (head in SETTINGS and not rest) or head in RUN_COMPONENT_KINDS or head in LISTED_KINDS
+
+
+def unknown_key(key: str, where: str) -> ConfigError:
+    """The error for a ``--set`` key no run has (:func:`is_known_key`), with a did-you-mean."""
+    valid = [*SETTINGS, *RUN_COMPONENT_KINDS, *LISTED_KINDS]
+    return ConfigError(f"{where}: unknown key '{key}'",
+                       hint=suggest(key.partition(".")[0], valid, "valid keys (kinds take .parameter)"), key=key)
 
 
 def apply_exporter_overrides(exporters: list[ComponentChoice], overrides: list[str]) -> None:
@@ -143,8 +154,8 @@ def apply_exporter_overrides(exporters: list[ComponentChoice], overrides: list[s
             if not targets:
                 raise ConfigError(f"{override.where}: no chosen format has a parameter '{parameter}'",
                                   hint="'zoo show tflite' lists an exporter's parameters")
-        for choice in targets:
-            _set_parameter(choice, parameter, override.value, override.where)
+        for choice in targets:  # a hint names the parameter as this --set did (zoo export has no exporters.NAME.)
+            _set_parameter(choice, parameter, override.value, override.where, f"{name}." if name else "")
 
 
 def exporters_named(exporters: list[ComponentChoice], name: str) -> list[ComponentChoice]:
@@ -154,5 +165,6 @@ def exporters_named(exporters: list[ComponentChoice], name: str) -> list[Compone
             or [c for c in exporters if name in (c.component.name, c.component.qualified_name)])
 
 
-def _set_parameter(choice: ComponentChoice, parameter: str, value: Any, where: str) -> None:
-    choice.params = choice.component.check_params({**choice.params, parameter: value}, where)
+def _set_parameter(choice: ComponentChoice, parameter: str, value: Any, where: str,
+                   set_prefix: str | None = None) -> None:
+    choice.params = choice.component.check_params({**choice.params, parameter: value}, where, set_prefix)

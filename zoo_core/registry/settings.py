@@ -7,7 +7,7 @@ from typing import Any, Callable, Literal
 
 from zoo_core._util.text import suggest
 from zoo_core._util.values import check_value
-from zoo_core.components import Parameter, toml_literal
+from zoo_core.components import Parameter, toml_literal, written_as
 from zoo_core.errors import ConfigError
 
 #: The largest value of an integer setting that TensorFlow takes as an int32.
@@ -34,16 +34,16 @@ class Setting:
             value = check_value(self.parameter.annotation, value, f"{where}: setting '{name}'")
         except ConfigError as error:
             error.key = name
-            error.hint = error.hint or f"e.g. --set {name}={toml_literal(self.parameter.default)}"
+            error.hint = error.hint or f"e.g. {written_as(name, toml_literal(self.parameter.default), where, name)}"
             raise
         if not self.valid(value):
             raise ConfigError(
                 f"{where}: setting '{name}' must be {self.rule}, got {value!r}",
-                hint=f"e.g. --set {name}={toml_literal(self.parameter.default)}", key=name,
+                hint=f"e.g. {written_as(name, toml_literal(self.parameter.default), where, name)}", key=name,
             )
         if self.int32_example is not None and value > MAX_INT_SETTING:
             raise ConfigError(f"{where}: setting '{name}' is {value}, more than the largest allowed ({MAX_INT_SETTING})",
-                              hint=f"e.g. --set {name}={self.int32_example}", key=name)
+                              hint=f"e.g. {written_as(name, str(self.int32_example), where, name)}", key=name)
         return value
 
 

@@ -271,7 +271,8 @@ def _find_run(reference: str, root: Path, statuses: tuple[str, ...], allow_paths
     runs = list_runs(root)
     recent = ", ".join(run.id for run in runs[:5]) or "none yet"
     where_hint = f"recent runs in '{root}': {recent} ('zoo runs' lists them; --runs-dir sets the root)"
-    if not plain:
+    mine = [run for run in runs if run.manifest().get("recipe") == reference]
+    if not plain and not mine:  # a recipe's name may hold '/' too (its run directory's name is cleaned)
         if not allow_paths:
             raise RunNotFound(f"no run '{reference}': give a run id (a folder name in '{root}'), not a path",
                               hint=where_hint)
@@ -279,7 +280,6 @@ def _find_run(reference: str, root: Path, statuses: tuple[str, ...], allow_paths
         raise RunNotFound(f"no run '{reference}': the path {what}", hint=where_hint)
     if plain and (root / reference).exists() and not _inside(root / reference, root):
         raise RunNotFound(f"no run '{reference}': it points outside the runs root '{root}'", hint=where_hint)
-    mine = [run for run in runs if run.manifest().get("recipe") == reference]
     matching = [run for run in mine if run.status() in statuses]
     if matching:
         return matching[0]

@@ -9,73 +9,29 @@ docs/sweeps.md. A sweep's name is the folder of its report
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from zoo_core._util.text import suggest
 from zoo_core.errors import ConfigError, UnknownNameError
 from zoo_core.registry import Registry, Source
 from zoo_core.registry.reading import key_line
 from zoo_core.runs.directory import MAX_NAME, PLAIN_NAME, safe_name
+from zoo_core.sweeps.space import (RANGE_KEYS, Choice, Dimension, Range, check_grid, flatten, grid_points,
+                                   read_space, toml_value)
+
+__all__ = ["Choice", "Dimension", "Range", "RANGE_KEYS", "Sweep", "load_sweep", "read_sweep", "toml_value"]
 
 #: Every key a ``[sweeps.NAME]`` table may have.
 SWEEP_KEYS = ("summary", "run", "space", "set", "metric", "direction", "trials", "sampler", "pruner", "seed")
 SAMPLERS = ("tpe", "random", "grid")
 PRUNERS = ("none", "median", "hyperband")
 DIRECTIONS = ("maximize", "minimize")
-#: The keys of a range in the space: ``{ low = 1e-4, high = 1e-2, log = true }``.
-RANGE_KEYS = ("low", "high", "log", "step")
 #: The keys of a pruner written as a table: ``{ kind = "median", startup_trials = 2, warmup_epochs = 1 }``.
 PRUNER_KEYS = ("kind", "startup_trials", "warmup_epochs")
 #: Metrics read from the last epoch of history.csv; every other metric is a number of metrics.json.
 EPOCH_METRICS = ("val_accuracy", "val_loss")
 TEST_METRICS = ("accuracy", "loss", "precision_macro", "recall_macro", "f1_macro",
                 "precision_weighted", "recall_weighted", "f1_weighted")
-
-
-@dataclass(frozen=True)
-class Choice:
-    """One of a list of values; values that are not scalars (lists, tables) are sampled as their TOML text."""
-
-    values: tuple[Any, ...]
-
-    @property
-    def scalar(self) -> bool:
-        """Whether Optuna can take the values as they are (str, int, float, bool)."""
-        return all(isinstance(v, (str, int, float, bool)) for v in self.values)
-
-    def describe(self) -> str:
-        """``one of: "mlp-128-64-10", "wide"``."""
-        return "one of: " + ", ".join(toml_value(v) for v in self.values)
-
-
-@dataclass(frozen=True)
-class Range:
-    """A number from ``low`` to ``high`` (both included); integers when both bounds are integers."""
-
-    low: Union[int, float]
-    high: Union[int, float]
-    log: bool = False
-    step: Union[int, float, None] = None
-
-    @property
-    def integer(self) -> bool:
-        """An integer range: both bounds (and the step) written as integers."""
-        return all(isinstance(v, int) for v in (self.low, self.high, self.step or 1))
-
-    def describe(self) -> str:
-        """``float from 0.0001 to 0.01, log scale``."""
-        text = f"{'int' if self.integer else 'float'} from {self.low} to {self.high}"
-        return text + (", log scale" if self.log else "") + (f", step {self.step}" if self.step else "")
-
-    def grid(self) -> list[Any]:
-        """Every value of the range on its step (an integer range without a step: every integer)."""
-        step = self.step or 1
-        count = int(round((self.high - self.low) / step)) + 1
-        values = [self.low + index * step for index in range(count)]
-        return [v for v in (values if self.integer else [round(v, 12) for v in values]) if v <= self.high]
-
-
-Dimension = Union[Choice, Range]
 
 
 @dataclass(frozen=True)
@@ -108,30 +64,8 @@ class Sweep:
     source: Source = field(default_factory=lambda: Source("command line"))
 
     def grid_size(self) -> int:
-        """How many points the grid sampler has (every combination)."""
-        size = 1
-        for dimension in self.space.values():
-            size *= len(dimension.values) if isinstance(dimension, Choice) else len(dimension.grid())
-        return size
-
-
-def toml_value(value: Any) -> str:
-    """``value`` as a TOML literal: what ``--set key=...`` parses back to the same value."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        import json
-
-        return json.dumps(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        import json
-
-        return "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
-    raise ConfigError(f"cannot write {value!r} as a TOML value")
+        """How many points the grid sampler has (every combination), counted without building the grid."""
+        return grid_points(self.space)
 
 
 def name_problem(name: str) -> str:
@@ -174,7 +108,7 @@ def read_sweep(registry: Registry, name: str) -> Sweep:
     if not isinstance(recipe, str):
         raise where.error("run", "a sweep needs run = \"<recipe>\", the run each trial starts from",
                           suggest("", list(registry.recipes), "runs"))
-    space = _space(table.get("space"), where)
+    space = read_space(table.get("space"), where)
     metric = _string(table, "metric", "val_accuracy", where)
     if metric not in (*EPOCH_METRICS, *TEST_METRICS):
         raise where.error("metric", f"unknown metric '{metric}'",
@@ -190,9 +124,19 @@ def read_sweep(registry: Registry, name: str) -> Sweep:
                   metric=metric, direction=direction, trials=_count(table, "trials", 20, where, minimum=1),
                   sampler=sampler, pruner=_pruner(table.get("pruner", "none"), where),
                   seed=_count(table, "seed", 0, where, minimum=0), source=entry.source)
+    _check_fixed(sweep, where)
     if sampler == "grid":
-        _check_grid(sweep, where)
+        check_grid(sweep.space, where)
     return sweep
+
+
+def _check_fixed(sweep: Sweep, where: "_Where") -> None:
+    """``set`` may not name a key of the space: the sweep chooses it (as ``--set`` may not, :func:`check_sweep`)."""
+    for text in sweep.fixed:
+        key = text.partition("=")[0]
+        if key in sweep.space:
+            raise where.error("set", f"set.{key} is also a key of the space; the sweep chooses it for each trial",
+                              f'drop "{key}" from set, or from [sweeps.{sweep.name}.space] to fix it for every trial')
 
 
 def check_sweep(registry: Registry, sweep: Sweep, overrides: list[str]) -> None:
@@ -287,71 +231,7 @@ def _fixed(table: Any, where: _Where) -> list[str]:
     if not isinstance(table, dict):
         raise where.error("set", f"'set' must be a table of --set keys, got {table!r}",
                           'e.g. set = { epochs = 3, "optimizer.learning_rate" = 0.01 }')
-    return [f"{key}={toml_value(value)}" for key, value in _flatten(table, where, "set").items()]
-
-
-def _flatten(table: dict[str, Any], where: _Where, section: str, prefix: str = "") -> dict[str, Any]:
-    """Dotted keys written unquoted (``optimizer.learning_rate = ...`` is a nested table in TOML) joined again."""
-    flat: dict[str, Any] = {}
-    for key, value in table.items():
-        full = f"{prefix}{key}"
-        nested = isinstance(value, dict) and (not _is_range(value) if section == "space" else "component" not in value)
-        if nested:
-            flat.update(_flatten(value, where, section, f"{full}."))
-        else:
-            flat[full] = value
-    return flat
-
-
-def _is_range(value: dict[str, Any]) -> bool:
-    """A table that is a range (it has a range key, or only scalar values) rather than a group of dotted keys."""
-    return any(key in RANGE_KEYS for key in value) or not any(isinstance(v, (dict, list)) for v in value.values())
-
-
-def _space(table: Any, where: _Where) -> dict[str, Dimension]:
-    if not isinstance(table, dict) or not table:
-        raise where.error("space", "a sweep needs a space: a table of --set keys, each a list of choices or a range",
-                          'e.g. [sweeps.NAME.space] architecture = ["mlp-128-64-10", "mlp"], '
-                          '"optimizer.learning_rate" = { low = 1e-4, high = 1e-2, log = true }')
-    return {key: _dimension(key, value, where) for key, value in _flatten(table, where, "space").items()}
-
-
-def _dimension(key: str, value: Any, where: _Where) -> Dimension:
-    if isinstance(value, list):
-        if not value:
-            raise where.error(key, f"space.{key}: an empty list of choices", "give at least one value", space=True)
-        return Choice(tuple(value))
-    if isinstance(value, dict):
-        return _range(key, value, where)
-    raise where.error(key, f"space.{key} must be a list of choices or a range {{ low = ..., high = ... }}, got "
-                      f"{toml_value(value)}", f"a fixed value goes in set = {{ \"{key}\" = {toml_value(value)} }}",
-                      space=True)
-
-
-def _range(key: str, table: dict[str, Any], where: _Where) -> Range:
-    def fail(message: str, hint: str | None = None) -> ConfigError:
-        return where.error(key, f"space.{key}: {message}", hint, space=True)
-
-    unknown = [k for k in table if k not in RANGE_KEYS]
-    if unknown:
-        raise fail(f"unknown key '{unknown[0]}' in a range", suggest(unknown[0], list(RANGE_KEYS), "range keys"))
-    bounds = {k: table.get(k) for k in ("low", "high")}
-    for name, bound in bounds.items():
-        if isinstance(bound, bool) or not isinstance(bound, (int, float)):
-            raise fail(f"a range needs {name} = a number, got {bound!r}", "e.g. { low = 1e-4, high = 1e-2, log = true }")
-    low, high, log, step = bounds["low"], bounds["high"], table.get("log", False), table.get("step")
-    if not isinstance(log, bool):
-        raise fail(f"'log' must be true or false, got {log!r}")
-    if low > high:
-        raise fail(f"low ({low}) is above high ({high})", "swap them")
-    if log and low <= 0:
-        raise fail(f"a log range needs low > 0, got {low}", "e.g. { low = 1e-5, high = 1e-1, log = true }")
-    if step is not None:
-        if isinstance(step, bool) or not isinstance(step, (int, float)) or step <= 0:
-            raise fail(f"'step' must be a number > 0, got {step!r}")
-        if log:
-            raise fail("a range cannot have both 'log' and 'step'", "drop one of them")
-    return Range(low, high, log, step)
+    return [f"{key}={toml_value(value)}" for key, value in flatten(table, where, "set").items()]
 
 
 def _pruner(value: Any, where: _Where) -> PrunerSpec:
@@ -367,14 +247,3 @@ def _pruner(value: Any, where: _Where) -> PrunerSpec:
     if kind not in PRUNERS:
         raise where.error("pruner", f"unknown pruner '{kind}'", suggest(str(kind), list(PRUNERS), "pruners"))
     return PrunerSpec(kind, _count(table, "startup_trials", 5, where, 0), _count(table, "warmup_epochs", 0, where, 0))
-
-
-def _check_grid(sweep: Sweep, where: _Where) -> None:
-    for key, dimension in sweep.space.items():
-        if isinstance(dimension, Range) and not dimension.integer and dimension.step is None:
-            raise where.error(key, f"space.{key}: the grid sampler needs a step or a list for a continuous range",
-                              f'e.g. {{ low = {dimension.low}, high = {dimension.high}, step = ... }}, or '
-                              'sampler = "tpe"', space=True)
-        if isinstance(dimension, Range) and dimension.log:
-            raise where.error(key, f"space.{key}: the grid sampler cannot walk a log range",
-                              "list the values instead, e.g. [1e-4, 1e-3, 1e-2]", space=True)

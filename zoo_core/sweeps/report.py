@@ -115,8 +115,8 @@ def write_plots(study: Any, folder: Path, metric: str = "Objective Value") -> tu
         if name != "history.png" and (len(complete) < 2 or not varied):
             skipped[name] = "needs 2 complete trials with different parameters"
             continue
-        try:
-            with warnings.catch_warnings():
+        try:  # optuna's plots call plt.style.use("ggplot"): rc_context undoes it for the plots after (zoo bench)
+            with warnings.catch_warnings(), matplotlib.rc_context():
                 warnings.simplefilter("ignore")
                 axes = getattr(optuna.visualization.matplotlib, function)(study, target_name=metric)
             first = axes if hasattr(axes, "figure") else axes.flat[0]

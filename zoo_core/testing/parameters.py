@@ -37,8 +37,8 @@ def begin_checks(kind: str, component: str | Component, params: dict[str, Any] |
     if ``light_import``, that its module imports without TensorFlow.
 
     Returns the component, the Checks that record results, and the checked parameter values.
-    A key of ``params`` that the component does not declare raises ConfigError (see
-    :func:`reject_unknown_params`): that is a mistake in the test, not in the component.
+    A key of ``params`` that the component does not declare, or a value its parameter refuses, raises
+    ConfigError (see :func:`reject_unknown_params`): that is a mistake in the test, not in the component.
     """
     component = resolve(kind, component, catalog)
     reject_unknown_params(component, params)
@@ -50,21 +50,29 @@ def begin_checks(kind: str, component: str | Component, params: dict[str, Any] |
 
 
 def reject_unknown_params(component: Component, params: dict[str, Any] | None) -> None:
-    """Raise ConfigError naming the component's real parameters if ``params`` has a key it does not declare.
+    """Raise ConfigError naming the component's real parameters if ``params`` has a key it does not declare,
+    or naming the key and its type if it gives a value that parameter refuses.
 
     A component whose parameters cannot be read is left alone: the ``spec`` check reports it.
     """
     if not params:
         return
     try:
-        declared = list(component.parameters())
+        parameters = component.parameters()
     except ZooError:
         return
+    declared = list(parameters)
     unknown = [key for key in params if key not in declared]
     if unknown:
         listed = ", ".join(repr(key) for key in unknown)
         raise ConfigError(f"params for {component.kind} '{component.name}': it has no parameter {listed}",
                           hint=suggest(unknown[0], declared, "its parameters"), key=unknown[0])
+    for key, value in params.items():  # a value the test gave that its parameter refuses: not the defaults' fault
+        try:
+            parameters[key].check(value, f"params for {component.kind} '{component.name}'")
+        except ConfigError as error:
+            raise ConfigError(error.message, key=key, hint=f"give the kit a value that '{key}' accepts "
+                              f"({parameters[key].type_name}), e.g. params={{{key!r}: ...}}") from None
 
 
 def parameter_checks(checks: Checks, component: Component, params: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -24,6 +24,7 @@ from zoo_core.errors import ConfigError, ZooError
 from zoo_core.registry import ComponentChoice, RunConfig
 from zoo_core.runs import safe_name
 from zoo_core.training.callbacks.components import keys
+from zoo_core.training.native_logs import quiet_native_stderr
 
 
 class _ReachedTheWork(BaseException):
@@ -45,10 +46,17 @@ class StandIn:
 def dry_run(choice: ComponentChoice, stand_in: StandIn) -> ZooError | None:
     """Call ``choice``'s factory with ``stand_in`` up to its first use of the work; the ZooError it raised, or None.
 
-    What it prints and warns is hidden (the real call shows it). Any other
+    What it prints and warns is hidden (the real call shows it), and so are
+    TensorFlow's native log lines when the factory imports it (a factory that
+    imports keras at its top would print them before every run). Any other
     failure is not a parameter check: it is left to the real call, which
     reports it.
     """
+    with quiet_native_stderr():  # nothing but KeyboardInterrupt leaves: the lines it hid stay hidden
+        return _dry_run(choice, stand_in)
+
+
+def _dry_run(choice: ComponentChoice, stand_in: StandIn) -> ZooError | None:
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
                 warnings.catch_warnings():

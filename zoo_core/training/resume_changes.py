@@ -20,9 +20,11 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
+from zoo_core._util.text import did_you_mean
 from zoo_core.errors import ConfigError
 from zoo_core.files import write_text_atomic
 from zoo_core.registry import SETTINGS, Registry, RunConfig, parse_override
+from zoo_core.registry.overrides import SWAP_KEYS, is_known_key, unknown_key
 from zoo_core.runs import Run, utc_now
 from zoo_core.training import distribute
 from zoo_core.training.distribute import Cluster
@@ -52,6 +54,10 @@ def resume_overrides(run: Run, overrides: list[str] | None, flags: Cluster | Non
     for text in texts:
         key, value = parse_override(text)
         where = f"--set '{text}'"
+        if not is_known_key(key.partition(".")[0]):  # names nothing a run has: a typo, not a key fixed on resume
+            close = did_you_mean(key.partition(".")[0], [*SETTINGS, *SWAP_KEYS])
+            raise ConfigError(unknown_key(key, where).message, key=key,
+                              hint=f"{close + ' ' if close else ''}on resume, --set can change: {RESUMABLE_TEXT}")
         if not is_resumable(key):
             raise ConfigError(f"{where}: '{key}' cannot change when run '{run.id}' is resumed: the epochs done were "
                               "trained with it",

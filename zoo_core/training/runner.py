@@ -37,7 +37,8 @@ from zoo_core.errors import RunError, ZooError
 from zoo_core.files import WRITE_ERRNOS, describe_os_error, remove_temporaries, write_text_atomic
 from zoo_core.registry import Registry, RunConfig
 from zoo_core.registry.runconfig import component_records
-from zoo_core.runs import Manifest, Run, RunLock, check_writable, create_run_dir, runs_root, utc_now, versions
+from zoo_core.runs import (Manifest, Run, RunLock, RunNotFound, check_writable, create_run_dir, runs_root, utc_now,
+                            versions)
 from zoo_core.training import distribute
 from zoo_core.training.checkpointing import check_committed_epochs, committed_state
 from zoo_core.training.completion import RunOutcome
@@ -136,8 +137,8 @@ def resume(run: Run, registry: Registry, progress: str | None = None, stream: Te
 def _resumable_manifest(run: Run) -> dict[str, Any]:
     """The run's manifest, if the run can be resumed; else a RunError saying why not."""
     data = run.manifest()
-    if data.get("status") == "completed":
-        raise RunError(f"run '{run.id}' already completed; nothing to resume",
+    if data.get("status") == "completed":  # a mistake in the command, as README's exit codes say: exit 2
+        raise RunNotFound(f"run '{run.id}' already completed; nothing to resume",
                        hint=f"start a new run from its config: zoo run --config {run.dir / 'config.toml'}")
     if data.get("status") == "unknown":
         raise RunError(f"run '{run.id}' has no readable manifest.json; it cannot be resumed",
