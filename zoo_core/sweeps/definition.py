@@ -16,6 +16,7 @@ from zoo_core.errors import ConfigError, UnknownNameError
 from zoo_core.registry import Registry, Source
 from zoo_core.registry.reading import key_line
 from zoo_core.runs.directory import MAX_NAME, PLAIN_NAME, safe_name
+from zoo_core.runs.history import EPOCH_METRICS
 from zoo_core.sweeps.space import (RANGE_KEYS, Choice, Dimension, Range, check_grid, flatten, grid_points,
                                    read_space, toml_value)
 
@@ -28,8 +29,10 @@ PRUNERS = ("none", "median", "hyperband")
 DIRECTIONS = ("maximize", "minimize")
 #: The keys of a pruner written as a table: ``{ kind = "median", startup_trials = 2, warmup_epochs = 1 }``.
 PRUNER_KEYS = ("kind", "startup_trials", "warmup_epochs")
-#: Metrics read from the last epoch of history.csv; every other metric is a number of metrics.json.
-EPOCH_METRICS = ("val_accuracy", "val_loss")
+#: Metrics read from the last epoch of history.csv: its validation figures (zoo_core.runs.history.EPOCH_METRICS);
+#: every other metric is a number of metrics.json.
+VALIDATION_METRICS = tuple(sorted(name for name, better in EPOCH_METRICS.items()
+                                  if better and name.startswith("val_")))
 TEST_METRICS = ("accuracy", "loss", "precision_macro", "recall_macro", "f1_macro",
                 "precision_weighted", "recall_weighted", "f1_weighted")
 
@@ -110,9 +113,9 @@ def read_sweep(registry: Registry, name: str) -> Sweep:
                           suggest("", list(registry.recipes), "runs"))
     space = read_space(table.get("space"), where)
     metric = _string(table, "metric", "val_accuracy", where)
-    if metric not in (*EPOCH_METRICS, *TEST_METRICS):
+    if metric not in (*VALIDATION_METRICS, *TEST_METRICS):
         raise where.error("metric", f"unknown metric '{metric}'",
-                          suggest(metric, [*EPOCH_METRICS, *TEST_METRICS], "metrics (val_*: the last epoch's)"))
+                          suggest(metric, [*VALIDATION_METRICS, *TEST_METRICS], "metrics (val_*: the last epoch's)"))
     direction = _string(table, "direction", "minimize" if "loss" in metric else "maximize", where)
     if direction not in DIRECTIONS:
         raise where.error("direction", f"direction must be one of {', '.join(DIRECTIONS)}, got '{direction}'",

@@ -24,7 +24,7 @@ from zoo_core.errors import ZooError
 from zoo_core.files import write_json_atomic
 from zoo_core.registry import Registry
 from zoo_core.runs import list_runs, utc_now
-from zoo_core.sweeps.definition import EPOCH_METRICS, Choice, Range, Sweep, toml_value
+from zoo_core.sweeps.definition import VALIDATION_METRICS, Choice, Range, Sweep, toml_value
 from zoo_core.sweeps.study import choice_values, require_optuna, surplus
 
 
@@ -136,7 +136,7 @@ def _fail(trial: Any, setup: TrialSetup, reason: str) -> None:
 
 def metric_value(run_dir: Path, metric: str, metrics: dict[str, Any]) -> float | None:
     """The trial's value: ``val_*`` from the last epoch of history.csv, any other metric from metrics.json."""
-    if metric in EPOCH_METRICS:
+    if metric in VALIDATION_METRICS:
         from zoo_core.runs.history import read_history
 
         rows = read_history(run_dir / "history.csv")
