@@ -201,7 +201,7 @@ def test_early_stopping_stops_and_the_run_is_completed_and_says_why(tmp_path: Pa
     model = keras.saving.load_model(run_dir / "model.keras", compile=False)
     assert all(np.array_equal(a, best[f"arr_{i}"]) for i, a in enumerate(model.get_weights()))
     again = zoo("resume", str(run_dir))
-    assert again.returncode == 1 and "already completed" in again.stderr
+    assert again.returncode == 2 and "already completed" in again.stderr
     listed = zoo("runs", "--runs-dir", str(tmp_path))
     assert "completed" in listed.stdout and "interrupted" not in listed.stdout
 

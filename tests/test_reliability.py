@@ -187,7 +187,7 @@ def test_sigint_exits_130_saves_a_checkpoint_and_resumes(tmp_path: Path, uninter
     assert_same_results(run_dir, uninterrupted)
 
     again = zoo("resume", run_dir.name, "--runs-dir", str(tmp_path))
-    assert again.returncode == 1 and "already completed; nothing to resume" in again.stderr
+    assert again.returncode == 2 and "already completed; nothing to resume" in again.stderr
     assert_clean(again)
 
 
