@@ -12,7 +12,6 @@ used; every other command works, ``zoo run mnist-mlp`` included.
 from __future__ import annotations
 
 import json
-import textwrap
 from pathlib import Path
 from typing import Any, Callable
 
