@@ -21,8 +21,9 @@ from zoo_core.registry import ComponentChoice, Registry
 from zoo_core.runs import LinkInRun, Run, RunBusy, RunLock, check_writable, utc_now, write_manifest
 from zoo_core.training.completion import evaluate_probabilities, export_model, predict_probabilities, write_report
 from zoo_core.training.native_logs import quiet_native_stderr
-from zoo_core.training.prepare import (check_exporters, check_same_data, data_source, differing_parts, fingerprint,
-                                       load_dataset, run_config)
+from zoo_core.training.parameter_checks import check_exporters
+from zoo_core.training.prepare import (check_same_data, data_source, differing_parts, fingerprint, load_dataset,
+                                       run_config)
 from zoo_core.training.signals import StopRequests
 
 #: Where ``zoo evaluate RUN --other-data`` records its results, inside the run directory.

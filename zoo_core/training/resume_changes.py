@@ -28,7 +28,9 @@ from zoo_core.registry.overrides import SWAP_KEYS, is_known_key, unknown_key
 from zoo_core.runs import Run, utc_now
 from zoo_core.training import distribute
 from zoo_core.training.distribute import Cluster
-from zoo_core.training.prepare import Prepared, check_exporters, run_config
+from zoo_core.training.parameter_checks import check_exporters
+from zoo_core.training.prepare import run_config
+from zoo_core.training.session import Prepared
 from zoo_core.training.strategy import Strategy
 
 #: The settings ``zoo resume --set`` may change (``epochs`` not below the epochs done); plus ``exporters``.
