@@ -83,11 +83,16 @@ def _input(session: RunSession, live_progress: bool) -> _Input:
     settings, info, split, loss = session.config.settings, prepared.dataset.info, prepared.split, prepared.loss
     batch_size, in_graph = settings["batch_size"], strategy.tf_strategy is None
     y_train = input_pipeline.one_hot_if_needed(loss, split.y_train, info.num_classes)
+    augmentation = prepared.dataset.augmentation
+    if augmentation is not None and not augmentation.changes_anything():
+        augmentation = None
+    value_range = tuple(info.value_range)
     stream, steps = None, math.ceil(len(split.x_train) / batch_size)
     if not in_graph:
         stream, steps = input_pipeline.training_dataset(split.x_train, y_train, batch_size, settings["seed"],
                                                         settings["shuffle"], prepared.first_epoch, settings["epochs"],
-                                                        tf_strategy=strategy.tf_strategy)
+                                                        tf_strategy=strategy.tf_strategy, augmentation=augmentation,
+                                                        value_range=value_range)
     steps_per_execution = execution.choose_steps_per_execution(
         steps, settings["steps_per_execution"], live_progress=live_progress,
         step_seconds=execution.estimate_step_seconds(prepared.model.count_params(), batch_size),
@@ -102,7 +107,8 @@ def _input(session: RunSession, live_progress: bool) -> _Input:
 
     stream = loop.index_blocks(len(split.x_train), batch_size, steps_per_execution, settings["seed"],
                                settings["shuffle"], prepared.first_epoch, settings["epochs"])
-    loop.install_train_function(prepared.model, split.x_train, y_train, batch_size)
+    loop.install_train_function(prepared.model, split.x_train, y_train, batch_size, augmentation,
+                                settings["seed"], value_range)
     first = [Validation(*validation, batch_size=max(batch_size, 1024))] if validation is not None else []
     return _Input(stream, steps, None, steps_per_execution, first)
 

@@ -12,20 +12,26 @@ these permutations; with one, :func:`training_dataset` streams them.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from zoo_core.data import Augmentation
+
 
 def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, shuffle: bool,
-                     first_epoch: int, epochs: int, tf_strategy: Any = None) -> tuple[Any, int]:
+                     first_epoch: int, epochs: int, tf_strategy: Any = None,
+                     augmentation: Augmentation | None = None,
+                     value_range: tuple[float, float] = (0.0, 1.0)) -> tuple[Any, int]:
     """A tf.data stream of all remaining epochs' batches, and the steps per epoch.
 
     Epoch ``e`` visits the examples in a permutation fixed by ``(seed, e)``,
     so resuming at any epoch gives exactly the batches an uninterrupted run
     would have seen. With a tf.distribute strategy (``tf_strategy``) the
     stream is a distributed dataset with the same global batches
-    (:func:`_replica_stream`).
+    (:func:`_replica_stream`). With an ``augmentation`` each batch is changed
+    at random with the draws of its global step (zoo_core.training.augmentation).
     """
     import tensorflow as tf
 
@@ -33,15 +39,25 @@ def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, s
     steps = math.ceil(count / batch_size)
     features, labels = tf.constant(x), tf.constant(y)
 
-    def gather(batch: Any) -> Any:
-        return tf.gather(features, batch), tf.gather(labels, batch)
+    def gather(batch: Any, global_step: Any, offset: Any, total: Any) -> Any:
+        images = tf.gather(features, batch)
+        if augmentation is not None:
+            from zoo_core.training.augmentation import augment, step_seed
+
+            images = augment(images, augmentation, step_seed(seed, global_step), value_range, offset, total)
+        return images, tf.gather(labels, batch)
 
     def order(epoch: Any) -> Any:
         return epoch_order(count, seed, shuffle, epoch)
 
     if tf_strategy is None:
+        def numbered(epoch: Any) -> Any:
+            batches = tf.data.Dataset.from_tensor_slices(order(epoch)).batch(batch_size).enumerate()
+            return batches.map(lambda step, batch: (batch, epoch * steps + step, tf.constant(0, tf.int64),
+                                                    tf.shape(batch, out_type=tf.int64)[0]))
+
         stream = (tf.data.Dataset.range(first_epoch, epochs)
-                  .flat_map(lambda epoch: tf.data.Dataset.from_tensor_slices(order(epoch)).batch(batch_size))
+                  .flat_map(numbered)
                   .map(gather, num_parallel_calls=1, deterministic=True)
                   .prefetch(tf.data.AUTOTUNE))
         return stream, steps
@@ -67,7 +83,9 @@ def _replica_stream(tf_strategy: Any, order: Callable[[Any], Any], gather: Calla
     for each global step, the per-replica slices of that step's global batch
     that belong to its own replicas (split as evenly as possible). The steps,
     and the examples of each step, are those of a one-process run: every
-    example is used once per epoch over all workers.
+    example is used once per epoch over all workers. ``gather`` takes a
+    slice's indices, its global step, and where the slice starts in the
+    step's batch of how many examples (for augmentation's draws).
     """
     import tensorflow as tf
 
@@ -83,7 +101,9 @@ def _replica_stream(tf_strategy: Any, order: Callable[[Any], Any], gather: Calla
                 replica = first + k % local
                 start = (k // local) * batch_size
                 size = tf.minimum(tf.constant(batch_size, tf.int64), count - start)
-                return indices[start + replica * size // replicas: start + (replica + 1) * size // replicas]
+                offset = replica * size // replicas
+                return (indices[start + offset: start + (replica + 1) * size // replicas],
+                        epoch * steps + k // local, offset, size)
 
             return tf.data.Dataset.range(steps * local).map(replica_slice)
 

@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from zoo_core.data import Augmentation
+from zoo_core.training.augmentation import augment, step_seed
 from zoo_core.training.input_pipeline import epoch_order
 
 
@@ -48,21 +50,32 @@ def index_blocks(count: int, batch_size: int, steps_per_execution: int, seed: in
             .prefetch(2))
 
 
-def install_train_function(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int) -> None:
+def install_train_function(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int,
+                           augmentation: Augmentation | None = None, seed: int = 0,
+                           value_range: tuple[float, float] = (0.0, 1.0)) -> None:
     """Make ``model.fit`` train each index block in one call: batches gathered in the graph, ``train_step`` each.
 
     ``fit`` keeps ``model.train_function`` while the model is not compiled
-    again; it calls it with the iterator of :func:`index_blocks`.
+    again; it calls it with the iterator of :func:`index_blocks`. With an
+    ``augmentation``, each gathered batch is changed at random first, with
+    the draws of its global step (the optimizer's ``iterations``, which
+    checkpoints keep) and ``seed``.
     """
     features, labels = tf.constant(x), tf.constant(y)
     size = tf.constant(batch_size, tf.int64)
+
+    def images(batch: Any) -> Any:
+        gathered = tf.gather(features, batch)
+        if augmentation is None:
+            return gathered
+        return augment(gathered, augmentation, step_seed(seed, model.optimizer.iterations), value_range)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.int64)])
     def train_block(block: Any) -> Any:
         count = tf.shape(block, out_type=tf.int64)[0]
         for step in tf.range((count + size - 1) // size):
             batch = block[step * size: (step + 1) * size]
-            model.train_step((tf.gather(features, batch), tf.gather(labels, batch)))
+            model.train_step((images(batch), tf.gather(labels, batch)))
         return model.get_metrics_result()
 
     def train_function(iterator: Any) -> Any:

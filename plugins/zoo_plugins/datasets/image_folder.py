@@ -7,6 +7,8 @@
     path = "data/flowers"          # data/flowers/daisy/*.jpg, data/flowers/tulip/*.jpg ...
     image_size = [64, 64]
     color = "rgb"
+    random_flip = "horizontal"     # augmentation of the training batches (never of tests or exports)
+    random_rotation = 0.05
 
 Reading the folder and decoding the images is in :mod:`zoo_plugins.datasets._image_files`.
 """
@@ -18,6 +20,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from zoo_core import Component, Range, hookimpl
+from zoo_core.data import (RandomBrightness, RandomContrast, RandomFlip, RandomRotation, RandomTranslation,
+                           RandomZoom)
 from zoo_core.errors import DataError
 from zoo_plugins.datasets._common import NAMED, some
 
@@ -27,7 +31,10 @@ ImageSize = Annotated[list[Annotated[int, Range(1, 4096)]], Range(high=2)]
 
 def image_folder(path: str = "", test_path: str = "", test_split: TestSplit = 0.2,
                  image_size: ImageSize = [],  # noqa: B006 - never changed; [] is how config.toml writes it
-                 color: Literal["grayscale", "rgb"] = "grayscale", skip_bad: bool = False, seed: int = 42) -> Any:
+                 color: Literal["grayscale", "rgb"] = "grayscale", skip_bad: bool = False, seed: int = 42,
+                 random_flip: RandomFlip = "none", random_rotation: RandomRotation = 0.0, random_zoom: RandomZoom = 0.0,
+                 random_translation: RandomTranslation = 0.0, random_contrast: RandomContrast = 0.0,
+                 random_brightness: RandomBrightness = 0.0) -> Any:
     """Your own images: a folder with one sub-folder of PNG/JPEG files per class; pixels scaled to [0, 1].
 
     Class names are the sub-folder names, sorted. Files that are not images
@@ -45,10 +52,16 @@ def image_folder(path: str = "", test_path: str = "", test_split: TestSplit = 0.
         color: "grayscale" (one channel) or "rgb" (three).
         skip_bad: skip unreadable or corrupt images (counted in the run's manifest) instead of failing.
         seed: seed of the test split and of the order of the examples.
+        random_flip: flip training images at random: none, horizontal (left-right), vertical or both.
+        random_rotation: turn training images at random by up to this fraction of a full turn (0.05: ±18°).
+        random_zoom: scale training images at random by up to this fraction (0.1: 90% to 110%).
+        random_translation: shift training images at random by up to this fraction of their height and width.
+        random_contrast: change the contrast of training images at random by up to this fraction.
+        random_brightness: shift the brightness of training images at random by up to this fraction of the pixel range.
     """
     import numpy as np
 
-    from zoo_core.data import Dataset, DatasetInfo
+    from zoo_core.data import Augmentation, Dataset, DatasetInfo
     from zoo_plugins.datasets._splits import shuffled, stratified_split
 
     where = "dataset image-folder"
@@ -79,7 +92,10 @@ def image_folder(path: str = "", test_path: str = "", test_split: TestSplit = 0.
                     + f", {x.shape[2]}x{x.shape[1]} {color}, pixels scaled from 0..255 to 0..1.",
         extra=_record(skipped, len(ignored)))
     scale = np.float32(1.0 / 255.0)
-    return Dataset(x[train_order] * scale, y[train_order], x_test[test_order] * scale, y_test[test_order], info)
+    augmentation = Augmentation(random_flip, random_rotation, random_zoom, random_translation, random_contrast,
+                                random_brightness)
+    return Dataset(x[train_order] * scale, y[train_order], x_test[test_order] * scale, y_test[test_order], info,
+                   augmentation)
 
 
 def _listings(path: str, test_path: str, where: str) -> tuple[Any, Any, list[str]]:

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from zoo_core import Component, hookimpl
+from zoo_core.data import (RandomBrightness, RandomContrast, RandomFlip, RandomRotation, RandomTranslation,
+                           RandomZoom)
 from zoo_core.errors import DataError
 
 PACKAGED = Path(__file__).parent / "mnist.npz"
@@ -27,16 +29,24 @@ IDX_FILES = {
 }
 
 
-def mnist(path: str = "") -> Any:
+def mnist(path: str = "", random_flip: RandomFlip = "none", random_rotation: RandomRotation = 0.0,
+          random_zoom: RandomZoom = 0.0, random_translation: RandomTranslation = 0.0,
+          random_contrast: RandomContrast = 0.0, random_brightness: RandomBrightness = 0.0) -> Any:
     """MNIST: 70,000 28x28 grayscale digits (60,000 train, 10,000 test), scaled to [0, 1].
 
     Args:
         path: a Keras-layout mnist.npz, or a folder with the four IDX .gz files;
             empty: $ZOO_MNIST_PATH if set, else the copy packaged with zoo.
+        random_flip: flip training images at random: none, horizontal (left-right), vertical or both.
+        random_rotation: turn training images at random by up to this fraction of a full turn (0.03: ±11°).
+        random_zoom: scale training images at random by up to this fraction (0.1: 90% to 110%).
+        random_translation: shift training images at random by up to this fraction of their height and width.
+        random_contrast: change the contrast of training images at random by up to this fraction.
+        random_brightness: shift the brightness of training images at random by up to this fraction of the pixel range.
     """
     import numpy as np
 
-    from zoo_core.data import Dataset, DatasetInfo
+    from zoo_core.data import Augmentation, Dataset, DatasetInfo
 
     source = Path(path or os.environ.get("ZOO_MNIST_PATH", "") or PACKAGED)
     arrays = read_idx_folder(source) if source.is_dir() else read_npz(source)
@@ -62,6 +72,8 @@ def mnist(path: str = "") -> Any:
         x_test=arrays["x_test"].astype(np.float32) / np.float32(255.0),
         y_test=arrays["y_test"].astype(np.int64),
         info=info,
+        augmentation=Augmentation(random_flip, random_rotation, random_zoom, random_translation, random_contrast,
+                                  random_brightness),
     )
 
 
