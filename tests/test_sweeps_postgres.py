@@ -71,6 +71,16 @@ def _server_binaries() -> Path:
     return Path(initdb).parent
 
 
+def _user_exists(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -87,6 +97,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """
     binaries = _server_binaries()
     as_root = os.geteuid() == 0
+    if as_root and not _user_exists("postgres"):
+        pytest.fail("initdb refuses to run as root, and the 'postgres' user to run it as is missing: install the "
+                    "postgresql package (apt-get install -y postgresql), which creates it")
     folder = Path(tempfile.mkdtemp(prefix="zoo-postgres-")) if as_root else tmp_path_factory.mktemp("postgres")
     prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
     if as_root:

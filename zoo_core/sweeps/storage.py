@@ -11,7 +11,7 @@ server that cannot be reached or refuses the user, password or database.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
+import importlib
 import re
 import time
 from pathlib import Path
@@ -116,7 +116,12 @@ def masked(url: str) -> str:
 
 
 def _installed(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
+    """Whether the driver imports (psycopg without libpq or its binary wheel is installed but does not)."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
 
 
 def _driver_hint(drivername: str) -> str:
