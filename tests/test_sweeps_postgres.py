@@ -201,9 +201,13 @@ def test_a_wrong_password_or_database_names_the_storage_with_the_password_masked
 def test_a_bare_postgresql_url_reaches_the_server_with_psycopg2_alone(server: Server, in_tmp_cwd: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     registry(in_tmp_cwd)
-    monkeypatch.setattr(storage, "_installed", lambda module: module == "psycopg2")  # as after pip install psycopg2-binary
+    monkeypatch.setattr(storage, "_installed", lambda module: module == "psycopg2")  # pip install psycopg2-binary
+    opened: list[str] = []
+    rdb_storage = storage._rdb_storage
+    monkeypatch.setattr(storage, "_rdb_storage", lambda url: opened.append(url) or rdb_storage(url))
     result = run_cli("sweeps", "--storage", server.url(), "--json")
     assert result.exit_code == 0, result.output
+    assert opened == [server.url(scheme="postgresql+psycopg2")]
     assert [(row["name"], row["finished"]) for row in json.loads(result.stdout) if row["name"] == "shared"] == \
         [("shared", 0)]
 
@@ -232,9 +236,9 @@ def test_three_processes_share_one_study_on_postgresql_and_a_killed_trial_is_cou
     registry(tmp_path)
     roots = {name: tmp_path / name for name in ("killed", "first", "second")}  # each process its own runs root
     killed = _sweep(tmp_path, roots["killed"], server, "--set", "epochs=1000")  # a trial that outlives the test
+    manifests = roots["killed"].glob
     _wait_for("the first trial trains", lambda: any(
-        json.loads(p.read_text()).get("epochs_done", 0) >= 1 for p in roots["killed"].glob("mnist-mlp-*/manifest.json")),
-        [killed])
+        json.loads(p.read_text()).get("epochs_done", 0) >= 1 for p in manifests("mnist-mlp-*/manifest.json")), [killed])
     others = [_sweep(tmp_path, roots[name], server) for name in ("first", "second")]
     _wait_for("another process runs a trial", lambda: any(
         any(roots[name].glob("mnist-mlp-*/manifest.json")) for name in ("first", "second")), [killed, *others])
