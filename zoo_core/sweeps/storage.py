@@ -116,7 +116,7 @@ def masked(url: str) -> str:
 
 
 def _installed(module: str) -> bool:
-    """Whether the driver imports (psycopg without libpq or its binary wheel is installed but does not)."""
+    """Whether the driver imports: psycopg installed without libpq (or its binary wheel) does not."""
     try:
         importlib.import_module(module)
     except ImportError:
