@@ -39,7 +39,8 @@ def sweep_command(
     """Search a sweep's space: each trial is an ordinary run; the study continues where it stopped."""
     from zoo_core.sweeps.loop import run_sweep, target_trials
     from zoo_core.sweeps.report import write_report
-    from zoo_core.sweeps.study import default_storage, require_optuna
+    from zoo_core.sweeps.storage import default_storage
+    from zoo_core.sweeps.study import require_optuna
     from zoo_core.sweeps.trial import TrialSetup
 
     registry = state.registry()
@@ -182,7 +183,8 @@ def _studies(root: Path, storage: Optional[str]) -> Any:
     database = root / "sweeps" / "sweeps.db"
     if storage is None and not database.is_file():
         return lambda name: None
-    from zoo_core.sweeps.study import open_storage, require_optuna
+    from zoo_core.sweeps.storage import open_storage
+    from zoo_core.sweeps.study import require_optuna
 
     optuna = require_optuna()
     opened = open_storage(storage or f"sqlite:///{database.resolve()}")

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from zoo_core.errors import RunError
-from zoo_core.sweeps.study import (FINISHED, counts, fail_dead_trials, open_storage, open_study,
-                                   require_optuna)
+from zoo_core.sweeps.storage import open_storage
+from zoo_core.sweeps.study import FINISHED, counts, fail_dead_trials, open_study, require_optuna
 from zoo_core.sweeps.trial import Surplus, TrialFailed, TrialSetup, objective
 
 #: A process gives up after this many failed trials in a row (every combination fails: a mistake to fix).

@@ -1,28 +1,20 @@
-"""The Optuna side of a sweep: storage, study, sampler, pruner, and the count of trials towards the target.
+"""The Optuna side of a sweep: study, sampler, pruner, and the count of trials towards the target.
 
-One study per sweep (its name), in an RDB storage: by default an SQLite file
-in the runs root, or any URL Optuna supports, so that several processes (on
-one machine or many) share the work. Each process beats a heartbeat while it
-runs a trial; a trial whose process died (its pid is gone on this host, or
-its heartbeat stopped for :data:`GRACE_SECONDS`) is marked failed and its
-parameters are queued again once, so a killed trial is never counted twice
-and never lost.
+One study per sweep (its name), in an RDB storage (``storage``: by default
+an SQLite file in the runs root, or any URL Optuna supports), so that
+several processes (on one machine or many) share the work. Each process
+beats a heartbeat while it runs a trial; a trial whose process died (its pid
+is gone on this host, or its heartbeat stopped for :data:`GRACE_SECONDS`) is
+marked failed and its parameters are queued again once, so a killed trial is
+never counted twice and never lost.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
-import time
 import warnings
-from pathlib import Path
-from typing import Any, Iterator
-
-try:
-    import fcntl
-except ImportError:  # Windows: no file locks; the retries still cover a creation race
-    fcntl = None  # type: ignore[assignment]
+from typing import Any
 
 from zoo_core.errors import ConfigError, RunError
 from zoo_core.runs.lock import process_alive
@@ -33,10 +25,6 @@ HEARTBEAT_SECONDS = 10
 GRACE_SECONDS = 60
 #: The states that count towards a sweep's number of trials.
 FINISHED = ("COMPLETE", "PRUNED")
-#: How many times opening the storage is tried (processes starting together race to create its tables).
-STORAGE_ATTEMPTS = 4
-#: The database errors that two processes creating the tables at once get (SQLAlchemy's class names).
-RACE_ERRORS = ("IntegrityError", "OperationalError")
 INSTALL_HINT = "pip install 'zoo[sweeps]'  (installs Optuna)"
 
 
@@ -49,62 +37,6 @@ def require_optuna() -> Any:
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # zoo prints its own line per trial
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     return optuna
-
-
-def default_storage(root: Path) -> str:
-    """``sqlite:///<runs root>/sweeps/sweeps.db``: embedded, nothing to start."""
-    folder = root / "sweeps"
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(folder / 'sweeps.db').resolve()}"
-
-
-def open_storage(url: str) -> Any:
-    """An RDBStorage with heartbeats; a stale trial (dead process) is failed and its parameters queued once.
-
-    Processes that open a new database at the same moment race to create its
-    tables: an SQLite file is opened under a lock beside it, and any URL is
-    tried again a few times before its error is reported.
-    """
-    require_optuna()
-    error: Exception | None = None
-    for attempt in range(STORAGE_ATTEMPTS):
-        try:
-            with _file_lock(url):
-                return _rdb_storage(url)
-        except Exception as failure:  # noqa: BLE001 - a bad URL, a missing driver, a server down, a creation race
-            error = failure
-            if type(failure).__name__ not in RACE_ERRORS:
-                break
-            time.sleep(0.5 * (attempt + 1))
-    raise ConfigError(f"cannot open the sweep storage '{url}': {type(error).__name__}: {error}",
-                      hint="give --storage a URL Optuna supports, e.g. sqlite:///sweeps.db or "
-                           "postgresql://user:password@host/db (its driver installed)")
-
-
-def _rdb_storage(url: str) -> Any:
-    optuna = require_optuna()
-    engine: dict[str, Any] = {}
-    if url.startswith("sqlite"):
-        engine = {"connect_args": {"timeout": 60}}  # several processes share the file: wait for its lock
-    retry = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None) or \
-        optuna.storages.RetryFailedTrialCallback  # renamed in Optuna 4.9
-    return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_SECONDS,
-                                      grace_period=GRACE_SECONDS, heartbeat_stale_trial_callback=retry(max_retry=1))
-
-
-@contextlib.contextmanager
-def _file_lock(url: str) -> Iterator[None]:
-    """For ``sqlite:///PATH``: an exclusive lock on ``PATH.lock`` while the storage opens; else nothing."""
-    path = url.partition(":///")[2] if url.startswith("sqlite:///") else ""
-    if not path or fcntl is None:
-        yield
-        return
-    with open(f"{path}.lock", "a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def open_study(sweep: Sweep, storage: Any) -> Any:
