@@ -1,0 +1,26 @@
+"""Serve models over HTTP: the Python API behind ``zoo serve`` (docs/serve.md).
+
+    from zoo_core.serve import ServeSettings, serve, served_models
+
+    models = served_models(["mnist-mlp"], runs_root())
+    serve(models, ServeSettings(port=8501))
+
+TF Serving's REST API (``/v1/models/NAME``, ``/metadata``, ``:predict``), an
+upload endpoint answering the top classes of an image or CSV rows, a page at
+``/``, ``/healthz`` and Prometheus ``/metrics``, with server-side batching.
+Needs the ``serve`` extra (``pip install 'zoo[serve]'``: Starlette, uvicorn,
+prometheus_client); :func:`require_serve_stack` says so before anything
+loads. ``create_app`` gives the ASGI app to run under another server.
+
+Importing this package imports neither the ASGI stack, numpy nor TensorFlow.
+"""
+
+from zoo_core.serve.app import create_app
+from zoo_core.serve.models import AUTO, FORMAT_ORDER, ServedModel, served_models
+from zoo_core.serve.requirements import INSTALL_HINT, require_serve_stack
+from zoo_core.serve.server import serve
+from zoo_core.serve.settings import TOKEN_ENV, ServeSettings
+
+__all__ = ["AUTO", "FORMAT_ORDER", "INSTALL_HINT", "TOKEN_ENV", "ServeSettings", "ServedModel", "create_app",
+           "require_serve_stack", "serve", "served_models"]
+
