@@ -49,7 +49,7 @@ def upload_examples(body: bytes, content_type: str, model: ServedModel) -> "np.n
         try:
             return load_input(path, model.contract)
         except DataError as error:
-            named = error.message.replace(f"'{path}'", UPLOAD).replace(str(path), UPLOAD)
+            named = error.message.replace(f"input '{path}'", UPLOAD).replace(f"'{path}'", UPLOAD)
             raise RequestError(400, named, hint=error.hint) from None
 
 
