@@ -10,6 +10,7 @@ process on a free port.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import re
@@ -127,6 +128,45 @@ def test_an_upload_gets_the_same_figures_as_zoo_predict(models: list, trained: d
             assert answer.status_code == 200, answer.text
             (top,) = answer.json()["top_classes"]
             assert top == expected["top"]  # same classes, same probabilities, same order
+
+
+@pytest.fixture(scope="module")
+def feature_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained 4-feature, 3-class Keras model with per-feature normalisation in its sidecar contract."""
+    import keras
+
+    from zoo_core.data import DatasetInfo
+
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input(shape=(4,), name="features"), keras.layers.Dense(3, activation="softmax")])
+    path = tmp_path_factory.mktemp("features") / "flowers.keras"
+    model.save(path)
+    info = DatasetInfo(name="flowers", input_shape=(4,), num_classes=3, class_names=["a", "b", "c"], image=False,
+                       raw_value_range=(0.0, 10.0), value_range=(-5.0, 5.0), feature_names=["w", "x", "y", "z"],
+                       feature_mean=[5.0, 3.0, 4.0, 1.0], feature_std=[1.0, 0.5, 2.0, 0.8])
+    path.with_suffix(".json").write_text(json.dumps({"input": info.to_dict(), "class_names": ["a", "b", "c"]}))
+    return path
+
+
+def test_csv_rows_of_raw_features_get_the_same_figures_as_zoo_predict(feature_model: Path, tmp_path: Path) -> None:
+    rows = tmp_path / "rows.csv"
+    rows.write_text("w,x,y,z\n5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n")
+    predicted = run_cli("predict", str(feature_model), str(rows), "--json", "-k", "3")
+    assert predicted.exit_code == 0, predicted.output
+    expected = [entry["top"] for entry in json.loads(predicted.stdout)]
+    with client(served_models([f"flowers={feature_model}"], tmp_path)) as http:
+        answer = http.post("/models/flowers/top-classes?k=3", content=rows.read_bytes(),
+                           headers={"Content-Type": "text/csv"})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["top_classes"] == expected and len(expected) == 2
+        array = io.BytesIO()
+        np.save(array, np.array([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]))
+        as_npy = http.post("/models/flowers/top-classes?k=3", content=array.getvalue())  # known by its bytes
+        assert as_npy.status_code == 200 and as_npy.json()["top_classes"] == expected, as_npy.text
+        short = http.post("/models/flowers/top-classes", content=b"1,2,3\n", headers={"Content-Type": "text/csv"})
+        assert short.status_code == 400 and "the upload" in short.json()["error"], short.text
+        image = http.post("/models/flowers/top-classes", content=b"\x89PNG", headers={"Content-Type": "image/png"})
+        assert image.status_code == 400 and "takes feature vectors" in image.json()["error"], image.text
 
 
 # -- refusals --------------------------------------------------------------------

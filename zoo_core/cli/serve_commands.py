@@ -46,12 +46,14 @@ def serve_command(
     """Serve models over HTTP: TF Serving's REST API, top classes of an uploaded image or CSV row, a page at /."""
     from zoo_core.runs import runs_root
     from zoo_core.serve import TOKEN_ENV, ServeSettings, require_serve_stack, serve, served_models
+    from zoo_core.training.native_logs import quiet_native_stderr
 
     require_serve_stack()
     settings = ServeSettings(host=host, port=port, max_batch=max_batch, max_wait_ms=max_wait_ms,
                              max_body_bytes=max_body, token=token if token is not None else os.environ.get(TOKEN_ENV),
                              top_k=top_k, grace_seconds=grace).check()
-    models = served_models(list(references), runs_root(runs_dir), format)
+    with quiet_native_stderr():  # TensorFlow's and TFLite's log lines; real errors still show
+        models = served_models(list(references), runs_root(runs_dir), format)
     for model in models:
         accuracy = model.card.get("accuracy")
         figures = f", test accuracy {accuracy:.4f}" if isinstance(accuracy, (int, float)) else ""

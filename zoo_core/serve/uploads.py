@@ -1,4 +1,4 @@
-"""A PNG/JPEG upload or CSV rows of raw features turned into model inputs exactly as ``zoo predict`` turns a file.
+"""A PNG/JPEG upload or CSV rows of raw features (or a ``.npy`` array) turned into model inputs exactly as ``zoo predict`` turns a file.
 
 The body is written to a private temporary file and read by
 :func:`zoo_core.predict.load_input`, the function ``zoo predict`` uses: the
@@ -24,15 +24,16 @@ if TYPE_CHECKING:
 #: How an upload is named in error messages.
 UPLOAD = "the upload"
 #: The suffix zoo predict reads a file by, from the Content-Type of an upload.
-SUFFIXES = {"image/png": ".png", "image/jpeg": ".jpg", "image/jpg": ".jpg", "text/csv": ".csv", "text/plain": ".csv"}
+SUFFIXES = {"image/png": ".png", "image/jpeg": ".jpg", "image/jpg": ".jpg", "text/csv": ".csv", "text/plain": ".csv",
+            "application/x-npy": ".npy"}
 
 
 def upload_examples(body: bytes, content_type: str, model: ServedModel) -> "np.ndarray":
     """The model's inputs for an uploaded image or CSV text, shape ``(n, *input_shape)``.
 
-    The kind comes from ``content_type`` (image/png, image/jpeg, text/csv),
-    or from the bytes when it is missing or generic (PNG and JPEG signatures;
-    other text is CSV). Raises RequestError 415 for another kind, 400 for an
+    The kind comes from ``content_type`` (image/png, image/jpeg, text/csv,
+    application/x-npy), or from the bytes when it is missing or generic (PNG,
+    JPEG and .npy signatures; anything else is read as CSV). Raises RequestError 415 for another kind, 400 for an
     empty body and for everything ``zoo predict`` refuses in such a file
     (undecodable image, wrong shape, a CSV row with the wrong number of
     values, NaN...), with the upload named instead of the temporary file.
@@ -60,7 +61,10 @@ def _suffix(body: bytes, content_type: str) -> str:
         return ".png"  # Pillow reads the image by its bytes; any suffix but .npy/.csv means an image
     if content_type not in ("", "application/octet-stream", "application/x-www-form-urlencoded"):
         raise RequestError(415, f"uploads of type '{content_type}' are not read",
-                           hint="send a PNG or JPEG image (Content-Type: image/png) or CSV rows (text/csv)")
+                           hint="send a PNG or JPEG image (Content-Type: image/png), CSV rows (text/csv) "
+                                "or a .npy array (application/x-npy)")
     if body.startswith(b"\x89PNG") or body.startswith(b"\xff\xd8"):
         return ".png"
+    if body.startswith(b"\x93NUMPY"):
+        return ".npy"
     return ".csv"
