@@ -13,6 +13,10 @@ from typing import List, Optional
 import typer
 
 from zoo_core.cli.app import app, err, handles_errors, shown
+from zoo_core.serve.settings import AUTO, TOKEN_ENV, ServeSettings
+
+#: The defaults of the options are the settings' own (zoo_core/serve/settings.py).
+DEFAULTS = ServeSettings()
 
 SERVE_MODELS_HELP = ("Runs (id or directory), recipe names (their latest completed run), .tflite files or SavedModel "
                      "folders; NAME=MODEL serves one under another name.")
@@ -31,21 +35,21 @@ GRACE_HELP = "Seconds requests in flight may take to finish after SIGTERM or Ctr
 @app.command("serve")
 @handles_errors
 def serve_command(
-    references: List[str] = typer.Argument(..., help=SERVE_MODELS_HELP),
-    format: str = typer.Option("auto", "--format", help=FORMAT_HELP),
-    host: str = typer.Option("127.0.0.1", "--host", help=HOST_HELP),
-    port: int = typer.Option(8501, "--port", help=PORT_HELP),
-    max_batch: int = typer.Option(32, "--max-batch", help=MAX_BATCH_HELP),
-    max_wait_ms: float = typer.Option(2.0, "--max-wait-ms", help=MAX_WAIT_HELP),
-    max_body: int = typer.Option(10 * 1024 * 1024, "--max-body", help=MAX_BODY_HELP),
-    token: Optional[str] = typer.Option(None, "--token", help=TOKEN_HELP + " Or set ZOO_SERVE_TOKEN."),
-    top_k: int = typer.Option(5, "--top-k", help=TOP_K_HELP),
-    grace: float = typer.Option(30.0, "--grace", help=GRACE_HELP),
+    references: List[str] = typer.Argument(..., metavar="MODEL...", help=SERVE_MODELS_HELP),
+    format: str = typer.Option(AUTO, "--format", help=FORMAT_HELP),
+    host: str = typer.Option(DEFAULTS.host, "--host", help=HOST_HELP),
+    port: int = typer.Option(DEFAULTS.port, "--port", help=PORT_HELP),
+    max_batch: int = typer.Option(DEFAULTS.max_batch, "--max-batch", help=MAX_BATCH_HELP),
+    max_wait_ms: float = typer.Option(DEFAULTS.max_wait_ms, "--max-wait-ms", help=MAX_WAIT_HELP),
+    max_body: int = typer.Option(DEFAULTS.max_body_bytes, "--max-body", help=MAX_BODY_HELP),
+    token: Optional[str] = typer.Option(None, "--token", help=f"{TOKEN_HELP} Or set {TOKEN_ENV}."),
+    top_k: int = typer.Option(DEFAULTS.top_k, "--top-k", help=TOP_K_HELP),
+    grace: float = typer.Option(DEFAULTS.grace_seconds, "--grace", help=GRACE_HELP),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help="The runs root (default ./runs, or $ZOO_RUNS_DIR)."),
 ) -> None:
     """Serve models over HTTP: TF Serving's REST API, top classes of an uploaded image or CSV row, a page at /."""
     from zoo_core.runs import runs_root
-    from zoo_core.serve import TOKEN_ENV, ServeSettings, require_serve_stack, serve, served_models
+    from zoo_core.serve import require_serve_stack, serve, served_models
     from zoo_core.training.native_logs import quiet_native_stderr
 
     require_serve_stack()

@@ -12,15 +12,28 @@ Needs the ``serve`` extra (``pip install 'zoo[serve]'``: Starlette, uvicorn,
 prometheus_client); :func:`require_serve_stack` says so before anything
 loads. ``create_app`` gives the ASGI app to run under another server.
 
-Importing this package imports neither the ASGI stack, numpy nor TensorFlow.
+Importing this package imports neither the ASGI stack, numpy nor TensorFlow, nor its own machinery
+(``models``, ``app``, ``server``) until one of their names is used.
 """
 
-from zoo_core.serve.app import create_app
-from zoo_core.serve.models import AUTO, FORMAT_ORDER, ServedModel, served_models
+from typing import Any
+
 from zoo_core.serve.requirements import INSTALL_HINT, require_serve_stack
-from zoo_core.serve.server import serve
-from zoo_core.serve.settings import TOKEN_ENV, ServeSettings
+from zoo_core.serve.settings import AUTO, TOKEN_ENV, ServeSettings
 
 __all__ = ["AUTO", "FORMAT_ORDER", "INSTALL_HINT", "TOKEN_ENV", "ServeSettings", "ServedModel", "create_app",
            "require_serve_stack", "serve", "served_models"]
 
+#: The public names that live in the machinery modules, imported when first used (so that ``zoo --help``,
+#: which reads the settings' defaults, loads none of them).
+_LAZY = {"FORMAT_ORDER": "models", "ServedModel": "models", "served_models": "models", "create_app": "app",
+         "serve": "server"}
+
+
+def __getattr__(name: str) -> Any:
+    """The names of :data:`_LAZY`, from their module."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'zoo_core.serve' has no attribute '{name}'")
+    import importlib
+
+    return getattr(importlib.import_module(f"zoo_core.serve.{_LAZY[name]}"), name)

@@ -23,12 +23,11 @@ from zoo_core.errors import ConfigError
 from zoo_core.export.metadata import size_of
 from zoo_core.predict import Predictor, load_predictor
 from zoo_core.runs import Run, find_run, is_run_dir
+from zoo_core.serve.settings import AUTO
 
 #: The formats a run's model is served in, best first, when ``--format`` is ``auto``: a verified int8
 #: TFLite file answers fastest, then the float TFLite files, ONNX, the SavedModel, and the run's model.keras.
 FORMAT_ORDER = ("tflite-int8", "tflite-float32", "tflite-float16", "tflite-dynamic", "onnx", "savedmodel", "keras")
-#: ``--format``'s default: the first of :data:`FORMAT_ORDER` the run has.
-AUTO = "auto"
 #: A name a model is served under: it is a part of the URL (``/v1/models/NAME``).
 MODEL_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,79}$")
 

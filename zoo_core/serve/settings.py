@@ -7,6 +7,8 @@ from typing import Optional
 
 from zoo_core.errors import ConfigError
 
+#: ``--format``'s default: the first format a run has of ``zoo_core.serve.models.FORMAT_ORDER``.
+AUTO = "auto"
 #: The environment variable that holds the token when ``--token`` is not given.
 TOKEN_ENV = "ZOO_SERVE_TOKEN"
 
