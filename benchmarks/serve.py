@@ -9,7 +9,8 @@ MODEL is what ``zoo serve`` takes (a recipe name, a run, a ``.tflite`` file).
 For each mode (batching: ``--max-batch 32 --max-wait-ms 2``; none:
 ``--max-batch 1``) a real ``zoo serve`` process is started on a free port and
 ``--clients`` keep-alive connections send ``--requests`` TF Serving predict
-requests in all, one MNIST test image each (``{"instances": [image / 255]}``).
+requests in all, one MNIST test image each (``{"instances": [image / 255]}``);
+then one client sends 1,000 requests one after the other, without batching.
 Reported: errors (any answer but 200, or a wrong class count), p50/p99
 latency, requests per second, the server's resident memory after the first
 1,000 requests and at the end, and, for comparison, the same model file
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -33,7 +35,13 @@ from pathlib import Path
 import numpy as np
 
 MNIST = Path(__file__).resolve().parents[1] / "plugins" / "zoo_plugins" / "datasets" / "mnist.npz"
-MODES = {"batching": ["--max-batch", "32", "--max-wait-ms", "2"], "no batching": ["--max-batch", "1"]}
+#: The modes measured: the server's flags, and whether the load is --clients concurrent clients or one client
+#: sending one request after another (whose latency is the model's plus the server's overhead per request).
+MODES = {"batching": (["--max-batch", "32", "--max-wait-ms", "2"], True),
+         "no batching": (["--max-batch", "1"], True),
+         "one client, no batching": (["--max-batch", "1"], False)}
+#: Requests of the one-client mode.
+SEQUENTIAL_REQUESTS = 1000
 RSS_EVERY = 1000
 
 
@@ -153,19 +161,21 @@ def main() -> None:
     bodies = [json.dumps({"instances": [(image / 255).round(4).tolist()]}).encode() for image in images]
     extra = ["--format", arguments.format] + (["--runs-dir", arguments.runs_dir] if arguments.runs_dir else [])
     result: dict = {"model": arguments.model, "format": arguments.format, "requests": arguments.requests,
-                    "clients": arguments.clients, "modes": {}}
-    for mode, flags in MODES.items():
+                    "clients": arguments.clients, "load_average_before": round(os.getloadavg()[0], 1), "modes": {}}
+    for mode, (flags, concurrent) in MODES.items():
         process, url, name = start_server(arguments.model, extra + flags)
+        requests, clients = (arguments.requests, arguments.clients) if concurrent else (SEQUENTIAL_REQUESTS, 1)
         try:
-            figures = asyncio.run(load(url, name, bodies, arguments.requests, arguments.clients, process.pid))
+            figures = asyncio.run(load(url, name, bodies, requests, clients, process.pid))
             with urllib_open(f"{url}/v1/models/{name}/metadata") as answer:
                 result["model_file"] = json.loads(answer.read())["zoo"]["path"]
         finally:
             process.terminate()
             process.wait(60)
-        result["modes"][mode] = figures
+        result["modes"][mode] = {"clients": clients, **figures}
         print(f"{mode}: {json.dumps(figures)}", flush=True)
     result["in_process"] = in_process(result["model_file"], images)
+    result["load_average_after"] = round(os.getloadavg()[0], 1)
     print(f"in process: {json.dumps(result['in_process'])}")
     arguments.out.parent.mkdir(parents=True, exist_ok=True)
     arguments.out.write_text(json.dumps(result, indent=2) + "\n")
