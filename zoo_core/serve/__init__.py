@@ -16,10 +16,15 @@ Importing this package imports neither the ASGI stack, numpy nor TensorFlow, nor
 (``models``, ``app``, ``server``) until one of their names is used.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zoo_core.serve.requirements import INSTALL_HINT, require_serve_stack
 from zoo_core.serve.settings import AUTO, TOKEN_ENV, ServeSettings
+
+if TYPE_CHECKING:  # for type checkers and readers; at run time they come from __getattr__ below
+    from zoo_core.serve.app import create_app
+    from zoo_core.serve.models import FORMAT_ORDER, ServedModel, served_models
+    from zoo_core.serve.server import serve
 
 __all__ = ["AUTO", "FORMAT_ORDER", "INSTALL_HINT", "TOKEN_ENV", "ServeSettings", "ServedModel", "create_app",
            "require_serve_stack", "serve", "served_models"]
