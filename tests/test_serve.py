@@ -10,6 +10,7 @@ process on a free port.
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import json
 import os
@@ -32,7 +33,8 @@ from conftest import run_cli, subprocess_env, zoo_executable
 from zoo_core.serve import ServeSettings, create_app, served_models
 from zoo_core.serve.batching import Batcher
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow,
+              pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")]  # Starlette >= 1.x
 
 MNIST = Path(__file__).resolve().parents[1] / "plugins" / "zoo_plugins" / "datasets" / "mnist.npz"
 TINY = ["--set", "epochs=1", "--set", "max_train_samples=2000", "--set", "max_test_samples=300",
@@ -85,10 +87,15 @@ def test_a_run_is_served_as_its_verified_int8_tflite_unless_told(models: list, t
     assert 0.5 < model.card["accuracy"] <= 1 and model.card["size_bytes"] > 50_000
     (float_model,) = served_models([str(trained["run"])], trained["runs_dir"], "tflite-float32")
     assert float_model.format == "tflite-float32" and float_model.name == trained["run"].name
+    one, other = served_models([f"one={trained['run']}", f"other={trained['run']}"], trained["runs_dir"],
+                               ["tflite-float32", "other=keras"])  # every run, then one model by its name
+    assert (one.format, other.format) == ("tflite-float32", "keras")
     from zoo_core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="has no verified savedmodel export"):
         served_models([str(trained["run"])], trained["runs_dir"], "savedmodel")
+    with pytest.raises(ConfigError, match="names no served model"):
+        served_models([str(trained["run"])], trained["runs_dir"], ["nosuch=keras"])
 
 
 def test_tf_serving_status_metadata_and_both_predict_formats(models: list, trained: dict[str, Any]) -> None:
@@ -327,6 +334,16 @@ def test_without_the_extra_zoo_serve_says_what_to_install(monkeypatch: pytest.Mo
 # -- the page, in Debian's Chromium ----------------------------------------------------
 
 
+#: A drop of a PNG (given as base64) on the page's drop zone, as a user's drag and drop makes it.
+DROP = """
+const bytes = Uint8Array.from(atob(arguments[0]), (c) => c.charCodeAt(0));
+const transfer = new DataTransfer();
+transfer.items.add(new File([bytes], "digit.png", {type: "image/png"}));
+document.getElementById("drop").dispatchEvent(new DragEvent("drop", {dataTransfer: transfer, bubbles: true,
+                                                                     cancelable: true}));
+"""
+
+
 @pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
                     reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
 def test_the_page_lists_the_model_and_names_a_dropped_digit(trained: dict[str, Any], tmp_path: Path) -> None:
@@ -350,10 +367,13 @@ def test_the_page_lists_the_model_and_names_a_dropped_digit(trained: dict[str, A
             wait = WebDriverWait(browser, 20)
             card = wait.until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".model.chosen")))
             assert "mnist-mlp" in card.text and "tflite-int8" in card.text and "accuracy 0." in card.text
-            browser.find_element(By.ID, "file").send_keys(str(path))
+            browser.execute_script(DROP, base64.b64encode(path.read_bytes()).decode())  # a PNG dropped on the page
             top = wait.until(expected_conditions.presence_of_element_located((By.ID, "top-class")))
             assert top.text == str(label)
             assert len(browser.find_elements(By.CSS_SELECTOR, "#answer .bar")) == 5
+            other, other_label = next((png, digit) for png, digit in trained["pngs"] if digit != label)
+            browser.find_element(By.ID, "file").send_keys(str(other))  # and one chosen with the file input
+            wait.until(lambda _: browser.find_element(By.ID, "top-class").text == str(other_label))
             screenshot = tmp_path / "page.png"
             assert browser.save_screenshot(str(screenshot))
         finally:

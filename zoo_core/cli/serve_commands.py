@@ -21,7 +21,8 @@ DEFAULTS = ServeSettings()
 SERVE_MODELS_HELP = ("Runs (id or directory), recipe names (their latest completed run), .tflite files or SavedModel "
                      "folders; NAME=MODEL serves one under another name.")
 FORMAT_HELP = ("Which of a run's verified exports to serve: auto (the first of tflite-int8, tflite-float32, "
-               "tflite-float16, tflite-dynamic, onnx, savedmodel, keras), or one of those.")
+               "tflite-float16, tflite-dynamic, onnx, savedmodel, keras), or one of those; NAME=FORMAT for the "
+               "model served as NAME (repeatable).")
 HOST_HELP = "The address to listen on: 127.0.0.1 is this machine only; 0.0.0.0 every interface."
 PORT_HELP = "The TCP port (0: any free port; the URL is printed)."
 MAX_BATCH_HELP = "The most examples run through a model at once, across concurrent requests (1: no batching)."
@@ -36,7 +37,7 @@ GRACE_HELP = "Seconds requests in flight may take to finish after SIGTERM or Ctr
 @handles_errors
 def serve_command(
     references: List[str] = typer.Argument(..., metavar="MODEL...", help=SERVE_MODELS_HELP),
-    format: str = typer.Option(AUTO, "--format", help=FORMAT_HELP),
+    formats: List[str] = typer.Option([AUTO], "--format", help=FORMAT_HELP),
     host: str = typer.Option(DEFAULTS.host, "--host", help=HOST_HELP),
     port: int = typer.Option(DEFAULTS.port, "--port", help=PORT_HELP),
     max_batch: int = typer.Option(DEFAULTS.max_batch, "--max-batch", help=MAX_BATCH_HELP),
@@ -57,7 +58,7 @@ def serve_command(
                              max_body_bytes=max_body, token=token if token is not None else os.environ.get(TOKEN_ENV),
                              top_k=top_k, grace_seconds=grace).check()
     with quiet_native_stderr():  # TensorFlow's and TFLite's log lines; real errors still show
-        models = served_models(list(references), runs_root(runs_dir), format)
+        models = served_models(list(references), runs_root(runs_dir), list(formats))
     for model in models:
         accuracy = model.card.get("accuracy")
         figures = f", test accuracy {accuracy:.4f}" if isinstance(accuracy, (int, float)) else ""

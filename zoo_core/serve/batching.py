@@ -13,15 +13,11 @@ Importing this module imports neither numpy nor TensorFlow.
 from __future__ import annotations
 
 import asyncio
-import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 if TYPE_CHECKING:
     import numpy as np
-
-LOGGER = logging.getLogger(__name__)
-
 
 class Batcher:
     """Batches the examples of concurrent requests for one model (see the module's docstring).

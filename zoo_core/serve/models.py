@@ -71,28 +71,48 @@ def format_label(record: dict[str, Any]) -> str:
     return f"{kind}-{variant}" if kind == "tflite" and variant else kind
 
 
-def served_models(references: list[str], root: Path, format: str = AUTO) -> list[ServedModel]:
+def served_models(references: list[str], root: Path, formats: list[str] | str = AUTO) -> list[ServedModel]:
     """Load every referenced model, each with the runtime its format needs.
 
-    Raises ConfigError for two models of one name, a bad ``NAME=`` or a
-    ``--format`` a run does not have (with the formats it has); RunNotFound
-    and DataError as ``zoo predict`` does for a reference that is no model.
+    ``formats`` are ``--format`` values: ``FORMAT`` for every run,
+    ``NAME=FORMAT`` for the model served as NAME (see :data:`FORMAT_ORDER`).
+    Raises ConfigError for two models of one name, a bad ``NAME=``, an unknown
+    format or name in ``formats``, or a format a run does not have (with the
+    formats it has); RunNotFound and DataError as ``zoo predict`` does for a
+    reference that is no model.
     """
-    if format != AUTO and format not in FORMAT_ORDER:
-        raise ConfigError(f"--format '{format}' is not a format zoo serves",
-                          hint=f"one of: {AUTO}, {', '.join(FORMAT_ORDER)}")
+    default, by_name = _formats(formats)
     models: dict[str, ServedModel] = {}
     for reference in references:
-        model = served_model(reference, root, format)
+        model = served_model(reference, root, default, by_name)
         if model.name in models:
             raise ConfigError(f"two models would be served as '{model.name}'",
                               hint=f"name one of them: zoo serve other-name={reference}")
         models[model.name] = model
+    unknown = sorted(set(by_name) - set(models))
+    if unknown:
+        raise ConfigError(f"--format {unknown[0]}={by_name[unknown[0]]} names no served model",
+                          hint=f"served: {', '.join(models)}")
     return list(models.values())
 
 
-def served_model(reference: str, root: Path, format: str = AUTO) -> ServedModel:
-    """One model from a reference (see the module's docstring)."""
+def _formats(formats: list[str] | str) -> tuple[str, dict[str, str]]:
+    """The format for every run, and those given for one model's name; ConfigError for an unknown format."""
+    default, by_name = AUTO, {}
+    for value in [formats] if isinstance(formats, str) else formats:
+        name, equals, format = value.rpartition("=")
+        if format != AUTO and format not in FORMAT_ORDER:
+            raise ConfigError(f"--format '{value}': '{format}' is not a format zoo serves",
+                              hint=f"one of: {AUTO}, {', '.join(FORMAT_ORDER)}; or NAME=FORMAT for one model")
+        if equals:
+            by_name[name] = format
+        else:
+            default = format
+    return default, by_name
+
+
+def served_model(reference: str, root: Path, format: str = AUTO, by_name: dict[str, str] | None = None) -> ServedModel:
+    """One model from a reference (see the module's docstring), in ``by_name[its name]`` or else ``format``."""
     name, reference = _split_name(reference)
     path = Path(reference)
     if path.exists() and not is_run_dir(path):
@@ -102,18 +122,17 @@ def served_model(reference: str, root: Path, format: str = AUTO) -> ServedModel:
         card = {"path": str(path), "size_bytes": size_of(path), **_record_of_file(path)}
         return ServedModel(_checked_name(name or default_name, reference), predictor, label, card)
     run = find_run(reference, root)
-    label, path, record = _chosen_export(run, format)
+    recipe = str(run.manifest().get("recipe") or "")
+    name = _checked_name(name or (reference if reference == recipe else run.id), reference)
+    label, path, record = _chosen_export(run, (by_name or {}).get(name, format))
     predictor = load_predictor(path)
-    manifest = run.manifest()
-    recipe = str(manifest.get("recipe") or "")
-    default_name = reference if reference == recipe else run.id
     figures = record.get("figures") or {}
     card = {"run_id": run.id, "recipe": recipe, "path": str(path),
             "accuracy": figures.get("accuracy", run.metrics().get("accuracy")),
             "keras_accuracy": run.metrics().get("accuracy"),
             "size_bytes": record.get("size_bytes") or size_of(path),
             "formats": [label for label, _, _ in _run_formats(run)]}
-    return ServedModel(_checked_name(name or default_name, reference), predictor, label, card)
+    return ServedModel(name, predictor, label, card)
 
 
 def _split_name(reference: str) -> tuple[str, str]:
