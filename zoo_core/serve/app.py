@@ -67,7 +67,7 @@ class _Server:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise _too_large(size, limit)
+                raise _too_large(None, limit)  # the rest is not read: its size is not known
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -82,8 +82,9 @@ class _Server:
                                hint="send the header 'Authorization: Bearer TOKEN' (the token zoo serve was given)")
 
 
-def _too_large(size: int, limit: int) -> RequestError:
-    return RequestError(413, f"the body is larger than the server takes ({size:,} bytes; the limit is {limit:,})",
+def _too_large(size: int | None, limit: int) -> RequestError:
+    told = f"{size:,} bytes" if size is not None else "more than that"
+    return RequestError(413, f"the body is larger than the server takes (the limit is {limit:,} bytes; it has {told})",
                         hint="send fewer examples per request, or start zoo serve with a larger --max-body")
 
 

@@ -117,7 +117,7 @@ def served_model(reference: str, root: Path, format: str = AUTO, by_name: dict[s
     path = Path(reference)
     if path.exists() and not is_run_dir(path):
         predictor = load_predictor(path)
-        label = _file_format(predictor, path)
+        label = _file_format(predictor)
         default_name = path.parent.name if predictor.format == "savedmodel" and path.name.isdigit() else path.stem
         card = {"path": str(path), "size_bytes": size_of(path), **_record_of_file(path)}
         return ServedModel(_checked_name(name or default_name, reference), predictor, label, card)
@@ -178,11 +178,10 @@ def _chosen_export(run: Run, format: str) -> tuple[str, Path, dict[str, Any]]:
                       hint=f"export it first (zoo export {run.id} --format ...), or serve with --format {formats[0][0]}")
 
 
-def _file_format(predictor: Predictor, path: Path) -> str:
+def _file_format(predictor: Predictor) -> str:
     """The label of a model given as a file: its exporter's format and variant when its metadata says them."""
-    metadata = predictor.metadata
     if predictor.format == "tflite":
-        variant = str(metadata.get("variant") or "")
+        variant = str(predictor.metadata.get("variant") or "")
         return f"tflite-{variant}" if variant else "tflite"
     return predictor.format
 
@@ -194,7 +193,9 @@ def _record_of_file(path: Path) -> dict[str, Any]:
         if is_run_dir(folder):
             run = Run(folder)
             for record in verified_exports(run):
-                if Path(record["path"]).resolve() in (resolved, resolved.parent):
+                recorded = Path(record["path"]).resolve()
+                # a SavedModel is recorded as its version folder, and may be served as the model folder holding it
+                if resolved in ((recorded, recorded.parent) if recorded.name.isdigit() else (recorded,)):
                     return {"run_id": run.id, "recipe": str(run.manifest().get("recipe") or ""),
                             "accuracy": (record.get("figures") or {}).get("accuracy"),
                             "keras_accuracy": run.metrics().get("accuracy")}
