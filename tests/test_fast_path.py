@@ -17,7 +17,8 @@ import pytest
 
 from conftest import subprocess_env
 
-HEAVY = ("tensorflow", "keras", "numpy", "matplotlib", "sklearn", "ai_edge_litert", "pydantic")
+HEAVY = ("tensorflow", "keras", "numpy", "matplotlib", "sklearn", "ai_edge_litert", "pydantic",
+         "starlette", "uvicorn", "prometheus_client")  # the last three: zoo serve's ASGI stack
 #: command -> (its exit code, a fragment its output must hold): each did its job, not just exited.
 COMMANDS = {
     ("--help",): (0, "Usage"),
@@ -34,6 +35,7 @@ COMMANDS = {
     ("show", "nosuch"): (2, "nosuch"),
     ("plugins",): (0, "keras-optimizers"),
     ("plugins", "--json"): (0, '"keras-optimizers"'),
+    ("serve", "--help"): (0, "--max-batch"),
 }
 
 PROBE = textwrap.dedent("""
@@ -87,7 +89,8 @@ def test_a_third_party_plugin_keeps_the_path_light(installed_plugins: dict[str, 
         assert_light_and_done(report, 0, fragment)
 
 
-@pytest.mark.parametrize("module", ["zoo_core", "zoo_core.cli", "zoo_core.registry", "zoo_core.plugins"])
+@pytest.mark.parametrize("module", ["zoo_core", "zoo_core.cli", "zoo_core.registry", "zoo_core.plugins",
+                                    "zoo_core.serve"])
 def test_importing_zoo_core_imports_nothing_heavy(module: str, tmp_path: Path) -> None:
     code = f"import sys, {module}; print([m for m in {HEAVY!r} if m in sys.modules])"
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=subprocess_env(),

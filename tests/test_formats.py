@@ -137,7 +137,7 @@ NEWER = "manifest.json is in format 5, written by zoo 3.0.1; this zoo ({version}
 @pytest.mark.parametrize("command", [
     ["evaluate", "newer"], ["export", "newer", "--format", "tflite"], ["bench", "newer"], ["compare", "ours", "newer"],
     ["predict", "newer", "x.npy"], ["predict", "{root}/newer/model.keras", "x.npy"], ["resume", "newer-stopped"],
-    ["run", "--resume", "newer-stopped"]])
+    ["run", "--resume", "newer-stopped"], ["serve", "newer"]])
 def test_every_command_that_reads_a_run_refuses_a_newer_manifest(newer_runs: Path, command: list[str]) -> None:
     (newer_runs / "newer" / "model.keras").write_bytes(b"not read either")
     before = snapshot(newer_runs)

@@ -65,6 +65,7 @@ def refused(error: LinkInRun, link: Path) -> None:
     ["evaluate", RUN_ID], ["evaluate", RUN_ID, "--other-data"], ["export", RUN_ID, "-f", "savedmodel"],
     ["resume", RUN_ID], ["bench", RUN_ID], ["compare", RUN_ID, RUN_ID], ["predict", RUN_ID, "input.npy"],
     ["evaluate", "mnist-mlp"],  # a recipe name: its latest completed run
+    ["serve", RUN_ID],
 ])
 def test_every_command_refuses_a_run_whose_lock_is_a_link(in_tmp_cwd: Path, run_dir: Path, outside: Path,
                                                            command: list[str]) -> None:

@@ -71,3 +71,15 @@ class ExportError(ZooError):
     """An export failed or its verification did not pass."""
 
     exit_code = 1
+
+
+class RequestError(ZooError):
+    """A request to ``zoo serve`` that the server refuses; ``status`` is the HTTP code it answers (4xx).
+
+    The server answers ``{"error": message, "hint": hint}`` with that code and
+    goes on serving.
+    """
+
+    def __init__(self, status: int, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status

@@ -23,9 +23,10 @@ from zoo_core.cli.introspect import list_rows, show_data
 from zoo_core.cli.run_commands import run_rows
 from zoo_core.cli.bench_commands import bench_command, compare_command
 from zoo_core.cli.sweep_commands import sweep_rows
+from zoo_core.cli.serve_commands import serve_command
 
 __all__ = ["app", "bench_command", "compare_command", "err", "global_options_first", "handles_errors", "list_rows",
-           "main", "out", "run_rows", "show_data", "state", "sweep_rows"]
+           "main", "out", "run_rows", "serve_command", "show_data", "state", "sweep_rows"]
 
 #: Main options that take a value and may also be given after the command name (``zoo run X --registry f.toml``).
 GLOBAL_VALUE_OPTIONS = ("--registry", "--plugins-dir")
