@@ -49,6 +49,10 @@ def fit_and_complete(session: RunSession) -> RunOutcome:
                     data_source=data_source(config),
                     samples={"train": len(dataset.x_train), "test": len(dataset.x_test)},
                     data_warnings=prepared.data_warnings)
+    if prepared.initial_weights is not None:  # a resume keeps the record of the run's start
+        manifest.update(init_from=prepared.initial_weights)
+    if prepared.frozen:
+        manifest.update(frozen=prepared.frozen)
     _record_distribution(manifest, strategy)
     mode = progress_mode((session.progress or config.settings["progress"]) if strategy.is_chief else "none",
                          session.stream)
@@ -95,9 +99,11 @@ def _input(session: RunSession, live_progress: bool) -> _Input:
     validation = None
     if split.x_val is not None:
         validation = (split.x_val, input_pipeline.one_hot_if_needed(loss, split.y_val, info.num_classes))
-    if not in_graph:
-        return _Input(stream, steps, validation, steps_per_execution, [])
     from zoo_core.training import loop
+
+    if not in_graph:
+        loop.install_keras_train_function(prepared.model)
+        return _Input(stream, steps, validation, steps_per_execution, [])
     from zoo_core.training.callbacks.validation import Validation
 
     stream = loop.index_blocks(len(split.x_train), batch_size, steps_per_execution, settings["seed"],
