@@ -60,6 +60,9 @@ progress = "none"
 """
 
 
+FINE_TUNE = '{component="fine-tune", epoch=3, factor=0.5}'
+
+
 def zoo(*args: str, cwd: Path, plugins_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
     extra = ["--plugins-dir", str(plugins_dir)] if plugins_dir else []
     return subprocess.run([ZOO, *extra, *args], cwd=cwd, capture_output=True, text=True, timeout=600,
@@ -197,8 +200,7 @@ def test_fine_tuning_freezes_then_unfreezes_and_resumes_exactly_after_sigkill(tm
     base_dir = runs_of(runs, "tiny-base")[0]
     base = model_weights(base_dir)
     # killed after the checkpoint of epoch 2 (still frozen), then of epoch 3 (unfrozen): both resume
-    killers = ["--set", 'callbacks=[{component="fine-tune", epoch=3, factor=0.5}, "killer", "killer"]',
-               "--set", "callbacks.killer.at=2", "--set", "callbacks.killer#2.at=3"]
+    killers = ["--set", f'callbacks=[{FINE_TUNE}, {{component="killer", at=2}}, {{component="killer", at=3}}]']
     killed = zoo("run", "tiny-tuned", "--runs-dir", "runs", *killers, cwd=tmp_path, plugins_dir=tmp_path / "plugins")
     assert killed.returncode == -9, killed.stderr
     run_dir = runs_of(runs, "tiny-tuned")[0]
@@ -224,8 +226,8 @@ def test_fine_tuning_freezes_then_unfreezes_and_resumes_exactly_after_sigkill(tm
     assert not np.array_equal(tuned["block1_1_conv/kernel"], base["block1_1_conv/kernel"])  # unfrozen at epoch 3
     assert np.array_equal(tuned["block1_1_bn/moving_mean"], base["block1_1_bn/moving_mean"])
     # the same run uninterrupted, from its config.toml (which records init_from): the very same weights
-    twin = zoo("run", "--config", str(run_dir / "config.toml"), "--runs-dir", "runs", "--set", "callbacks.killer.at=9",
-               "--set", "callbacks.killer#2.at=9", cwd=tmp_path, plugins_dir=tmp_path / "plugins")
+    twin = zoo("run", "--config", str(run_dir / "config.toml"), "--runs-dir", "runs", "--set",
+               f"callbacks=[{FINE_TUNE}]", cwd=tmp_path)
     assert twin.returncode == 0, twin.stderr
     assert 'init_from = "tiny-base"' in (run_dir / "config.toml").read_text(encoding="utf-8")
     twin_weights = model_weights(next(p for p in runs_of(runs, "tiny-tuned") if p != run_dir))
