@@ -184,9 +184,16 @@ def checkpoint_weights(run_dir: Path) -> dict[str, np.ndarray]:
 
 
 def model_weights(run_dir: Path) -> dict[str, np.ndarray]:
+    """model.keras's weights by path; it loads with its optimizer (no layer left frozen in it, no warning)."""
+    import warnings
+
     import keras
 
-    model = keras.saving.load_model(run_dir / "model.keras", compile=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = keras.saving.load_model(run_dir / "model.keras")
+    assert not [w for w in caught if "Skipping variable loading" in str(w.message)]
+    assert all(layer.trainable for layer in model.layers)
     return {w.path: np.asarray(w) for w in model.weights}
 
 

@@ -18,6 +18,7 @@ from zoo_core.runs import Manifest
 from zoo_core.training import execution, input_pipeline
 from zoo_core.training.callbacks.components import told_the_end
 from zoo_core.training.completion import RunOutcome, complete
+from zoo_core.training.freezing import thaw_layers
 from zoo_core.training.prepare import data_source, fingerprint
 from zoo_core.training.session import RunSession
 from zoo_core.training.signals import StopRequested
@@ -68,6 +69,7 @@ def fit_and_complete(session: RunSession) -> RunOutcome:
         if prepared.first_epoch < session.epochs and not stopped:
             _fit(session, data, callbacks)
         prepared.clock.lap("training")
+        thaw_layers(model, config.settings["freeze"])  # model.keras as the architecture built it: no frozen layer
         trained = strategy.after_fit(model, session.run.dir)  # chief: a one-device copy; other workers: WorkerDone
         if isinstance(trained, WorkerDone):
             return RunOutcome(session.run, role="worker", summary=trained.summary)

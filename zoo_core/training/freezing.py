@@ -79,6 +79,18 @@ def _children(layer: Any) -> list[Any]:
     return list(getattr(layer, "layers", None) or [])
 
 
+def thaw_layers(model: Any, freeze: str | list[str]) -> None:
+    """Make the layers ``freeze`` names trainable again, as the architecture built them (before model.keras is saved).
+
+    A model.keras saved with frozen layers holds an optimizer of more weights
+    than Keras builds for it when it loads the file (only the trainable ones),
+    and every ``zoo evaluate``, ``export`` or ``predict`` would warn that the
+    optimizer state was skipped.
+    """
+    for layer in layers_to_freeze(model, freeze):
+        layer.trainable = True
+
+
 def follow_trainable(model: Any, make: Callable[[], Callable[[Any], Any]]) -> Callable[[Any], Any]:
     """A train function that makes itself again (``make()``) whenever the model's trainable weights change.
 
