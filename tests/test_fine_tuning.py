@@ -151,6 +151,21 @@ def test_freeze_names_layers_by_pattern_and_refuses_one_that_matches_none() -> N
         freeze_layers(tiny_cnn(2), ["*"])
 
 
+def test_the_fine_tune_callback_refuses_an_epoch_past_the_run_and_a_run_with_nothing_frozen(tmp_path: Path) -> None:
+    from zoo_core.training.callbacks import CallbackContext
+    from zoo_plugins.callbacks import fine_tune
+
+    def context(freeze: str) -> Any:
+        return CallbackContext(tmp_path, "r", None, {}, {"epochs": 4, "freeze": freeze}, None, name="fine-tune")
+
+    with pytest.raises(ConfigError, match="epoch 5 is after the run's last epoch \\(4\\)"):
+        fine_tune(context("backbone"), epoch=5)
+    with pytest.raises(ConfigError, match="nothing to unfreeze") as caught:
+        fine_tune(context("none"), epoch=3)
+    assert "--set freeze=backbone" in caught.value.hint
+    assert fine_tune(context("none"), epoch=3, layers=["dense"]).layers == ["dense"]
+
+
 def test_mnist_keeps_the_digits_asked_for_relabelled_and_per_class() -> None:
     from zoo_plugins.datasets.mnist import mnist
 
