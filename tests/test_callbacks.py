@@ -100,7 +100,7 @@ def test_zoo_list_and_show_callbacks(in_tmp_cwd: Path) -> None:
     listed = run_cli("list", "callbacks", "--json")
     assert listed.exit_code == 0, listed.output
     assert [row["name"] for row in json.loads(listed.stdout)] == [
-        "cosine-warmup", "early-stopping", "mlflow", "reduce-lr-on-plateau", "tensorboard"]
+        "cosine-warmup", "early-stopping", "fine-tune", "mlflow", "reduce-lr-on-plateau", "tensorboard"]
     shown = json.loads(run_cli("show", "early-stopping", "--json").stdout)
     assert shown["kind"] == "callback" and shown["plugin"] == "callbacks"
     assert [(p["name"], p["default"]) for p in shown["parameters"]][:3] == [

@@ -15,7 +15,7 @@ from zoo_core.errors import ConfigError
 
 BUILTIN_NAMES = ["mnist", "image-folder", "csv", "mlp", "adam", "adamw", "rmsprop", "sgd", "categorical-crossentropy",
                  "sparse-categorical-crossentropy", "savedmodel", "tflite"]
-PRESETS = ["cnn-32-64-128", "mlp-128-64-10", "mobilenet-16-128", "resnet-14", "tflite-dynamic",
+PRESETS = ["cnn-16-32", "cnn-32-64-128", "mlp-128-64-10", "mobilenet-16-128", "resnet-14", "tflite-dynamic",
            "tflite-float16", "tflite-int8"]
 
 pytestmark = pytest.mark.usefixtures("in_tmp_cwd")
@@ -102,7 +102,8 @@ def test_list_json() -> None:
         (("losses",), ["categorical-crossentropy", "sparse-categorical-crossentropy"]),
         (("exporters", "tflite*"), ["tflite", "tflite-dynamic", "tflite-float16", "tflite-int8"]),
         (("presets",), PRESETS),
-        (("runs",), ["mnist-cnn", "mnist-mlp", "mnist-mobilenet", "mnist-resnet"]),
+        (("runs",), ["mnist-cnn", "mnist-digits-0-4", "mnist-digits-5-9-finetuned", "mnist-digits-5-9-scratch",
+                     "mnist-mlp", "mnist-mobilenet", "mnist-resnet"]),
         (("crossentropy",), ["categorical-crossentropy", "sparse-categorical-crossentropy"]),
         (("ADAM*",), ["adam", "adamw"]),
         (("keras-optimizers:s*",), ["sgd"]),
@@ -268,7 +269,8 @@ def test_registry_option_adds_runs(in_tmp_cwd: Path) -> None:
     extra.write_text('[runs.mine]\nsummary = "mine"\ndataset = "mnist"\narchitecture = "mlp"\n'
                      'optimizer = "sgd"\nloss = "sparse-categorical-crossentropy"\nepochs = 2\n')
     assert [row["name"] for row in json.loads(ok("--registry", str(extra), "list", "runs", "--json"))] == [
-        "mine", "mnist-cnn", "mnist-mlp", "mnist-mobilenet", "mnist-resnet"]
+        "mine", "mnist-cnn", "mnist-digits-0-4", "mnist-digits-5-9-finetuned", "mnist-digits-5-9-scratch",
+        "mnist-mlp", "mnist-mobilenet", "mnist-resnet"]
     assert json.loads(ok("--registry", str(extra), "show", "mine", "--json"))["config"]["epochs"] == 2
     assert "does not exist" in fails("--registry", "missing.toml", "list")
 

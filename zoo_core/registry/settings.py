@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, Union
 
 from zoo_core._util.text import suggest
 from zoo_core._util.values import check_value
@@ -90,6 +90,14 @@ SETTINGS: dict[str, Setting] = {
                  "tf.distribute strategy: none, mirrored (all local GPUs), multi-worker (the cluster in TF_CONFIG "
                  "or --workers), auto (multi-worker if TF_CONFIG has several tasks, else mirrored on several GPUs); "
                  "docs/distributed.md"),
+        _setting("init_from", str, "",
+                 "start from trained weights: a run (directory, id, or a recipe's latest completed run), a .keras "
+                 "model or a .weights.h5 file; every layer whose name and weight shapes match is loaded, the others "
+                 "(a head of another class count) start anew; empty: random weights"),
+        _setting("freeze", Union[Literal["none", "backbone"], list[str]], "none",
+                 "layers whose weights do not train: none, backbone (all but the head: the layer probabilities and "
+                 "layers named head*), or a list of layer names or glob patterns; a frozen BatchNorm layer keeps "
+                 "its statistics (the fine-tune callback unfreezes)"),
         _setting("join_timeout", int, 300,
                  "multi-worker: seconds to wait for every worker to join (and for the chief) before giving up "
                  "with exit code 75", lambda v: v >= 1, "at least 1"),

@@ -18,6 +18,7 @@ from zoo_core.runs import Manifest
 from zoo_core.training import execution, input_pipeline
 from zoo_core.training.callbacks.components import told_the_end
 from zoo_core.training.completion import RunOutcome, complete
+from zoo_core.training.freezing import thaw_layers
 from zoo_core.training.prepare import data_source, fingerprint
 from zoo_core.training.session import RunSession
 from zoo_core.training.signals import StopRequested
@@ -49,6 +50,10 @@ def fit_and_complete(session: RunSession) -> RunOutcome:
                     data_source=data_source(config),
                     samples={"train": len(dataset.x_train), "test": len(dataset.x_test)},
                     data_warnings=prepared.data_warnings)
+    if prepared.initial_weights is not None:  # a resume keeps the record of the run's start
+        manifest.update(init_from=prepared.initial_weights)
+    if prepared.frozen:
+        manifest.update(frozen=prepared.frozen)
     _record_distribution(manifest, strategy)
     mode = progress_mode((session.progress or config.settings["progress"]) if strategy.is_chief else "none",
                          session.stream)
@@ -64,6 +69,7 @@ def fit_and_complete(session: RunSession) -> RunOutcome:
         if prepared.first_epoch < session.epochs and not stopped:
             _fit(session, data, callbacks)
         prepared.clock.lap("training")
+        thaw_layers(model, config.settings["freeze"])  # model.keras as the architecture built it: no frozen layer
         trained = strategy.after_fit(model, session.run.dir)  # chief: a one-device copy; other workers: WorkerDone
         if isinstance(trained, WorkerDone):
             return RunOutcome(session.run, role="worker", summary=trained.summary)
@@ -100,9 +106,11 @@ def _input(session: RunSession, live_progress: bool) -> _Input:
     validation = None
     if split.x_val is not None:
         validation = (split.x_val, input_pipeline.one_hot_if_needed(loss, split.y_val, info.num_classes))
-    if not in_graph:
-        return _Input(stream, steps, validation, steps_per_execution, [])
     from zoo_core.training import loop
+
+    if not in_graph:
+        loop.install_keras_train_function(prepared.model)
+        return _Input(stream, steps, validation, steps_per_execution, [])
     from zoo_core.training.callbacks.validation import Validation
 
     stream = loop.index_blocks(len(split.x_train), batch_size, steps_per_execution, settings["seed"],

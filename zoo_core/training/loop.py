@@ -32,6 +32,7 @@ import tensorflow as tf
 
 from zoo_core.data import Augmentation
 from zoo_core.training.augmentation import augment, step_seed
+from zoo_core.training.freezing import follow_trainable
 from zoo_core.training.input_pipeline import epoch_order
 
 
@@ -59,7 +60,9 @@ def install_train_function(model: Any, x: np.ndarray, y: np.ndarray, batch_size:
     again; it calls it with the iterator of :func:`index_blocks`. With an
     ``augmentation``, each gathered batch is changed at random first, with
     the draws of its global step (the optimizer's ``iterations``, which
-    checkpoints keep) and ``seed``.
+    checkpoints keep) and ``seed``. The block's function is traced again
+    when the trainable weights change (a layer unfrozen:
+    zoo_core.training.freezing).
     """
     features, labels = tf.constant(x), tf.constant(y)
     size = tf.constant(batch_size, tf.int64)
@@ -70,15 +73,28 @@ def install_train_function(model: Any, x: np.ndarray, y: np.ndarray, batch_size:
             return gathered
         return augment(gathered, augmentation, step_seed(seed, model.optimizer.iterations), value_range)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.int64)])
-    def train_block(block: Any) -> Any:
-        count = tf.shape(block, out_type=tf.int64)[0]
-        for step in tf.range((count + size - 1) // size):
-            batch = block[step * size: (step + 1) * size]
-            model.train_step((images(batch), tf.gather(labels, batch)))
-        return model.get_metrics_result()
+    def make() -> Any:
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.int64)])
+        def train_block(block: Any) -> Any:
+            count = tf.shape(block, out_type=tf.int64)[0]
+            for step in tf.range((count + size - 1) // size):
+                batch = block[step * size: (step + 1) * size]
+                model.train_step((images(batch), tf.gather(labels, batch)))
+            return model.get_metrics_result()
 
-    def train_function(iterator: Any) -> Any:
-        return train_block(next(iterator))
+        return lambda iterator: train_block(next(iterator))
 
-    model.train_function = train_function
+    model.train_function = follow_trainable(model, make)
+
+
+def install_keras_train_function(model: Any) -> None:
+    """Keras' own train function (under a tf.distribute strategy), made again when the trainable weights change."""
+
+    def make() -> Any:
+        model.make_train_function(force=True)
+        made = model.train_function
+        model.train_function = follow
+        return made
+
+    follow = follow_trainable(model, make)
+    model.train_function = follow

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from zoo_core._util.hashing import sha256_of_arrays
@@ -25,9 +26,11 @@ from zoo_core.components import PLURALS
 from zoo_core.data import check_dataset, limit
 from zoo_core.errors import ConfigError, DataError
 from zoo_core.registry import Registry, RunConfig, recorded_plugins
-from zoo_core.runs import Run
+from zoo_core.runs import Run, runs_root
 from zoo_core.runs.timings import PhaseClock
 from zoo_core.training.checkpointing import load_checkpoint
+from zoo_core.training.freezing import freeze_layers
+from zoo_core.training.initial_weights import find_source, load_matching
 from zoo_core.training.native_logs import quiet_native_stderr
 from zoo_core.training.parameter_checks import check_callbacks, check_exporters
 from zoo_core.training.session import Prepared
@@ -98,8 +101,10 @@ def bytes_needed(model: Any, config: RunConfig) -> int:
     return 3 * checkpoint + 2 * weights * (1 + len(config.exporters)) + SPACE_MARGIN
 
 
-def prepare(config: RunConfig, strategy: Strategy, resume_from: tuple[Run, dict | None] | None = None) -> Prepared:
-    """Load the data, set up TensorFlow, build and compile the model; for a resume, load the checkpoint."""
+def prepare(config: RunConfig, strategy: Strategy, resume_from: tuple[Run, dict | None] | None = None,
+            root: Path | None = None) -> Prepared:
+    """Load the data, set up TensorFlow, build and compile the model, load init_from's weights and freeze layers;
+    for a resume, load the checkpoint instead. ``root`` is where init_from finds runs (the runs root)."""
     global _RUNS_PREPARED
     clock = PhaseClock(from_process_start=_RUNS_PREPARED == 0)  # the first run of a process: its start-up counts
     _RUNS_PREPARED += 1
@@ -111,6 +116,9 @@ def prepare(config: RunConfig, strategy: Strategy, resume_from: tuple[Run, dict 
         check_exporters(config.exporters, dataset, config.recipe)
     else:  # a resumed run continues on the data it started with
         check_resumed_data(resume_from[0], config, dataset)
+    starting = resume_from is None or resume_from[1] is None  # a resume's checkpoint holds its weights
+    source = find_source(settings["init_from"], runs_root(root) if resume_from is None else resume_from[0].dir.parent
+                         ) if starting else None
     info = dataset.info
     clock.lap("data")
     with quiet_native_stderr():
@@ -135,8 +143,11 @@ def prepare(config: RunConfig, strategy: Strategy, resume_from: tuple[Run, dict 
         model = _model(config, info, build, strategy)
         check_model(model, info, config.architecture.ref)
         model.compile(optimizer=config.optimizer.build(), loss=loss, metrics=["accuracy"])
-        model.optimizer.build(model.trainable_variables)  # its state exists from the start (checkpoints, resume)
-    prepared = Prepared(dataset, split, loss, model, threads, data_warnings=problems, clock=clock)
+        model.optimizer.build(model.trainable_variables)  # before freezing: a layer unfrozen later has its state
+        initial = load_matching(model, source, list(info.class_names)) if source is not None else None
+        frozen = freeze_layers(model, settings["freeze"])
+    prepared = Prepared(dataset, split, loss, model, threads, data_warnings=problems, clock=clock,
+                        initial_weights=initial, frozen=frozen)
     if resume_from is not None and resume_from[1] is not None:
         load_checkpoint(prepared, *resume_from)
     clock.lap("model")

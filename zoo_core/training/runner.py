@@ -78,7 +78,7 @@ def train(config: RunConfig, root: str | Path | None = None, progress: str | Non
     check_writable(root_path)
     strategy = distribute.plan(config, cluster)
     with StopRequests("the set-up of the run", note="no run directory was created") as stops:
-        prepared = prepare(config, strategy)
+        prepared = prepare(config, strategy, root=root_path)
         check_writable(root_path, bytes_needed(prepared.model, config))
         run, manifest, lock = start_run(config, strategy.run_folder(root_path), record)
         try:

@@ -32,6 +32,8 @@ class Prepared:
     checkpoint: dict | None = None
     data_warnings: list[str] = field(default_factory=list)  #: what is wrong with the data's split, for manifest.json
     clock: PhaseClock = field(default_factory=PhaseClock)  #: the run's phases so far (manifest.json's timings)
+    initial_weights: dict | None = None  #: what init_from loaded (manifest.json's init_from); None on a resume
+    frozen: list[str] = field(default_factory=list)  #: the layers the freeze setting froze at the start
 
 
 @dataclass

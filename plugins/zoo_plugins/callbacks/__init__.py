@@ -1,15 +1,15 @@
-"""Built-in callbacks: early stopping, reduce-on-plateau, a cosine schedule with warm-up, TensorBoard.
+"""Built-in callbacks: early stopping, reduce-on-plateau, a cosine schedule with warm-up, fine-tuning, TensorBoard.
 
 This package is itself the plugin of entry point ``callbacks`` (pyproject.toml's
 ``[project.entry-points.zoo]``): its factories and hook are below. The folder holds:
 
 - ``__init__.py`` (this module): entry point ``callbacks``: early-stopping, reduce-lr-on-plateau,
-  cosine-warmup, tensorboard.
+  cosine-warmup, fine-tune, tensorboard.
 - ``mlflow.py``: entry point ``mlflow``, tracking runs in MLflow (the mlflow extra).
 
 and the helpers (no entry point), one Keras class per file as Keras has them:
 
-- ``_early_stopping.py``, ``_reduce_lr_on_plateau.py``, ``_cosine_warmup.py``: the classes behind
+- ``_early_stopping.py``, ``_reduce_lr_on_plateau.py``, ``_cosine_warmup.py``, ``_fine_tune.py``: the classes behind
   this module's factories; ``_common.py``: the two numbers they share (a finite float or None, the
   current learning rate).
 - ``_mlflow_tracker.py``: the class behind ``mlflow.py``'s factory; ``_mlflow_store.py``: its check of the
@@ -138,6 +138,38 @@ def cosine_warmup(context: Any, warmup_epochs: Count = 1, min_lr: NonNegative = 
     return CosineWarmup(context, float(peak), float(min_lr), warmup_epochs, by)
 
 
+def fine_tune(context: Any, epoch: Annotated[int, Range(2)] = 2, layers: list[str] = (),
+              factor: Annotated[float, Range(0, low_open=True)] = 0.1,
+              batch_norm: Literal["frozen", "train"] = "frozen") -> Any:
+    """Fine-tuning: at the start of an epoch, unfreeze the layers the freeze setting froze and scale the learning rate.
+
+    The usual recipe (Keras' transfer-learning guide): train the new head on a
+    frozen backbone first (``freeze = "backbone"``), then unfreeze and go on
+    at a lower rate. A schedule callback that sets the rate every epoch
+    (cosine-warmup) overrides the scaled rate.
+
+    Args:
+        epoch: the first epoch (from 1) that trains the unfrozen layers; at least 2, at most the run's epochs.
+        layers: layer names or glob patterns to unfreeze (empty: every layer the freeze setting froze); one that
+            matches no layer stops the run before its first epoch.
+        factor: the learning rate is multiplied by this when the layers are unfrozen (0.1: ten times lower).
+        batch_norm: frozen (BatchNormalization layers stay frozen, in inference mode, as Keras' guide advises)
+            or train (they are unfrozen too and update their statistics).
+    """
+    from zoo_core.errors import ConfigError
+
+    if epoch > context.epochs:
+        raise ConfigError(f"callback {context.name}: epoch {epoch} is after the run's last epoch ({context.epochs})",
+                          hint=f"--set callbacks.{context.name}.epoch={max(2, context.epochs // 2)}")
+    if not layers and context.settings.get("freeze", "none") == "none":
+        raise ConfigError(f"callback {context.name}: nothing to unfreeze: the run freezes no layer (freeze = \"none\")",
+                          hint="--set freeze=backbone, or name the layers: "
+                               f"--set 'callbacks.{context.name}.layers=[\"dense_*\"]'")
+    from zoo_plugins.callbacks._fine_tune import FineTune
+
+    return FineTune(context, epoch, list(layers), float(factor), batch_norm)
+
+
 def tensorboard(context: Any, update_freq: Literal["epoch", "batch"] = "epoch", histogram_freq: Count = 0) -> Any:
     """Write TensorBoard logs to the run's tensorboard/ folder (the chief's only).
 
@@ -160,5 +192,6 @@ def register_callbacks() -> list[Component]:
         Component("early-stopping", early_stopping),
         Component("reduce-lr-on-plateau", reduce_lr_on_plateau),
         Component("cosine-warmup", cosine_warmup),
+        Component("fine-tune", fine_tune),
         Component("tensorboard", tensorboard, requires=("tensorboard",), install="zoo[tensorboard]"),
     ]

@@ -4,6 +4,9 @@ The Keras-layout ``mnist.npz`` (x_train, y_train, x_test, y_test) ships beside
 this module so that training needs no network. Point the dataset at
 another copy with its ``path`` parameter or ``ZOO_MNIST_PATH``: a Keras-layout
 ``.npz`` file, or a folder holding the four original IDX ``.gz`` files.
+``classes`` keeps some digits only (relabelled 0..k-1 in the order given) and
+``per_class`` a few training images of each: the small data of a fine-tuning
+recipe (README "Fine-tuning").
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ import os
 import struct
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from zoo_core import Component, hookimpl
+from zoo_core import Component, Range, hookimpl
 from zoo_core.data import (RandomBrightness, RandomContrast, RandomFlip, RandomRotation, RandomTranslation,
                            RandomZoom)
 from zoo_core.errors import DataError
@@ -28,15 +31,25 @@ IDX_FILES = {
     "y_test": "t10k-labels-idx1-ubyte.gz",
 }
 
+#: The fewest training images of a digit in MNIST (digit 5): the most ``per_class`` can ask for.
+FEWEST_PER_DIGIT = 5421
 
-def mnist(path: str = "", random_flip: RandomFlip = "none", random_rotation: RandomRotation = 0.0,
-          random_zoom: RandomZoom = 0.0, random_translation: RandomTranslation = 0.0,
-          random_contrast: RandomContrast = 0.0, random_brightness: RandomBrightness = 0.0) -> Any:
+Digits = Annotated[list[Annotated[int, Range(0, 9)]], Range(high=10)]
+PerClass = Annotated[int, Range(0, FEWEST_PER_DIGIT)]
+
+
+def mnist(path: str = "", classes: Digits = (), per_class: PerClass = 0, random_flip: RandomFlip = "none",
+          random_rotation: RandomRotation = 0.0, random_zoom: RandomZoom = 0.0,
+          random_translation: RandomTranslation = 0.0, random_contrast: RandomContrast = 0.0,
+          random_brightness: RandomBrightness = 0.0) -> Any:
     """MNIST: 70,000 28x28 grayscale digits (60,000 train, 10,000 test), scaled to [0, 1].
 
     Args:
         path: a Keras-layout mnist.npz, or a folder with the four IDX .gz files;
             empty: $ZOO_MNIST_PATH if set, else the copy packaged with zoo.
+        classes: the digits to keep, relabelled 0..k-1 in this order (class names are the digits); empty: all ten.
+        per_class: training images of each kept digit, the first ones in the file's order (0: all); the test set
+            keeps every test image of those digits.
         random_flip: flip training images at random: none, horizontal (left-right), vertical or both.
         random_rotation: turn training images at random by up to this fraction of a full turn (0.03: ±11°).
         random_zoom: scale training images at random by up to this fraction (0.1: 90% to 110%).
@@ -51,11 +64,14 @@ def mnist(path: str = "", random_flip: RandomFlip = "none", random_rotation: Ran
     source = Path(path or os.environ.get("ZOO_MNIST_PATH", "") or PACKAGED)
     arrays = read_idx_folder(source) if source.is_dir() else read_npz(source)
     check_arrays(arrays, source)
+    digits = _check_classes(list(classes))
+    if digits != list(range(10)) or per_class:
+        arrays = select_digits(arrays, digits, per_class, source)
     info = DatasetInfo(
         name="mnist",
         input_shape=(28, 28),
-        num_classes=10,
-        class_names=[str(digit) for digit in range(10)],
+        num_classes=len(digits),
+        class_names=[str(digit) for digit in digits],
         input_dtype="float32",
         value_range=(0.0, 1.0),
         raw_value_range=(0.0, 255.0),
@@ -75,6 +91,44 @@ def mnist(path: str = "", random_flip: RandomFlip = "none", random_rotation: Ran
         augmentation=Augmentation(random_flip, random_rotation, random_zoom, random_translation, random_contrast,
                                   random_brightness),
     )
+
+
+def _check_classes(classes: list[int]) -> list[int]:
+    """The digits to keep (all ten when none are given); a ConfigError for a digit given twice."""
+    from zoo_core.errors import ConfigError
+
+    twice = sorted({digit for digit in classes if classes.count(digit) > 1})
+    if twice:
+        raise ConfigError(f"dataset mnist: classes names digit {twice[0]} more than once ({classes})",
+                          hint="e.g. --set 'dataset.classes=[5, 6, 7, 8, 9]'", key="classes")
+    return classes or list(range(10))
+
+
+def select_digits(arrays: dict[str, Any], digits: list[int], per_class: int, source: Path) -> dict[str, Any]:
+    """Only the images of ``digits``, labelled by their place in ``digits``; at most ``per_class`` training
+    images of each (the first ones, in the file's order, which stays)."""
+    import numpy as np
+
+    chosen = {}
+    for split in ("train", "test"):
+        labels = arrays[f"y_{split}"]
+        keep = []
+        for digit in digits:
+            where = np.flatnonzero(labels == digit)
+            if split == "train" and per_class:
+                if len(where) < per_class:
+                    raise DataError(f"MNIST data in '{source}' has {len(where)} training images of digit {digit}, "
+                                    f"fewer than per_class ({per_class})",
+                                    hint=f"--set dataset.per_class={len(where)} or fewer")
+                where = where[:per_class]
+            keep.append(where)
+        index = np.sort(np.concatenate(keep))
+        relabel = np.zeros(10, dtype=np.int64)
+        relabel[digits] = np.arange(len(digits))
+        chosen[f"x_{split}"], chosen[f"y_{split}"] = arrays[f"x_{split}"][index], relabel[labels[index]]
+    if len(chosen["y_test"]) == 0:
+        raise DataError(f"MNIST data in '{source}' has no test images of digits {digits}")
+    return chosen
 
 
 def read_npz(path: Path) -> dict[str, Any]:
