@@ -33,7 +33,7 @@ class NeedsVariables(RuntimeError):
 
 
 def build_application(application: Application, input_shape: tuple[int, ...], num_classes: int, image_size: int,
-                      dropout: float, bn_momentum: float, weights: str, alpha: float | None = None,
+                      dropout: float, bn_momentum: float, random_shift: float, weights: str, alpha: float | None = None,
                       minimalistic: bool | None = None) -> Any:
     """The zoo model of ``application`` for the dataset's ``input_shape`` and ``num_classes`` (see the module)."""
     from zoo_plugins.architectures._convolution import check_dropout, image_shape
@@ -41,6 +41,9 @@ def build_application(application: Application, input_shape: tuple[int, ...], nu
     shape = image_shape(application.name, input_shape)
     _check_channels(application, shape)
     check_dropout(application.name, "dropout", dropout)
+    if not 0.0 <= random_shift <= 0.5:
+        raise ConfigError(f"architecture {application.name}: random_shift must be in [0, 0.5], got {random_shift}",
+                          hint="e.g. --set architecture.random_shift=0.1")
     if not 0.0 <= bn_momentum < 1.0:
         raise ConfigError(f"architecture {application.name}: bn_momentum must be in [0, 1), got {bn_momentum}",
                           hint="e.g. --set architecture.bn_momentum=0.9")
@@ -54,7 +57,7 @@ def build_application(application: Application, input_shape: tuple[int, ...], nu
 
     if source is not None and in_stateless_scope():
         raise NeedsVariables(f"{application.name}: weights are loaded in a normal build")
-    inputs, x = image_input(shape)
+    inputs, x = image_input(shape, random_shift)
     x = _application_input(x, shape, image_size, application.preprocessing)
     constructor = getattr(keras.applications, application.constructor)
     base = constructor(input_tensor=x, input_shape=(image_size, image_size, 3), include_top=False, weights=None,
