@@ -243,9 +243,8 @@ def test_imagenet_weights_not_in_the_cache_stop_the_run_with_exit_2(tmp_path: Pa
 # -- trained and exported ----------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small RGB image folder: 10 classes x 6 images of 32x32 (colour and shape tell them apart)."""
+def colour_folder(root: Path, **options: Any) -> Path:
+    """benchmarks/colour_folder.py's RGB image folder (colour and shape tell the classes apart)."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -253,22 +252,31 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
         from colour_folder import write_folder
     finally:
         sys.path.pop(0)
-    return write_folder(tmp_path_factory.mktemp("colour") / "images", classes=10, per_class=6, size=32)
+    return write_folder(root, **options)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small RGB image folder: 10 classes x 6 images of 32x32."""
+    return colour_folder(tmp_path_factory.mktemp("colour") / "images", classes=10, per_class=6, size=32)
 
 
 @pytest.mark.slow
-def test_mobilenet_v3_small_trains_on_rgb_images_and_exports_with_every_check_passing(folder: Path,
-                                                                                       tmp_path: Path) -> None:
+def test_mobilenet_v3_small_trains_on_rgb_images_and_exports_with_every_check_passing(tmp_path: Path) -> None:
+    """Two colours, trained until the model is sure of them: int8 verification compares answers, and a model that
+    is not sure of any (one epoch on a few images) flips between near-equal classes after any rounding."""
     from zoo_core.runs import Run
     from zoo_core.training.macs import model_macs
 
+    folder = colour_folder(tmp_path / "images", classes=2, per_class=24, size=32)
     runs = tmp_path / "runs"
-    exporters = ('[{ component = "savedmodel", verify_samples = 12 }, { component = "tflite", verify_samples = 12 },'
-                 ' { component = "tflite", quantize = "int8", calibration_samples = 40, verify_samples = 12 }]')
+    exporters = ('[{ component = "savedmodel", verify_samples = 10 }, { component = "tflite", verify_samples = 10 },'
+                 ' { component = "tflite", quantize = "int8", calibration_samples = 38, verify_samples = 10 }]')
     result = run_cli("train", "--runs-dir", str(runs), "--dataset", "image-folder", "--architecture",
                      "mobilenet-v3-small", "--set", f"dataset.path={json.dumps(str(folder))}",
-                     "--set", 'dataset.color="rgb"', "--set", "architecture.image_size=32", "--set", "epochs=1",
-                     "--set", "batch_size=16", "--set", f"exporters={exporters}")
+                     "--set", 'dataset.color="rgb"', "--set", "architecture.image_size=32", "--set", "epochs=5",
+                     "--set", "batch_size=8", "--set", "validation_split=0.0", "--set", "optimizer.learning_rate=0.01",
+                     "--set", f"exporters={exporters}")
     assert result.exit_code == 0, result.output
     [run_dir] = [path for path in runs.iterdir() if path.is_dir() and (path / "manifest.json").is_file()]
     manifest = json.loads((run_dir / "manifest.json").read_text())
