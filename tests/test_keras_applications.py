@@ -287,3 +287,25 @@ def test_mobilenet_v3_small_trains_on_rgb_images_and_exports_with_every_check_pa
     macs, uncounted = model_macs(model)
     assert uncounted == [] and 1_000_000 < macs < 10_000_000  # about 3 M at 32x32
     assert 900_000 < model.count_params() < 1_000_000
+
+
+def test_a_sweep_may_choose_between_keras_applications(builtin_catalog: Any, tmp_path: Path) -> None:
+    """Every choice resolves as a run of the base recipe, before any trial (as zoo sweep checks it)."""
+    import textwrap
+
+    from zoo_core.registry import load_registry
+    from zoo_core.sweeps.definition import load_sweep
+
+    (tmp_path / "registry.toml").write_text(textwrap.dedent("""
+        [sweeps.which-application]
+        run = "folder-mobilenet-v3-small"
+        metric = "val_accuracy"
+        trials = 4
+        set = { epochs = 2, exporters = [] }
+
+        [sweeps.which-application.space]
+        architecture = ["mobilenet-v3-small", "efficientnet-b0"]
+        "optimizer.learning_rate" = { low = 1e-4, high = 1e-2, log = true }
+    """), encoding="utf-8")
+    sweep = load_sweep(load_registry(builtin_catalog, cwd=tmp_path), "which-application")
+    assert sweep.space["architecture"].values == ("mobilenet-v3-small", "efficientnet-b0")
