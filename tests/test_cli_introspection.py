@@ -102,8 +102,8 @@ def test_list_json() -> None:
         (("losses",), ["categorical-crossentropy", "sparse-categorical-crossentropy"]),
         (("exporters", "tflite*"), ["tflite", "tflite-dynamic", "tflite-float16", "tflite-int8"]),
         (("presets",), PRESETS),
-        (("runs",), ["mnist-cnn", "mnist-digits-0-4", "mnist-digits-5-9-finetuned", "mnist-digits-5-9-scratch",
-                     "mnist-mlp", "mnist-mobilenet", "mnist-resnet"]),
+        (("runs",), ["folder-mobilenet-v3-small", "mnist-cnn", "mnist-digits-0-4", "mnist-digits-5-9-finetuned",
+                     "mnist-digits-5-9-scratch", "mnist-mlp", "mnist-mobilenet", "mnist-resnet"]),
         (("crossentropy",), ["categorical-crossentropy", "sparse-categorical-crossentropy"]),
         (("ADAM*",), ["adam", "adamw"]),
         (("keras-optimizers:s*",), ["sgd"]),
@@ -269,8 +269,8 @@ def test_registry_option_adds_runs(in_tmp_cwd: Path) -> None:
     extra.write_text('[runs.mine]\nsummary = "mine"\ndataset = "mnist"\narchitecture = "mlp"\n'
                      'optimizer = "sgd"\nloss = "sparse-categorical-crossentropy"\nepochs = 2\n')
     assert [row["name"] for row in json.loads(ok("--registry", str(extra), "list", "runs", "--json"))] == [
-        "mine", "mnist-cnn", "mnist-digits-0-4", "mnist-digits-5-9-finetuned", "mnist-digits-5-9-scratch",
-        "mnist-mlp", "mnist-mobilenet", "mnist-resnet"]
+        "folder-mobilenet-v3-small", "mine", "mnist-cnn", "mnist-digits-0-4", "mnist-digits-5-9-finetuned",
+        "mnist-digits-5-9-scratch", "mnist-mlp", "mnist-mobilenet", "mnist-resnet"]
     assert json.loads(ok("--registry", str(extra), "show", "mine", "--json"))["config"]["epochs"] == 2
     assert "does not exist" in fails("--registry", "missing.toml", "list")
 

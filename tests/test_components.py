@@ -270,9 +270,11 @@ def test_every_builtin_component_is_well_formed(component: Component) -> None:
 
 
 def test_the_issue_s_builtin_names_are_registered(builtin_catalog: Catalog) -> None:
+    from zoo_plugins.architectures.keras_applications import APPLICATIONS
+
     expected = {
         "dataset": ["csv", "image-folder", "mnist"],
-        "architecture": ["cnn", "mlp", "mobilenet", "resnet"],
+        "architecture": sorted(["cnn", "mlp", "mobilenet", "resnet", *(a.name for a in APPLICATIONS)]),
         "optimizer": ["adam", "adamw", "rmsprop", "sgd"],
         "loss": ["categorical-crossentropy", "sparse-categorical-crossentropy"],
         "exporter": ["savedmodel", "tflite"],

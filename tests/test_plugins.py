@@ -27,8 +27,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILTIN_PLUGINS = {"mnist", "image-folder", "csv", "mlp", "cnn", "mobilenet", "resnet", "keras-optimizers",
-                   "keras-losses", "savedmodel", "tflite", "callbacks", "mlflow"}
+BUILTIN_PLUGINS = {"mnist", "image-folder", "csv", "mlp", "cnn", "mobilenet", "resnet", "keras-applications",
+                   "keras-optimizers", "keras-losses", "savedmodel", "tflite", "callbacks", "mlflow"}
 #: distribution -> (plugin name, the error `zoo plugins` shows for it)
 BROKEN = {
     "zoo-fixture-import-error": (
