@@ -142,6 +142,7 @@ def test_failed_verification_leaves_nothing(models: dict[str, Any], dataset: Dat
         onnx(context(models["mlp"], dataset, destination, "tiny-mlp"), verify_samples=100)
     assert "onnx tiny-mlp.onnx: verification failed" in str(failure.value)
     assert "max_abs_diff" in str(failure.value) and "argmax_agreement" in str(failure.value)
+    assert "--set opset=17" in failure.value.hint
     assert not destination.exists()
 
 

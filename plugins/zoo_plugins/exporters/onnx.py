@@ -74,7 +74,10 @@ def onnx(context: Any, opset: Opset = 15, verify_samples: int = 0) -> Any:
         figures["conversion_seconds"] = conversion_seconds
         failures = failed_thresholds(figures, thresholds)
         if failures:
-            raise verification_error(f"onnx {stage.final.name}", failures, figures)
+            error = verification_error(f"onnx {stage.final.name}", failures, figures)
+            error.hint = ("onnxruntime answers differently from the Keras model: a conversion problem; "
+                          "try another opset (--set opset=17), or export savedmodel or tflite instead")
+            raise error
         size, digest = stage.path.stat().st_size, sha256_of(stage.path)
         sidecar = {**metadata, "file": stage.final.name, "size_bytes": size, "sha256": digest,
                    "verification": {"figures": figures, "thresholds": thresholds}}
