@@ -324,3 +324,14 @@ def test_without_the_extra_zoo_export_and_zoo_predict_say_what_to_install(withou
 
     with pytest.raises(ConfigError, match="needs onnxruntime"):
         load_predictor(tiny_run / "exports" / "mnist-mlp.onnx")
+
+
+def test_without_the_extra_zoo_bench_lists_onnx_as_not_measured_with_the_reason(
+        without_onnx: None, builtin_catalog: Any, dataset: Dataset, tmp_path: Path) -> None:
+    from zoo_core.bench.artifacts import applicable_exporters
+    from zoo_core.registry import load_registry
+
+    chosen, skipped = applicable_exporters(load_registry(builtin_catalog, cwd=tmp_path), dataset, "mnist-mlp")
+    assert "onnx" not in [choice.ref for choice in chosen] and "tflite" in [choice.ref for choice in chosen]
+    (onnx_row,) = [artifact for artifact in skipped if artifact.exporter == "onnx"]
+    assert onnx_row.status == "not applicable" and INSTALL in onnx_row.message
