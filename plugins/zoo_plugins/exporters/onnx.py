@@ -1,10 +1,14 @@
 """Built-in exporter: ONNX for onnxruntime and other runtimes (an optional extra: ``pip install 'zoo[onnx]'``).
 
-Conversion goes through Keras' own ``model.export(path, format="onnx")``
-(tf2onnx on the traced call of the model; tf2onnx's ``from_keras`` fails on
-Keras 3 models), with the serving signature's input name and a dynamic
-batch. The file is then made reproducible (see :func:`normalise`) and
-carries zoo's metadata in its ``metadata_props``. Without tf2onnx and
+Conversion is tf2onnx's ``from_function`` on the SavedModel's serving
+function (``zoo_core.export.savedmodel_io.serving_function``: the model
+called with ``training=False``, input ``image`` or ``inputs``, output
+``probabilities``, a dynamic batch). tf2onnx's ``from_keras`` fails on Keras
+3 models; Keras' own ``model.export(path, format="onnx")`` calls the model
+in its default mode, which leaves training-only layers (the recipes' random
+shifts) in the graph as TensorFlow ops that ONNX does not have. The file is
+then made reproducible (see :func:`normalise`) and carries zoo's metadata
+in its ``metadata_props``. Without tf2onnx and
 onnxruntime installed, ``zoo list`` shows the component as needing the
 extra and a run that asks for it fails before any work with the install
 command (the component's ``requires``).
@@ -16,7 +20,6 @@ import contextlib
 import json
 import re
 import time
-import warnings
 from pathlib import Path
 from typing import Annotated, Any, Iterator
 
@@ -30,7 +33,7 @@ THRESHOLDS: dict[str, float] = {"max_abs_diff": 1e-5, "min_argmax_agreement": 0.
 #: The ONNX opsets tf2onnx 1.17 writes (15 is its default, read by runtimes from onnxruntime 1.10 on).
 Opset = Annotated[int, Range(13, 18)]
 
-#: Operator domains every ONNX runtime implements; anything else is a converter's left-over TensorFlow op.
+#: Operator domains every ONNX runtime implements; an op elsewhere, or unknown to ONNX, is a left-over TensorFlow op.
 STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
 
 #: The name of the dynamic batch dimension of the input and the output.
@@ -66,7 +69,7 @@ def onnx(context: Any, opset: Opset = 15, verify_samples: int = 0) -> Any:
     with staged(Path(context.destination), context.model_name, ".onnx", exporter="onnx",
                 companions=(".json",)) as stage:
         start = time.perf_counter()
-        model = convert(context, stage.path, opset)
+        model = convert(context, opset)
         conversion_seconds = time.perf_counter() - start
         metadata = onnx_metadata(context, model, opset)
         write_model(model, metadata, stage.path)
@@ -87,60 +90,70 @@ def onnx(context: Any, opset: Opset = 15, verify_samples: int = 0) -> Any:
                         figures=figures, thresholds=thresholds)
 
 
-def convert(context: Any, path: Path, opset: int) -> Any:
-    """The Keras model as a normalised ONNX ``ModelProto``, through ``model.export(format="onnx")``.
+def convert(context: Any, opset: int) -> Any:
+    """The Keras model as a normalised ONNX ``ModelProto``: tf2onnx on zoo's serving function.
 
-    ``path`` is where Keras writes the file (the stage's temporary; it is
-    written again with the metadata). Raises ExportError with the converter's
-    message if it fails, or if an op has no standard ONNX equivalent.
+    The function is the SavedModel's (``serving_function``: the model called
+    with ``training=False``, the input named, a dynamic batch). Raises
+    ExportError with the converter's message if it fails, or if an op has no
+    standard ONNX equivalent (tf2onnx leaves such TensorFlow ops in the graph).
     """
-    import onnx as onnx_package
-    import tensorflow as tf
+    import tf2onnx
+    from onnx import defs
 
     from zoo_core.errors import ExportError
-    from zoo_core.export.savedmodel_io import input_name
+    from zoo_core.export.savedmodel_io import serving_function
 
-    info = context.dataset.info
-    spec = tf.TensorSpec((None, *info.input_shape), tf.as_dtype(info.input_dtype), name=input_name(info))
+    serve = serving_function(context.model, context.dataset.info)
     try:
-        with warnings.catch_warnings(), _quiet_tf2onnx():
-            warnings.simplefilter("ignore")  # Keras' numpy-2 patch of tf2onnx warns about np.object
-            context.model.export(str(path), format="onnx", input_signature=[spec], opset_version=opset,
-                                 verbose=False)
+        with _quiet_tf2onnx():
+            model, _ = tf2onnx.convert.from_function(serve, input_signature=serve.input_signature, opset=opset)
     except Exception as error:  # noqa: BLE001 - the converter raises many kinds
         raise ExportError(f"onnx: conversion failed: {type(error).__name__}: {_last_line(error)}",
                           hint="the model may use a layer tf2onnx cannot convert; "
                                "export it as savedmodel or tflite instead") from None
-    model = normalise(onnx_package.load(str(path)))
-    foreign = sorted({f"{node.domain}:{node.op_type}" for node in model.graph.node
-                      if node.domain not in STANDARD_DOMAINS})
+    foreign = sorted({f"{node.op_type}" + (f" ({node.domain})" if node.domain else "") for node in model.graph.node
+                      if node.domain not in STANDARD_DOMAINS or not defs.has(node.op_type, node.domain)})
     if foreign:
-        raise ExportError(f"onnx: the converted model needs ops that are not standard ONNX: {', '.join(foreign)}",
+        raise ExportError(f"onnx: the converted model needs ops that ONNX does not have: {', '.join(foreign)}",
                           hint="ONNX runtimes would refuse it; export it as savedmodel or tflite instead")
-    return model
+    return normalise(model)
 
 
 def normalise(model: Any) -> Any:
-    """The model with reproducible names: two conversions of one model give the same bytes.
+    """The model with reproducible names and order: two conversions of one model give the same bytes.
 
     tf2onnx numbers the names it makes with a counter that runs on across
-    conversions in one process (``Reshape_shape__19``, then ``__38``) and
-    records TensorFlow's numbered function name; here those names are
-    renumbered in order of appearance, the doc string is cleared, the output
-    is named ``probabilities`` (the serving signature's name) and the
-    dynamic batch dimensions ``batch``.
+    conversions in one process (``Reshape_shape__19``, then ``__38``), and
+    which of two equal constants it keeps, and in which order it lists the
+    initializers, follow Python's hash order, which changes from process to
+    process. Here every counted name becomes its last part renumbered in
+    order of first use (``Relu6_min__2``), the initializers are listed in
+    order of first use, the doc string (TensorFlow's numbered function name)
+    is cleared, the output is named ``probabilities`` (the serving
+    signature's name) and the dynamic batch dimensions ``batch``.
     """
     from zoo_core.export.savedmodel_io import OUTPUT_NAME
 
     graph = model.graph
     renames: dict[str, str] = {}
     for name in _names(graph):
-        match = re.fullmatch(r"(.*)__\d+", name)
+        match = re.fullmatch(r"(.*?)__\d+(:\d+)?", name)
         if match and name not in renames:
-            renames[name] = f"{match.group(1)}__{len(renames) + 1}"
+            renames[name] = f"{match.group(1).rsplit('/', 1)[-1]}__{len(renames) + 1}{match.group(2) or ''}"
     if len(graph.output) == 1:
         renames[graph.output[0].name] = OUTPUT_NAME
     _rename(graph, renames)
+    first_use: dict[str, int] = {}
+    for position, name in enumerate(_names(graph)):
+        first_use.setdefault(name, position)
+    ordered = []
+    for tensor in sorted(graph.initializer, key=lambda tensor: first_use[tensor.name]):
+        kept = type(tensor)()
+        kept.CopyFrom(tensor)  # the repeated field is emptied below
+        ordered.append(kept)
+    del graph.initializer[:]
+    graph.initializer.extend(ordered)
     graph.doc_string = ""
     for value in list(graph.input) + list(graph.output):
         dimensions = value.type.tensor_type.shape.dim
@@ -150,14 +163,15 @@ def normalise(model: Any) -> Any:
 
 
 def _names(graph: Any) -> list[str]:
-    """Every tensor and node name of ``graph``, its sub-graphs included, in order of appearance."""
-    names = [value.name for value in (*graph.input, *graph.initializer, *graph.value_info, *graph.output)]
+    """Every tensor and node name of ``graph``, its sub-graphs included: the inputs, then node by node (the
+    nodes' order is the converter's, reproducible), then the initializers, value infos and outputs."""
+    names = [value.name for value in graph.input]
     for node in graph.node:
         names += [node.name, *node.input, *node.output]
         for attribute in node.attribute:
             for sub in ([attribute.g] if attribute.HasField("g") else []) + list(attribute.graphs):
                 names += _names(sub)
-    return names
+    return names + [value.name for value in (*graph.initializer, *graph.value_info, *graph.output)]
 
 
 def _rename(graph: Any, renames: dict[str, str]) -> None:
@@ -182,7 +196,7 @@ def onnx_metadata(context: Any, model: Any, opset: int) -> dict[str, Any]:
     graph = model.graph
     metadata["signature"] = {"input": graph.input[0].name, "output": graph.output[0].name}
     metadata["tensors"] = {"input": _tensor_facts(graph.input[0]), "output": _tensor_facts(graph.output[0])}
-    metadata["conversion"] = {"opset": opset, "dynamic_batch": True, "converter": "keras model.export (tf2onnx)"}
+    metadata["conversion"] = {"opset": opset, "dynamic_batch": True, "converter": "tf2onnx from_function"}
     metadata["versions"].update({name: package_version(name) for name in ("tf2onnx", "onnx")})
     return metadata
 
