@@ -22,8 +22,8 @@ ARCHITECTURES = ("cnn", "mobilenet", "resnet")
 #: Small settings that train in seconds; mobilenet is tested at its recipe's settings (see ``recipe_params``).
 SMALL = {"cnn": {"filters": [16, 32], "convs_per_block": 1, "dense": 64, "block_dropout": 0.0, "dropout": 0.1},
          "resnet": {"filters": [16, 32], "blocks": 1, "stem": 16}}
-#: Exporters of zoo's registry.toml: the SavedModel and every TFLite variant.
-EXPORTERS = ("savedmodel", "tflite", "tflite-float16", "tflite-dynamic", "tflite-int8")
+#: Exporters of zoo's registry.toml: the SavedModel, every TFLite variant and ONNX.
+EXPORTERS = ("savedmodel", "tflite", "tflite-float16", "tflite-dynamic", "tflite-int8", "onnx")
 INT8_LIMIT_BYTES = 100 * 1024
 
 
@@ -200,8 +200,8 @@ def mnist_slice(train: int = 2000, test: int = 500) -> Dataset:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ARCHITECTURES)
-def test_trains_and_exports_to_savedmodel_and_every_tflite_variant(name: str, registry: Registry,
-                                                                  tmp_path: Path) -> None:
+def test_trains_and_exports_to_savedmodel_every_tflite_variant_and_onnx(name: str, registry: Registry,
+                                                                        tmp_path: Path) -> None:
     import keras
 
     from zoo_core.export import ExportContext
@@ -221,13 +221,14 @@ def test_trains_and_exports_to_savedmodel_and_every_tflite_variant(name: str, re
     variants = {exporter: (result.format, result.variant, result.status) for exporter, result in results.items()}
     assert variants == {"savedmodel": ("savedmodel", "float32", "ok"), "tflite": ("tflite", "float32", "ok"),
                         "tflite-float16": ("tflite", "float16", "ok"), "tflite-dynamic": ("tflite", "dynamic", "ok"),
-                        "tflite-int8": ("tflite", "int8", "ok")}
+                        "tflite-int8": ("tflite", "int8", "ok"), "onnx": ("onnx", "float32", "ok")}
     for result in results.values():
         assert Path(result.path).exists() and result.figures["samples"] == 500
         assert result.figures["argmax_agreement"] >= 0.99, (result.variant, result.figures)
         assert abs(result.figures["accuracy"] - keras_accuracy) <= 0.01, (result.variant, result.figures)
     assert results["tflite"].figures["max_abs_diff"] <= 1e-5
-    sizes = {exporter: results[exporter].size_bytes for exporter in EXPORTERS[1:]}
+    assert results["onnx"].figures["max_abs_diff"] <= 1e-5  # batch normalisation, depthwise and residual graphs too
+    sizes = {exporter: results[exporter].size_bytes for exporter in EXPORTERS[1:5]}
     assert sizes["tflite-int8"] < sizes["tflite-float16"] < sizes["tflite"]  # quantised really is smaller
     if name == "mobilenet":
         assert sizes["tflite-int8"] < INT8_LIMIT_BYTES, f"mnist-mobilenet's int8 file: {sizes['tflite-int8']:,} bytes"

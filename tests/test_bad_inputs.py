@@ -417,7 +417,7 @@ CASES = [
          "export the model again"),
     case("predict-savedmodel-no-versions", "predict {c}/sm_versions {c}/digit.png", 2, "is not a SavedModel"),
     case("predict-model-is-an-image", "predict {c}/digit.png {c}/digit.png", 2,
-         "is not a .tflite file, a .keras file or a SavedModel folder", "a SavedModel version folder"),
+         "is not a .tflite, .onnx or .keras file, or a SavedModel folder", "a SavedModel version folder"),
     case("predict-run-without-model", "predict stopped {c}/digit.png --runs-dir {c}/runs", 1,
          "run 'stopped' has no model.keras", "only a completed run has a model"),
     # zoo predict: inputs

@@ -2,7 +2,7 @@
 
 The runs are trained on small slices (5,000 training and 1,000 test images,
 small hidden layers) with only the float32 TFLite export, so the bench reuses
-that one and exports the others (SavedModel, float16, dynamic, int8) itself.
+that one and exports the others (ONNX, SavedModel, float16, dynamic, int8) itself.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 TINY = ["--set", "max_train_samples=5000", "--set", "max_test_samples=1000", "--set", "batch_size=64",
         "--set", 'exporters=["tflite"]', "--quiet"]
-FORMATS = ["keras", "savedmodel", "tflite", "tflite-float16", "tflite-dynamic", "tflite-int8"]
+FORMATS = ["keras", "onnx", "savedmodel", "tflite", "tflite-float16", "tflite-dynamic", "tflite-int8"]
 HIDDEN = {"a": 32, "b": 24}
 EPOCHS = {"a": 2, "b": 3}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -86,6 +86,7 @@ def test_each_format_is_as_accurate_as_keras_within_its_verification_thresholds(
             assert keras_accuracy - row["accuracy"] <= limits.get("max_accuracy_drop", 1.0) + 1e-12
             assert row["delta_vs_keras"] == pytest.approx(row["accuracy"] - keras_accuracy)
         assert abs(rows["tflite"]["delta_vs_keras"]) < 1e-9  # float32: the same answers
+        assert abs(rows["onnx"]["delta_vs_keras"]) < 1e-9 and rows["onnx"]["max_abs_diff"] <= 1e-5
 
 
 def test_latency_throughput_and_size_are_measured(benched: dict, runs: dict[str, Path]) -> None:
@@ -128,7 +129,7 @@ def test_a_second_bench_reuses_every_export(benched: dict, runs: dict[str, Path]
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)["rows"]  # --json: stdout is bench.json
     assert json.loads((tmp_path / "bench.json").read_text())["rows"] == rows
-    assert [row["reused"] for row in rows if row["format"] != "keras"] == [True] * 5
+    assert [row["reused"] for row in rows if row["format"] != "keras"] == [True] * 6
     assert sorted(p.name for p in (runs["b"] / "exports").iterdir()) == exports_before
 
 
@@ -136,10 +137,11 @@ def test_csv_json_markdown_and_png_are_written(benched: dict) -> None:
     out = benched["out"]
     with open(out / "bench.csv", newline="") as handle:
         table = list(csv.DictReader(handle))
-    assert len(table) == 12 and {"model", "format", "accuracy", "latency_us", "images_per_second", "params",
+    assert len(table) == 14 and {"model", "format", "accuracy", "latency_us", "images_per_second", "params",
                                  "macs", "size_bytes", "delta_vs_keras", "check"} <= set(table[0])
     data = json.loads((out / "bench.json").read_text())
-    assert data["latency_repeats"] == 20 and data["machine"]["cpus"] >= 1 and len(data["rows"]) == 12
+    assert data["latency_repeats"] == 20 and data["machine"]["cpus"] >= 1 and len(data["rows"]) == 14
+    assert data["machine"]["onnxruntime"].split(".")[0].isdigit()  # the runtime of the onnx rows
     markdown = (out / "bench.md").read_text()
     assert "| model | format | accuracy | Δ vs keras |" in markdown and markdown.count("tflite-int8") == 2
     assert "![accuracy against latency and size](bench.png)" in markdown
@@ -231,7 +233,7 @@ def test_an_artifact_that_misses_its_exporter_s_promise_is_flagged(runs: dict[st
     assert flagged == ["tflite-dynamic", "tflite-int8"]
     assert "accuracy does not match the Keras model" in result.stderr
     rows = json.loads((tmp_path / "bench.json").read_text())["rows"]  # written all the same
-    assert [row["check"] for row in rows] == ["reference", "ok", "ok", "ok", "mismatch", "mismatch"]
+    assert [row["check"] for row in rows] == ["reference", "ok", "ok", "ok", "ok", "mismatch", "mismatch"]
     assert "Problems:" in (tmp_path / "bench.md").read_text()
 
 

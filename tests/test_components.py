@@ -277,7 +277,7 @@ def test_the_issue_s_builtin_names_are_registered(builtin_catalog: Catalog) -> N
         "architecture": sorted(["cnn", "mlp", "mobilenet", "resnet", *(a.name for a in APPLICATIONS)]),
         "optimizer": ["adam", "adamw", "rmsprop", "sgd"],
         "loss": ["categorical-crossentropy", "sparse-categorical-crossentropy"],
-        "exporter": ["savedmodel", "tflite"],
+        "exporter": ["onnx", "savedmodel", "tflite"],
         "callback": ["cosine-warmup", "early-stopping", "fine-tune", "mlflow", "reduce-lr-on-plateau", "tensorboard"],
     }
     assert {kind: builtin_catalog.names(kind) for kind in KINDS} == expected

@@ -347,9 +347,10 @@ def test_variant_names() -> None:
 
 
 def test_exporter_modules_import_without_tensorflow() -> None:
-    code = ("import sys, zoo_plugins.exporters.tflite, zoo_plugins.exporters.savedmodel, zoo_core.predict,"
-            " zoo_core.export;"
-            "print(sorted(m for m in ('tensorflow', 'numpy', 'keras') if m in sys.modules))")
+    code = ("import sys, zoo_plugins.exporters.tflite, zoo_plugins.exporters.savedmodel, zoo_plugins.exporters.onnx,"
+            " zoo_core.predict, zoo_core.export;"
+            "print(sorted(m for m in ('tensorflow', 'numpy', 'keras', 'onnx', 'onnxruntime', 'tf2onnx')"
+            " if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                           env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert done.returncode == 0, done.stderr

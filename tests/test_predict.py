@@ -177,7 +177,7 @@ def test_missing_model_and_wrong_file_type_are_clear_errors(tmp_path: Path) -> N
         load_predictor(tmp_path / "nothing.tflite")
     text = tmp_path / "notes.txt"
     text.write_text("hello")
-    with pytest.raises(DataError, match="not a .tflite file, a .keras file or a SavedModel"):
+    with pytest.raises(DataError, match="not a .tflite, .onnx or .keras file, or a SavedModel"):
         load_predictor(text)
     with pytest.raises(DataError, match="no saved_model.pb"):
         load_predictor(tmp_path)

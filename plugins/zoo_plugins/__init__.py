@@ -20,6 +20,7 @@ beside the plugins that use it, imported inside their factories. The tree (entry
       losses.py               [keras-losses]      a kind with one module stays a module
       exporters/
         savedmodel.py  tflite.py                  [savedmodel] [tflite]
+        onnx.py                                   [onnx]   the onnx extra: tf2onnx, onnx, onnxruntime
       callbacks/
         __init__.py           [callbacks]  early-stopping, reduce-lr-on-plateau, cosine-warmup, tensorboard
         mlflow.py             [mlflow]     tracking in MLflow

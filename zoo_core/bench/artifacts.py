@@ -1,9 +1,10 @@
 """The artifacts ``zoo bench`` measures for one run: one per exporter that applies, reused or exported now.
 
 Every exporter name the registry knows (components and presets: savedmodel,
-tflite, tflite-float16, tflite-dynamic, tflite-int8, and any plugin's) is
+tflite, tflite-float16, tflite-dynamic, tflite-int8, onnx, and any plugin's) is
 tried; one whose parameter check refuses the run's data (int8 for integer
-inputs, say) does not apply. An export already in the run is reused when its
+inputs, say), or whose optional extra is not installed (onnx without
+``zoo[onnx]``), does not apply. An export already in the run is reused when its
 manifest record says it passed verification and its files still have the
 recorded sha256; the others are exported into the run's ``exports/`` with
 the finished-run export API (verified and recorded as ``zoo export`` does).
@@ -20,6 +21,7 @@ from zoo_core.errors import ZooError
 from zoo_core.export.metadata import sha256_of
 from zoo_core.predict import SAVEDMODEL_METADATA
 from zoo_core.predict.metadata import read_json_object, tflite_metadata_or_sidecar
+from zoo_core.predict.onnx_files import onnx_metadata_or_sidecar, onnx_session
 from zoo_core.registry import ComponentChoice, Registry
 from zoo_core.runs import Run
 
@@ -109,13 +111,15 @@ def recorded_path(run: Run, text: str) -> Path:
 
 
 def artifact_metadata(path: Path) -> dict[str, Any]:
-    """What an exporter stored with an artifact (a .tflite's embedded entry, a SavedModel's JSON), or {}."""
+    """What an exporter stored with an artifact (a .tflite's or .onnx's embedded entry, a SavedModel's JSON), or {}."""
     try:
         if path.is_dir():
             metadata = path / SAVEDMODEL_METADATA
             return read_json_object(metadata) if metadata.is_file() else {}
         if path.suffix == ".tflite":
             return tflite_metadata_or_sidecar(path)
+        if path.suffix == ".onnx":
+            return onnx_metadata_or_sidecar(onnx_session(path), path)
     except (ZooError, OSError, ValueError):
         return {}
     return {}

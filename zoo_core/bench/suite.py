@@ -109,7 +109,8 @@ def bench_run(run: Run, registry: Registry, repeat: int, say: Progress) -> tuple
             if not runnable(Path(artifact.path)):
                 skipped.append({"run_id": run.id, "exporter": artifact.exporter,
                                 "reason": f"zoo cannot run its artifact '{Path(artifact.path).name}' "
-                                          "(zoo_core.predict runs .tflite files, SavedModels and .keras files)"})
+                                          "(zoo_core.predict runs .tflite, .onnx and .keras files and "
+                                          "SavedModels)"})
                 continue
             say(f"{run.id}: measuring {artifact.exporter}" + (" (reused)" if artifact.reused else ""))
             try:
@@ -123,8 +124,11 @@ def bench_run(run: Run, registry: Registry, repeat: int, say: Progress) -> tuple
 
 
 def runnable(path: Path) -> bool:
-    """Whether ``zoo_core.predict`` has a runtime for the artifact: a .tflite or .keras file, or a folder (SavedModel)."""
-    return path.is_dir() or path.suffix.lower() in (".tflite", ".keras")
+    """Whether ``zoo_core.predict`` has a runtime for the artifact: a .tflite, .onnx or .keras file, or a folder
+    (SavedModel)."""
+    from zoo_core.predict.loading import MODEL_FILES
+
+    return path.is_dir() or path.suffix.lower() in MODEL_FILES
 
 
 def _identity(artifact: Artifact) -> dict[str, Any]:
@@ -156,7 +160,8 @@ def _complete(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    """Where the bench ran: CPU architecture and count, OS, Python, TensorFlow, Keras, zoo and LiteRT versions."""
+    """Where the bench ran: CPU architecture and count, OS, Python, TensorFlow, Keras, zoo, LiteRT and onnxruntime
+    versions."""
     from zoo_core.runs.manifest import package_version, versions
 
     try:
@@ -166,4 +171,4 @@ def machine() -> dict[str, Any]:
     return {"machine": platform.machine(), "processor": platform.processor() or "-", "cpus": os.cpu_count(),
             "load_average": load,
             "system": f"{platform.system()} {platform.release()}", **versions(),
-            "ai_edge_litert": package_version("ai-edge-litert")}
+            "ai_edge_litert": package_version("ai-edge-litert"), "onnxruntime": package_version("onnxruntime")}

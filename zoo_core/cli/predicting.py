@@ -20,17 +20,17 @@ def predict_model(reference: str, root: Path) -> tuple[Path, Optional[Path]]:
         exists = path.exists()
     except OSError as error:  # e.g. a name too long for the file system
         raise DataError(f"model '{reference}' cannot be read: {error.strerror or error}",
-                        hint="pass a .tflite file, a SavedModel folder (e.g. runs/ID/exports/NAME/1) or a run"
+                        hint="pass a .tflite file, an .onnx file, a SavedModel folder (e.g. runs/ID/exports/NAME/1) or a run"
                         ) from None
     if exists and not is_run_dir(path):
         in_run = path.suffix.lower() == ".keras" and path.name == "model.keras" and is_run_dir(path.parent)
         if in_run:
             Run(path.parent).check_format()  # a run a newer zoo wrote: refused, as 'zoo predict RUN' refuses it
         return path, path.parent if in_run else None
-    looks_like_file = path.suffix.lower() in (".tflite", ".keras", ".pb", ".h5") or "/" in reference or "\\" in reference
+    looks_like_file = path.suffix.lower() in (".tflite", ".onnx", ".keras", ".pb", ".h5") or "/" in reference or "\\" in reference
     if not exists and looks_like_file:
         raise DataError(f"model '{reference}' does not exist",
-                        hint="pass a .tflite file, a SavedModel folder (e.g. runs/ID/exports/NAME/1) or a run")
+                        hint="pass a .tflite file, an .onnx file, a SavedModel folder (e.g. runs/ID/exports/NAME/1) or a run")
     run = find_run(reference, root)
     return run.model_file("only a completed run has a model; 'zoo runs' shows each run's status"), run.dir
 

@@ -312,7 +312,7 @@ def _refuse_newer(rows: list[dict[str, Any]]) -> None:
 @handles_errors
 def export_command(
     run: str = typer.Argument(..., help="Run directory, run id, or recipe name (its latest completed run)."),
-    formats: List[str] = typer.Option(..., "--format", "-f", help="Exporter or preset name, e.g. tflite, tflite-int8, savedmodel (repeatable)."),
+    formats: List[str] = typer.Option(..., "--format", "-f", help="Exporter or preset name, e.g. tflite, tflite-int8, savedmodel, onnx (repeatable)."),
     set_: List[str] = typer.Option([], "--set", "-s", help="Exporter parameter: quantize=int8 (all formats that have it) or tflite.quantize=int8."),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="Destination folder (default: the run's exports/)."),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),
@@ -341,7 +341,7 @@ def export_command(
 @app.command("predict")
 @handles_errors
 def predict_command(
-    model: str = typer.Argument(..., help="A .tflite file, a SavedModel directory, or a run."),
+    model: str = typer.Argument(..., help="A .tflite or .onnx file, a SavedModel directory, or a run."),
     inputs: List[Path] = typer.Argument(..., help="PNG/JPEG images, .npy arrays, or .csv rows (feature-vector models)."),
     top: int = typer.Option(3, "--top", "-k", help="How many classes to show per input (1 or more)."),
     runs_dir: Optional[Path] = typer.Option(None, "--runs-dir", help=RUNS_DIR_HELP),

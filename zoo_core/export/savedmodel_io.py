@@ -1,7 +1,9 @@
 """Writing a Keras model as a SavedModel with one ``serving_default`` signature.
 
 Shared by the built-in ``savedmodel`` exporter and the ``tflite`` exporter,
-which converts from it. TensorFlow is imported only when a model is written.
+which converts from it; the ``onnx`` exporter converts the same serving
+function (:func:`serving_function`). TensorFlow is imported only when a
+model is written.
 """
 
 from __future__ import annotations
@@ -26,6 +28,25 @@ def input_name(info: Any) -> str:
     return "image" if info.image else "inputs"
 
 
+def serving_function(model: Any, info: Any, dynamic_batch: bool = True) -> Any:
+    """The model's inference call as a ``tf.function``: input ``image`` (or ``inputs``), output ``probabilities``.
+
+    Its input signature is ``(None, *info.input_shape)`` (batch 1 if not
+    ``dynamic_batch``) of ``info.input_dtype``; the model is called with
+    ``training=False``, so training-only layers (random shifts, dropout)
+    are not in the traced graph.
+    """
+    import tensorflow as tf
+
+    spec = tf.TensorSpec((None if dynamic_batch else 1, *info.input_shape), tf.as_dtype(info.input_dtype),
+                         name=input_name(info))
+
+    def serve(inputs: Any) -> dict[str, Any]:
+        return {OUTPUT_NAME: model(inputs, training=False)}
+
+    return tf.function(serve, input_signature=[spec])
+
+
 def write_savedmodel(model: Any, folder: Path, info: Any, dynamic_batch: bool = True) -> None:
     """Write ``model`` as a SavedModel with one ``serving_default`` signature.
 
@@ -34,22 +55,17 @@ def write_savedmodel(model: Any, folder: Path, info: Any, dynamic_batch: bool = 
     ``probabilities``. Used by the tflite exporter too, which converts from it.
     """
     import keras
-    import tensorflow as tf
 
-    name = input_name(info)
-    spec = tf.TensorSpec((None if dynamic_batch else 1, *info.input_shape), tf.as_dtype(info.input_dtype), name=name)
-    key = (id(model), tuple(spec.shape), spec.dtype.name, name)
+    serve = serving_function(model, info, dynamic_batch)
+    (spec,) = serve.input_signature
+    key = (id(model), tuple(spec.shape), spec.dtype.name, spec.name)
     if _REUSE["folder"] is not None and key in _REUSE["written"]:
         shutil.copytree(_REUSE["written"][key], folder, dirs_exist_ok=True)
         return
-
-    def serve(inputs: Any) -> dict[str, Any]:
-        return {OUTPUT_NAME: model(inputs, training=False)}
-
     archive = keras.export.ExportArchive()
     archive.track(model)
     try:
-        archive.add_endpoint("serve", tf.function(serve, input_signature=[spec]))
+        archive.add_endpoint("serve", serve)
         archive.write_out(str(folder), verbose=False)
     except Exception as error:  # noqa: BLE001 - tracing errors come in many types
         raise ExportError(f"cannot write the model as a SavedModel: {type(error).__name__}: {error}",

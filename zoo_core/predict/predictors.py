@@ -1,4 +1,4 @@
-"""Exported models ready to answer: a ``.tflite`` file, a SavedModel folder or a ``.keras`` file.
+"""Exported models ready to answer: a ``.tflite`` file, a SavedModel folder, a ``.keras`` or an ``.onnx`` file.
 
 See :mod:`zoo_core.predict` for the overview. Importing this module imports
 neither numpy nor TensorFlow; each predictor imports its runtime when built.
@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from zoo_core._util.text import error_line
 from zoo_core.errors import DataError
-from zoo_core.predict.checks import check_model
 from zoo_core.predict.metadata import SAVEDMODEL_METADATA, read_json_object, tflite_metadata_or_sidecar
+from zoo_core.predict.onnx_files import onnx_metadata_or_sidecar, onnx_session
 from zoo_core.predict.timing import median_latency_us
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ class Predictor:
 
     Attributes:
         path: the file or SavedModel version folder it was loaded from.
-        format: ``"tflite"``, ``"savedmodel"`` or ``"keras"``.
+        format: ``"tflite"``, ``"savedmodel"``, ``"keras"`` or ``"onnx"``.
         metadata: what the exporter stored with the model (``{}`` if nothing).
         input_shape: shape of one input example, read from the model itself.
     """
@@ -252,6 +252,63 @@ class KerasPredictor(Predictor):
         return keras.ops.convert_to_numpy(self.model(x, training=False))
 
 
+class ONNXPredictor(Predictor):
+    """A ``.onnx`` file run by onnxruntime on the CPU (the ``onnx`` extra: ``pip install 'zoo[onnx]'``)."""
+
+    format = "onnx"
+
+    def __init__(self, path: Path) -> None:
+        self.session = onnx_session(path)
+        metadata = onnx_metadata_or_sidecar(self.session, path)
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise DataError(f"'{path}' has {len(inputs)} inputs and {len(outputs)} outputs; "
+                            "zoo predicts with single-input, single-output classifiers")
+        self.input, self.output = inputs[0], outputs[0]
+        shape, answer = list(self.input.shape), list(self.output.shape)
+        if len(shape) < 2 or not all(isinstance(size, int) for size in shape[1:]):
+            raise DataError(f"ONNX model '{path}' takes inputs of shape {shape}: zoo needs the size of every "
+                            "dimension but the first (the batch)")
+        if len(answer) != 2 or not isinstance(answer[-1], int):
+            raise DataError(f"ONNX model '{path}' answers with shape {answer}, not (n, classes)",
+                            hint="zoo predicts with classifiers whose output is one row of probabilities per input")
+        self.fixed_batch = shape[0] if isinstance(shape[0], int) else None
+        self.input_dtype = _onnx_dtype(self.input.type, path)
+        super().__init__(path, metadata, tuple(shape[1:]))
+
+    def num_classes(self) -> int:
+        return int(self.output.shape[-1])
+
+    def latency_us(self, example: "np.ndarray", repeats: int = 200) -> float:
+        feed = {self.input.name: _pad(example.reshape((1, *self.input_shape)), self.fixed_batch or 1)
+                .astype(self.input_dtype)}
+        names = [self.output.name]
+        return median_latency_us(lambda: self.session.run(names, feed), repeats)
+
+    def _predict_batch(self, x: "np.ndarray") -> "np.ndarray":
+        import numpy as np
+
+        size = self.fixed_batch or len(x)
+        parts = []
+        for start in range(0, len(x), size):
+            chunk = x[start:start + size]
+            feed = {self.input.name: _pad(chunk, size).astype(self.input_dtype)}
+            parts.append(self.session.run([self.output.name], feed)[0][: len(chunk)])
+        return np.concatenate(parts)
+
+
+def _onnx_dtype(type_name: str, path: Path) -> Any:
+    """The numpy dtype of an onnxruntime tensor type such as ``tensor(float)``."""
+    import numpy as np
+
+    inner = type_name.removeprefix("tensor(").removesuffix(")")
+    try:
+        return np.dtype({"float": "float32", "double": "float64"}.get(inner, inner))
+    except TypeError:
+        raise DataError(f"ONNX model '{path}' takes inputs of type {type_name}, not numbers",
+                        hint="zoo predicts with models that take numeric arrays") from None
+
+
 def _check_keras_signature(model: Any, path: Path) -> None:
     """Refuse a Keras model that is not a single-input classifier answering (n, classes)."""
     inputs, outputs = model.input_shape, model.output_shape
@@ -301,39 +358,6 @@ def _pad(x: "np.ndarray", size: int) -> "np.ndarray":
         return x
     padding = np.zeros((size - len(x), *x.shape[1:]), dtype=x.dtype)
     return np.concatenate([x, padding])
-
-
-def load_predictor(path: Path) -> Predictor:
-    """Load an exported model: a ``.tflite`` file, a SavedModel version folder, a
-    SavedModel model folder holding integer version folders (the highest is used),
-    or a run's ``model.keras`` (metadata from the run's ``manifest.json``).
-
-    Raises DataError, with a clear message, for a missing, corrupt or incomplete
-    model, and for metadata that does not fit the model (:func:`check_model`).
-    """
-    predictor = _load(Path(path))
-    check_model(predictor)
-    return predictor
-
-
-def _load(path: Path) -> Predictor:
-    if not path.exists():
-        raise DataError(f"model '{path}' does not exist",
-                        hint="pass a .tflite file or a SavedModel folder, e.g. exports/mnist-mlp/1")
-    if path.is_file():
-        if path.suffix.lower() == ".keras":
-            return KerasPredictor(path)
-        if path.suffix.lower() != ".tflite":
-            raise DataError(f"model '{path}' is not a .tflite file, a .keras file or a SavedModel folder",
-                            hint="pass a .tflite file, a SavedModel version folder (e.g. exports/mnist-mlp/1), "
-                                 "a run's model.keras, or a run id")
-        return TFLitePredictor(path)
-    if (path / "saved_model.pb").exists():
-        return SavedModelPredictor(path)
-    versions = [child for child in path.iterdir() if child.is_dir() and child.name.isdigit()]
-    if versions:
-        return SavedModelPredictor(max(versions, key=lambda child: int(child.name)))
-    return SavedModelPredictor(path)  # reports what is missing
 
 
 def top_classes(probabilities: "np.ndarray", class_names: list[str] | None = None, k: int = 3) -> list[dict[str, Any]]:

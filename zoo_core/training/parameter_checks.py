@@ -75,12 +75,18 @@ def check_exporters(exporters: list[ComponentChoice], dataset: Any, model_name: 
                     set_prefix: str = "exporters.{name}.") -> None:
     """Dry-run each exporter (its dataset, model name and metadata are real): a mistake it finds is a ConfigError.
 
-    So a range error is known before training (``zoo run``) or export
-    (``zoo export``) starts. ``set_prefix`` is how ``--set`` names the
+    So a range error, or an optional extra the exporter needs and that is not
+    installed (with the pip command), is known before training (``zoo run``)
+    or export (``zoo export``) starts; ``zoo bench`` lists such an exporter
+    as not applicable, with the reason. ``set_prefix`` is how ``--set`` names the
     exporter's parameters in the command at hand (``{name}`` is the
     exporter's name).
     """
     for choice in exporters:
+        problem = choice.component.requirement_problem()  # an optional extra (onnx): the pip command, before any work
+        if problem:
+            raise ConfigError(f"exporter '{choice.ref}' {problem}",
+                              hint="install it, or choose another format ('zoo list exporters')")
         error = dry_run(choice, StandIn(dataset=dataset, model_name=safe_name(model_name), metadata={}))
         if error is not None:
             raise ConfigError(f"exporter '{choice.ref}' refuses its parameters: {error.message}",
