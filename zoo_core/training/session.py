@@ -32,6 +32,7 @@ class Prepared:
     checkpoint: dict | None = None
     data_warnings: list[str] = field(default_factory=list)  #: what is wrong with the data's split, for manifest.json
     clock: PhaseClock = field(default_factory=PhaseClock)  #: the run's phases so far (manifest.json's timings)
+    precision: str = "float32"  #: the precision the model trains in (zoo_core.training.precision)
 
 
 @dataclass
