@@ -16,7 +16,9 @@ TensorFlow's default thread pools (what zoo chooses for these models):
   kind (convolution, pooling, batch norm, dense, activation, ...), with the
   multiply-adds zoo counts (zoo_core.training.macs) for each kind.
 
-Each figure is the best of ``REPEATS`` timings, in milliseconds per step.
+Each figure is the best of ``REPEATS`` timings, in milliseconds of the
+process's CPU time per step (``cpu_ms``: a loaded machine distorts it far
+less than wall time; ``wall_ms_per_step`` has the whole step's wall times).
 ``macs`` counts every layer for one example (zoo bench's count); a training
 step is about 3 × the forward's multiply-adds (forward, gradient of the
 input, gradient of the weights), 2 FLOPs each.
@@ -33,6 +35,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 STEPS, REPEATS = 10, 3
+#: The best wall-clock milliseconds per step of each timing, in the order they were taken.
+WALL: list = []
 #: The kinds a step's time is grouped into, by layer class name (the rest: "other").
 KINDS = {"Conv2D": "convolution", "DepthwiseConv2D": "convolution (depthwise)", "SeparableConv2D": "convolution",
          "MaxPooling2D": "pooling", "AveragePooling2D": "pooling", "GlobalAveragePooling2D": "pooling",
@@ -42,16 +46,23 @@ KINDS = {"Conv2D": "convolution", "DepthwiseConv2D": "convolution (depthwise)", 
 
 
 def best_ms(function, *arguments, steps: int = STEPS) -> float:
-    """Best milliseconds per step of ``function(*arguments)`` (which runs ``steps`` steps), after a warm-up."""
+    """Best CPU milliseconds per step of ``function(*arguments)`` (which runs ``steps`` steps), after a warm-up.
+
+    CPU time of the process (all of TensorFlow's threads), which a machine
+    loaded by other programs distorts far less than wall time; the best
+    wall time of the same repeats goes to ``WALL`` under the same key.
+    """
     function(*arguments)
-    seconds = []
+    cpu, wall = [], []
     for _ in range(REPEATS):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = function(*arguments)
         if hasattr(result, "numpy"):
             result.numpy()
-        seconds.append(time.perf_counter() - start)
-    return 1000 * min(seconds) / steps
+        cpu.append(time.process_time() - start_cpu)
+        wall.append(time.perf_counter() - start)
+    WALL.append(1000 * min(wall) / steps)
+    return 1000 * min(cpu) / steps
 
 
 def recipe_parts(recipe: str):
@@ -151,8 +162,8 @@ def layer_times(model, batch: int) -> dict:
 
             ms = best_ms(forward_only, xs)
             kind += " (forward only)"
-        entry = kinds.setdefault(kind, {"ms": 0.0, "macs_per_example": 0, "layers": 0})
-        entry["ms"] += ms
+        entry = kinds.setdefault(kind, {"cpu_ms": 0.0, "macs_per_example": 0, "layers": 0})
+        entry["cpu_ms"] += ms
         entry["macs_per_example"] += int(macs)
         entry["layers"] += 1
     return kinds
@@ -183,8 +194,10 @@ def main() -> None:
         features = tf.constant(np.asarray(dataset.x_train, dtype=np.float32))
         labels = tf.constant(np.asarray(dataset.y_train))
         result["threads"] = tf.config.threading.get_intra_op_parallelism_threads()
-        result["ms_per_step"] = whole_step(model, features, labels, batch)
+        result["cpu_ms_per_step"] = whole_step(model, features, labels, batch)
+        result["wall_ms_per_step"] = dict(zip(result["cpu_ms_per_step"], WALL))
         result["layers"] = layer_times(model, batch)
+        result["load_average"] = os.getloadavg()
     result_path.write_text(json.dumps(result, indent=1))
 
 
