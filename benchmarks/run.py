@@ -235,7 +235,8 @@ def precision(work: Path, epochs: int, samples: int, repeats: int) -> dict:
         for recipe in CONV_RECIPES:
             for name in PRECISIONS:
                 print(f"  repeat {repeat + 1}/{repeats}: {recipe} {name}", flush=True)
-                runs[recipe][name].append(zoo_run(work / "runs", f"epochs={epochs}", f"max_train_samples={samples}",
+                lengths = [f"epochs={epochs}"] if epochs else []  # 0: the recipe's own epochs
+                runs[recipe][name].append(zoo_run(work / "runs", *lengths, f"max_train_samples={samples}",
                                                   f"precision={name}", recipe=recipe))
     recipes = {}
     for recipe, by_precision in runs.items():
@@ -332,7 +333,7 @@ def precision_table(p: dict, repeats: int) -> list[str]:
              "× examples trained on. Share of peak: the FLOPs of the epoch ÷ its time ÷ the peak of the same "
              "precision (bfloat16's for mixed_bfloat16).",
              "",
-             f"| conv recipe ({p['epochs']} epochs on max_train_samples={p['max_train_samples']:,}, {repeats} "
+             f"| conv recipe ({p['epochs'] or 'its own'} epochs on max_train_samples={p['max_train_samples']:,}, {repeats} "
              "interleaved repeat(s)) | forward MACs per example | GFLOP per full epoch (54,000 images) | precision "
              "| epoch, median after the first | GFLOP/s | share of peak | test accuracy |",
              "|---|---|---|---|---|---|---|---|"]
@@ -415,7 +416,8 @@ def main() -> None:
     parser.add_argument("--cnn", action="store_true", help="only the conv-net thread comparison")
     parser.add_argument("--precision", action="store_true",
                         help="only the peak, the conv recipes' share of it, float32 vs mixed bfloat16")
-    parser.add_argument("--conv-epochs", type=int, default=2, help="epochs of each conv recipe run (precision section)")
+    parser.add_argument("--conv-epochs", type=int, default=2,
+                        help="epochs of each conv recipe run (precision section; 0: the recipe's own)")
     parser.add_argument("--conv-samples", type=int, default=15000,
                         help="max_train_samples of each conv recipe run (precision section; 0: all 60,000)")
     parser.add_argument("--conv-repeats", type=int, default=0, help="interleaved repeats of the precision section "
