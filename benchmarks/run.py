@@ -220,7 +220,7 @@ def cnn(work: Path, epochs: int, repeats: int) -> dict:
 
 
 def training_flops(macs_per_example: int, examples: int) -> float:
-    """FLOPs of one training epoch: 3 × forward multiply-adds (forward, input and weight gradients) × 2 × examples."""
+    """FLOPs of a training epoch: 3 × forward multiply-adds (forward, input and weight gradients) × 2 × examples."""
     return 3 * macs_per_example * 2 * examples
 
 
@@ -333,17 +333,18 @@ def precision_table(p: dict, repeats: int) -> list[str]:
              "× examples trained on. Share of peak: the FLOPs of the epoch ÷ its time ÷ the peak of the same "
              "precision (bfloat16's for mixed_bfloat16).",
              "",
-             f"| conv recipe ({p['epochs'] or 'its own'} epochs on max_train_samples={p['max_train_samples']:,}, {repeats} "
-             "interleaved repeat(s)) | forward MACs per example | GFLOP per full epoch (54,000 images) | precision "
+             f"| conv recipe ({p['epochs'] or 'its own'} epochs on max_train_samples={p['max_train_samples']:,}, "
+             f"{repeats} interleaved repeat(s)) | forward MACs per example | GFLOP per full epoch (54,000 images) | precision "
              "| epoch, median after the first | GFLOP/s | share of peak | test accuracy |",
              "|---|---|---|---|---|---|---|---|"]
     for recipe, r in p["recipes"].items():
         for name, f in r["figures"].items():
             lines.append(f"| {recipe} | {r['macs_per_example'] / 1e6:.1f} M | {r['full_epoch_gflop']:,.0f} | {name} "
-                         f"| {f['epoch_median']:.2f} s | {f['gflops_per_second']:.1f} | {100 * f['share_of_peak']:.0f} % "
-                         f"| {f['accuracy']:.4f} |")
-    lines += ["", f"| recipe | float32 ÷ mixed_bfloat16 epoch (want ≥ {SPEEDUP_WANTED}) | accuracy, mixed_bfloat16 − "
-                  f"float32 (want ≥ −{ACCURACY_POINTS} points) | mixed_bfloat16 wins |", "|---|---|---|---|",
+                         f"| {f['epoch_median']:.2f} s | {f['gflops_per_second']:.1f} "
+                         f"| {100 * f['share_of_peak']:.0f} % | {f['accuracy']:.4f} |")
+    lines += ["", f"| recipe | float32 ÷ mixed_bfloat16 epoch (want ≥ {SPEEDUP_WANTED}) "
+                  f"| accuracy, mixed_bfloat16 − float32 (want ≥ −{ACCURACY_POINTS} points) | mixed_bfloat16 wins |",
+              "|---|---|---|---|",
               *[f"| {recipe} | **{r['speedup']:.2f}** | {r['accuracy_points']:+.2f} points "
                 f"| {'yes' if r['bfloat16_wins'] else 'no'} |" for recipe, r in p["recipes"].items()]]
     return lines
