@@ -138,3 +138,33 @@ def test_a_mixed_bfloat16_run_killed_after_epoch_1_resumes_exactly(probe: dict[s
     assert history_figures(run_dir) == history_figures(probe["run_dir"])
     got, want = (json.loads((d / "metrics.json").read_text(encoding="utf-8")) for d in (run_dir, probe["run_dir"]))
     assert (got["accuracy"], got["loss"]) == (want["accuracy"], want["loss"])
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+def test_under_a_mixed_policy_the_weights_stay_float32_and_adam_keeps_its_fused_kernel(
+        precision: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import keras
+    import numpy as np
+
+    from zoo_core.training.precision import compute_in_float32, dtype_policy
+    from zoo_plugins.optimizers import _fused_adam
+    from zoo_plugins.optimizers.keras_optimizers import adam
+
+    fused: list[bool] = []
+    original = _fused_adam._fusable
+    monkeypatch.setattr(_fused_adam, "_fusable", lambda *args: fused.append(original(*args)) or fused[-1])
+    before = keras.mixed_precision.dtype_policy().name
+    with dtype_policy(precision):
+        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="relu"),
+                                  keras.layers.Dense(3, activation="softmax", dtype="float32")])
+    assert keras.mixed_precision.dtype_policy().name == before
+    assert model.layers[0].compute_dtype == precision.removeprefix("mixed_")
+    model.compile(optimizer=adam(), loss="sparse_categorical_crossentropy")
+    assert (type(model.optimizer).__name__ == "LossScaleOptimizer") == (precision == "mixed_float16")
+    x, y = np.random.default_rng(0).random((32, 6), dtype=np.float32), np.arange(32) % 3
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    assert fused and all(fused)
+    assert {str(weight.dtype) for weight in model.weights} == {"float32"}
+    compute_in_float32(model)
+    assert {layer.compute_dtype for layer in model.layers} == {"float32"}
+    assert model.predict(x[:2], verbose=0).dtype == np.float32
