@@ -27,8 +27,6 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
-#: The values of the ``precision`` setting.
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 #: /proc/cpuinfo flags of CPUs with bfloat16 arithmetic (x86: AVX-512 BF16, AMX; Arm: BF16).
 BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
 #: The name the float32 layer added after a model whose output is not float32 gets.

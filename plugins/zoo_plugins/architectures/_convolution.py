@@ -82,7 +82,7 @@ def conv_bn(x: Any, filters: int, kernel_size: int, name: str, strides: int = 1,
 
 
 def pooled_head(x: Any, num_classes: int, dropout: float) -> Any:
-    """Global average pooling, dropout, then the softmax layer named ``probabilities`` (float32 under any dtype policy)."""
+    """Global average pooling, dropout, then the softmax layer named ``probabilities`` (float32 under any policy)."""
     import keras
 
     x = keras.layers.GlobalAveragePooling2D(name="global_pool")(x)
