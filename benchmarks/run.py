@@ -5,6 +5,7 @@ Usage (from the repo root, with zoo installed)::
     python benchmarks/run.py                # about 10-15 minutes on 2 cores
     python benchmarks/run.py --quick        # 3 epochs, one repeat: a smoke test
     python benchmarks/run.py --cnn          # only the conv-net thread comparison
+    python benchmarks/run.py --precision    # only the peak, the conv recipes' share of it, float32 vs bfloat16
     python benchmarks/run.py --sections training,cnn --repeats 5
 
 Writes ``benchmarks/results/latest.json`` and ``latest.md`` and prints the
@@ -31,7 +32,15 @@ table. Sections:
    at batch 1,000 (benchmarks/inference.py);
 5. cnn: a LeNet-like conv net on a slice of MNIST (benchmarks/cnn.py): zoo's
    thread choice and loop against a plain Keras fit with TensorFlow's
-   default threads, interleaved.
+   default threads, interleaved;
+6. precision: the machine's peak (benchmarks/peak.py: float32 and bfloat16
+   matrix multiply, GFLOP/s), then each conv recipe of registry.toml
+   (mnist-cnn, mnist-mobilenet, mnist-resnet) trained in float32 and in
+   mixed bfloat16 (the ``precision`` setting), interleaved, on a slice of
+   the training split for a few epochs: epoch time, test accuracy, the
+   training FLOPs of an epoch (3 × the forward multiply-adds zoo counts × 2
+   FLOPs × the examples trained on: benchmarks/conv_profile.py --macs-only)
+   and the share of the peak (of the same precision) the epoch achieves.
 """
 
 from __future__ import annotations
@@ -51,7 +60,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 PYTHON = sys.executable
 ZOO = str(Path(sys.executable).with_name("zoo"))
-SECTIONS = ("training", "scaling", "cli", "inference", "cnn")
+SECTIONS = ("training", "scaling", "cli", "inference", "cnn", "precision")
+#: The conv recipes of registry.toml the precision section trains, and the precisions it compares.
+CONV_RECIPES = ("mnist-cnn", "mnist-mobilenet", "mnist-resnet")
+PRECISIONS = ("float32", "mixed_bfloat16")
+#: Which peak (benchmarks/peak.py) each precision's share is taken of.
+PEAK_OF = {"float32": "float32", "mixed_bfloat16": "bfloat16"}
+#: mixed bfloat16 replaces float32 in a recipe when it is at least this much faster, within this many
+#: points of test accuracy.
+SPEEDUP_WANTED, ACCURACY_POINTS = 1.3, 0.1
 #: zoo's phases after training (manifest.json ``timings``) that the "after training" figure holds: not the exports.
 AFTER_TRAINING = ("evaluation", "save model", "plots", "report")
 
@@ -87,6 +104,7 @@ def zoo_run(root: Path, *settings: str, recipe: str = "mnist-mlp", exporters: bo
     manifest = json.loads((run_dir / "manifest.json").read_text())
     timings = manifest.get("timings", {})
     return {"epoch_seconds": epochs, "accuracy": metrics["accuracy"], "wall_seconds": seconds,
+            "samples_train": manifest.get("samples", {}).get("train"),
             "peak_rss_mb": peak_mb, "run_dir": str(run_dir), "engine": manifest.get("engine", {}),
             "timings": timings, "after_training_seconds": sum(timings.get(name, 0.0) for name in AFTER_TRAINING),
             "export_seconds": sum(v for k, v in timings.items() if k.startswith("export "))}
@@ -152,6 +170,8 @@ def training(work: Path, epochs: int, repeats: int) -> dict:
 
 #: MNIST's 60,000 training images; the run's 10 % validation split comes off after max_train_samples.
 TRAIN_IMAGES, VALIDATION_SPLIT = 60_000, 0.1
+#: The examples a full epoch of an MNIST recipe trains on.
+TRAINED_FULL = int(TRAIN_IMAGES * (1 - VALIDATION_SPLIT))
 
 
 def scaling(work: Path, epochs: int) -> dict:
@@ -197,6 +217,43 @@ def cnn(work: Path, epochs: int, repeats: int) -> dict:
     return {"figures": figures, "runs": runs,
             "ratio_median": figures["zoo"]["epoch_median"] / figures["keras"]["epoch_median"],
             "ratio_min": figures["zoo"]["epoch_min"] / figures["keras"]["epoch_min"]}
+
+
+def training_flops(macs_per_example: int, examples: int) -> float:
+    """FLOPs of a training epoch: 3 × forward multiply-adds (forward, input and weight gradients) × 2 × examples."""
+    return 3 * macs_per_example * 2 * examples
+
+
+def precision(work: Path, epochs: int, samples: int, repeats: int) -> dict:
+    """The peak, then each conv recipe in float32 and mixed bfloat16 (interleaved): epoch, accuracy, share of peak."""
+    peak = script_run("peak.py", work)
+    print(f"  peak: float32 {peak['float32']:.0f} GFLOP/s, bfloat16 {peak['bfloat16']:.0f} GFLOP/s", flush=True)
+    macs = {recipe: script_run("conv_profile.py", work, recipe, "float32", "--macs-only")["macs_per_example"]
+            for recipe in CONV_RECIPES}
+    runs: dict[str, dict[str, list[dict]]] = {recipe: {p: [] for p in PRECISIONS} for recipe in CONV_RECIPES}
+    for repeat in range(repeats):
+        for recipe in CONV_RECIPES:
+            for name in PRECISIONS:
+                print(f"  repeat {repeat + 1}/{repeats}: {recipe} {name}", flush=True)
+                lengths = [f"epochs={epochs}"] if epochs else []  # 0: the recipe's own epochs
+                runs[recipe][name].append(zoo_run(work / "runs", *lengths, f"max_train_samples={samples}",
+                                                  f"precision={name}", recipe=recipe))
+    recipes = {}
+    for recipe, by_precision in runs.items():
+        trained = int(by_precision["float32"][0]["samples_train"] * (1 - VALIDATION_SPLIT))
+        flops = training_flops(macs[recipe], trained)
+        figures = {}
+        for name, precision_runs in by_precision.items():
+            fig = summary(precision_runs)
+            achieved = flops / fig["epoch_median"] / 1e9
+            figures[name] = {**fig, "gflops_per_second": achieved, "share_of_peak": achieved / peak[PEAK_OF[name]]}
+        speedup = figures["float32"]["epoch_median"] / figures["mixed_bfloat16"]["epoch_median"]
+        points = 100 * (figures["mixed_bfloat16"]["accuracy"] - figures["float32"]["accuracy"])
+        recipes[recipe] = {"macs_per_example": macs[recipe], "trained_on": trained, "epoch_gflop": flops / 1e9,
+                           "full_epoch_gflop": training_flops(macs[recipe], TRAINED_FULL) / 1e9,
+                           "figures": figures, "speedup": speedup, "accuracy_points": points,
+                           "bfloat16_wins": speedup >= SPEEDUP_WANTED and points >= -ACCURACY_POINTS}
+    return {"peak": peak, "epochs": epochs, "max_train_samples": samples, "recipes": recipes, "runs": runs}
 
 
 def export_more(run_dir: str) -> None:
@@ -267,6 +324,32 @@ def cnn_table(c: dict, epochs: int, repeats: int) -> list[str]:
     ]
 
 
+def precision_table(p: dict, repeats: int) -> list[str]:
+    peak = p["peak"]
+    lines = [f"Peak (TensorFlow matmul, {peak['n']:,} × {peak['n']:,}, best of {peak['repeats']}): "
+             f"**float32 {peak['float32']:.0f} GFLOP/s, bfloat16 {peak['bfloat16']:.0f} GFLOP/s**.",
+             "",
+             "Training FLOPs of an epoch = 3 × forward multiply-adds per example (zoo_core.training.macs) × 2 FLOPs "
+             "× examples trained on. Share of peak: the FLOPs of the epoch ÷ its time ÷ the peak of the same "
+             "precision (bfloat16's for mixed_bfloat16).",
+             "",
+             f"| conv recipe ({p['epochs'] or 'its own'} epochs on max_train_samples={p['max_train_samples']:,}, "
+             f"{repeats} interleaved repeat(s)) | forward MACs per example | GFLOP per full epoch (54,000 images) | precision "
+             "| epoch, median after the first | GFLOP/s | share of peak | test accuracy |",
+             "|---|---|---|---|---|---|---|---|"]
+    for recipe, r in p["recipes"].items():
+        for name, f in r["figures"].items():
+            lines.append(f"| {recipe} | {r['macs_per_example'] / 1e6:.1f} M | {r['full_epoch_gflop']:,.0f} | {name} "
+                         f"| {f['epoch_median']:.2f} s | {f['gflops_per_second']:.1f} "
+                         f"| {100 * f['share_of_peak']:.0f} % | {f['accuracy']:.4f} |")
+    lines += ["", f"| recipe | float32 ÷ mixed_bfloat16 epoch (want ≥ {SPEEDUP_WANTED}) "
+                  f"| accuracy, mixed_bfloat16 − float32 (want ≥ −{ACCURACY_POINTS} points) | mixed_bfloat16 wins |",
+              "|---|---|---|---|",
+              *[f"| {recipe} | **{r['speedup']:.2f}** | {r['accuracy_points']:+.2f} points "
+                f"| {'yes' if r['bfloat16_wins'] else 'no'} |" for recipe, r in p["recipes"].items()]]
+    return lines
+
+
 def markdown(results: dict) -> str:
     lines = [f"Measured {results['date']} on {results['machine']} ({results['cores']} cores), "
              f"load average {results['load_before']} before and {results.get('load_after', '?')} after.", ""]
@@ -287,6 +370,8 @@ def markdown(results: dict) -> str:
                     f"| {f['bytes'] / 1024:,.0f} KB |" for name, f in results["inference"].items()], ""]
     if "cnn" in results:
         lines += cnn_table(results["cnn"], results["cnn_epochs"], results["repeats"]) + [""]
+    if "precision" in results:
+        lines += precision_table(results["precision"], results["precision_repeats"]) + [""]
     return "\n".join(lines)
 
 
@@ -294,7 +379,9 @@ def load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def measure(sections: list[str], epochs: int, repeats: int, work: Path) -> dict:
+def measure(sections: list[str], epochs: int, repeats: int, work: Path, conv: dict | None = None) -> dict:
+    """Run the sections; ``conv`` holds the precision section's ``epochs``, ``samples`` and ``repeats``."""
+    conv = conv or {"epochs": 2, "samples": 15000, "repeats": 0}
     results: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.machine(), "cores": os.cpu_count(),
                      "python": platform.python_version(), "epochs": epochs, "repeats": repeats, "load_before": load()}
     if "training" in sections:
@@ -316,6 +403,10 @@ def measure(sections: list[str], epochs: int, repeats: int, work: Path) -> dict:
         print("cnn: zoo's threads and loop vs Keras fit ...", flush=True)
         results["cnn_epochs"] = 2 if epochs < 10 else 3
         results["cnn"] = cnn(work, results["cnn_epochs"], repeats)
+    if "precision" in sections:
+        print("precision: the peak, then the conv recipes in float32 and mixed bfloat16, interleaved ...", flush=True)
+        results["precision_repeats"] = conv["repeats"] or repeats
+        results["precision"] = precision(work, conv["epochs"], conv["samples"], results["precision_repeats"])
     results["load_after"] = load()
     return results
 
@@ -324,19 +415,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 epochs, one repeat (a smoke test)")
     parser.add_argument("--cnn", action="store_true", help="only the conv-net thread comparison")
+    parser.add_argument("--precision", action="store_true",
+                        help="only the peak, the conv recipes' share of it, float32 vs mixed bfloat16")
+    parser.add_argument("--conv-epochs", type=int, default=2,
+                        help="epochs of each conv recipe run (precision section; 0: the recipe's own)")
+    parser.add_argument("--conv-samples", type=int, default=15000,
+                        help="max_train_samples of each conv recipe run (precision section; 0: all 60,000)")
+    parser.add_argument("--conv-repeats", type=int, default=0, help="interleaved repeats of the precision section "
+                        "(default: --repeats)")
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, of {', '.join(SECTIONS)}")
     parser.add_argument("--repeats", type=int, default=0, help="interleaved repeats (default 3, 1 with --quick)")
     parser.add_argument("--epochs", type=int, default=0, help="epochs of the training runs (default 10, 3 with --quick)")
     parser.add_argument("--out", type=Path, default=HERE / "results", help="where latest.json/md go")
     args = parser.parse_args()
-    sections = ["cnn"] if args.cnn else [s.strip() for s in args.sections.split(",") if s.strip()]
+    sections = (["cnn"] if args.cnn else ["precision"] if args.precision
+                else [s.strip() for s in args.sections.split(",") if s.strip()])
     unknown = sorted(set(sections) - set(SECTIONS))
     if unknown:
         parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
     epochs = args.epochs or (3 if args.quick else 10)
     repeats = args.repeats or (1 if args.quick else 3)
     with tempfile.TemporaryDirectory(prefix="zoo-bench-") as temporary:
-        results = measure(sections, epochs, repeats, Path(temporary))
+        results = measure(sections, epochs, repeats, Path(temporary),
+                          {"epochs": args.conv_epochs, "samples": args.conv_samples, "repeats": args.conv_repeats})
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(results, indent=2))
     table = markdown(results)

@@ -82,6 +82,10 @@ SETTINGS: dict[str, Setting] = {
                  lambda v: v >= 0, "0 or more"),
         _setting("deterministic", bool, False,
                  "make TensorFlow ops deterministic (same seed, same metrics; a little slower)"),
+        _setting("precision", Literal["float32", "mixed_bfloat16", "mixed_float16"], "float32",
+                 "float32, or Keras mixed precision: layers compute in 16 bits, weights stay float32 "
+                 "(mixed_bfloat16: CPUs with bfloat16 instructions and recent GPUs; mixed_float16: GPUs, with loss "
+                 "scaling); the model is float32 again after training (exports, zoo predict)"),
         _setting("tensorboard", bool, False, "true adds the tensorboard callback (logs in the run's tensorboard/ "
                  "folder); kept for earlier configs: list it in callbacks instead"),
         _setting("progress", Literal["auto", "bar", "lines", "none"], "auto",

@@ -19,6 +19,7 @@ from zoo_core.training import execution, input_pipeline
 from zoo_core.training.callbacks.components import told_the_end
 from zoo_core.training.completion import RunOutcome, complete
 from zoo_core.training.freezing import thaw_layers
+from zoo_core.training.precision import compute_in_float32
 from zoo_core.training.prepare import data_source, fingerprint
 from zoo_core.training.session import RunSession
 from zoo_core.training.signals import StopRequested
@@ -62,7 +63,7 @@ def fit_and_complete(session: RunSession) -> RunOutcome:
     callbacks = run_callbacks(session, data.validation_callbacks, mode, data.steps)
     manifest.update(epochs_done=prepared.first_epoch,
                     engine={"threads": prepared.threads, "steps_per_execution": model.steps_per_execution,
-                            "steps_per_epoch": data.steps})
+                            "steps_per_epoch": data.steps, "precision": prepared.precision})
     prepared.clock.lap("setup")
     with told_the_end(callbacks.components, session.run.dir, manifest):  # on_run_end(summary), however it ends
         stopped = (prepared.checkpoint or {}).get("stopped_early")  # a resume of a run a callback stopped early
@@ -74,6 +75,8 @@ def fit_and_complete(session: RunSession) -> RunOutcome:
         if isinstance(trained, WorkerDone):
             return RunOutcome(session.run, role="worker", summary=trained.summary)
         _record_distribution(manifest, strategy)
+        if prepared.precision != "float32":  # evaluation, model.keras and the exports see a float32 model
+            trained = compute_in_float32(trained)
         return complete(session, trained, callbacks.history.rows, callbacks.weights.snapshots)
 
 

@@ -33,6 +33,7 @@ from zoo_core.training.freezing import freeze_layers
 from zoo_core.training.initial_weights import find_source, load_matching
 from zoo_core.training.native_logs import quiet_native_stderr
 from zoo_core.training.parameter_checks import check_callbacks, check_exporters
+from zoo_core.training.precision import choose_precision, dtype_policy, float32_output
 from zoo_core.training.session import Prepared
 from zoo_core.training.strategy import Strategy
 from zoo_core.training.threads import StatelessBuild, configure_threads
@@ -128,7 +129,9 @@ def prepare(config: RunConfig, strategy: Strategy, resume_from: tuple[Run, dict 
     import tensorflow as tf
 
     keras.utils.set_random_seed(settings["seed"])
-    build = StatelessBuild(lambda: config.architecture.build(tuple(info.input_shape), info.num_classes))
+    precision = choose_precision(settings["precision"])  # the architecture is built under its dtype policy
+    with dtype_policy(precision):
+        build = StatelessBuild(lambda: config.architecture.build(tuple(info.input_shape), info.num_classes))
     threads = configure_threads(math.prod(info.input_shape), settings["batch_size"], settings.get("threads", 0),
                                 before_start=strategy.before_runtime_start, macs_per_example=build.macs_per_example())
     check_callbacks(config, info)  # a callback's mistake in its parameters is known now (TensorFlow has started)
@@ -140,14 +143,15 @@ def prepare(config: RunConfig, strategy: Strategy, resume_from: tuple[Run, dict 
     problems = check_split(dataset, split, settings)
     with strategy.scope():  # model, optimizer and metrics in the strategy's scope (nothing without one)
         loss = config.loss.build()
-        model = _model(config, info, build, strategy)
+        with dtype_policy(precision):
+            model = float32_output(_model(config, info, build, strategy))
         check_model(model, info, config.architecture.ref)
         model.compile(optimizer=config.optimizer.build(), loss=loss, metrics=["accuracy"])
         model.optimizer.build(model.trainable_variables)  # before freezing: a layer unfrozen later has its state
         initial = load_matching(model, source, list(info.class_names)) if source is not None else None
         frozen = freeze_layers(model, settings["freeze"])
     prepared = Prepared(dataset, split, loss, model, threads, data_warnings=problems, clock=clock,
-                        initial_weights=initial, frozen=frozen)
+                        initial_weights=initial, frozen=frozen, precision=precision)
     if resume_from is not None and resume_from[1] is not None:
         load_checkpoint(prepared, *resume_from)
     clock.lap("model")

@@ -34,6 +34,7 @@ class Prepared:
     clock: PhaseClock = field(default_factory=PhaseClock)  #: the run's phases so far (manifest.json's timings)
     initial_weights: dict | None = None  #: what init_from loaded (manifest.json's init_from); None on a resume
     frozen: list[str] = field(default_factory=list)  #: the layers the freeze setting froze at the start
+    precision: str = "float32"  #: the precision the model trains in (zoo_core.training.precision)
 
 
 @dataclass

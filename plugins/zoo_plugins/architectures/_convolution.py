@@ -82,13 +82,13 @@ def conv_bn(x: Any, filters: int, kernel_size: int, name: str, strides: int = 1,
 
 
 def pooled_head(x: Any, num_classes: int, dropout: float) -> Any:
-    """Global average pooling, dropout, then the softmax layer named ``probabilities``."""
+    """Global average pooling, dropout, then the softmax layer named ``probabilities`` (float32 under any policy)."""
     import keras
 
     x = keras.layers.GlobalAveragePooling2D(name="global_pool")(x)
     if dropout:
         x = keras.layers.Dropout(dropout, name="head_dropout")(x)
-    return keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    return keras.layers.Dense(num_classes, activation="softmax", name="probabilities", dtype="float32")(x)
 
 
 def check_weights(architecture: str, weights: int, hint: str) -> None:

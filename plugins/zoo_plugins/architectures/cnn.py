@@ -65,7 +65,7 @@ def cnn(input_shape: tuple[int, ...], num_classes: int, filters: FilterList = (3
         x = keras.layers.Dense(dense, activation=activation, name="dense")(x)
     if dropout:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="probabilities", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="cnn")
 
 

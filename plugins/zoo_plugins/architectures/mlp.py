@@ -59,7 +59,7 @@ def mlp(input_shape: tuple[int, ...], num_classes: int, hidden: Hidden = (128, 6
         layers.append(keras.layers.Dense(units, activation=activation, name=f"dense_{index}"))
         if dropout:
             layers.append(keras.layers.Dropout(dropout, name=f"dropout_{index}"))
-    layers.append(keras.layers.Dense(num_classes, activation="softmax", name="probabilities"))
+    layers.append(keras.layers.Dense(num_classes, activation="softmax", name="probabilities", dtype="float32"))
     return keras.Sequential(layers, name="mlp")
 
 
