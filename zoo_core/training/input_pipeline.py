@@ -33,7 +33,7 @@ def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, s
     steps = math.ceil(count / batch_size)
     features, labels = tf.constant(x), tf.constant(y)
 
-    def gather(batch: Any) -> Any:
+    def gather(batch: Any, epoch: Any = None, step: Any = None) -> Any:
         return tf.gather(features, batch), tf.gather(labels, batch)
 
     def order(epoch: Any) -> Any:
@@ -58,7 +58,7 @@ def epoch_order(count: int, seed: int, shuffle: bool, epoch: Any) -> Any:
     return indices
 
 
-def _replica_stream(tf_strategy: Any, order: Callable[[Any], Any], gather: Callable[[Any], Any], count: int,
+def _replica_stream(tf_strategy: Any, order: Callable[[Any], Any], gather: Callable[..., Any], count: int,
                     batch_size: int, steps: int, first_epoch: int, epochs: int) -> Any:
     """The distributed stream: every global step's batch, split over the replicas.
 
@@ -67,7 +67,8 @@ def _replica_stream(tf_strategy: Any, order: Callable[[Any], Any], gather: Calla
     for each global step, the per-replica slices of that step's global batch
     that belong to its own replicas (split as evenly as possible). The steps,
     and the examples of each step, are those of a one-process run: every
-    example is used once per epoch over all workers.
+    example is used once per epoch over all workers, and each worker reads
+    only its own slices. ``gather(indices, epoch, step)`` makes the examples.
     """
     import tensorflow as tf
 
@@ -85,12 +86,11 @@ def _replica_stream(tf_strategy: Any, order: Callable[[Any], Any], gather: Calla
                 size = tf.minimum(tf.constant(batch_size, tf.int64), count - start)
                 return indices[start + replica * size // replicas: start + (replica + 1) * size // replicas]
 
-            return tf.data.Dataset.range(steps * local).map(replica_slice)
+            return (tf.data.Dataset.range(steps * local)
+                    .map(lambda k: gather(replica_slice(k), epoch, k // local), num_parallel_calls=1,
+                         deterministic=True))
 
-        return (tf.data.Dataset.range(first_epoch, epochs)
-                .flat_map(epoch_slices)
-                .map(gather, num_parallel_calls=1, deterministic=True)
-                .prefetch(tf.data.AUTOTUNE))
+        return tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_slices).prefetch(tf.data.AUTOTUNE)
 
     return tf_strategy.distribute_datasets_from_function(pipeline)
 
