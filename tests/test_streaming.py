@@ -197,3 +197,56 @@ def _wait_for_epoch(process: subprocess.Popen[str], root: Path, timeout: float =
             pytest.fail(f"zoo exited with {process.returncode} before its first epoch: {process.communicate()}")
         time.sleep(0.01)
     pytest.fail(f"no epoch within {timeout} s")
+
+
+class _TwoWorkers:
+    """A stand-in tf.distribute strategy: hands back the input function, which the test calls per worker."""
+
+    def distribute_datasets_from_function(self, function: Any) -> Any:
+        return function
+
+
+def test_two_workers_read_disjoint_shards_that_cover_every_epoch() -> None:
+    import tensorflow as tf
+
+    from zoo_core.data import DatasetInfo, StreamingDataset
+    from zoo_core.training.streaming import training_stream
+
+    count, batch = 50, 8
+    records = [str(number) for number in range(count)]  # records, not files: decode reads the number itself
+    info = DatasetInfo(name="numbers", input_shape=(1,), num_classes=2, class_names=["even", "odd"], image=False,
+                       value_range=(0.0, 100.0))
+    dataset = StreamingDataset(records, np.arange(count) % 2, records[:2], [0, 1],
+                               lambda record: tf.reshape(tf.strings.to_number(record), (1,)), info)
+    function, steps = training_stream(dataset, dataset.train_files, dataset.y_train, batch, seed=3, shuffle=True,
+                                      first_epoch=0, epochs=2, tf_strategy=_TwoWorkers())
+    read = []
+    for worker in (0, 1):
+        context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=worker, num_replicas_in_sync=2)
+        batches = [x.numpy().ravel().astype(int).tolist() for x, _ in function(context)]
+        assert len(batches) == 2 * steps  # one slice of every global step of both epochs
+        read.append([batches[:steps], batches[steps:]])
+    for epoch in (0, 1):
+        first = [n for part in read[0][epoch] for n in part]
+        second = [n for part in read[1][epoch] for n in part]
+        assert not set(first) & set(second) and sorted(first + second) == list(range(count))
+        for step in range(steps):  # each global step holds the global batch, split between the workers
+            assert len(read[0][epoch][step]) + len(read[1][epoch][step]) == min(batch, count - step * batch)
+    assert read[0][0] != read[0][1]  # every epoch is shuffled anew
+
+
+def test_an_image_damaged_beyond_its_header_is_named_when_first_read(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    for name in ("cats", "dogs"):
+        (tmp_path / "pets" / name).mkdir(parents=True)
+        for index in range(8):
+            Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(tmp_path / "pets" / name /
+                                                                                    f"{index}.jpg")
+    damaged = tmp_path / "pets" / "dogs" / "3.jpg"
+    damaged.write_bytes(damaged.read_bytes()[:-100])  # the header reads; the pixels do not
+    result = run_cli("train", "-d", "image-folder", "-a", "mlp", "--runs-dir", str(tmp_path / "runs"), "--set",
+                     f"dataset.path={tmp_path / 'pets'}", "--set", "dataset.color=rgb", "--set", "epochs=1",
+                     "--set", "exporters=[]", "--quiet")
+    assert result.exit_code == 2, result.output
+    assert f"cannot read image '{damaged}' (not a readable image: image file is truncated" in result.output
+    assert "Traceback" not in result.output and "replace or delete the file" in result.output
