@@ -323,11 +323,9 @@ def is_streaming(dataset: Any) -> bool:
     return isinstance(dataset, StreamingDataset)
 
 
-def check_streaming_dataset(dataset: StreamingDataset, where: str, decode_one: bool = True) -> None:
-    """Refuse a streaming dataset that does not honour the contract; ``decode_one``: decode the first training
-    example and check its shape (the pipeline would fail later, less clearly)."""
-    import numpy as np
-
+def check_streaming_dataset(dataset: StreamingDataset, where: str) -> None:
+    """Refuse a streaming dataset that does not honour the contract (nothing is decoded: see
+    :func:`check_first_example`)."""
     info = dataset.info
     if not isinstance(info, DatasetInfo):
         raise DataError(f"{where}: the dataset's info is not a zoo_core.data.DatasetInfo")
@@ -347,11 +345,17 @@ def check_streaming_dataset(dataset: StreamingDataset, where: str, decode_one: b
     if len(info.class_names) != info.num_classes:
         raise DataError(f"{where}: {len(info.class_names)} class names for {info.num_classes} classes")
     check_feature_fields(info, where)
-    if decode_one:
-        example = np.asarray(dataset.decode(str(dataset.train_files[0])))
-        if example.shape != tuple(info.input_shape):
-            raise DataError(f"{where}: decode('{dataset.train_files[0]}') gives an example of shape {example.shape}, "
-                            f"but info.input_shape is {tuple(info.input_shape)}")
+
+
+def check_first_example(dataset: StreamingDataset, where: str) -> None:
+    """Decode the first training example and refuse one not of ``info.input_shape`` (the pipeline would fail later,
+    less clearly). It runs TensorFlow: call it once the runtime may start (a multi-worker run configures it first)."""
+    import numpy as np
+
+    example = np.asarray(dataset.decode(str(dataset.train_files[0])))
+    if example.shape != tuple(dataset.info.input_shape):
+        raise DataError(f"{where}: decode('{dataset.train_files[0]}') gives an example of shape {example.shape}, "
+                        f"but info.input_shape is {tuple(dataset.info.input_shape)}")
 
 
 def limit(dataset: Any, max_train: int, max_test: int) -> Any:

@@ -23,7 +23,7 @@ from typing import Any
 from zoo_core._util.hashing import sha256_of_arrays, sha256_of_files
 from zoo_core._util.text import printable
 from zoo_core.components import PLURALS
-from zoo_core.data import check_dataset, is_streaming, limit
+from zoo_core.data import check_dataset, check_first_example, is_streaming, limit
 from zoo_core.errors import ConfigError, DataError
 from zoo_core.registry import Registry, RunConfig, recorded_plugins
 from zoo_core.runs import Run
@@ -125,6 +125,8 @@ def prepare(config: RunConfig, strategy: Strategy, resume_from: tuple[Run, dict 
     threads = configure_threads(math.prod(info.input_shape), settings["batch_size"], settings.get("threads", 0),
                                 before_start=strategy.before_runtime_start, macs_per_example=build.macs_per_example())
     check_callbacks(config, info)  # a callback's mistake in its parameters is known now (TensorFlow has started)
+    if is_streaming(dataset):  # a decode whose examples do not fit info.input_shape is known now, not mid-epoch
+        check_first_example(dataset, f"dataset '{config.dataset.ref}'")
     if settings["deterministic"]:
         tf.config.experimental.enable_op_determinism()
 
