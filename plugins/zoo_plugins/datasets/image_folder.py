@@ -51,9 +51,8 @@ def image_folder(path: str = "", test_path: str = "", test_split: TestSplit = 0.
         color: "grayscale" (one channel) or "rgb" (three).
         skip_bad: skip unreadable or corrupt images (counted in the run's manifest) instead of failing.
         seed: seed of the test split and of the order of the examples.
-        cache: "none": decode the images every epoch (memory stays flat); "memory": decode them once and keep
-            their pixels (uint8) in memory, as fast as an in-memory array; "disk": keep them in a file of the
-            run directory (deleted when training ends).
+        cache: "none": decode the images every epoch (flat memory); "memory": keep their pixels (uint8) once
+            decoded, as fast as arrays; "disk": keep them in a file of the run directory until training ends.
     """
     from zoo_core.data import DatasetInfo, StreamingDataset
     from zoo_plugins.datasets._image_files import pixel_decoder
