@@ -250,3 +250,53 @@ def test_an_image_damaged_beyond_its_header_is_named_when_first_read(tmp_path: P
     assert result.exit_code == 2, result.output
     assert f"cannot read image '{damaged}' (not a readable image: image file is truncated" in result.output
     assert "Traceback" not in result.output and "replace or delete the file" in result.output
+
+
+# --------------------------------------------------------------------------- the conformance kit
+
+
+def _numbers(decode: Any, labels: Any = None) -> Any:
+    """A streaming dataset of records "0".."19" (decoded by ``decode``), two classes."""
+    from zoo_core.data import DatasetInfo, StreamingDataset
+
+    records = [str(number) for number in range(20)]
+    info = DatasetInfo(name="numbers", input_shape=(2,), num_classes=2, class_names=["even", "odd"], image=False,
+                       value_range=(0.0, 100.0))
+    labels = np.arange(20) % 2 if labels is None else labels
+    return StreamingDataset(records[:16], labels[:16], records[16:], labels[16:], decode, info)
+
+
+def sound() -> Any:
+    import tensorflow as tf
+
+    return _numbers(lambda record: tf.fill((2,), tf.strings.to_number(record)))
+
+
+def one_value_each() -> Any:
+    import tensorflow as tf
+
+    return _numbers(lambda record: tf.reshape(tf.strings.to_number(record), (1,)))
+
+
+def labels_three() -> Any:
+    import tensorflow as tf
+
+    return _numbers(lambda record: tf.fill((2,), tf.strings.to_number(record)), labels=np.arange(20) % 3)
+
+
+@pytest.mark.parametrize(("factory", "broken", "words"), [
+    (sound, set(), ""),
+    (one_value_each, {"decodes"}, "decode('0') gives shape (1,), but info.input_shape is (2,)"),
+    (labels_three, {"labels_in_range"}, "y_train holds labels 0..2, but info.num_classes is 2"),
+])
+def test_the_conformance_kit_checks_a_streaming_dataset(factory: Any, broken: set[str], words: str) -> None:
+    from zoo_core.components import Component
+    from zoo_core.testing import check_component
+
+    results = check_component("dataset", Component("numbers", factory), light_import=False)
+    problems = {r.check: r.message for r in results if r.status == "failed"}
+    assert set(problems) == broken, problems
+    assert all(words in message for message in problems.values())
+    passed = {r.check for r in results if r.passed}
+    if not broken:
+        assert {"files", "decodes", "pipeline", "values_in_range", "runner_accepts", "deterministic"} <= passed
