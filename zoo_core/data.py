@@ -359,14 +359,16 @@ def check_first_example(dataset: StreamingDataset, where: str) -> None:
 
 
 def limit(dataset: Any, max_train: int, max_test: int) -> Any:
-    """The first ``max_train`` / ``max_test`` examples (0: all), of a :class:`Dataset` or a :class:`StreamingDataset`."""
+    """The first ``max_train`` / ``max_test`` examples (0: all), of a :class:`Dataset` or a
+    :class:`StreamingDataset`."""
     from dataclasses import replace
 
     def head(array: Any, count: int) -> Any:
         return array[:count] if count else array
 
     if is_streaming(dataset):
-        return replace(dataset, train_files=head(dataset.train_files, max_train), y_train=head(dataset.y_train, max_train),
-                       test_files=head(dataset.test_files, max_test), y_test=head(dataset.y_test, max_test))
+        return replace(dataset, train_files=head(dataset.train_files, max_train),
+                       y_train=head(dataset.y_train, max_train), test_files=head(dataset.test_files, max_test),
+                       y_test=head(dataset.y_test, max_test))
     return Dataset(head(dataset.x_train, max_train), head(dataset.y_train, max_train),
                    head(dataset.x_test, max_test), head(dataset.y_test, max_test), dataset.info)

@@ -88,7 +88,8 @@ def _record_distribution(manifest: Manifest, strategy: Strategy) -> None:
 
 
 def _record_input(session: RunSession, data: _Input) -> None:
-    """manifest.json's ``input_pipeline``: examples per second, and (streamed data) how long training waited on input."""
+    """manifest.json's ``input_pipeline``: examples per second and (streamed data) how long training waited on
+    its input; removes a streaming dataset's disk cache."""
     if data.cache_dir is not None:
         from zoo_core.training.streaming import remove_cache
 

@@ -42,12 +42,14 @@ EVALUATION_BATCH = 128
 AHEAD = 2
 
 
-def training_batch(raw: Any, epoch: Any, step: Any) -> Any:
+def training_batch(raw: Any, dataset: StreamingDataset, seed: int, epoch: Any, step: Any) -> Any:
     """A training batch of raw examples (e.g. uint8 pixels) as float32 values in their raw range, before scaling.
 
-    The one place a training batch passes, with its epoch and its step in
-    the epoch at hand (int64 tensors): training-only transformations belong
-    here (never on validation, test or exported inputs).
+    The one place every training batch passes, with the dataset, the run's
+    seed, its epoch and its step in the epoch at hand (``epoch`` and ``step``
+    int64 tensors): training-only transformations (augmentation) belong here,
+    seeded by (seed, epoch, step) so that a resumed run is exact; never on
+    validation, test or exported inputs.
     """
     return tf.cast(raw, tf.float32)
 
@@ -82,7 +84,8 @@ def training_stream(dataset: StreamingDataset, files: np.ndarray, labels: np.nda
         return epoch_order(count, seed, shuffle, epoch)
 
     def gather(indices: Any, epoch: Any, step: Any) -> Any:
-        return scaled(training_batch(raw_of(indices), epoch, step), info), tf.gather(label_tensor, indices)
+        inputs = scaled(training_batch(raw_of(indices), dataset, seed, epoch, step), info)
+        return inputs, tf.gather(label_tensor, indices)
 
     if tf_strategy is not None:
         return _replica_stream(tf_strategy, order, gather, count, batch_size, steps, first_epoch, epochs), steps
@@ -93,7 +96,7 @@ def training_stream(dataset: StreamingDataset, files: np.ndarray, labels: np.nda
             examples = indices.map(lambda index: (decode_one(file_tensor[index]), label_tensor[index]),
                                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(batch_size)
             return examples.enumerate().map(
-                lambda step, batch: (scaled(training_batch(batch[0], epoch, step), info), batch[1]))
+                lambda step, batch: (scaled(training_batch(batch[0], dataset, seed, epoch, step), info), batch[1]))
         return indices.batch(batch_size).enumerate().map(lambda step, batch: gather(batch, epoch, step),
                                                          num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
