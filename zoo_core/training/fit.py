@@ -154,15 +154,18 @@ def _streaming_input(session: RunSession, y_train: Any, live_progress: bool) -> 
         steps, settings["steps_per_execution"], live_progress=live_progress,
         step_seconds=execution.estimate_step_seconds(prepared.model.count_params(), batch_size),
         cap=strategy.max_steps_per_execution)
-    validation = None
+    validation, first, meter = None, [], None
     if split.x_val is not None:
         y_val = input_pipeline.one_hot_if_needed(prepared.loss, split.y_val, dataset.info.num_classes)
         validation = streaming.evaluation_stream(dataset, split.x_val, y_val)
-    meter = None
-    if strategy.tf_strategy is None:
-        meter = streaming.InputMeter()
+    if strategy.tf_strategy is None:  # (under a strategy Keras validates, one batch per call)
+        from zoo_core.training.callbacks.validation import Validation
+
+        if validation is not None:
+            first = [Validation(None, None, streaming.EVALUATION_BATCH, stream=validation)]
+        validation, meter = None, streaming.InputMeter()
         streaming.install_train_function(prepared.model, meter)
-    return _Input(stream, steps, validation, steps_per_execution, [], meter=meter, cache_dir=cache_dir)
+    return _Input(stream, steps, validation, steps_per_execution, first, meter=meter, cache_dir=cache_dir)
 
 
 def _fit(session: RunSession, data: _Input, callbacks: RunCallbacks) -> None:

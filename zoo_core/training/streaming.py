@@ -114,9 +114,14 @@ def evaluation_stream(dataset: StreamingDataset, files: np.ndarray, labels: np.n
 
 
 def predict_probabilities(model: Any, dataset: StreamingDataset, files: np.ndarray) -> np.ndarray:
-    """The model's class probabilities for ``files`` (decoded batch by batch, as the test set is)."""
+    """The model's class probabilities for ``files``, decoded and predicted one batch at a time.
+
+    Not ``model.predict``: it gathers ``steps_per_execution`` batches of
+    inputs before each call, memory that grows with the test set.
+    """
     with data_errors():
-        return np.asarray(model.predict(evaluation_stream(dataset, files), verbose=0))
+        parts = [np.asarray(model.predict_on_batch(batch)) for batch in evaluation_stream(dataset, files)]
+    return np.concatenate(parts) if parts else np.zeros((0, dataset.info.num_classes), np.float32)
 
 
 def decoded_examples(dataset: StreamingDataset, files: np.ndarray) -> np.ndarray:
