@@ -173,15 +173,15 @@ from PIL import Image
 import zoo_plugins.datasets._image_files as files
 from zoo_core.training.signals import RunInterrupted, StopRequests
 
-def slow(path, mode, size):
+def slow(path):
     time.sleep(0.05)
-    return Image.new(mode, (8, 8))
+    return (8, 8)
 
-files.read_image = slow
+files.read_header = slow
 try:
     with StopRequests("loading the data"):
         print("loading", flush=True)
-        files.decode_images([Path(f"{i}.png") for i in range(1200)], False, None, False, "test")
+        files.scan_images([Path(f"{i}.png") for i in range(1200)], None, False, "test")
 except RunInterrupted as error:
     print(error, flush=True)
     sys.exit(error.exit_code)

@@ -58,7 +58,8 @@ def test_loads_pixels_labels_and_class_names_from_folders(digits: Path) -> None:
     assert info.class_names == sorted(NAMES)
     assert info.input_shape == (28, 28) and info.channels == 1 and info.image
     assert len(dataset.x_train) + len(dataset.x_test) == 400
-    assert dataset.x_train.dtype == np.float32 and 0.0 <= dataset.x_train.min() and dataset.x_train.max() <= 1.0
+    x_train = np.asarray(dataset.x_train)  # the images stream: the view decodes them when asked
+    assert x_train.dtype == np.float32 and 0.0 <= x_train.min() and x_train.max() <= 1.0
     # the labels are the folders' classes: every image's pixels appear under its own class
     images, labels = mnist_slice("train", 400)
     by_pixels = {image.tobytes(): NAMES[label] for image, label in zip(images, labels)}
@@ -93,7 +94,8 @@ def test_image_size_resizes_and_rgb_gives_three_channels(digits: Path) -> None:
     dataset = image_folder(str(digits), image_size=[14, 20], color="rgb")
     assert dataset.info.input_shape == (14, 20, 3) and dataset.info.channels == 3
     assert dataset.x_train.shape[1:] == (14, 20, 3)
-    assert np.array_equal(dataset.x_train[..., 0], dataset.x_train[..., 2])  # grey images stay grey in RGB
+    x_train = np.asarray(dataset.x_train)
+    assert np.array_equal(x_train[..., 0], x_train[..., 2])  # grey images stay grey in RGB
 
 
 def test_predict_prepares_an_image_exactly_as_training_did(tmp_path: Path) -> None:

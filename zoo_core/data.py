@@ -1,9 +1,10 @@
-"""What a dataset factory returns: arrays plus the facts a model needs; the check of that contract."""
+"""What a dataset factory returns: arrays (:class:`Dataset`) or files decoded as they are read
+(:class:`StreamingDataset`), plus the facts a model needs; the checks of that contract."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Callable, Literal
 
 from zoo_core._util.values import Range
 from zoo_core.errors import DataError
@@ -182,10 +183,13 @@ class Dataset:
     augmentation: Augmentation | None = None
 
 
-def check_dataset(dataset: Dataset, where: str) -> None:
-    """Refuse a dataset that does not honour the contract in zoo_core.data."""
+def check_dataset(dataset: Dataset | StreamingDataset, where: str) -> None:
+    """Refuse a dataset that does not honour the contract in zoo_core.data (either form)."""
     import numpy as np
 
+    if is_streaming(dataset):
+        check_streaming_dataset(dataset, where)
+        return
     info = dataset.info
     if not isinstance(info, DatasetInfo):
         raise DataError(f"{where}: the dataset's info is not a zoo_core.data.DatasetInfo")
@@ -254,10 +258,188 @@ def check_feature_fields(info: DatasetInfo, where: str) -> None:
                             hint="a constant feature has std 0: use 1.0 for it, or drop the feature")
 
 
-def limit(dataset: Dataset, max_train: int, max_test: int) -> Dataset:
-    """The first ``max_train`` / ``max_test`` examples (0: all)."""
+#: The ``cache`` values of a :class:`StreamingDataset`.
+CACHES = ("none", "memory", "disk")
+
+
+@dataclass
+class StreamingDataset:
+    """Train and test splits as files (or records) that zoo decodes as it reads them, and their :class:`DatasetInfo`.
+
+    Nothing holds the decoded set: zoo builds a ``tf.data`` pipeline
+    (zoo_core.training.streaming) that reads each epoch's examples in an
+    order fixed by (seed, epoch), decodes them in parallel, batches them,
+    and scales each batch to the model's input (``info.scale``, ``offset``,
+    ``feature_mean``/``feature_std``) in float32.
+
+    Args:
+        train_files: one string per training example: a file's path, or any
+            key or record ``decode`` understands.
+        y_train: integer class indices, one per entry of ``train_files``.
+        test_files: as ``train_files``, for the test split.
+        y_test: as ``y_train``, for the test split.
+        decode: ``decode(file) -> tensor``: one example of shape
+            ``info.input_shape``, raw values (e.g. uint8 pixels) before the
+            scaling. ``file`` is a scalar ``tf.string`` tensor in the pipeline
+            and a Python ``str`` when zoo decodes a few examples eagerly (plots,
+            export calibration); write it with TensorFlow ops (``tf.io.read_file``,
+            ``tf.audio.decode_wav``...) or wrap Python code in ``tf.numpy_function``.
+        info: the facts about the data.
+        cache: ``"none"`` (decode every epoch), ``"memory"`` (the raw
+            examples, decoded once, kept in memory) or ``"disk"`` (kept in a file
+            of the run directory, read back by memory mapping).
+        augmentation: random changes of the training images (:class:`Augmentation`),
+            made on the raw values (``info.raw_value_range``) before the scaling; None: none.
+
+    ``len(train_files)`` and ``len(test_files)`` are the examples per
+    split. :attr:`x_train` and :attr:`x_test` are views that decode on
+    demand (for exporters, plots and small checks); a run never reads them whole.
+    """
+
+    train_files: Any
+    y_train: Any
+    test_files: Any
+    y_test: Any
+    decode: Callable[[Any], Any]
+    info: DatasetInfo
+    cache: str = "none"
+    augmentation: Augmentation | None = None
+
+    def __post_init__(self) -> None:
+        """Hold the files and labels as numpy arrays (indexable like the arrays of a :class:`Dataset`)."""
+        import numpy as np
+
+        for key in ("train_files", "test_files"):
+            value = getattr(self, key)
+            if not isinstance(value, np.ndarray):
+                setattr(self, key, np.asarray([str(item) for item in value], dtype=str))
+        for key in ("y_train", "y_test"):
+            setattr(self, key, np.asarray(getattr(self, key)))
+
+    @property
+    def x_train(self) -> "Examples":
+        """The training examples as the model takes them, decoded on demand."""
+        return Examples(self.train_files, self.decode, self.info)
+
+    @property
+    def x_test(self) -> "Examples":
+        """The test examples as the model takes them, decoded on demand."""
+        return Examples(self.test_files, self.decode, self.info)
+
+
+class Examples:
+    """The examples of some files, decoded and scaled when indexed: ``view[i]``, ``view[a:b]``, ``view[[i, j]]``.
+
+    Array-like enough for the code written for a :class:`Dataset` (``len``,
+    ``shape``, ``dtype``, slices, ``numpy.asarray``) while only the examples
+    asked for are decoded, one by one (use it for a few: a whole set goes
+    through zoo_core.training.streaming).
+    """
+
+    def __init__(self, files: Any, decode: Callable[[Any], Any], info: DatasetInfo) -> None:
+        self.files, self.decode, self.info = files, decode, info
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """``(examples, *info.input_shape)``."""
+        return (len(self.files), *tuple(self.info.input_shape))
+
+    @property
+    def dtype(self) -> Any:
+        """The model input's dtype."""
+        import numpy as np
+
+        return np.dtype(self.info.input_dtype)
+
+    def __getitem__(self, key: Any) -> Any:
+        import numpy as np
+
+        if isinstance(key, (int, np.integer)):
+            return self._decoded([self.files[key]])[0]
+        return self._decoded(self.files[key])
+
+    def __iter__(self) -> Any:
+        for index in range(len(self.files)):
+            yield self[index]
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        array = self._decoded(self.files)
+        return array if dtype is None else array.astype(dtype)
+
+    def _decoded(self, files: Any) -> Any:
+        import numpy as np
+
+        raw = [np.asarray(self.decode(str(file))) for file in np.atleast_1d(files)]
+        shape = (len(raw), *tuple(self.info.input_shape))
+        stacked = np.stack(raw) if raw else np.zeros(shape)
+        return scale_examples(stacked, self.info)
+
+
+def scale_examples(raw: Any, info: DatasetInfo) -> Any:
+    """Raw examples (numpy) as the model takes them, in float32 arithmetic as zoo's pipeline scales a batch."""
+    import numpy as np
+
+    values = raw.astype(np.float32) * np.float32(info.scale) + np.float32(info.offset)
+    if info.feature_mean is not None and info.feature_std is not None:
+        values = (values - np.asarray(info.feature_mean, np.float32)) / np.asarray(info.feature_std, np.float32)
+    return values.astype(info.input_dtype)
+
+
+def is_streaming(dataset: Any) -> bool:
+    """Whether ``dataset`` is a :class:`StreamingDataset` (its examples are decoded as they are read)."""
+    return isinstance(dataset, StreamingDataset)
+
+
+def check_streaming_dataset(dataset: StreamingDataset, where: str) -> None:
+    """Refuse a streaming dataset that does not honour the contract (nothing is decoded: see
+    :func:`check_first_example`)."""
+    info = dataset.info
+    if not isinstance(info, DatasetInfo):
+        raise DataError(f"{where}: the dataset's info is not a zoo_core.data.DatasetInfo")
+    if not callable(dataset.decode):
+        raise DataError(f"{where}: decode must be a function from one file to one example")
+    if dataset.cache not in CACHES:
+        raise DataError(f"{where}: cache must be one of {', '.join(CACHES)}, got {dataset.cache!r}")
+    for split in ("train", "test"):
+        files, y = getattr(dataset, f"{split}_files"), getattr(dataset, f"y_{split}")
+        if files.ndim != 1 or y.ndim != 1 or len(y) != len(files):
+            raise DataError(f"{where}: y_{split} must be one integer label per entry of {split}_files "
+                            f"(got {len(y)} labels for {len(files)} files)")
+        if len(files) == 0:
+            raise DataError(f"{where}: the {split} split is empty")
+        if y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= info.num_classes:
+            raise DataError(f"{where}: y_{split} must hold integer labels 0..{info.num_classes - 1}")
+    if len(info.class_names) != info.num_classes:
+        raise DataError(f"{where}: {len(info.class_names)} class names for {info.num_classes} classes")
+    check_feature_fields(info, where)
+    check_augmentation(dataset.augmentation, info, where)
+
+
+def check_first_example(dataset: StreamingDataset, where: str) -> None:
+    """Decode the first training example and refuse one not of ``info.input_shape`` (the pipeline would fail later,
+    less clearly). It runs TensorFlow: call it once the runtime may start (a multi-worker run configures it first)."""
+    import numpy as np
+
+    example = np.asarray(dataset.decode(str(dataset.train_files[0])))
+    if example.shape != tuple(dataset.info.input_shape):
+        raise DataError(f"{where}: decode('{dataset.train_files[0]}') gives an example of shape {example.shape}, "
+                        f"but info.input_shape is {tuple(dataset.info.input_shape)}")
+
+
+def limit(dataset: Any, max_train: int, max_test: int) -> Any:
+    """The first ``max_train`` / ``max_test`` examples (0: all), of a :class:`Dataset` or a
+    :class:`StreamingDataset`."""
+    from dataclasses import replace
+
     def head(array: Any, count: int) -> Any:
         return array[:count] if count else array
 
+    if is_streaming(dataset):
+        return replace(dataset, train_files=head(dataset.train_files, max_train),
+                       y_train=head(dataset.y_train, max_train), test_files=head(dataset.test_files, max_test),
+                       y_test=head(dataset.y_test, max_test))
     return Dataset(head(dataset.x_train, max_train), head(dataset.y_train, max_train),
                    head(dataset.x_test, max_test), head(dataset.y_test, max_test), dataset.info, dataset.augmentation)

@@ -30,7 +30,10 @@ def register_datasets() -> Iterable[Component]:
     returns a ``zoo_core.data.Dataset``: ``x_train``, ``y_train``, ``x_test``,
     ``y_test`` as numpy arrays (labels are integer class indices) and a
     ``DatasetInfo`` with the input shape, number of classes, class names and
-    the input contract (dtype, value range, how raw inputs are normalised).
+    the input contract (dtype, value range, how raw inputs are normalised);
+    or, for data decoded as training reads it, a
+    ``zoo_core.data.StreamingDataset``: the files (or records) of each split,
+    their labels, a ``decode(file)`` function and the ``DatasetInfo``.
     """
 
 

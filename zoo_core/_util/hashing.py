@@ -1,4 +1,4 @@
-"""sha256 digests of arrays, for data fingerprints and weight digests."""
+"""sha256 digests of arrays and of files, for data fingerprints and weight digests."""
 
 from __future__ import annotations
 
@@ -15,4 +15,26 @@ def sha256_of_arrays(arrays: Iterable[Any]) -> str:
         array = np.ascontiguousarray(array)
         digest.update(str((array.dtype.str, array.shape)).encode())
         digest.update(memoryview(array).cast("B"))
+    return digest.hexdigest()
+
+
+def sha256_of_files(files: Iterable[str], labels: Any) -> str:
+    """sha256 over each entry's bytes (a file's content; an entry that is no file: its own text), then the labels.
+
+    Files are read in blocks, never whole: memory stays flat however many and large they are.
+    """
+    import os
+
+    digest = hashlib.sha256()
+    for entry in files:
+        entry = str(entry)
+        if os.path.isfile(entry):
+            with open(entry, "rb") as handle:
+                digest.update(f"file {os.path.getsize(entry)}\n".encode())
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        else:
+            encoded = entry.encode("utf-8", "surrogateescape")
+            digest.update(f"record {len(encoded)}\n".encode() + encoded)
+    digest.update(sha256_of_arrays((labels,)).encode())
     return digest.hexdigest()

@@ -16,7 +16,8 @@ class ExportContext:
     Args:
         model: the trained ``keras.Model`` (outputs class probabilities).
         dataset: the run's dataset; exporters calibrate on ``x_train`` and
-            verify on ``x_test`` / ``y_test``.
+            verify on ``x_test`` / ``y_test`` (of a streaming dataset, views
+            that decode the examples indexed: take slices, not the whole).
         destination: the folder the exporter writes into (it may create
             sub-folders); nothing may appear there until it is verified.
         model_name: a file-system-safe name for the model, e.g. ``"mnist-mlp"``.

@@ -14,6 +14,10 @@ from zoo_core.errors import ExportError
 from zoo_core.export.types import ExportContext
 
 
+#: Test examples decoded at a time when a streamed test set is verified.
+STREAMED_PART = 1000
+
+
 def verification_slice(dataset: Dataset, samples: int) -> tuple[Any, Any]:
     """The test examples an exporter verifies on: the first ``samples`` (0: all)."""
     if samples < 0:
@@ -71,8 +75,16 @@ def compare_with_keras(predictor: Any, context: ExportContext, verify_samples: i
                        latency_repeats: int = 200) -> dict[str, Any]:
     """Verification figures of a reloaded artifact: run ``predictor`` (e.g. a ``zoo_core.predict``
     predictor) on the test set, compare with the Keras model, and time one image."""
+    import numpy as np
+
     x, y = verification_slice(context.dataset, verify_samples)
-    figures = compare_probabilities(predictor.predict(x), keras_probabilities(context.model, x), y)
+    if isinstance(x, np.ndarray):
+        answers, reference = predictor.predict(x), keras_probabilities(context.model, x)
+    else:  # a streamed test set (zoo_core.data.Examples): decoded a part at a time, never whole
+        parts = [(predictor.predict(chunk), keras_probabilities(context.model, chunk))
+                 for chunk in (x[start:start + STREAMED_PART] for start in range(0, len(x), STREAMED_PART))]
+        answers, reference = (np.concatenate([np.asarray(part[side]) for part in parts]) for side in (0, 1))
+    figures = compare_probabilities(answers, reference, y)
     figures["latency_us"] = predictor.latency_us(x[:1], repeats=latency_repeats)
     return figures
 

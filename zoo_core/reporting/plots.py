@@ -182,7 +182,7 @@ def plot_samples(path: Path, *, info: DatasetInfo, x: Any, y: Any, count: int = 
     """
     labels = class_indices(y)
     chosen = pick_per_class(labels, max(count, min(info.num_classes, MAX_SAMPLE_CLASSES)))
-    x, y = np.asarray(np.asarray(x)[chosen]), labels[chosen]
+    x, y = np.asarray(_indexable(x)[chosen]), labels[chosen]
     images = shrink(image_views(x, info), MAX_IMAGE_SIDE)
     if images is None:
         fig = vector_samples_figure(x, y, info)
@@ -266,7 +266,7 @@ def plot_predictions(
     probabilities = np.asarray(probabilities, dtype=np.float64)
     y = class_indices(y)
     chosen = _pick_examples(y, probabilities.argmax(axis=1), rows * cols)
-    x_chosen = np.asarray(np.asarray(x)[chosen]) if len(chosen) else np.zeros((0,))
+    x_chosen = np.asarray(_indexable(x)[chosen]) if len(chosen) else np.zeros((0,))
     images = shrink(image_views(x_chosen, info), MAX_IMAGE_SIDE) if len(chosen) else None
     value_range = display_range(x_chosen, info) if len(chosen) else (0.0, 1.0)
     rows = max(1, math.ceil(len(chosen) / cols))
@@ -340,3 +340,9 @@ def _confusion_matrix(metrics: dict[str, Any] | None, y_true: Any, probabilities
 def _longest(labels: Sequence[str]) -> int:
     """The length of the longest label (0 for none)."""
     return max((len(label) for label in labels), default=0)
+
+
+def _indexable(x: Any) -> Any:
+    """``x`` as it can be indexed by an array of indices: an array or a streamed set's view (zoo_core.data.Examples,
+    which then decodes only the examples picked) as it is, anything else as a numpy array."""
+    return x if hasattr(x, "shape") and hasattr(x, "__getitem__") else np.asarray(x)

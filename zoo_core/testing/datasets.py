@@ -1,4 +1,4 @@
-"""Dataset checks: a ``Dataset`` of numpy arrays that honours its ``DatasetInfo``."""
+"""Dataset checks: a ``Dataset`` of numpy arrays (or a ``StreamingDataset``) that honours its ``DatasetInfo``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from zoo_core.components import Component
-from zoo_core.data import Dataset, DatasetInfo
+from zoo_core.data import Dataset, DatasetInfo, StreamingDataset
 from zoo_core.errors import ZooError
 from zoo_core.testing.parameters import begin_checks
 from zoo_core.testing.results import Broken, CheckResult
@@ -15,14 +15,23 @@ from zoo_core.testing.results import Broken, CheckResult
 
 def check_dataset(component: str | Component, params: dict[str, Any] | None = None, *,
                   catalog: Any = None, deterministic: bool = True, light_import: bool = True) -> list[CheckResult]:
-    """Check a dataset: a ``zoo_core.data.Dataset`` of numpy arrays honouring its ``DatasetInfo``.
+    """Check a dataset: a ``zoo_core.data.Dataset`` of numpy arrays honouring its ``DatasetInfo``, or a
+    ``StreamingDataset`` (its files, its decode, zoo's pipeline over it: zoo_core.testing.streamed_datasets).
 
     ``deterministic`` builds it twice and compares (turn off for a dataset
     that is slow to load).
     """
+    from zoo_core.testing.streamed_datasets import run_streaming_checks
+
     component, checks, values = begin_checks("dataset", component, params, catalog, light_import)
     dataset = checks.run("builds", _build_dataset, component, values, needs=["defaults_accepted"])
     checks.run("info", _check_info, dataset, needs=["builds"])
+    if isinstance(dataset, StreamingDataset):
+        run_streaming_checks(checks, dataset, component, values, deterministic)
+        checks.run("normalisation", _check_normalisation, dataset.info, needs=["builds"])
+        checks.run("runner_accepts", _check_runner_accepts, dataset, component.name,
+                   needs=["info", "files", "decodes", "labels_in_range"])
+        return checks.results
     checks.run("arrays", _check_arrays, dataset, needs=["builds"])
     checks.run("shapes", _check_shapes, dataset, needs=["arrays"])
     checks.run("dtypes", _check_dtypes, dataset, needs=["arrays"])
@@ -36,11 +45,12 @@ def check_dataset(component: str | Component, params: dict[str, Any] | None = No
     return checks.results
 
 
-def _build_dataset(component: Component, values: dict[str, Any]) -> Dataset:
+def _build_dataset(component: Component, values: dict[str, Any]) -> Dataset | StreamingDataset:
     dataset = component.load_factory()(**values)
-    if not isinstance(dataset, Dataset):
+    if not isinstance(dataset, (Dataset, StreamingDataset)):
         raise Broken(f"the factory returned {type(dataset).__name__}; a dataset factory must return "
-                     f"zoo_core.data.Dataset(x_train, y_train, x_test, y_test, info)")
+                     f"zoo_core.data.Dataset(x_train, y_train, x_test, y_test, info) or "
+                     f"zoo_core.data.StreamingDataset(train_files, y_train, test_files, y_test, decode, info)")
     if not isinstance(dataset.info, DatasetInfo):
         raise Broken(f"dataset.info is {type(dataset.info).__name__}, not a zoo_core.data.DatasetInfo")
     return dataset

@@ -53,7 +53,7 @@ def complete(session: RunSession, model: Any, rows: list[dict], snapshots: list)
     run, manifest, config, clock = session.run, session.manifest, session.config, session.prepared.clock
     dataset, loss = session.prepared.dataset, session.prepared.loss
     problems: list[str] = []
-    probabilities = predict_probabilities(model, dataset.x_test)
+    probabilities = test_probabilities(model, dataset)
     metrics = evaluate_probabilities(probabilities, dataset, loss)
     write_json_atomic(run.dir / "metrics.json", metrics)
     manifest.update(metrics={k: metrics[k] for k in ("accuracy", "loss", "f1_macro")})
@@ -120,6 +120,17 @@ def predict_probabilities(model: Any, x: Any) -> Any:
     import numpy as np
 
     return np.asarray(model.predict(x, batch_size=1024, verbose=0))
+
+
+def test_probabilities(model: Any, dataset: Any) -> Any:
+    """The model's class probabilities for the whole test set; a streaming dataset's files are decoded batch by batch."""
+    from zoo_core.data import is_streaming
+
+    if is_streaming(dataset):
+        from zoo_core.training.streaming import predict_probabilities as predict_streamed
+
+        return predict_streamed(model, dataset, dataset.test_files)
+    return predict_probabilities(model, dataset.x_test)
 
 
 def evaluate_probabilities(probabilities: Any, dataset: Any, loss: Any = None) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from zoo_core.export import ExportResult
 from zoo_core.files import DISK_ERRNOS, describe_os_error, remove_temporaries, write_json_atomic
 from zoo_core.registry import ComponentChoice, Registry
 from zoo_core.runs import LinkInRun, Run, RunBusy, RunLock, check_writable, utc_now, write_manifest
-from zoo_core.training.completion import evaluate_probabilities, export_model, predict_probabilities, write_report
+from zoo_core.training.completion import evaluate_probabilities, export_model, test_probabilities, write_report
 from zoo_core.training.native_logs import quiet_native_stderr
 from zoo_core.training.parameter_checks import check_exporters
 from zoo_core.training.prepare import (check_same_data, data_source, differing_parts, fingerprint, load_dataset,
@@ -70,7 +70,7 @@ def _evaluate(run: Run, registry: Registry, other_data: bool) -> tuple[dict[str,
                              f"{run.dir / EVALUATIONS}/; the run's own metrics stay as they are)")
     with quiet_native_stderr():  # TensorFlow's start-up log lines
         model = load_run_model(path, dataset.info)
-        probabilities = predict_probabilities(model, dataset.x_test)
+        probabilities = test_probabilities(model, dataset)
     metrics = evaluate_probabilities(probabilities, dataset, config.loss.build())
     if not other_data:
         return metrics, write_json_atomic(run.dir / "metrics.json", metrics)

@@ -3,16 +3,20 @@
 :func:`fit_and_complete` receives the run's
 :class:`~zoo_core.training.session.RunSession`. Without a tf.distribute
 strategy, batches and validation run in the graph (zoo_core.training.loop);
-with one, the batches come from zoo_core.training.input_pipeline. The
-callbacks stand in the order of zoo_core.training.callbacks.order.
+with one, the batches come from zoo_core.training.input_pipeline. A
+streaming dataset's batches come from zoo_core.training.streaming, which
+also times how long training waited on them. The callbacks stand in the
+order of zoo_core.training.callbacks.order.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from zoo_core.data import is_streaming
 from zoo_core.errors import RunError
 from zoo_core.runs import Manifest
 from zoo_core.training import execution, input_pipeline
@@ -38,6 +42,9 @@ class _Input:
     validation: tuple[Any, Any] | None  #: for ``fit`` under a tf.distribute strategy
     steps_per_execution: int
     validation_callbacks: list[Any]  #: the in-graph validation (zoo_core.training.callbacks.validation)
+    meter: Any = None  #: a streaming run's InputMeter (zoo_core.training.streaming)
+    cache_dir: Any = None  #: where a streaming dataset's disk cache lives while the run trains
+    seconds: list[float] = field(default_factory=list)  #: the time of the fit, once it has run
 
 
 def fit_and_complete(session: RunSession) -> RunOutcome:
@@ -49,7 +56,7 @@ def fit_and_complete(session: RunSession) -> RunOutcome:
     dataset, model = prepared.dataset, prepared.model
     manifest.update(dataset=dataset.info.to_dict(), data_fingerprint=fingerprint(dataset),
                     data_source=data_source(config),
-                    samples={"train": len(dataset.x_train), "test": len(dataset.x_test)},
+                    samples={"train": len(dataset.y_train), "test": len(dataset.y_test)},
                     data_warnings=prepared.data_warnings)
     if prepared.initial_weights is not None:  # a resume keeps the record of the run's start
         manifest.update(init_from=prepared.initial_weights)
@@ -68,7 +75,10 @@ def fit_and_complete(session: RunSession) -> RunOutcome:
     with told_the_end(callbacks.components, session.run.dir, manifest):  # on_run_end(summary), however it ends
         stopped = (prepared.checkpoint or {}).get("stopped_early")  # a resume of a run a callback stopped early
         if prepared.first_epoch < session.epochs and not stopped:
-            _fit(session, data, callbacks)
+            try:
+                _fit(session, data, callbacks)
+            finally:
+                _record_input(session, data)
         prepared.clock.lap("training")
         thaw_layers(model, config.settings["freeze"])  # model.keras as the architecture built it: no frozen layer
         trained = strategy.after_fit(model, session.run.dir)  # chief: a one-device copy; other workers: WorkerDone
@@ -86,12 +96,33 @@ def _record_distribution(manifest: Manifest, strategy: Strategy) -> None:
         manifest.update(distribution=record)
 
 
+def _record_input(session: RunSession, data: _Input) -> None:
+    """manifest.json's ``input_pipeline``: examples per second and (streamed data) how long training waited on
+    its input; removes a streaming dataset's disk cache."""
+    if data.cache_dir is not None:
+        from zoo_core.training.streaming import remove_cache
+
+        remove_cache(data.cache_dir)
+    if not data.seconds or data.seconds[0] <= 0:
+        return
+    seconds, examples = data.seconds[0], len(session.prepared.split.y_train)
+    epochs = session.epochs - session.prepared.first_epoch
+    record: dict[str, Any] = {"streaming": data.meter is not None, "training_seconds": round(seconds, 3),
+                              "examples_per_second": round(examples * epochs / seconds, 1)}
+    if data.meter is not None:
+        record.update(batches=data.meter.batches, waited_seconds=round(data.meter.waited, 3),
+                      waited_fraction=round(data.meter.waited / seconds, 4))
+    session.manifest.update(input_pipeline=record)
+
+
 def _input(session: RunSession, live_progress: bool) -> _Input:
     """The batch stream of the remaining epochs, validation data, and steps per call into TensorFlow."""
     prepared, strategy = session.prepared, session.strategy
     settings, info, split, loss = session.config.settings, prepared.dataset.info, prepared.split, prepared.loss
     batch_size, in_graph = settings["batch_size"], strategy.tf_strategy is None
     y_train = input_pipeline.one_hot_if_needed(loss, split.y_train, info.num_classes)
+    if is_streaming(prepared.dataset):
+        return _streaming_input(session, y_train, live_progress)
     augmentation = prepared.dataset.augmentation
     if augmentation is not None and not augmentation.changes_anything():
         augmentation = None
@@ -124,6 +155,40 @@ def _input(session: RunSession, live_progress: bool) -> _Input:
     return _Input(stream, steps, None, steps_per_execution, first)
 
 
+def _streaming_input(session: RunSession, y_train: Any, live_progress: bool) -> _Input:
+    """The input of a streaming dataset: its training stream (zoo_core.training.streaming), validation batches
+    decoded as they are read, and (without a tf.distribute strategy) the timed train function."""
+    from zoo_core.training import streaming
+
+    prepared, strategy, settings = session.prepared, session.strategy, session.config.settings
+    dataset, split, batch_size = prepared.dataset, prepared.split, settings["batch_size"]
+    cache_dir = session.run.dir / "cache" if dataset.cache == "disk" else None
+    with streaming.data_errors():
+        stream, steps = streaming.training_stream(dataset, split.x_train, y_train, batch_size, settings["seed"],
+                                                  settings["shuffle"], prepared.first_epoch, settings["epochs"],
+                                                  tf_strategy=strategy.tf_strategy, cache_dir=cache_dir)
+    steps_per_execution = execution.choose_steps_per_execution(
+        steps, settings["steps_per_execution"], live_progress=live_progress,
+        step_seconds=execution.estimate_step_seconds(prepared.model.count_params(), batch_size),
+        cap=strategy.max_steps_per_execution)
+    validation, first, meter = None, [], None
+    if split.x_val is not None:
+        y_val = input_pipeline.one_hot_if_needed(prepared.loss, split.y_val, dataset.info.num_classes)
+        validation = streaming.evaluation_stream(dataset, split.x_val, y_val)
+    if strategy.tf_strategy is None:  # (under a strategy Keras validates, one batch per call)
+        from zoo_core.training.callbacks.validation import Validation
+
+        if validation is not None:
+            first = [Validation(None, None, streaming.EVALUATION_BATCH, stream=validation)]
+        validation, meter = None, streaming.InputMeter()
+        streaming.install_train_function(prepared.model, meter)
+    else:
+        from zoo_core.training import loop
+
+        loop.install_keras_train_function(prepared.model)  # traced again when a layer is unfrozen
+    return _Input(stream, steps, validation, steps_per_execution, first, meter=meter, cache_dir=cache_dir)
+
+
 def _fit(session: RunSession, data: _Input, callbacks: RunCallbacks) -> None:
     """``model.fit`` over the remaining epochs; signals stop it at a safe point, a NaN loss fails the run."""
     from zoo_core.training.callbacks.nan_guard import NonFiniteLoss
@@ -132,11 +197,14 @@ def _fit(session: RunSession, data: _Input, callbacks: RunCallbacks) -> None:
     stops.committed()  # the run's start is committed: a signal stops at once until the first epoch starts
     if stops.signum is not None:  # a signal came during the set-up
         raise StopRequested(stops.signum)
+    streamed = is_streaming(session.prepared.dataset)
+    start = time.perf_counter()
     try:
         session.prepared.model.fit(data.stream, epochs=settings["epochs"], initial_epoch=session.prepared.first_epoch,
                                    steps_per_epoch=data.steps, validation_data=data.validation,
-                                   validation_batch_size=max(settings["batch_size"], 1024), callbacks=callbacks.all,
-                                   shuffle=False, verbose=0)
+                                   validation_batch_size=None if streamed else max(settings["batch_size"], 1024),
+                                   callbacks=callbacks.all, shuffle=False, verbose=0)
+        data.seconds.append(time.perf_counter() - start)
     except NonFiniteLoss as error:
         rate = config.optimizer.params.get("learning_rate")
         rate_text = f" (this run: {config.optimizer.ref} learning_rate={rate})" if rate is not None else ""
@@ -147,6 +215,10 @@ def _fit(session: RunSession, data: _Input, callbacks: RunCallbacks) -> None:
                        ) from None
     except Exception as error:
         better = session.strategy.translate_error(error)  # a lost worker: WorkerLost, exit code 75
+        if better is None and streamed:  # a file the dataset's decode could not read: DataError, exit code 2
+            from zoo_core.training.streaming import data_error
+
+            better = data_error(error)
         if better is not None:
             raise better from error
         raise

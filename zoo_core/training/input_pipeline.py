@@ -74,7 +74,7 @@ def epoch_order(count: int, seed: int, shuffle: bool, epoch: Any) -> Any:
     return indices
 
 
-def _replica_stream(tf_strategy: Any, order: Callable[[Any], Any], gather: Callable[[Any], Any], count: int,
+def _replica_stream(tf_strategy: Any, order: Callable[[Any], Any], gather: Callable[..., Any], count: int,
                     batch_size: int, steps: int, first_epoch: int, epochs: int) -> Any:
     """The distributed stream: every global step's batch, split over the replicas.
 
@@ -83,9 +83,11 @@ def _replica_stream(tf_strategy: Any, order: Callable[[Any], Any], gather: Calla
     for each global step, the per-replica slices of that step's global batch
     that belong to its own replicas (split as evenly as possible). The steps,
     and the examples of each step, are those of a one-process run: every
-    example is used once per epoch over all workers. ``gather`` takes a
-    slice's indices, its global step, and where the slice starts in the
-    step's batch of how many examples (for augmentation's draws).
+    example is used once per epoch over all workers, and each worker reads
+    only its own slices. ``gather(indices, global_step, offset, total)``
+    makes the examples of a slice: its indices, its global step, and where
+    it starts in the step's batch of ``total`` examples (for augmentation's
+    draws).
     """
     import tensorflow as tf
 
@@ -105,12 +107,10 @@ def _replica_stream(tf_strategy: Any, order: Callable[[Any], Any], gather: Calla
                 return (indices[start + offset: start + (replica + 1) * size // replicas],
                         epoch * steps + k // local, offset, size)
 
-            return tf.data.Dataset.range(steps * local).map(replica_slice)
+            return (tf.data.Dataset.range(steps * local)
+                    .map(lambda k: gather(*replica_slice(k)), num_parallel_calls=1, deterministic=True))
 
-        return (tf.data.Dataset.range(first_epoch, epochs)
-                .flat_map(epoch_slices)
-                .map(gather, num_parallel_calls=1, deterministic=True)
-                .prefetch(tf.data.AUTOTUNE))
+        return tf.data.Dataset.range(first_epoch, epochs).flat_map(epoch_slices).prefetch(tf.data.AUTOTUNE)
 
     return tf_strategy.distribute_datasets_from_function(pipeline)
 

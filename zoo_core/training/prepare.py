@@ -4,7 +4,8 @@ Every mistake found here costs no run directory: the runner creates one only
 after :func:`prepare` succeeded.
 
 Which data a run used: a run records ``data_fingerprint`` (sha256 of the
-training and test arrays it used, after the sample limits) and, when known,
+training and test arrays it used, after the sample limits; for a streaming
+dataset, of its files' bytes and labels) and, when known,
 ``data_source`` (the file or folder the dataset read) in manifest.json.
 ``zoo evaluate`` and ``zoo resume`` load the data again and refuse (exit
 code 2) data whose fingerprint differs (:func:`check_same_data`): metrics of
@@ -20,10 +21,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from zoo_core._util.hashing import sha256_of_arrays
+from zoo_core._util.hashing import sha256_of_arrays, sha256_of_files
 from zoo_core._util.text import printable
 from zoo_core.components import PLURALS
-from zoo_core.data import check_dataset, limit
+from zoo_core.data import check_dataset, check_first_example, is_streaming, limit
 from zoo_core.errors import ConfigError, DataError
 from zoo_core.registry import Registry, RunConfig, recorded_plugins
 from zoo_core.runs import Run, runs_root
@@ -135,10 +136,13 @@ def prepare(config: RunConfig, strategy: Strategy, resume_from: tuple[Run, dict 
     threads = configure_threads(math.prod(info.input_shape), settings["batch_size"], settings.get("threads", 0),
                                 before_start=strategy.before_runtime_start, macs_per_example=build.macs_per_example())
     check_callbacks(config, info)  # a callback's mistake in its parameters is known now (TensorFlow has started)
+    if is_streaming(dataset):  # a decode whose examples do not fit info.input_shape is known now, not mid-epoch
+        check_first_example(dataset, f"dataset '{config.dataset.ref}'")
     if settings["deterministic"]:
         tf.config.experimental.enable_op_determinism()
 
-    split = split_validation(dataset.x_train, dataset.y_train, settings["validation_split"], settings["validation"],
+    examples = dataset.train_files if is_streaming(dataset) else dataset.x_train  # files: decoded as they are read
+    split = split_validation(examples, dataset.y_train, settings["validation_split"], settings["validation"],
                              settings["seed"])
     problems = check_split(dataset, split, settings)
     with strategy.scope():  # model, optimizer and metrics in the strategy's scope (nothing without one)
@@ -205,7 +209,11 @@ PARTS = ("train_sha256", "test_sha256")
 
 
 def fingerprint(dataset: Any) -> dict[str, str]:
-    """sha256 of the training and test arrays (data and labels) actually used."""
+    """sha256 of the training and test arrays (data and labels) actually used; of a streaming dataset, of the bytes
+    of its files (or the records themselves, for entries that are not files) and its labels, nothing decoded."""
+    if is_streaming(dataset):
+        return {"train_sha256": sha256_of_files(dataset.train_files, dataset.y_train),
+                "test_sha256": sha256_of_files(dataset.test_files, dataset.y_test)}
     return {"train_sha256": sha256_of_arrays((dataset.x_train, dataset.y_train)),
             "test_sha256": sha256_of_arrays((dataset.x_test, dataset.y_test))}
 

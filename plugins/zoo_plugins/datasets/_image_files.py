@@ -3,10 +3,12 @@
 The layout is that of Keras' ``image_dataset_from_directory``: one
 sub-folder per class (its name is the class name), holding image files, in
 nested folders too. Files that are not images (README, .DS_Store, any hidden
-file) are ignored and counted. Images are decoded with Pillow in a thread
-pool, exactly as ``zoo predict`` prepares an image: 16-bit images scaled to
-8 bits and converted to the colour mode by zoo_core.predict.images (the one
-place for both), then resized with Lanczos if their size differs. Only regular files are
+file) are ignored and counted. Every image's header is read first, in a
+thread pool (:func:`scan_images`); the pixels are decoded as training reads
+them (:func:`pixel_decoder`), with Pillow, exactly as ``zoo predict`` prepares
+an image: 16-bit images scaled to 8 bits and converted to the colour mode by
+zoo_core.predict.images (the one place for both), then resized with Lanczos
+if their size differs. Only regular files are
 opened (a FIFO named like an image would block forever: it is an unreadable
 image); links are followed, a link loop is named (zoo_plugins.datasets._common).
 
@@ -29,10 +31,8 @@ from zoo_plugins.datasets._common import NotRegularFile, kind, open_regular, pat
 
 #: The suffixes read as images (those Keras' image_dataset_from_directory reads).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
-#: Images per task of the thread pool.
+#: Images per task of the thread pool that reads the headers.
 CHUNK = 512
-#: Images of at least this many pixels are decoded in threads (measured: 28x28 PNGs decode faster in one).
-THREADED_PIXELS = 128 * 128
 LAYOUT = "a folder with one sub-folder per class, holding that class's images (e.g. digits/0/a.png, digits/1/b.png)"
 
 
@@ -133,53 +133,92 @@ def _images_under(folder: Path) -> tuple[list[Path], list[Path]]:
     return images, ignored
 
 
-# -- pixels ------------------------------------------------------------------------------
+# -- headers, then pixels -----------------------------------------------------------------
 
 
 @dataclass
-class Decoded:
-    """Pixels of the images that could be read, ``(n, height, width[, 3])`` uint8, and those that could not."""
+class Scanned:
+    """The images of a file list whose headers could be read, and those that could not."""
 
-    pixels: Any
-    kept: list[int]  #: the index (in the file list) of each row of ``pixels``
+    kept: list[int]  #: the index (in the file list) of each readable image
     bad: list[tuple[Path, str]]  #: (file, why) of each image skipped
+    size: tuple[int, int]  #: ``(width, height)`` every kept image has or is resized to
 
 
-def decode_images(files: list[Path], rgb: bool, size: tuple[int, int] | None, skip_bad: bool,
-                  where: str) -> Decoded:
-    """Decode ``files`` (in a thread pool when they are large): convert to grayscale or RGB, resize to ``size``
-    ``(width, height)``.
+def scan_images(files: list[Path], size: tuple[int, int] | None, skip_bad: bool, where: str) -> Scanned:
+    """Read every image's header (in a thread pool): what it is, how large; nothing is decoded.
 
-    Without ``size`` every image must have the size of the first one;
-    a different one is a DataError naming the file. An unreadable image is a
-    DataError naming the file, or, with ``skip_bad``, skipped and listed in
-    :attr:`Decoded.bad`.
+    Without ``size`` every image must have the size of the first readable
+    one; a different one is a DataError naming the file. A file that is not
+    an image Pillow reads (or, for PNG, whose chunks fail their checksums) is
+    a DataError naming the file, or, with ``skip_bad``, skipped and listed in
+    :attr:`Scanned.bad`.
     """
-    import numpy as np
-
-    mode = "RGB" if rgb else "L"
-    first, bad = _first_size(files, mode, skip_bad, where)
-    width, height = size or first
-    first_index = len(bad)
-    pixels = np.empty((len(files), height, width) + ((3,) if rgb else ()), dtype=np.uint8)
-    chunks = [range(start, min(start + CHUNK, len(files))) for start in range(first_index, len(files), CHUNK)]
-    # Pillow decodes without the GIL, but a small image costs mostly Python: threads only slow those down
-    parallel = first[0] * first[1] >= THREADED_PIXELS
-    workers = max(min(8, os.cpu_count() or 1, len(chunks)), 1) if parallel else 1
-    results = _in_pool(workers, chunks, lambda chunk, stop: _decode_chunk(files, chunk, pixels, mode, size,
-                                                                          (width, height), stop))
-    for index, what, why in sorted(problem for chunk_problems in results for problem in chunk_problems):
-        if what == "size":
-            raise DataError(f"{where}: image '{files[index]}' is {why} pixels, but the first image "
-                            f"'{files[first_index]}' is {width}x{height}: the images have different sizes",
+    chunks = [range(start, min(start + CHUNK, len(files))) for start in range(0, len(files), CHUNK)]
+    workers = max(min(8, os.cpu_count() or 1, len(chunks)), 1)
+    results = _in_pool(workers, chunks, lambda chunk, stop: _scan_chunk(files, chunk, stop))
+    found = [item for chunk_results in results for item in chunk_results]
+    bad: list[tuple[int, str]] = []
+    expected, first_index = size, None
+    for index, header, why in found:
+        if header is None:
+            if not skip_bad:
+                raise DataError(f"{where}: cannot read image '{files[index]}' ({why})", hint=_bad_hint())
+            bad.append((index, why))
+            continue
+        if expected is None:
+            expected, first_index = header, index
+        elif size is None and header != expected:
+            raise DataError(f"{where}: image '{files[index]}' is {header[0]}x{header[1]} pixels, but the first image "
+                            f"'{files[first_index]}' is {expected[0]}x{expected[1]}: the images have different sizes",
                             hint="set image_size = [height, width] (e.g. --set 'dataset.image_size=[28, 28]') "
                                  "to resize every image to one size")
-        if not skip_bad:
-            raise DataError(f"{where}: cannot read image '{files[index]}' ({why})", hint=_bad_hint())
-        bad.append((index, why))
+    if expected is None:
+        raise DataError(f"{where}: none of the {len(files)} images can be read", hint=_bad_hint())
     skipped = {index for index, _ in bad}
-    kept = [index for index in range(len(files)) if index not in skipped]
-    return Decoded(pixels[kept] if skipped else pixels, kept, [(files[index], why) for index, why in bad])
+    return Scanned([index for index in range(len(files)) if index not in skipped],
+                   [(files[index], why) for index, why in bad], expected)
+
+
+def _scan_chunk(files: list[Path], chunk: range, stop: threading.Event) -> list[tuple[int, Any, str]]:
+    """``(index, (width, height) or None, why not)`` of ``files[chunk]``; returns early once ``stop`` is set."""
+    found = []
+    for index in chunk:
+        if stop.is_set():
+            break
+        try:
+            found.append((index, read_header(files[index]), ""))
+        except _Unreadable as error:
+            found.append((index, None, str(error)))
+    return found
+
+
+def pixel_decoder(rgb: bool, size: tuple[int, int], where: str) -> Any:
+    """``decode(file) -> uint8 tensor``: one image's pixels, converted and resized as :func:`read_image` does.
+
+    For zoo_core.data.StreamingDataset: it runs Pillow through
+    ``tf.numpy_function`` (in the input pipeline's threads: Pillow decodes
+    without Python's lock), so training sees the pixels ``zoo predict``
+    prepares. An image that cannot be decoded is a DataError naming it.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    mode = "RGB" if rgb else "L"
+    shape = (size[1], size[0], 3) if rgb else (size[1], size[0])
+
+    def pixels(file: Any) -> Any:
+        path = Path(os.fsdecode(file.item() if hasattr(file, "item") else file))  # bytes in a pipeline
+        try:
+            image = read_image(path, mode, size)
+        except _Unreadable as error:
+            raise DataError(f"{where}: cannot read image '{path}' ({error})") from None
+        return np.asarray(image, dtype=np.uint8).reshape(shape)
+
+    def decode(file: Any) -> Any:
+        return tf.ensure_shape(tf.numpy_function(pixels, [file], tf.uint8, stateful=False), shape)
+
+    return decode
 
 
 def _in_pool(workers: int, chunks: list[range], work: Any) -> list[Any]:
@@ -204,42 +243,6 @@ def _in_pool(workers: int, chunks: list[range], work: Any) -> list[Any]:
 def _bad_hint() -> str:
     return ("replace or delete the file, or set skip_bad = true (--set dataset.skip_bad=true) to skip "
             "unreadable images (their number is recorded in the run's manifest)")
-
-
-def _first_size(files: list[Path], mode: str, skip_bad: bool, where: str) -> tuple[tuple[int, int], list]:
-    """The size ``(width, height)`` of the first readable image, and ``(index, why)`` of the unreadable ones
-    before it."""
-    bad: list[tuple[int, str]] = []
-    for index, path in enumerate(files):
-        try:
-            return read_image(path, mode, None).size, bad
-        except _Unreadable as error:
-            if not skip_bad:
-                raise DataError(f"{where}: cannot read image '{path}' ({error})", hint=_bad_hint()) from None
-            bad.append((index, str(error)))
-    raise DataError(f"{where}: none of the {len(files)} images can be read", hint=_bad_hint())
-
-
-def _decode_chunk(files: list[Path], chunk: range, pixels: Any, mode: str, size: tuple[int, int] | None,
-                  expected: tuple[int, int], stop: threading.Event) -> list[tuple[int, str, str]]:
-    """Decode ``files[chunk]`` into ``pixels``; the problems as ``(index, "bad" | "size", why)``. Returns early
-    once ``stop`` is set (the caller is gone)."""
-    import numpy as np
-
-    problems = []
-    for index in chunk:
-        if stop.is_set():
-            break
-        try:
-            image = read_image(files[index], mode, size)
-        except _Unreadable as error:
-            problems.append((index, "bad", str(error)))
-            continue
-        if image.size != expected:
-            problems.append((index, "size", f"{image.width}x{image.height}"))
-            continue
-        pixels[index] = np.asarray(image)
-    return problems
 
 
 class _Unreadable(Exception):
@@ -274,6 +277,25 @@ def read_image(path: Path, mode: str, size: tuple[int, int] | None) -> Any:
     if size is not None and converted.size != size:
         converted = converted.resize(size, Image.Resampling.LANCZOS)
     return converted
+
+
+def read_header(path: Path) -> tuple[int, int]:
+    """The image's size ``(width, height)`` from its header (a PNG's chunks are checked too); nothing decoded."""
+    from PIL import Image
+
+    handle = _open(path)
+    try:
+        with handle, Image.open(handle) as image:
+            size = image.size
+            if size[0] * size[1] > Image.MAX_IMAGE_PIXELS:
+                raise _Unreadable(f"{size[0]}x{size[1]} pixels, beyond Pillow's limit")
+            image.verify()
+    except _Unreadable:
+        raise
+    except Exception as error:  # noqa: BLE001 - Pillow's readers raise many kinds for a damaged file
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise _Unreadable(f"not a readable image: {message}") from None
+    return size
 
 
 def _open(path: Path) -> Any:

@@ -10,7 +10,11 @@
     random_flip = "horizontal"     # augmentation of the training batches (never of tests or exports)
     random_rotation = 0.05
 
-Reading the folder and decoding the images is in :mod:`zoo_plugins.datasets._image_files`.
+The images stream: zoo decodes each batch's files as it trains (pixels stay
+uint8 until the batch is scaled), so memory does not grow with the folder.
+Before that, every file's header is read (a file that is not an image, or of
+another size, is named before any work). Reading the folder, the headers and
+the pixels is in :mod:`zoo_plugins.datasets._image_files`.
 """
 
 from __future__ import annotations
@@ -32,10 +36,12 @@ ImageSize = Annotated[list[Annotated[int, Range(1, 4096)]], Range(high=2)]
 def image_folder(path: str = "", test_path: str = "", test_split: TestSplit = 0.2,
                  image_size: ImageSize = [],  # noqa: B006 - never changed; [] is how config.toml writes it
                  color: Literal["grayscale", "rgb"] = "grayscale", skip_bad: bool = False, seed: int = 42,
-                 random_flip: RandomFlip = "none", random_rotation: RandomRotation = 0.0, random_zoom: RandomZoom = 0.0,
+                 cache: Literal["none", "memory", "disk"] = "none", random_flip: RandomFlip = "none",
+                 random_rotation: RandomRotation = 0.0, random_zoom: RandomZoom = 0.0,
                  random_translation: RandomTranslation = 0.0, random_contrast: RandomContrast = 0.0,
                  random_brightness: RandomBrightness = 0.0) -> Any:
-    """Your own images: a folder with one sub-folder of PNG/JPEG files per class; pixels scaled to [0, 1].
+    """Your own images: a folder with one sub-folder of PNG/JPEG files per class, read as training goes; pixels
+    scaled to [0, 1].
 
     Class names are the sub-folder names, sorted. Files that are not images
     (README, .DS_Store, hidden files) are ignored, with a warning. Both
@@ -52,6 +58,8 @@ def image_folder(path: str = "", test_path: str = "", test_split: TestSplit = 0.
         color: "grayscale" (one channel) or "rgb" (three).
         skip_bad: skip unreadable or corrupt images (counted in the run's manifest) instead of failing.
         seed: seed of the test split and of the order of the examples.
+        cache: "none": decode the images every epoch (flat memory); "memory": keep their pixels (uint8) once
+            decoded, as fast as arrays; "disk": keep them in a file of the run directory until training ends.
         random_flip: flip training images at random: none, horizontal (left-right), vertical or both.
         random_rotation: turn training images at random by up to this fraction of a full turn (0.05: ±18°).
         random_zoom: scale training images at random by up to this fraction (0.1: 90% to 110%).
@@ -59,9 +67,8 @@ def image_folder(path: str = "", test_path: str = "", test_split: TestSplit = 0.
         random_contrast: change the contrast of training images at random by up to this fraction.
         random_brightness: shift the brightness of training images at random by up to this fraction of the pixel range.
     """
-    import numpy as np
-
-    from zoo_core.data import Augmentation, Dataset, DatasetInfo
+    from zoo_core.data import Augmentation, DatasetInfo, StreamingDataset
+    from zoo_plugins.datasets._image_files import pixel_decoder
     from zoo_plugins.datasets._splits import shuffled, stratified_split
 
     where = "dataset image-folder"
@@ -77,25 +84,26 @@ def image_folder(path: str = "", test_path: str = "", test_split: TestSplit = 0.
     ignored = train.ignored + (test.ignored if test else [])
     if ignored:
         _warn(f"{where}: ignored {len(ignored)} file(s) that are not images in a class folder ({some(ignored)})")
-    x, y, skipped = _decode(train, names, color, size, skip_bad, where)
+    files, y, skipped, (width, height) = _scan(train, names, color, size, skip_bad, where)
     if test is not None:
-        x_test, y_test, more = _decode(test, names, color, (x.shape[2], x.shape[1]), skip_bad, where)
+        test_files, y_test, more, _ = _scan(test, names, color, (width, height), skip_bad, where)
         skipped += more
         train_order, test_order = shuffled(len(y), seed), shuffled(len(y_test), seed + 1)
     else:
         train_order, test_order = stratified_split(y, test_split, seed, where)
-        x_test, y_test = x, y
+        test_files, y_test = files, y
+    shape = (height, width, 3) if color == "rgb" else (height, width)
     info = DatasetInfo(
-        name="image-folder", input_shape=tuple(x.shape[1:]), num_classes=len(names), class_names=names,
+        name="image-folder", input_shape=shape, num_classes=len(names), class_names=names,
         image=True, channels=3 if color == "rgb" else 1,
         description=f"Images from '{path}'" + (f" (test: '{test_path}')" if test_path else "")
-                    + f", {x.shape[2]}x{x.shape[1]} {color}, pixels scaled from 0..255 to 0..1.",
+                    + f", {width}x{height} {color}, pixels scaled from 0..255 to 0..1.",
         extra=_record(skipped, len(ignored)))
-    scale = np.float32(1.0 / 255.0)
+    decode = pixel_decoder(color == "rgb", (width, height), where)
     augmentation = Augmentation(random_flip, random_rotation, random_zoom, random_translation, random_contrast,
                                 random_brightness)
-    return Dataset(x[train_order] * scale, y[train_order], x_test[test_order] * scale, y_test[test_order], info,
-                   augmentation)
+    return StreamingDataset(files[train_order], y[train_order], test_files[test_order], y_test[test_order],
+                            decode, info, cache=cache, augmentation=augmentation)
 
 
 def _listings(path: str, test_path: str, where: str) -> tuple[Any, Any, list[str]]:
@@ -118,23 +126,25 @@ def _listings(path: str, test_path: str, where: str) -> tuple[Any, Any, list[str
     return train, test, names
 
 
-def _decode(listing: Any, names: list[str], color: str, size: tuple[int, int] | None, skip_bad: bool,
-            where: str) -> tuple[Any, Any, list[tuple[Path, str]]]:
-    """Pixels (uint8), labels (int64) and skipped files of one folder's images."""
+def _scan(listing: Any, names: list[str], color: str, size: tuple[int, int] | None, skip_bad: bool,
+          where: str) -> tuple[Any, Any, list[tuple[Path, str]], tuple[int, int]]:
+    """The readable files of one folder (their headers checked, nothing decoded), their labels (int64), the
+    skipped files, and the images' size ``(width, height)``."""
     import numpy as np
 
-    from zoo_plugins.datasets._image_files import decode_images
+    from zoo_plugins.datasets._image_files import scan_images
 
-    decoded = decode_images(listing.files, color == "rgb", size, skip_bad, where)
+    scanned = scan_images(listing.files, size, skip_bad, where)
     index = {name: number for number, name in enumerate(names)}
-    labels = np.asarray([index[name] for name in listing.classes], dtype=np.int64)[decoded.kept]
-    if decoded.bad:
-        _warn(f"{where}: skipped {len(decoded.bad)} unreadable image(s) ({some([p for p, _ in decoded.bad])})")
+    labels = np.asarray([index[name] for name in listing.classes], dtype=np.int64)[scanned.kept]
+    if scanned.bad:
+        _warn(f"{where}: skipped {len(scanned.bad)} unreadable image(s) ({some([p for p, _ in scanned.bad])})")
         emptied = sorted(set(listing.classes) - {names[label] for label in set(labels.tolist())})
         if emptied:
             raise DataError(f"{where}: every image of class '{emptied[0]}' is unreadable",
                             hint="a class with no examples cannot be learnt: add readable images to it")
-    return decoded.pixels, labels, decoded.bad
+    files = np.asarray([str(listing.files[kept]) for kept in scanned.kept], dtype=str)
+    return files, labels, scanned.bad, scanned.size
 
 
 def _record(skipped: list[tuple[Path, str]], ignored: int) -> dict[str, Any]:

@@ -76,7 +76,7 @@ def run_callbacks(session: RunSession, validation: list[Any], mode: str, steps: 
     checkpointer.set_model(prepared.model)
     if prepared.checkpoint is None:  # a checkpoint exists from the first step on
         checkpointer.commit_start()
-    progress = Progress(mode, session.epochs, steps, session.stream)
+    progress = Progress(mode, session.epochs, steps, session.stream, examples=len(prepared.split.y_train))
     slots = {
         "validation": validation,
         "epoch-timer": [EpochTimer()],

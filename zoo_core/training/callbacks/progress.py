@@ -1,4 +1,4 @@
-"""Training progress: a live rich bar on a terminal, one line per epoch otherwise."""
+"""Training progress: a live rich bar on a terminal, one line per epoch otherwise; each epoch's examples per second."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ def progress_mode(mode: str, stream: Any = None) -> str:
 class Progress(keras.callbacks.Callback):
     """Shows training progress: a live rich bar on a terminal, else one line per epoch."""
 
-    def __init__(self, mode: str, epochs: int, steps: int, stream: Any = None) -> None:
+    def __init__(self, mode: str, epochs: int, steps: int, stream: Any = None, examples: int = 0) -> None:
         super().__init__()
+        self.examples = examples  #: training examples per epoch (0: unknown, no rate shown)
         self.stream = stream or sys.stderr
         self.mode = progress_mode(mode, self.stream)
         self.epochs = epochs
@@ -56,6 +57,8 @@ class Progress(keras.callbacks.Callback):
         text = _format(logs, ("loss", "accuracy", "val_loss", "val_accuracy"))
         seconds = (logs or {}).get("seconds")
         line = f"epoch {epoch + 1}/{self.epochs}  {text}" + (f"  {seconds:.2f}s" if seconds is not None else "")
+        if seconds and self.examples:
+            line += f"  {self.examples / seconds:,.0f} examples/s"
         if self._bar is not None:
             self._bar.update(self._task, completed=self.steps, metrics=text)
             self._bar.console.print(line, highlight=False)

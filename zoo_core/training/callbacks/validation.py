@@ -17,17 +17,29 @@ class Validation(keras.callbacks.Callback):
     ``batch_size`` inside one ``tf.function``, after resetting the model's
     metrics (as ``fit``'s own validation does, once the epoch's training
     figures are in the logs). Put it first among the callbacks: the others
-    read its figures from the logs.
+    read its figures from the logs. ``stream``, a tf.data dataset of
+    ``(input, label)`` batches, takes the place of ``x`` and ``y`` for a
+    streaming dataset: one batch at a time is decoded (Keras' own validation
+    would gather ``steps_per_execution`` batches first).
     """
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int) -> None:
+    def __init__(self, x: np.ndarray | None, y: np.ndarray | None, batch_size: int, stream: Any = None) -> None:
         super().__init__()
         self._data = (x, y)
         self._batch_size = batch_size
+        self._stream = stream
         self._evaluate: Any = None
 
     def _compile(self) -> Any:
-        model, (x, y) = self.model, self._data
+        model, (x, y), stream = self.model, self._data, self._stream
+        if stream is not None:
+            @tf.function
+            def evaluate_stream() -> Any:
+                for batch in stream:
+                    model.test_step(batch)
+                return model.get_metrics_result()
+
+            return evaluate_stream
         features, labels = tf.constant(x), tf.constant(y)
         count, size = len(x), self._batch_size
         steps = math.ceil(count / size)
