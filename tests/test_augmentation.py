@@ -139,3 +139,33 @@ def test_augmented_runs_repeat_and_resume_exactly_after_sigkill(tmp_path: Path) 
     assert plain.returncode == 0, plain.stderr
     (plain_dir,) = (tmp_path / "plain").iterdir()
     assert history_but_seconds(plain_dir)[0]["loss"] != history_but_seconds(reference_dir)[0]["loss"]
+
+
+def test_streamed_images_are_augmented_as_their_in_memory_twins(tmp_path: Path) -> None:
+    """The streaming pipeline changes raw pixels before scaling, the array path scaled ones: the same images."""
+    import tensorflow as tf
+
+    from zoo_core.data import StreamingDataset
+    from zoo_core.training import input_pipeline, streaming
+
+    pixels = (digits(40) * 255).round().astype(np.uint8)
+    files = []
+    for index, image in enumerate(pixels):
+        np.save(tmp_path / f"{index}.npy", image)
+        files.append(str(tmp_path / f"{index}.npy"))
+    labels = np.arange(40, dtype=np.int64) % 10
+    info = DatasetInfo(name="digits", input_shape=(28, 28), num_classes=10, class_names=[str(d) for d in range(10)])
+
+    def decode(file: object) -> object:
+        return tf.numpy_function(lambda name: np.load(name.item() if hasattr(name, "item") else name), [file], tf.uint8)
+
+    streamed = StreamingDataset(files, labels, files, labels, decode, info, augmentation=EVERYTHING)
+    stream, steps = streaming.training_stream(streamed, np.asarray(files), labels, 8, seed=5, shuffle=True,
+                                              first_epoch=1, epochs=2)
+    arrays, _ = input_pipeline.training_dataset(pixels.astype(np.float32) / 255.0, labels, 8, seed=5, shuffle=True,
+                                                first_epoch=1, epochs=2, augmentation=EVERYTHING)
+    pairs = list(zip(stream.as_numpy_iterator(), arrays.as_numpy_iterator()))
+    assert len(pairs) == steps == 5
+    for (streamed_x, streamed_y), (array_x, array_y) in pairs:
+        np.testing.assert_array_equal(streamed_y, array_y)
+        np.testing.assert_allclose(streamed_x, array_x, atol=1e-5)
