@@ -18,8 +18,8 @@ from zoo_core.serve.settings import AUTO, TOKEN_ENV, ServeSettings
 #: The defaults of the options are the settings' own (zoo_core/serve/settings.py).
 DEFAULTS = ServeSettings()
 
-SERVE_MODELS_HELP = ("Runs (id or directory), recipe names (their latest completed run), .tflite files or SavedModel "
-                     "folders; NAME=MODEL serves one under another name.")
+SERVE_MODELS_HELP = ("Runs (id or directory), recipe names (their latest completed run), .tflite or .onnx files or "
+                     "SavedModel folders; NAME=MODEL serves one under another name.")
 FORMAT_HELP = ("Which of a run's verified exports to serve: auto (the first of tflite-int8, tflite-float32, "
                "tflite-float16, tflite-dynamic, onnx, savedmodel, keras), or one of those; NAME=FORMAT for the "
                "model served as NAME (repeatable).")
