@@ -207,6 +207,23 @@ def test_every_example_once_per_epoch_in_the_one_process_batches(pipelines: int,
         assert sorted(seen.tolist()) == list(range(count))
 
 
+def test_a_last_batch_smaller_than_the_replicas_waits_for_the_next_epoch() -> None:
+    """203 examples at batch 8 end in a batch of 3: over 4 replicas one would get none (batch normalisation then
+    fails), so that batch is left out and every replica gets examples at every step."""
+    from zoo_core.training import input_pipeline
+
+    count = 203
+    x = np.arange(count, dtype=np.float32).reshape(count, 1)
+    y = np.arange(count, dtype=np.int64)
+    (stream,), steps = input_pipeline.training_dataset(x, y, 8, seed=7, shuffle=True, first_epoch=0, epochs=1,
+                                                        tf_strategy=FakeStrategy(1, 4))
+    assert steps == 25 and input_pipeline.epoch_steps(count, 8) == 26
+    slices = [labels for _, labels in stream.as_numpy_iterator()]
+    assert len(slices) == 25 * 4 and min(len(s) for s in slices) == 2
+    seen = np.concatenate(slices)
+    assert len(seen) == len(set(seen.tolist())) == 200
+
+
 def test_steps_per_execution_is_one_under_a_strategy() -> None:
     from zoo_core.training import execution
     from zoo_core.training.strategy import LocalStrategy

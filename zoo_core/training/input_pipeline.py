@@ -36,7 +36,7 @@ def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, s
     import tensorflow as tf
 
     count = len(x)
-    steps = math.ceil(count / batch_size)
+    steps = epoch_steps(count, batch_size, tf_strategy)
     features, labels = tf.constant(x), tf.constant(y)
 
     def gather(batch: Any, global_step: Any, offset: Any, total: Any) -> Any:
@@ -62,6 +62,21 @@ def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, s
                   .prefetch(tf.data.AUTOTUNE))
         return stream, steps
     return _replica_stream(tf_strategy, order, gather, count, batch_size, steps, first_epoch, epochs), steps
+
+
+def epoch_steps(count: int, batch_size: int, tf_strategy: Any = None) -> int:
+    """Training steps per epoch: every example once, the last batch partial.
+
+    Under a tf.distribute strategy a last batch of fewer examples than there
+    are replicas is left out (some replica would get none, and batch
+    normalisation fails on an empty batch): at most ``replicas - 1``
+    examples of the epoch wait for the next one, which orders them anew.
+    """
+    steps = math.ceil(count / batch_size)
+    replicas = getattr(tf_strategy, "num_replicas_in_sync", 1) if tf_strategy is not None else 1
+    if steps > 1 and 0 < count % batch_size < replicas:
+        steps -= 1
+    return steps
 
 
 def epoch_order(count: int, seed: int, shuffle: bool, epoch: Any) -> Any:

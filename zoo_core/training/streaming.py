@@ -21,7 +21,6 @@ Everything here imports TensorFlow; nothing on the CLI fast path imports it.
 from __future__ import annotations
 
 import contextlib
-import math
 import re
 import shutil
 import time
@@ -35,7 +34,7 @@ from zoo_core.data import DatasetInfo, StreamingDataset
 from zoo_core.errors import DataError
 from zoo_core.training.augmentation import augment, step_seed
 from zoo_core.training.freezing import follow_trainable
-from zoo_core.training.input_pipeline import _replica_stream, epoch_order
+from zoo_core.training.input_pipeline import _replica_stream, epoch_order, epoch_steps
 
 #: Examples per batch when zoo predicts or validates on streamed data (bounded memory, whatever the set's size).
 EVALUATION_BATCH = 128
@@ -84,7 +83,7 @@ def training_stream(dataset: StreamingDataset, files: np.ndarray, labels: np.nda
     split); ``cache_dir`` is where ``cache = "disk"`` writes its file.
     """
     count, info = len(files), dataset.info
-    steps = math.ceil(count / batch_size)
+    steps = epoch_steps(count, batch_size, tf_strategy)
     raw_of = _raw_examples(dataset, files, cache_dir)
     label_tensor, file_tensor = tf.constant(labels), tf.constant(files)
     decode_one = _decode_function(dataset)
