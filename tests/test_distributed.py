@@ -224,6 +224,16 @@ def test_a_last_batch_smaller_than_the_replicas_waits_for_the_next_epoch() -> No
     assert len(seen) == len(set(seen.tolist())) == 200
 
 
+def test_validation_is_cut_to_an_even_split_over_the_replicas() -> None:
+    """Keras gathers each replica's validation answers: 25 examples over 2 replicas (13 and 12) failed with
+    "Shape mismatch in the collective"; 24 of them, in batches of multiples of 2, do not."""
+    from zoo_core.training.input_pipeline import replica_multiple
+
+    assert replica_multiple(25, FakeStrategy(1, 2)) == 24
+    assert replica_multiple(1024, FakeStrategy(1, 3)) == 1023
+    assert replica_multiple(25) == 25 and replica_multiple(2, FakeStrategy(1, 4)) == 2
+
+
 def test_steps_per_execution_is_one_under_a_strategy() -> None:
     from zoo_core.training import execution
     from zoo_core.training.strategy import LocalStrategy

@@ -139,7 +139,8 @@ def _input(session: RunSession, live_progress: bool) -> _Input:
         cap=strategy.max_steps_per_execution)
     validation = None
     if split.x_val is not None:
-        validation = (split.x_val, input_pipeline.one_hot_if_needed(loss, split.y_val, info.num_classes))
+        keep = input_pipeline.replica_multiple(len(split.x_val), strategy.tf_strategy)  # an even split over replicas
+        validation = (split.x_val[:keep], input_pipeline.one_hot_if_needed(loss, split.y_val[:keep], info.num_classes))
     from zoo_core.training import loop
 
     if not in_graph:
@@ -174,7 +175,10 @@ def _streaming_input(session: RunSession, y_train: Any, live_progress: bool) -> 
     validation, first, meter = None, [], None
     if split.x_val is not None:
         y_val = input_pipeline.one_hot_if_needed(prepared.loss, split.y_val, dataset.info.num_classes)
-        validation = streaming.evaluation_stream(dataset, split.x_val, y_val)
+        keep = input_pipeline.replica_multiple(len(split.x_val), strategy.tf_strategy)  # an even split over replicas
+        validation = streaming.evaluation_stream(dataset, split.x_val[:keep], y_val[:keep],
+                                                 input_pipeline.replica_multiple(streaming.EVALUATION_BATCH,
+                                                                                 strategy.tf_strategy))
     if strategy.tf_strategy is None:  # (under a strategy Keras validates, one batch per call)
         from zoo_core.training.callbacks.validation import Validation
 
@@ -202,7 +206,8 @@ def _fit(session: RunSession, data: _Input, callbacks: RunCallbacks) -> None:
     try:
         session.prepared.model.fit(data.stream, epochs=settings["epochs"], initial_epoch=session.prepared.first_epoch,
                                    steps_per_epoch=data.steps, validation_data=data.validation,
-                                   validation_batch_size=None if streamed else max(settings["batch_size"], 1024),
+                                   validation_batch_size=None if streamed else input_pipeline.replica_multiple(
+                                       max(settings["batch_size"], 1024), session.strategy.tf_strategy),
                                    callbacks=callbacks.all, shuffle=False, verbose=0)
         data.seconds.append(time.perf_counter() - start)
     except NonFiniteLoss as error:

@@ -79,6 +79,19 @@ def epoch_steps(count: int, batch_size: int, tf_strategy: Any = None) -> int:
     return steps
 
 
+def replica_multiple(count: int, tf_strategy: Any = None) -> int:
+    """``count`` rounded down to a multiple of the strategy's replicas (``count`` itself without a strategy).
+
+    Keras validates under a tf.distribute strategy by splitting each batch
+    over the replicas and gathering their answers, which fails when they are
+    of different sizes (25 examples over 2 replicas: "Shape mismatch in the
+    collective"): validation batches and the validation part are cut to such
+    multiples, leaving out at most ``replicas - 1`` examples.
+    """
+    replicas = getattr(tf_strategy, "num_replicas_in_sync", 1) if tf_strategy is not None else 1
+    return count - count % replicas if count >= replicas else count
+
+
 def epoch_order(count: int, seed: int, shuffle: bool, epoch: Any) -> Any:
     """The example indices of one epoch: a stateless permutation fixed by ``(seed, epoch)``."""
     import tensorflow as tf
