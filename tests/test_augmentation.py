@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoo_core.data import Augmentation, Dataset, DatasetInfo, check_dataset
+from zoo_core.augmentation import Augmentation
+from zoo_core.data import Dataset, DatasetInfo, check_dataset
 from zoo_core.errors import DataError
 
 from conftest import run_cli

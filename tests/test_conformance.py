@@ -32,6 +32,9 @@ KNOWN_BROKEN: dict[tuple[str, str], str] = {}
 #: The keras-applications plugin registers every keras.applications model (up to 350 M weights at 600x600): the kit
 #: checks the smallest, at 32x32; tests/test_keras_applications.py checks the table against Keras for all of them.
 KERAS_APPLICATIONS_CHECKED: dict[str, dict[str, Any]] = {"mobilenet-v3-small": {"image_size": 32}}
+#: Callbacks whose defaults need a run the kit does not make: fine-tune unfreezes what freeze froze, and the
+#: kit's runs freeze nothing, so it names the layers (every one).
+CALLBACKS_CHECKED_WITH: dict[str, dict[str, Any]] = {"fine-tune": {"layers": ["*"]}}
 
 
 def cases(pairs: list[tuple[str, str]]) -> list[Any]:
@@ -94,7 +97,7 @@ def user_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, A
 @pytest.mark.parametrize(("kind", "name"), cases([pair for pair in conformance_cases(catalog=BUILTINS)
                                                    if not _unchecked_application(*pair)]))
 def test_every_builtin_component_conforms(kind: str, name: str, user_data: dict[str, dict[str, Any]]) -> None:
-    params = user_data.get(name) if kind == "dataset" else KERAS_APPLICATIONS_CHECKED.get(name)
+    params = {"dataset": user_data, "callback": CALLBACKS_CHECKED_WITH}.get(kind, KERAS_APPLICATIONS_CHECKED).get(name)
     assert_conforms(kind, name, params, catalog=BUILTINS)
 
 

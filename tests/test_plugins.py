@@ -28,7 +28,7 @@ else:  # pragma: no cover
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILTIN_PLUGINS = {"mnist", "image-folder", "csv", "mlp", "cnn", "mobilenet", "resnet", "keras-applications",
-                   "keras-optimizers", "keras-losses", "savedmodel", "tflite", "callbacks", "mlflow"}
+                   "keras-optimizers", "keras-losses", "savedmodel", "tflite", "onnx", "callbacks", "mlflow"}
 #: distribution -> (plugin name, the error `zoo plugins` shows for it)
 BROKEN = {
     "zoo-fixture-import-error": (

@@ -248,7 +248,7 @@ def test_unknown_component_makes_only_its_run_unavailable(builtin_catalog: Catal
 def test_unknown_exporter_lists_presets_too(builtin_catalog: Catalog, tmp_path: Path) -> None:
     message = run_error(builtin_catalog, tmp_path, RUN + 'exporters = ["savedmodel", "tflit"]\n')
     assert ":7 [runs.quick]: unknown exporter 'tflit'" in message
-    assert "available exporters: savedmodel, tflite, tflite-dynamic, tflite-float16, tflite-int8" in message
+    assert "available exporters: onnx, savedmodel, tflite, tflite-dynamic, tflite-float16, tflite-int8" in message
 
 
 def test_a_name_of_another_kind_says_which_kind_it_is(builtin_catalog: Catalog, tmp_path: Path) -> None:

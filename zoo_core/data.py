@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Annotated, Any, Callable, Literal
+from typing import Any, Callable
 
-from zoo_core._util.values import Range
+from zoo_core.augmentation import Augmentation, check_augmentation
 from zoo_core.errors import DataError
 
 
@@ -121,51 +121,6 @@ def normalise_inputs(raw: Any, contract: dict[str, Any]) -> Any:
     return values.astype(contract.get("input_dtype", "float32"))
 
 
-#: The ways an image may be flipped at random (Augmentation.flip).
-FLIPS = ("none", "horizontal", "vertical", "both")
-#: The largest value of each of Augmentation's ranges (each is a fraction, 0 = no change).
-AUGMENTATION_LIMITS = {"rotation": 0.5, "zoom": 0.9, "translation": 0.5, "contrast": 1.0, "brightness": 1.0}
-
-# The declared types of an image dataset's augmentation parameters, for its factory's signature
-# (so that `zoo show` prints their ranges); see image-folder's random_* parameters.
-RandomFlip = Literal["none", "horizontal", "vertical", "both"]
-RandomRotation = Annotated[float, Range(0, AUGMENTATION_LIMITS["rotation"])]
-RandomZoom = Annotated[float, Range(0, AUGMENTATION_LIMITS["zoom"])]
-RandomTranslation = Annotated[float, Range(0, AUGMENTATION_LIMITS["translation"])]
-RandomContrast = Annotated[float, Range(0, AUGMENTATION_LIMITS["contrast"])]
-RandomBrightness = Annotated[float, Range(0, AUGMENTATION_LIMITS["brightness"])]
-
-
-@dataclass(frozen=True)
-class Augmentation:
-    """Random changes to the training images, drawn anew at every step (zoo_core.training.augmentation).
-
-    Only training batches are changed: validation, the test metrics and
-    every export see the images as they are. The same seed gives the same
-    changes, and a resumed run makes the very changes an uninterrupted one
-    would. The defaults change nothing.
-
-    Args:
-        flip: "none", "horizontal" (left-right, half of the images), "vertical" or "both".
-        rotation: the largest turn, as a fraction of a full turn (0.05: up to ±18°).
-        zoom: the largest change of scale, as a fraction (0.1: 90% to 110%).
-        translation: the largest shift, as a fraction of the height and of the width.
-        contrast: the largest change of contrast, as a fraction (0.2: a factor of 0.8 to 1.2).
-        brightness: the largest shift of brightness, as a fraction of the value range.
-    """
-
-    flip: str = "none"
-    rotation: float = 0.0
-    zoom: float = 0.0
-    translation: float = 0.0
-    contrast: float = 0.0
-    brightness: float = 0.0
-
-    def changes_anything(self) -> bool:
-        """Whether any change is asked for (the defaults ask for none)."""
-        return self != Augmentation()
-
-
 @dataclass
 class Dataset:
     """Train and test splits as numpy arrays, and their :class:`DatasetInfo`.
@@ -211,24 +166,6 @@ def check_dataset(dataset: Dataset | StreamingDataset, where: str) -> None:
         raise DataError(f"{where}: {len(info.class_names)} class names for {info.num_classes} classes")
     check_feature_fields(info, where)
     check_augmentation(dataset.augmentation, info, where)
-
-
-def check_augmentation(augmentation: Augmentation | None, info: DatasetInfo, where: str) -> None:
-    """Refuse an augmentation of data that are not images, or with a flip or range out of bounds."""
-    if augmentation is None or not augmentation.changes_anything():
-        return
-    if not isinstance(augmentation, Augmentation):
-        raise DataError(f"{where}: the dataset's augmentation is not a zoo_core.data.Augmentation")
-    if not info.image or len(info.input_shape) not in (2, 3):
-        raise DataError(f"{where}: augmentation changes images, but the examples are not images "
-                        f"(input_shape {tuple(info.input_shape)}, image={info.image})",
-                        hint="leave the random_* parameters at their defaults for feature vectors")
-    if augmentation.flip not in FLIPS:
-        raise DataError(f"{where}: augmentation flip must be one of {', '.join(FLIPS)}, got {augmentation.flip!r}")
-    for name, most in AUGMENTATION_LIMITS.items():
-        value = getattr(augmentation, name)
-        if not 0.0 <= value <= most:
-            raise DataError(f"{where}: augmentation {name} must be a fraction in [0, {most}], got {value!r}")
 
 
 def check_feature_fields(info: DatasetInfo, where: str) -> None:

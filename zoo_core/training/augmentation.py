@@ -1,6 +1,6 @@
 """Random changes to training images (flip, rotation, zoom, translation, contrast, brightness), drawn per step.
 
-A dataset declares them as an :class:`~zoo_core.data.Augmentation` (for
+A dataset declares them as an :class:`~zoo_core.augmentation.Augmentation` (for
 ``image-folder``, its ``random_*`` parameters); the input pipeline applies
 :func:`augment` to each training batch, and to nothing else: validation,
 the test metrics and every export see the images as they are.
@@ -21,7 +21,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from zoo_core.data import Augmentation
+from zoo_core.augmentation import Augmentation
 
 #: Random numbers drawn per example: flip left-right, flip up-down, rotation, zoom, shift x, shift y, contrast,
 #: brightness (each uniform in [0, 1)).

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 if TYPE_CHECKING:
-    from zoo_core.data import Augmentation
+    from zoo_core.augmentation import Augmentation
 
 
 def training_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, shuffle: bool,

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from zoo_core.data import Augmentation
+from zoo_core.augmentation import Augmentation
 from zoo_core.training.augmentation import augment, step_seed
 from zoo_core.training.freezing import follow_trainable
 from zoo_core.training.input_pipeline import epoch_order

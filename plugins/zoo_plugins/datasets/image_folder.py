@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from zoo_core import Component, Range, hookimpl
-from zoo_core.data import (RandomBrightness, RandomContrast, RandomFlip, RandomRotation, RandomTranslation,
-                           RandomZoom)
+from zoo_core.augmentation import (RandomBrightness, RandomContrast, RandomFlip, RandomRotation, RandomTranslation,
+                                   RandomZoom)
 from zoo_core.errors import DataError
 from zoo_plugins.datasets._common import NAMED, some
 
@@ -67,18 +67,13 @@ def image_folder(path: str = "", test_path: str = "", test_split: TestSplit = 0.
         random_contrast: change the contrast of training images at random by up to this fraction.
         random_brightness: shift the brightness of training images at random by up to this fraction of the pixel range.
     """
-    from zoo_core.data import Augmentation, DatasetInfo, StreamingDataset
+    from zoo_core.augmentation import Augmentation
+    from zoo_core.data import StreamingDataset
     from zoo_plugins.datasets._image_files import pixel_decoder
     from zoo_plugins.datasets._splits import shuffled, stratified_split
 
     where = "dataset image-folder"
-    if not path:
-        raise DataError(f"{where}: no folder given (its parameter path is empty)",
-                        hint="set path to a folder with one sub-folder of images per class: path = \"data/digits\" "
-                             "in the dataset's registry.toml entry, or --set dataset.path=data/digits")
-    if len(image_size) == 1:
-        raise DataError(f"{where}: image_size must be [height, width], got {image_size}",
-                        hint="e.g. --set 'dataset.image_size=[28, 28]', or [] for the size of the images")
+    _check_parameters(path, image_size, where)
     size = (image_size[1], image_size[0]) if image_size else None  # Pillow's (width, height)
     train, test, names = _listings(path, test_path, where)
     ignored = train.ignored + (test.ignored if test else [])
@@ -92,18 +87,37 @@ def image_folder(path: str = "", test_path: str = "", test_split: TestSplit = 0.
     else:
         train_order, test_order = stratified_split(y, test_split, seed, where)
         test_files, y_test = files, y
-    shape = (height, width, 3) if color == "rgb" else (height, width)
-    info = DatasetInfo(
-        name="image-folder", input_shape=shape, num_classes=len(names), class_names=names,
-        image=True, channels=3 if color == "rgb" else 1,
-        description=f"Images from '{path}'" + (f" (test: '{test_path}')" if test_path else "")
-                    + f", {width}x{height} {color}, pixels scaled from 0..255 to 0..1.",
-        extra=_record(skipped, len(ignored)))
+    info = _info(path, test_path, names, color, (width, height), _record(skipped, len(ignored)))
     decode = pixel_decoder(color == "rgb", (width, height), where)
     augmentation = Augmentation(random_flip, random_rotation, random_zoom, random_translation, random_contrast,
                                 random_brightness)
     return StreamingDataset(files[train_order], y[train_order], test_files[test_order], y_test[test_order],
                             decode, info, cache=cache, augmentation=augmentation)
+
+
+def _check_parameters(path: str, image_size: list[int], where: str) -> None:
+    """A DataError for a missing folder or an image size that is not [height, width]."""
+    if not path:
+        raise DataError(f"{where}: no folder given (its parameter path is empty)",
+                        hint="set path to a folder with one sub-folder of images per class: path = \"data/digits\" "
+                             "in the dataset's registry.toml entry, or --set dataset.path=data/digits")
+    if len(image_size) == 1:
+        raise DataError(f"{where}: image_size must be [height, width], got {image_size}",
+                        hint="e.g. --set 'dataset.image_size=[28, 28]', or [] for the size of the images")
+
+
+def _info(path: str, test_path: str, names: list[str], color: str, size: tuple[int, int],
+          extra: dict[str, Any]) -> Any:
+    """The DatasetInfo of a folder of ``size`` (width, height) images in ``color``, classes ``names``."""
+    from zoo_core.data import DatasetInfo
+
+    width, height = size
+    return DatasetInfo(
+        name="image-folder", input_shape=(height, width, 3) if color == "rgb" else (height, width),
+        num_classes=len(names), class_names=names, image=True, channels=3 if color == "rgb" else 1,
+        description=f"Images from '{path}'" + (f" (test: '{test_path}')" if test_path else "")
+                    + f", {width}x{height} {color}, pixels scaled from 0..255 to 0..1.",
+        extra=extra)
 
 
 def _listings(path: str, test_path: str, where: str) -> tuple[Any, Any, list[str]]:

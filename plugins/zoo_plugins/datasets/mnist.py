@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from zoo_core import Component, Range, hookimpl
-from zoo_core.data import (RandomBrightness, RandomContrast, RandomFlip, RandomRotation, RandomTranslation,
-                           RandomZoom)
+from zoo_core.augmentation import (RandomBrightness, RandomContrast, RandomFlip, RandomRotation, RandomTranslation,
+                                   RandomZoom)
 from zoo_core.errors import DataError
 
 PACKAGED = Path(__file__).parent / "mnist.npz"
@@ -59,7 +59,8 @@ def mnist(path: str = "", classes: Digits = (), per_class: PerClass = 0, random_
     """
     import numpy as np
 
-    from zoo_core.data import Augmentation, Dataset, DatasetInfo
+    from zoo_core.augmentation import Augmentation
+    from zoo_core.data import Dataset, DatasetInfo
 
     source = Path(path or os.environ.get("ZOO_MNIST_PATH", "") or PACKAGED)
     arrays = read_idx_folder(source) if source.is_dir() else read_npz(source)
