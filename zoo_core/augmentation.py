@@ -8,19 +8,19 @@ makes the changes, to training batches only.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from zoo_core._util.values import Range
 from zoo_core.errors import DataError
 
-#: The ways an image may be flipped at random (Augmentation.flip).
-FLIPS = ("none", "horizontal", "vertical", "both")
 #: The largest value of each of Augmentation's ranges (each is a fraction, 0 = no change).
 LIMITS = {"rotation": 0.5, "zoom": 0.9, "translation": 0.5, "contrast": 1.0, "brightness": 1.0}
 
 # The declared types of an image dataset's augmentation parameters, for its factory's signature
 # (so that `zoo show` prints their ranges); see image-folder's random_* parameters.
 RandomFlip = Literal["none", "horizontal", "vertical", "both"]
+#: The ways an image may be flipped at random (Augmentation.flip).
+FLIPS: tuple[str, ...] = get_args(RandomFlip)
 RandomRotation = Annotated[float, Range(0, LIMITS["rotation"])]
 RandomZoom = Annotated[float, Range(0, LIMITS["zoom"])]
 RandomTranslation = Annotated[float, Range(0, LIMITS["translation"])]
@@ -61,10 +61,12 @@ class Augmentation:
 def check_augmentation(augmentation: Augmentation | None, info: Any, where: str) -> None:
     """Refuse an augmentation of data that are not images (``info``: the dataset's DatasetInfo), or with a flip or
     range out of bounds."""
-    if augmentation is None or not augmentation.changes_anything():
+    if augmentation is None:
         return
     if not isinstance(augmentation, Augmentation):
-        raise DataError(f"{where}: the dataset's augmentation is not a zoo_core.data.Augmentation")
+        raise DataError(f"{where}: the dataset's augmentation is not a zoo_core.augmentation.Augmentation")
+    if not augmentation.changes_anything():
+        return
     if not info.image or len(info.input_shape) not in (2, 3):
         raise DataError(f"{where}: augmentation changes images, but the examples are not images "
                         f"(input_shape {tuple(info.input_shape)}, image={info.image})",
