@@ -158,14 +158,8 @@ def check_dataset(dataset: Dataset | StreamingDataset, where: str) -> None:
         if y.ndim != 1 or len(y) != len(x):
             raise DataError(f"{where}: y_{split} must be one integer label per example "
                             f"(got shape {y.shape} for {len(x)} examples)")
-        if len(x) == 0:
-            raise DataError(f"{where}: the {split} split is empty")
-        if y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= info.num_classes:
-            raise DataError(f"{where}: y_{split} must hold integer labels 0..{info.num_classes - 1}")
-    if len(info.class_names) != info.num_classes:
-        raise DataError(f"{where}: {len(info.class_names)} class names for {info.num_classes} classes")
-    check_feature_fields(info, where)
-    check_augmentation(dataset.augmentation, info, where)
+        _check_labels(split, y, len(x), info, where)
+    _check_info(dataset, where)
 
 
 def check_feature_fields(info: DatasetInfo, where: str) -> None:
@@ -345,10 +339,21 @@ def check_streaming_dataset(dataset: StreamingDataset, where: str) -> None:
         if files.ndim != 1 or y.ndim != 1 or len(y) != len(files):
             raise DataError(f"{where}: y_{split} must be one integer label per entry of {split}_files "
                             f"(got {len(y)} labels for {len(files)} files)")
-        if len(files) == 0:
-            raise DataError(f"{where}: the {split} split is empty")
-        if y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= info.num_classes:
-            raise DataError(f"{where}: y_{split} must hold integer labels 0..{info.num_classes - 1}")
+        _check_labels(split, y, len(files), info, where)
+    _check_info(dataset, where)
+
+
+def _check_labels(split: str, y: Any, count: int, info: DatasetInfo, where: str) -> None:
+    """Refuse an empty split, or labels that are not integers 0..num_classes - 1 (arrays and files alike)."""
+    if count == 0:
+        raise DataError(f"{where}: the {split} split is empty")
+    if y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= info.num_classes:
+        raise DataError(f"{where}: y_{split} must hold integer labels 0..{info.num_classes - 1}")
+
+
+def _check_info(dataset: Any, where: str) -> None:
+    """The checks of ``info`` and ``augmentation`` that both forms of a dataset share."""
+    info = dataset.info
     if len(info.class_names) != info.num_classes:
         raise DataError(f"{where}: {len(info.class_names)} class names for {info.num_classes} classes")
     check_feature_fields(info, where)
