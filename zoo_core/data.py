@@ -221,6 +221,13 @@ class StreamingDataset:
             of the run directory, read back by memory mapping).
         augmentation: random changes of the training images (:class:`Augmentation`),
             made on the raw values (``info.raw_value_range``) before the scaling; None: none.
+        decode_batch: ``decode_batch(files) -> tensor``: the examples of a 1-D ``tf.string`` tensor of
+            entries, stacked, each as ``decode`` gives it; optional, for examples so small that TensorFlow's
+            call per example costs more than decoding (a table's rows: one ``tf.numpy_function`` per batch).
+            None: ``decode`` mapped over the entries, several at a time.
+        read: ``read(file) -> bytes``: the stored bytes of one entry, for the run's data fingerprint,
+            when an entry is a record inside a file (e.g. a row's byte offsets in a table); None:
+            the content of the file an entry names (its own text if it names none).
 
     ``len(train_files)`` and ``len(test_files)`` are the examples per
     split. :attr:`x_train` and :attr:`x_test` are views that decode on
@@ -235,6 +242,8 @@ class StreamingDataset:
     info: DatasetInfo
     cache: str = "none"
     augmentation: Augmentation | None = None
+    decode_batch: Callable[[Any], Any] | None = None
+    read: Callable[[str], bytes] | None = None
 
     def __post_init__(self) -> None:
         """Hold the files and labels as numpy arrays (indexable like the arrays of a :class:`Dataset`)."""
@@ -332,6 +341,10 @@ def check_streaming_dataset(dataset: StreamingDataset, where: str) -> None:
         raise DataError(f"{where}: the dataset's info is not a zoo_core.data.DatasetInfo")
     if not callable(dataset.decode):
         raise DataError(f"{where}: decode must be a function from one file to one example")
+    if dataset.decode_batch is not None and not callable(dataset.decode_batch):
+        raise DataError(f"{where}: decode_batch must be a function from a batch of files to their examples, or None")
+    if dataset.read is not None and not callable(dataset.read):
+        raise DataError(f"{where}: read must be a function from one file to its bytes, or None")
     if dataset.cache not in CACHES:
         raise DataError(f"{where}: cache must be one of {', '.join(CACHES)}, got {dataset.cache!r}")
     for split in ("train", "test"):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 
 def sha256_of_arrays(arrays: Iterable[Any]) -> str:
@@ -18,8 +18,9 @@ def sha256_of_arrays(arrays: Iterable[Any]) -> str:
     return digest.hexdigest()
 
 
-def sha256_of_files(files: Iterable[str], labels: Any) -> str:
-    """sha256 over each entry's bytes (a file's content; an entry that is no file: its own text), then the labels.
+def sha256_of_files(files: Iterable[str], labels: Any, read: Callable[[str], bytes] | None = None) -> str:
+    """sha256 over each entry's bytes (``read(entry)``; without it a file's content, and the text of an entry that
+    is no file), then the labels.
 
     Files are read in blocks, never whole: memory stays flat however many and large they are.
     """
@@ -28,7 +29,10 @@ def sha256_of_files(files: Iterable[str], labels: Any) -> str:
     digest = hashlib.sha256()
     for entry in files:
         entry = str(entry)
-        if os.path.isfile(entry):
+        if read is not None:
+            stored = read(entry)
+            digest.update(f"record {len(stored)}\n".encode() + stored)
+        elif os.path.isfile(entry):
             with open(entry, "rb") as handle:
                 digest.update(f"file {os.path.getsize(entry)}\n".encode())
                 for block in iter(lambda: handle.read(1 << 20), b""):

@@ -163,6 +163,8 @@ def _streaming_input(session: RunSession, y_train: Any, live_progress: bool) -> 
 
     prepared, strategy, settings = session.prepared, session.strategy, session.config.settings
     dataset, split, batch_size = prepared.dataset, prepared.split, settings["batch_size"]
+    if dataset.cache == "memory" and strategy.tf_strategy is None:
+        return _memory_input(session, y_train, live_progress)
     cache_dir = session.run.dir / "cache" if dataset.cache == "disk" else None
     with streaming.data_errors():
         stream, steps = streaming.training_stream(dataset, split.x_train, y_train, batch_size, settings["seed"],
@@ -191,6 +193,32 @@ def _streaming_input(session: RunSession, y_train: Any, live_progress: bool) -> 
 
         loop.install_keras_train_function(prepared.model)  # traced again when a layer is unfrozen
     return _Input(stream, steps, validation, steps_per_execution, first, meter=meter, cache_dir=cache_dir)
+
+
+def _memory_input(session: RunSession, y_train: Any, live_progress: bool) -> _Input:
+    """The input of a streaming dataset whose ``cache`` is ``memory``, in one process: its raw examples decoded
+    once, then trained as arrays are (zoo_core.training.loop), scaled and changed batch by batch in the graph."""
+    from zoo_core.training import loop, streaming
+    from zoo_core.training.callbacks.validation import Validation
+
+    prepared, settings = session.prepared, session.config.settings
+    dataset, split, batch_size, info = prepared.dataset, prepared.split, settings["batch_size"], prepared.dataset.info
+    augmentation = dataset.augmentation if dataset.augmentation and dataset.augmentation.changes_anything() else None
+    with streaming.data_errors():
+        raw = streaming.cached_examples(dataset, split.x_train)
+        validation = None if split.x_val is None else (
+            streaming.decoded_examples(dataset, split.x_val),
+            input_pipeline.one_hot_if_needed(prepared.loss, split.y_val, info.num_classes))
+    steps = math.ceil(len(raw) / batch_size)
+    steps_per_execution = execution.choose_steps_per_execution(
+        steps, settings["steps_per_execution"], live_progress=live_progress,
+        step_seconds=execution.estimate_step_seconds(prepared.model.count_params(), batch_size))
+    stream = loop.index_blocks(len(raw), batch_size, steps_per_execution, settings["seed"], settings["shuffle"],
+                               prepared.first_epoch, settings["epochs"])
+    loop.install_train_function(prepared.model, raw, y_train, batch_size, augmentation, settings["seed"],
+                                tuple(info.raw_value_range), scale=lambda values: streaming.scaled(values, info))
+    first = [Validation(*validation, batch_size=max(batch_size, 1024))] if validation is not None else []
+    return _Input(stream, steps, None, steps_per_execution, first)
 
 
 def _fit(session: RunSession, data: _Input, callbacks: RunCallbacks) -> None:

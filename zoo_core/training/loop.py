@@ -25,7 +25,7 @@ Everything here imports TensorFlow; nothing on the CLI fast path imports it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import tensorflow as tf
@@ -53,7 +53,8 @@ def index_blocks(count: int, batch_size: int, steps_per_execution: int, seed: in
 
 def install_train_function(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int,
                            augmentation: Augmentation | None = None, seed: int = 0,
-                           value_range: tuple[float, float] = (0.0, 1.0)) -> None:
+                           value_range: tuple[float, float] = (0.0, 1.0),
+                           scale: Callable[[Any], Any] | None = None) -> None:
     """Make ``model.fit`` train each index block in one call: batches gathered in the graph, ``train_step`` each.
 
     ``fit`` keeps ``model.train_function`` while the model is not compiled
@@ -62,16 +63,21 @@ def install_train_function(model: Any, x: np.ndarray, y: np.ndarray, batch_size:
     the draws of its global step (the optimizer's ``iterations``, which
     checkpoints keep) and ``seed``. The block's function is traced again
     when the trainable weights change (a layer unfrozen:
-    zoo_core.training.freezing).
+    zoo_core.training.freezing). With ``scale``, ``x`` holds raw examples (a
+    streaming dataset's memory cache, e.g. uint8 pixels): each batch is cast
+    to float32, changed in its raw ``value_range``, then ``scale`` makes it
+    the model's input, as zoo_core.training.streaming does for a stream.
     """
     features, labels = tf.constant(x), tf.constant(y)
     size = tf.constant(batch_size, tf.int64)
 
     def images(batch: Any) -> Any:
         gathered = tf.gather(features, batch)
-        if augmentation is None:
-            return gathered
-        return augment(gathered, augmentation, step_seed(seed, model.optimizer.iterations), value_range)
+        if scale is not None:
+            gathered = tf.cast(gathered, tf.float32)
+        if augmentation is not None:
+            gathered = augment(gathered, augmentation, step_seed(seed, model.optimizer.iterations), value_range)
+        return gathered if scale is None else scale(gathered)
 
     def make() -> Any:
         @tf.function(input_signature=[tf.TensorSpec([None], tf.int64)])

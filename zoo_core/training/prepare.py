@@ -212,8 +212,8 @@ def fingerprint(dataset: Any) -> dict[str, str]:
     """sha256 of the training and test arrays (data and labels) actually used; of a streaming dataset, of the bytes
     of its files (or the records themselves, for entries that are not files) and its labels, nothing decoded."""
     if is_streaming(dataset):
-        return {"train_sha256": sha256_of_files(dataset.train_files, dataset.y_train),
-                "test_sha256": sha256_of_files(dataset.test_files, dataset.y_test)}
+        return {"train_sha256": sha256_of_files(dataset.train_files, dataset.y_train, dataset.read),
+                "test_sha256": sha256_of_files(dataset.test_files, dataset.y_test, dataset.read)}
     return {"train_sha256": sha256_of_arrays((dataset.x_train, dataset.y_train)),
             "test_sha256": sha256_of_arrays((dataset.x_test, dataset.y_test))}
 

@@ -100,7 +100,7 @@ def training_stream(dataset: StreamingDataset, files: np.ndarray, labels: np.nda
 
     def epoch_batches(epoch: Any) -> Any:
         indices = tf.data.Dataset.from_tensor_slices(order(epoch))
-        if dataset.cache == "none":  # decoded one by one, several at a time, then batched
+        if dataset.cache == "none" and dataset.decode_batch is None:  # decoded one by one, several at a time
             examples = indices.map(lambda index: (decode_one(file_tensor[index]), label_tensor[index]),
                                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(batch_size)
             return examples.enumerate().map(
@@ -116,7 +116,7 @@ def training_stream(dataset: StreamingDataset, files: np.ndarray, labels: np.nda
 def evaluation_stream(dataset: StreamingDataset, files: np.ndarray, labels: np.ndarray | None = None,
                       batch_size: int = EVALUATION_BATCH) -> Any:
     """``files`` in order, decoded in parallel and scaled, in batches (with ``labels``: ``(input, label)`` pairs)."""
-    examples = _decoded(dataset, files).batch(batch_size).map(lambda raw: scaled(raw, dataset.info))
+    examples = _decoded_batches(dataset, files, batch_size).map(lambda raw: scaled(raw, dataset.info))
     if labels is not None:
         examples = tf.data.Dataset.zip(examples, tf.data.Dataset.from_tensor_slices(labels).batch(batch_size))
     return examples.prefetch(AHEAD)
@@ -146,20 +146,33 @@ def _decode_function(dataset: StreamingDataset) -> Any:
     return lambda file: tf.ensure_shape(dataset.decode(file), shape)
 
 
-def _decoded(dataset: StreamingDataset, files: np.ndarray) -> Any:
-    """``files`` in order, each decoded to a raw example of ``info.input_shape``, several at a time."""
-    return (tf.data.Dataset.from_tensor_slices(tf.constant(files))
-            .map(_decode_function(dataset), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
+def _decode_batch_function(dataset: StreamingDataset) -> Any:
+    """The dataset's decode_batch, its result checked to be examples of ``info.input_shape``."""
+    shape = tuple(dataset.info.input_shape)
+    return lambda files: tf.ensure_shape(dataset.decode_batch(files), (None, *shape))
+
+
+def _decoded_batches(dataset: StreamingDataset, files: np.ndarray, batch_size: int) -> Any:
+    """``files`` in order, decoded to raw examples of ``info.input_shape`` several at a time, in batches."""
+    entries = tf.data.Dataset.from_tensor_slices(tf.constant(files))
+    if dataset.decode_batch is not None:
+        return entries.batch(batch_size).map(_decode_batch_function(dataset), num_parallel_calls=tf.data.AUTOTUNE,
+                                             deterministic=True)
+    return entries.map(_decode_function(dataset), num_parallel_calls=tf.data.AUTOTUNE,
+                       deterministic=True).batch(batch_size)
 
 
 def _raw_examples(dataset: StreamingDataset, files: np.ndarray, cache_dir: Path | None) -> Any:
     """``raw_of(indices)``: the raw examples of a batch of indices into ``files``, decoded or from the cache."""
+    if dataset.cache == "none" and dataset.decode_batch is not None:
+        file_tensor, decode_batch = tf.constant(files), _decode_batch_function(dataset)
+        return lambda indices: decode_batch(tf.gather(file_tensor, indices))
     if dataset.cache == "none":  # under a strategy: each replica's slice of a batch
         file_tensor, decode_one = tf.constant(files), _decode_function(dataset)
         spec = tf.TensorSpec(tuple(dataset.info.input_shape), _raw_dtype(dataset, files))
         return lambda indices: tf.map_fn(decode_one, tf.gather(file_tensor, indices), fn_output_signature=spec,
                                          parallel_iterations=16)
-    cached = _cached(dataset, files, cache_dir)
+    cached = cached_examples(dataset, files, cache_dir)
     if dataset.cache == "memory":
         held = tf.constant(cached)
         return lambda indices: tf.gather(held, indices)
@@ -169,11 +182,12 @@ def _raw_examples(dataset: StreamingDataset, files: np.ndarray, cache_dir: Path 
 
 
 def _raw_dtype(dataset: StreamingDataset, files: np.ndarray) -> Any:
-    return _decoded(dataset, files[:1]).element_spec.dtype
+    return _decoded_batches(dataset, files[:1], 1).element_spec.dtype
 
 
-def _cached(dataset: StreamingDataset, files: np.ndarray, cache_dir: Path | None) -> np.ndarray:
-    """Every raw example of ``files`` decoded once: in memory, or (``disk``) in ``cache_dir``, memory-mapped."""
+def cached_examples(dataset: StreamingDataset, files: np.ndarray, cache_dir: Path | None = None) -> np.ndarray:
+    """Every raw example of ``files`` decoded once (not scaled): in memory, or (``disk``) in ``cache_dir``,
+    memory-mapped."""
     shape = (len(files), *tuple(dataset.info.input_shape))
     dtype = _raw_dtype(dataset, files).as_numpy_dtype
     if dataset.cache == "disk":
@@ -185,7 +199,7 @@ def _cached(dataset: StreamingDataset, files: np.ndarray, cache_dir: Path | None
         array = np.empty(shape, dtype)
     start = 0
     with data_errors():
-        for batch in _decoded(dataset, files).batch(EVALUATION_BATCH).prefetch(2):
+        for batch in _decoded_batches(dataset, files, EVALUATION_BATCH).prefetch(2):
             array[start:start + len(batch)] = batch.numpy()
             start += len(batch)
     if dataset.cache == "disk":
