@@ -65,15 +65,16 @@ def test_standardisation_uses_the_training_split_and_is_in_the_contract(wine_csv
     x, _, _ = wine
     dataset = csv_dataset(str(wine_csv))
     info = dataset.info
-    np.testing.assert_allclose(dataset.x_train.mean(axis=0), 0, atol=1e-5)
-    np.testing.assert_allclose(dataset.x_train.std(axis=0), 1, atol=1e-4)
+    x_train, x_test = np.asarray(dataset.x_train), np.asarray(dataset.x_test)  # rows decoded as the pipeline does
+    np.testing.assert_allclose(x_train.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(x_train.std(axis=0), 1, atol=1e-4)
     contract = info.to_dict()
     assert contract["feature_mean"] == pytest.approx(x.mean(axis=0), rel=0.05)  # training split only: close
     # raw rows + the contract give exactly the model's inputs
-    raw = np.asarray(contract["feature_std"]) * dataset.x_test + np.asarray(contract["feature_mean"])
-    np.testing.assert_allclose(info.normalise(raw), dataset.x_test, atol=1e-5)
+    raw = np.asarray(contract["feature_std"]) * x_test + np.asarray(contract["feature_mean"])
+    np.testing.assert_allclose(info.normalise(raw), x_test, atol=1e-5)
     raw_only = csv_dataset(str(wine_csv), standardise=False)
-    assert raw_only.info.feature_mean is None and raw_only.x_train.max() > 100  # proline is in the hundreds
+    assert raw_only.info.feature_mean is None and np.asarray(raw_only.x_train).max() > 100  # proline is in the hundreds
 
 
 def test_a_constant_column_is_not_divided_by_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -81,7 +82,7 @@ def test_a_constant_column_is_not_divided_by_zero(tmp_path: Path, capsys: pytest
     path = tmp_path / "t.csv"
     path.write_text("x,const,y\n" + "\n".join(rows) + "\n")
     dataset = csv_dataset(str(path))
-    assert dataset.info.feature_std[1] == 1.0 and np.isfinite(dataset.x_train).all()
+    assert dataset.info.feature_std[1] == 1.0 and np.isfinite(np.asarray(dataset.x_train)).all()
     assert "const are constant in the training split" in capsys.readouterr().err
 
 
@@ -127,7 +128,7 @@ def test_separate_test_file(tmp_path: Path, wine: tuple) -> None:
     dataset = csv_dataset(str(train), test_path=str(test))
     assert len(dataset.x_train) == 89 and len(dataset.x_test) == 89
     raw = csv_dataset(str(train), test_path=str(test), standardise=False)
-    assert sorted(raw.x_test[:, 12].tolist()) == sorted(x[1::2, 12].tolist())  # proline found by name
+    assert sorted(np.asarray(raw.x_test)[:, 12].tolist()) == sorted(x[1::2, 12].tolist())  # proline found by name
 
 
 # --------------------------------------------------------------------------- refusals
@@ -200,6 +201,121 @@ def test_the_conformance_kit_accepts_it(wine_csv: Path) -> None:
     from zoo_core.testing import assert_conforms
 
     assert_conforms("dataset", "csv", {"path": str(wine_csv)})
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+def test_the_dataset_holds_byte_offsets_and_labels_never_the_values(wine_csv: Path, wine: tuple) -> None:
+    x, _, _ = wine
+    dataset = csv_dataset(str(wine_csv), standardise=False, cache="none")
+    assert dataset.cache == "none" and dataset.train_files.dtype.kind == "U"
+    lines = wine_csv.read_bytes().splitlines(keepends=True)
+    for entry in [*dataset.train_files[:5], *dataset.test_files[:5]]:
+        row = dataset.read(entry)
+        assert row in lines[1:]  # the entry names the bytes of one data row, header excluded
+        np.testing.assert_array_equal(np.asarray(dataset.decode(str(entry))),
+                                      np.asarray(row.decode().split(",")[:13], dtype=np.float32))
+    everything = np.concatenate([np.asarray(dataset.x_train), np.asarray(dataset.x_test)])
+    assert sorted(map(tuple, everything.tolist())) == sorted(map(tuple, x.astype(np.float32).tolist()))
+
+
+def test_quotes_line_endings_and_a_byte_order_mark_keep_the_offsets_right(tmp_path: Path) -> None:
+    rows = [f'{i},{i * 0.5},"{"big, red" if i % 2 else "small"}"' for i in range(12)]
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + "x,y,label\r\n".encode() + "\r\n".join(rows).encode() + b"\r\n")
+    dataset = csv_dataset(str(path), standardise=False, test_split=0.25)
+    assert dataset.info.class_names == ["big, red", "small"]
+    decoded = {tuple(values) for values in np.asarray(dataset.x_train).tolist() + np.asarray(dataset.x_test).tolist()}
+    assert decoded == {(float(i), i * 0.5) for i in range(12)}
+    for entry, label in zip(dataset.train_files, dataset.y_train):
+        first = int(np.asarray(dataset.decode(str(entry)))[0])
+        assert dataset.info.class_names[label] == ("big, red" if first % 2 else "small")
+
+
+def test_statistics_folded_chunk_by_chunk_equal_numpy_s(tmp_path: Path, wine: tuple,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo_plugins.datasets import _csv_rows
+
+    x, y, names = wine
+    path = write_table(tmp_path / "w.csv", x, y, names)
+    whole = csv_dataset(str(path))
+    monkeypatch.setattr(_csv_rows, "CHUNK", 7)  # 178 rows: 26 chunks, the last one short
+    chunked = csv_dataset(str(path))
+    np.testing.assert_allclose(chunked.info.feature_mean, whole.info.feature_mean, rtol=1e-12)
+    np.testing.assert_allclose(chunked.info.feature_std, whole.info.feature_std, rtol=1e-12)
+    train = np.asarray([row.split(",")[:13] for row in path.read_text().splitlines()[1:]], dtype=np.float64)
+    rows = {chunked.read(entry).decode().rstrip("\n") for entry in chunked.train_files}  # the training rows
+    chosen = np.asarray([line in rows for line in path.read_text().splitlines()[1:]])
+    assert chosen.sum() == len(chunked.y_train) == 142
+    np.testing.assert_allclose(chunked.info.feature_mean, train[chosen].mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(chunked.info.feature_std, train[chosen].std(axis=0), rtol=1e-12)
+
+
+def test_the_first_bad_line_is_named_even_when_a_later_one_in_its_chunk_is_bad_too(
+        wine_csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo_plugins.datasets import _csv_rows
+
+    monkeypatch.setattr(_csv_rows, "CHUNK", 50)
+    lines = wine_csv.read_text().splitlines()
+    lines[120] = "abc," + lines[120].split(",", 1)[1]  # line 121: a word where a number goes
+    lines[130] = lines[130] + ",extra"  # line 131, same chunk: one value too many
+    wine_csv.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match="line 121, column 'alcohol': 'abc' is not a number"):
+        csv_dataset(str(wine_csv))
+    lines[120] = "1e39," + lines[120].split(",", 1)[1]
+    wine_csv.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match="line 121, column 'alcohol': '1e39' is too large"):
+        csv_dataset(str(wine_csv))
+
+
+def test_the_fingerprint_follows_the_values_and_a_table_changed_mid_run_is_named(wine_csv: Path) -> None:
+    from zoo_core.training.prepare import fingerprint
+
+    before = fingerprint(csv_dataset(str(wine_csv)))
+    assert fingerprint(csv_dataset(str(wine_csv))) == before
+    text = wine_csv.read_text()
+    wine_csv.write_text(text.replace("14.23,", "14.24,", 1))  # one digit of one value: the same offsets
+    dataset = csv_dataset(str(wine_csv))
+    after = fingerprint(dataset)
+    assert after != before and list(after) == list(before)
+    wine_csv.write_text("alcohol\n")  # the table emptied while a run reads it
+    with pytest.raises(DataError, match="wine.csv' changed while zoo read it") as caught:
+        np.asarray(dataset.x_train[:3])
+    assert "start the run again" in caught.value.hint
+
+
+def test_cache_auto_keeps_a_small_table_in_memory_and_streams_a_large_one(wine_csv: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo_plugins.datasets import csv as csv_module
+
+    small = csv_dataset(str(wine_csv))
+    assert small.cache == "memory" and small.info.extra["cache"] == "memory"
+    monkeypatch.setattr(csv_module, "AUTO_MEMORY", 142 * 13 * 4 - 1)  # one byte less than the training rows
+    large = csv_dataset(str(wine_csv))
+    assert large.cache == "none" and large.info.extra["cache"] == "none"
+    assert csv_dataset(str(wine_csv), cache="disk").cache == "disk"
+
+
+@pytest.mark.slow
+def test_a_streamed_table_trains_to_the_figures_of_one_held_in_memory(tmp_path: Path, wine_csv: Path) -> None:
+    figures = {}
+    for cache in ("none", "memory"):
+        result = run_cli("train", "-d", "csv", "-a", "mlp", "--set", f"dataset.path={wine_csv}", "--set",
+                         f"dataset.cache={cache}", "--set", "epochs=6", "--set", "batch_size=16", "--set",
+                         "optimizer.learning_rate=0.01", "--set",
+                         "exporters=[]", "--set", "architecture.hidden=[16]", "--runs-dir", str(tmp_path / cache),
+                         "--quiet")
+        assert result.exit_code == 0, result.output
+        (run,) = (tmp_path / cache).iterdir()
+        manifest = json.loads((run / "manifest.json").read_text())
+        figures[cache] = (json.loads((run / "metrics.json").read_text()), manifest)
+    (streamed, manifest), (held, held_manifest) = figures["none"], figures["memory"]
+    assert streamed["accuracy"] == held["accuracy"] >= 0.8
+    assert streamed["loss"] == pytest.approx(held["loss"], rel=1e-5)
+    assert manifest["data_fingerprint"] == held_manifest["data_fingerprint"]
+    assert manifest["input_pipeline"]["streaming"] is True and manifest["input_pipeline"]["batches"] == 6 * 8
+    assert held_manifest["input_pipeline"]["streaming"] is False  # trained as arrays, in the graph
 
 
 # --------------------------------------------------------------------------- a user's own registry.toml

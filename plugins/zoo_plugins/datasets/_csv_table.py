@@ -1,20 +1,22 @@
-"""Reading a CSV table for the csv dataset: delimiter and header detection, the label and feature columns,
-numbers checked cell by cell (file, line, column in every message).
+"""Reading a CSV table for the csv dataset: delimiter and header detection, the records with their byte offsets,
+the label and feature columns, numbers checked cell by cell (file, line, column in every message).
 
-Python's csv module parses; numpy holds the numbers. Importing this module
-imports neither numpy nor anything heavy.
+Python's csv module parses, over the open file: nothing here holds a table's
+rows. Importing this module imports neither numpy nor anything heavy.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import io
+import itertools
 import math
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from zoo_core.errors import DataError
 from zoo_plugins.datasets._common import kind, open_regular, path_mode, shown, some
@@ -25,44 +27,67 @@ DELIMITERS = ",;\t|"
 MISSING = ("na", "n/a", "nan", "null", "none", "?", "-")
 #: Characters at the start of a file from which its delimiter is sniffed.
 SNIFF_CHARACTERS = 64 * 1024
+#: The largest magnitude a feature may have: the model reads float32.
+FLOAT32_MAX = 3.4028234663852886e38
 
 
 @dataclass
 class Table:
-    """The cells of a CSV file: the header (column names) and the rows with their 1-based line numbers."""
+    """A CSV file's layout: its column names and delimiter, and whether its first record is the header.
+
+    The rows are not held: :func:`records` reads them (with their lines and
+    byte offsets) whenever they are needed.
+    """
 
     path: Path
     names: list[str]
-    rows: list[tuple[int, list[str]]]
+    delimiter: str
+    header: bool
 
 
-def read_table(path: Path, header: str | bool, delimiter: str, where: str, parameter: str) -> Table:
-    """The rows of ``path``; ``header`` "auto" (see :func:`has_header`), true or false; ``delimiter`` "auto" or one
-    character."""
+@dataclass
+class Record:
+    """One non-blank record of a CSV file: the physical line it starts on, its bytes ``[start, end)``, its cells."""
+
+    line: int
+    start: int
+    end: int
+    cells: list[str]
+
+
+def open_table(path: Path, header: str | bool, delimiter: str, where: str, parameter: str) -> Table:
+    """The layout of ``path`` from its first records; ``header`` "auto" (see :func:`has_header`), true or false;
+    ``delimiter`` "auto" or one character."""
     _check_file(path, where, parameter)
     if delimiter == "auto":
         delimiter = sniff_delimiter(_sample(path, where))
-    lines = _records(path, delimiter, where)
-    if not lines:
+    first = list(itertools.islice(records(path, delimiter, where), 2))
+    if not first:
         raise DataError(f"{where}: '{path}' holds no rows", hint="one example per line, values separated by commas")
+    lines = [(record.line, record.cells) for record in first]
     if header == "auto":
         header = has_header(lines)
-    width = len(lines[0][1])
-    names = lines[0][1] if header else [f"column_{index}" for index in range(width)]
-    rows = lines[1:] if header else lines
+    names = lines[0][1] if header else [f"column_{index}" for index in range(len(lines[0][1]))]
     if header and len(set(names)) != len(names):
         duplicate = next(name for name in names if names.count(name) > 1)
         raise DataError(f"{where}: '{path}' line {lines[0][0]} (the header) names column '{duplicate}' twice",
                         hint="give every column a distinct name")
-    for number, cells in rows:
-        if len(cells) != width:
-            raise DataError(f"{where}: '{path}' line {number} has {len(cells)} value(s); the "
-                            f"{'header' if header else 'first line'} has {width}",
-                            hint=f"every line needs {width} values separated by {_name(delimiter)}"
-                                 + _quote_hint(cells))
-    if not rows:
+    if header and len(first) < 2:
         raise DataError(f"{where}: '{path}' has a header but no rows of data")
-    return Table(path, names, rows)
+    return Table(path, names, delimiter, bool(header))
+
+
+def rows(table: Table, where: str) -> Iterator[Record]:
+    """The data records of ``table`` (the header left out), each checked to have one value per column."""
+    width = len(table.names)
+    found = records(table.path, table.delimiter, where)
+    for record in itertools.islice(found, 1 if table.header else 0, None):
+        if len(record.cells) != width:
+            raise DataError(f"{where}: '{table.path}' line {record.line} has {len(record.cells)} value(s); the "
+                            f"{'header' if table.header else 'first line'} has {width}",
+                            hint=f"every line needs {width} values separated by {_name(table.delimiter)}"
+                                 + _quote_hint(record.cells))
+        yield record
 
 
 def _check_file(path: Path, where: str, parameter: str) -> None:
@@ -95,28 +120,47 @@ def _sample(path: Path, where: str) -> str:
             raise _not_utf8(path, error, where) from None
 
 
-def _records(path: Path, delimiter: str, where: str) -> list[tuple[int, list[str]]]:
+def records(path: Path, delimiter: str, where: str) -> Iterator[Record]:
     """The non-blank records of the file, each with the physical line it starts on (a quoted value may span
-    lines), parsed by Python's csv module over the open file; DataError naming the line of what it refuses."""
-    records: list[tuple[int, list[str]]] = []
+    lines) and its byte offsets, parsed by Python's csv module over the open file; DataError naming the line of
+    what it refuses."""
     with _open(path, where) as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
-        start = 1
+        lines = _CountedLines(handle)
+        reader = csv.reader(lines, delimiter=delimiter)
+        line, start, last, first = 1, lines.position, 0, []
         try:
             for cells in reader:
                 if any(cell.strip() for cell in cells):
-                    records.append((start, [cell.strip() for cell in cells]))
-                start = reader.line_num + 1
+                    last, first = line, first or cells
+                    yield Record(line, start, lines.position, [cell.strip() for cell in cells])
+                line, start = reader.line_num + 1, lines.position
         except UnicodeDecodeError as error:
             raise _not_utf8(path, error, where) from None
         except csv.Error as error:
-            raise _refuse_record(path, start, reader.line_num, delimiter, records, str(error), where) from None
-    if records and records[-1][0] < reader.line_num and _unclosed_quote(path, records[-1][0], delimiter):
-        raise DataError(f"{where}: '{path}' line {records[-1][0]}: a quote mark (\") opens a value that is never "
+            raise _refuse_record(path, line, reader.line_num, delimiter, first, str(error), where) from None
+    if last and last < reader.line_num and _unclosed_quote(path, last, delimiter):
+        raise DataError(f"{where}: '{path}' line {last}: a quote mark (\") opens a value that is never "
                         f"closed: it runs to the end of the file (line {reader.line_num})",
                         hint="close the quote or remove it; a value in quotes may hold the delimiter and line "
                              "breaks, and a quote inside one is written twice (\"\")")
-    return records
+
+
+class _CountedLines:
+    """The lines of a text file (as the csv module reads them) and the byte offset reached: ``position``."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.position = len(codecs.BOM_UTF8) if handle.buffer.peek(3)[:3] == codecs.BOM_UTF8 else 0
+
+    def __iter__(self) -> "_CountedLines":
+        return self
+
+    def __next__(self) -> str:
+        line = self.handle.readline()
+        if not line:
+            raise StopIteration
+        self.position += len(line.encode("utf-8"))
+        return line
 
 
 def _unclosed_quote(path: Path, start: int, delimiter: str) -> bool:
@@ -148,17 +192,17 @@ def _decodes(raw: bytes) -> bool:
         return False
 
 
-def _refuse_record(path: Path, start: int, end: int, delimiter: str, records: list[tuple[int, list[str]]],
-                   why: str, where: str) -> DataError:
-    """The DataError for a record the csv module refuses: a value over its field limit, a NUL byte..."""
+def _refuse_record(path: Path, start: int, end: int, delimiter: str, first: list[str], why: str,
+                   where: str) -> DataError:
+    """The DataError for a record the csv module refuses (a value over its field limit, a NUL byte...); ``first``:
+    the cells of the file's first record (the header, if it has one)."""
     limit = csv.field_size_limit()
     if "field larger than field limit" not in why:
         return DataError(f"{where}: '{path}' line {start} cannot be read as CSV ({why})",
                          hint="save the table as plain CSV text (UTF-8, no NUL bytes)")
     column = _long_column(path, start, delimiter, limit)
-    names = records[0][1] if records else []
     named = "" if column is None else f", column {column + 1}" + (
-        f" ('{names[column]}')" if column < len(names) and not is_number(names[column]) else "")
+        f" ('{first[column].strip()}')" if column < len(first) and not is_number(first[column]) else "")
     spans = f" (it runs on to line {end})" if end > start else ""
     return DataError(f"{where}: '{path}' line {start}{named}: a value longer than {limit:,} characters, "
                      f"the csv module's field limit{spans}",
@@ -254,46 +298,46 @@ def feature_columns(table: Table, label: int, features: list[str], where: str) -
     return [table.names.index(name) for name in features]
 
 
-def numbers(table: Table, columns: list[int], where: str) -> Any:
-    """The cells of ``columns`` as an ``(n, len(columns))`` float64 array; DataError naming the line and column
-    of a missing value or a cell that is not a number."""
+def numbers(table: Table, chunk: list[Record], columns: list[int], where: str) -> Any:
+    """The cells of ``columns`` in the records of ``chunk`` as an ``(n, len(columns))`` float64 array; DataError
+    naming the line and column of a missing value, a cell that is not a number, or one float32 cannot hold."""
     import numpy as np
 
-    cells = [[row[index] for index in columns] for _, row in table.rows]
+    cells = [[record.cells[index] for index in columns] for record in chunk]
     try:
         values = np.asarray(cells, dtype=np.float64).reshape(len(cells), len(columns))
-        if np.isfinite(values).all():
+        if np.isfinite(values).all() and not (np.abs(values) > FLOAT32_MAX).any():
             return values
     except ValueError:
         pass
-    for number, row in table.rows:  # find the first bad cell, for the message
+    for record in chunk:  # find the first bad cell, for the message
         for index in columns:
-            if not is_number(row[index]):
-                _refuse_cell(table, number, index, row[index], where)
+            if not is_number(record.cells[index]) or abs(float(record.cells[index])) > FLOAT32_MAX:
+                _refuse_cell(table, record.line, index, record.cells[index], where)
     raise DataError(f"{where}: '{table.path}' holds values that are not finite numbers")  # not reached
 
 
-def _refuse_cell(table: Table, number: int, index: int, cell: str, where: str) -> None:
-    """DataError for a feature cell that is missing or not a finite number."""
-    at = f"{where}: '{table.path}' line {number}, column '{table.names[index]}'"
+def _refuse_cell(table: Table, line: int, index: int, cell: str, where: str) -> None:
+    """DataError for a feature cell that is missing, not a finite number, or beyond float32."""
+    at = f"{where}: '{table.path}' line {line}, column '{table.names[index]}'"
     if not cell or cell.lower() in MISSING:
         raise DataError(f"{at}: missing value{f' ({cell!r})' if cell else ''}",
                         hint="fill in every value (e.g. with the column's mean) or drop the row; zoo does not "
                              "guess missing values")
+    if is_number(cell):
+        raise DataError(f"{at}: {shown(cell)} is too large (beyond ±{FLOAT32_MAX:.3g}, the float32 range)",
+                        hint="scale the column down (e.g. to other units) before training on it")
     raise DataError(f"{at}: {shown(cell)} is not a number",
                     hint="feature columns must hold numbers; leave a text column out with features = [...]")
 
 
-def labels(table: Table, column: int, where: str) -> list[str]:
-    """The label cell of every row; DataError naming the line of an empty one."""
-    found = []
-    for number, cells in table.rows:
-        cell = cells[column]
-        if not cell or cell.lower() in MISSING:
-            raise DataError(f"{where}: '{table.path}' line {number}, column '{table.names[column]}' (the label): "
-                            "missing value", hint="every row needs a label; drop unlabelled rows")
-        found.append(cell)
-    return found
+def label(table: Table, record: Record, column: int, where: str) -> str:
+    """The label cell of ``record``; DataError naming the line of an empty one."""
+    cell = record.cells[column]
+    if not cell or cell.lower() in MISSING:
+        raise DataError(f"{where}: '{table.path}' line {record.line}, column '{table.names[column]}' (the label): "
+                        "missing value", hint="every row needs a label; drop unlabelled rows")
+    return cell
 
 
 def class_values(values: list[str]) -> tuple[list[str], list[str]]:
