@@ -284,8 +284,34 @@ def labels_three() -> Any:
     return _numbers(lambda record: tf.fill((2,), tf.strings.to_number(record)), labels=np.arange(20) % 3)
 
 
+def _batched(offset: float, read: Any) -> Any:
+    """``sound`` with a decode_batch (``offset`` added: it disagrees with decode) and a read."""
+    import dataclasses
+
+    import tensorflow as tf
+
+    return dataclasses.replace(
+        sound(), read=read,
+        decode_batch=lambda records: tf.tile(tf.strings.to_number(records)[:, None] + offset, (1, 2)))
+
+
+def batched() -> Any:
+    return _batched(0.0, lambda record: record.encode())
+
+
+def batch_disagrees() -> Any:
+    return _batched(1.0, lambda record: record.encode())
+
+
+def read_gives_text() -> Any:
+    return _batched(0.0, str)
+
+
 @pytest.mark.parametrize(("factory", "broken", "words"), [
     (sound, set(), ""),
+    (batched, set(), ""),
+    (batch_disagrees, {"pipeline"}, "decode_batch(files) gives other examples than decode(file)"),
+    (read_gives_text, {"reads"}, "read('0') gives a str; give the entry's stored bytes"),
     (one_value_each, {"decodes"}, "decode('0') gives shape (1,), but info.input_shape is (2,)"),
     (labels_three, {"labels_in_range"}, "y_train holds labels 0..2, but info.num_classes is 2"),
 ])
@@ -300,3 +326,4 @@ def test_the_conformance_kit_checks_a_streaming_dataset(factory: Any, broken: se
     passed = {r.check for r in results if r.passed}
     if not broken:
         assert {"files", "decodes", "pipeline", "values_in_range", "runner_accepts", "deterministic"} <= passed
+        assert ("reads" in passed) == (factory is batched)

@@ -22,6 +22,8 @@ def run_streaming_checks(checks: Any, dataset: StreamingDataset, component: Comp
     decoded = checks.run("decodes", _decoded, dataset, needs=["files"])
     checks.run("values_in_range", _check_values, dataset, decoded, needs=["decodes"])
     checks.run("pipeline", _check_pipeline, dataset, decoded, needs=["decodes"])
+    if dataset.read is not None:
+        checks.run("reads", _check_read, dataset, needs=["files"])
     if deterministic:
         checks.run("deterministic", _check_deterministic, component, values, dataset, decoded, needs=["decodes"])
 
@@ -90,8 +92,21 @@ def _check_pipeline(dataset: StreamingDataset, decoded: dict[str, np.ndarray]) -
     (batch,) = list(evaluation_stream(dataset, files, batch_size=DECODED))
     expected = scale_examples(decoded["test"], dataset.info)
     if np.asarray(batch).shape != expected.shape or not np.allclose(np.asarray(batch), expected, atol=1e-6):
+        if dataset.decode_batch is not None:
+            raise Broken("decode_batch(files) gives other examples than decode(file) called on each: they must "
+                         "agree (zoo's pipeline calls decode_batch, plots and exports call decode)")
         raise Broken("zoo's input pipeline decodes other examples than decode(file) called alone: decode must "
                      "depend on its file only (no state between calls)")
+
+
+def _check_read(dataset: StreamingDataset) -> None:
+    """``read`` gives each entry's bytes, the same on every call (the run's data fingerprint hashes them)."""
+    for file in [*dataset.train_files[:DECODED], *dataset.test_files[:DECODED]]:
+        found = dataset.read(str(file))
+        if not isinstance(found, bytes):
+            raise Broken(f"read('{file}') gives a {type(found).__name__}; give the entry's stored bytes")
+        if dataset.read(str(file)) != found:
+            raise Broken(f"read('{file}') gave different bytes on a second call")
 
 
 def _check_deterministic(component: Component, values: dict[str, Any], first: StreamingDataset,
