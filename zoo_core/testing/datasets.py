@@ -10,6 +10,7 @@ from zoo_core.components import Component
 from zoo_core.data import Dataset, DatasetInfo, StreamingDataset
 from zoo_core.errors import ZooError
 from zoo_core.testing.parameters import begin_checks
+from zoo_core.testing.labels import check_labels
 from zoo_core.testing.results import Broken, CheckResult
 
 
@@ -35,7 +36,7 @@ def check_dataset(component: str | Component, params: dict[str, Any] | None = No
     checks.run("arrays", _check_arrays, dataset, needs=["builds"])
     checks.run("shapes", _check_shapes, dataset, needs=["arrays"])
     checks.run("dtypes", _check_dtypes, dataset, needs=["arrays"])
-    checks.run("labels_in_range", _check_labels, dataset, needs=["arrays", "shapes"])
+    checks.run("labels_in_range", check_labels, dataset, needs=["arrays", "shapes"])
     checks.run("values_in_range", _check_values, dataset, needs=["arrays"])
     checks.run("normalisation", _check_normalisation, dataset.info if dataset else None, needs=["builds"])
     checks.run("runner_accepts", _check_runner_accepts, dataset, component.name,
@@ -122,16 +123,6 @@ def _check_dtypes(dataset: Dataset) -> None:
                          f"convert with x.astype(np.{expected.name}) or fix input_dtype")
         if y.dtype.kind not in "iu":
             raise Broken(f"y_{split} has dtype {y.dtype}; labels must be integers: y.astype(np.int64)")
-
-
-def _check_labels(dataset: Dataset) -> None:
-    classes = dataset.info.num_classes
-    for split in ("train", "test"):
-        y = getattr(dataset, f"y_{split}")
-        low, high = int(y.min()), int(y.max())
-        if low < 0 or high >= classes:
-            raise Broken(f"y_{split} holds labels {low}..{high}, but info.num_classes is {classes}: labels must "
-                         f"be 0..{classes - 1} (fix the labels, or num_classes and class_names)")
 
 
 def _check_values(dataset: Dataset) -> None:

@@ -8,6 +8,7 @@ import numpy as np
 
 from zoo_core.components import Component
 from zoo_core.data import StreamingDataset, scale_examples
+from zoo_core.testing.labels import check_labels
 from zoo_core.testing.results import Broken
 
 #: Examples of each split that the checks decode (the first ones).
@@ -18,7 +19,7 @@ def run_streaming_checks(checks: Any, dataset: StreamingDataset, component: Comp
                          deterministic: bool) -> None:
     """The checks of a streaming dataset, after ``builds`` and ``info`` (zoo_core.testing.datasets)."""
     checks.run("files", _check_files, dataset, needs=["builds"])
-    checks.run("labels_in_range", _check_labels, dataset, needs=["files"])
+    checks.run("labels_in_range", check_labels, dataset, needs=["files"])
     decoded = checks.run("decodes", _decoded, dataset, needs=["files"])
     checks.run("values_in_range", _check_values, dataset, decoded, needs=["decodes"])
     checks.run("pipeline", _check_pipeline, dataset, decoded, needs=["decodes"])
@@ -43,16 +44,6 @@ def _check_files(dataset: StreamingDataset) -> None:
             raise Broken(f"y_{split} has shape {y.shape} for {len(files)} files: one integer label per file")
         if y.dtype.kind not in "iu":
             raise Broken(f"y_{split} has dtype {y.dtype}; labels must be integers: y.astype(np.int64)")
-
-
-def _check_labels(dataset: StreamingDataset) -> None:
-    classes = dataset.info.num_classes
-    for split in ("train", "test"):
-        y = getattr(dataset, f"y_{split}")
-        low, high = int(y.min()), int(y.max())
-        if low < 0 or high >= classes:
-            raise Broken(f"y_{split} holds labels {low}..{high}, but info.num_classes is {classes}: labels must "
-                         f"be 0..{classes - 1}")
 
 
 def _decoded(dataset: StreamingDataset) -> dict[str, np.ndarray]:
