@@ -11,7 +11,9 @@ Pillow opens 16-bit grayscale PNGs, TIFFs and PGMs. Pillow itself opens
 each value, value // 256, at most one level from the rounded scaling);
 those and every 8-bit image are converted as they are.
 
-The 8-bit pixels then run from black (0) to white (255).
+A photo is turned upright first, as its EXIF orientation says (phones store
+a portrait photo sideways and tag it): training and prediction see what a
+photo viewer shows. The 8-bit pixels then run from black (0) to white (255).
 :func:`pixels_as_raw` maps them linearly onto a model's raw range
 (``raw_value_range`` of its input contract): an image given to a model
 trained on raw values 0..16 (the example plugin's digits) becomes values
@@ -38,14 +40,43 @@ class DepthError(ValueError):
     """An integer image whose values do not fit 16 bits (e.g. a 32-bit TIFF): zoo does not guess its scale."""
 
 
-def convert_image(image: Any, mode: str) -> Any:
-    """The loaded Pillow ``image`` converted to ``mode`` ("L" or "RGB"); a 16-bit image is scaled to 0..255 first.
+#: EXIF orientations (tag 0x0112) whose image is stored turned a quarter: its width and height are swapped.
+QUARTER_TURNED = (5, 6, 7, 8)
 
-    Raises DepthError for an "I" image with values outside 0..65535.
+
+def convert_image(image: Any, mode: str) -> Any:
+    """The loaded Pillow ``image`` upright and converted to ``mode`` ("L" or "RGB"); a 16-bit image is scaled to
+    0..255 first.
+
+    Upright: a photo whose EXIF orientation says it is stored turned or
+    mirrored (a phone held upright writes its pixels sideways) is turned as
+    every photo viewer shows it. Raises DepthError for an "I" image with
+    values outside 0..65535.
     """
+    from PIL import ImageOps
+
+    if orientation(image) != 1:
+        image = ImageOps.exif_transpose(image)
     if image.mode == "I" or image.mode.startswith("I;16"):
         image = _scaled_to_8_bit(image)
     return image.convert(mode)
+
+
+def orientation(image: Any) -> int:
+    """The EXIF orientation of an opened Pillow ``image`` (1, upright, when it has none), read from its header."""
+    if image.format == "PNG" and "exif" not in image.info:
+        return 1  # no eXIf chunk before the pixels (asking Pillow for more would read the whole file)
+    try:
+        value = image.getexif().get(0x0112, 1)
+    except Exception:  # noqa: BLE001 - a damaged EXIF block: the pixels as stored
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def upright_size(image: Any) -> tuple[int, int]:
+    """``(width, height)`` of an opened Pillow ``image`` as :func:`convert_image` gives it (EXIF orientation)."""
+    width, height = image.size
+    return (height, width) if orientation(image) in QUARTER_TURNED else (width, height)
 
 
 def _scaled_to_8_bit(image: Any) -> Any:

@@ -30,7 +30,7 @@ from zoo_core.errors import DataError
 from zoo_plugins.datasets._common import NotRegularFile, kind, open_regular, path_mode
 
 #: The suffixes read as images (those Keras' image_dataset_from_directory reads).
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 #: Images per task of the thread pool that reads the headers.
 CHUNK = 512
 LAYOUT = "a folder with one sub-folder per class, holding that class's images (e.g. digits/0/a.png, digits/1/b.png)"
@@ -280,13 +280,16 @@ def read_image(path: Path, mode: str, size: tuple[int, int] | None) -> Any:
 
 
 def read_header(path: Path) -> tuple[int, int]:
-    """The image's size ``(width, height)`` from its header (a PNG's chunks are checked too); nothing decoded."""
+    """The image's size ``(width, height)`` upright (its EXIF orientation applied) from its header (a PNG's chunks
+    are checked too); nothing decoded."""
     from PIL import Image
+
+    from zoo_core.predict.images import upright_size
 
     handle = _open(path)
     try:
         with handle, Image.open(handle) as image:
-            size = image.size
+            size = upright_size(image)
             if size[0] * size[1] > Image.MAX_IMAGE_PIXELS:
                 raise _Unreadable(f"{size[0]}x{size[1]} pixels, beyond Pillow's limit")
             image.verify()

@@ -1,0 +1,74 @@
+"""Photos as phones and cameras write them: turned by their EXIF orientation, in WebP and TIFF too.
+
+A phone held upright stores a portrait photo's pixels sideways and tags
+the file with EXIF orientation 6 ("turn a quarter clockwise to view"); every
+photo viewer shows it upright. image-folder and ``zoo predict`` turn it
+the same way, so a model learns and is asked what the user sees.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from zoo_core.predict import load_input
+from zoo_plugins.datasets._image_files import read_header
+from zoo_plugins.datasets.image_folder import image_folder
+
+#: EXIF orientation tag, and the value that says "stored a quarter turned anticlockwise: turn it clockwise".
+ORIENTATION, TURN_CLOCKWISE = 0x0112, 6
+
+
+def upright_photo() -> Image.Image:
+    """A 48x32 (portrait: 32 wide, 48 high) photo whose top is bright and bottom dark, a red mark top left."""
+    pixels = np.zeros((48, 32, 3), np.uint8)
+    pixels[:, :, :] = np.linspace(250, 10, 48, dtype=np.uint8)[:, None, None]
+    pixels[2:10, 2:10] = (255, 0, 0)
+    return Image.fromarray(pixels)
+
+
+def save_sideways(photo: Image.Image, path: Path) -> None:
+    """``photo`` stored as a phone stores it: pixels turned a quarter anticlockwise, orientation 6 in the EXIF."""
+    exif = Image.Exif()
+    exif[ORIENTATION] = TURN_CLOCKWISE
+    photo.transpose(Image.Transpose.ROTATE_90).save(path, quality=95, exif=exif)
+
+
+def test_a_sideways_stored_photo_is_read_upright_in_training_and_in_predict(tmp_path: Path) -> None:
+    photo = upright_photo()
+    for name in ("portrait", "landscape"):
+        (tmp_path / "photos" / name).mkdir(parents=True)
+    for index in range(4):
+        save_sideways(photo, tmp_path / "photos" / "portrait" / f"IMG_{index}.jpg")
+        photo.save(tmp_path / "photos" / "landscape" / f"IMG_{index}.jpg", quality=95)  # stored upright, no tag
+    sideways = tmp_path / "photos" / "portrait" / "IMG_0.jpg"
+    with Image.open(sideways) as stored:
+        assert stored.size == (48, 32)  # the pixels as stored: landscape
+    assert read_header(sideways) == (32, 48)  # the header scan gives the upright size
+
+    dataset = image_folder(str(tmp_path / "photos"), color="rgb", test_split=0.5)
+    assert tuple(dataset.info.input_shape) == (48, 32, 3)  # no image_size: every photo is 32x48 upright
+    decoded = np.asarray(dataset.decode(str(sideways)))
+    expected = np.asarray(photo)
+    assert np.abs(decoded.astype(int) - expected.astype(int)).mean() < 3  # JPEG's loss only: the same photo
+    assert decoded[5, 5, 0] > 200 and decoded[5, 5, 1] < 80  # the red mark is top left
+    assert decoded[:8].mean() > decoded[-8:].mean() + 150  # bright top, dark bottom
+
+    predicted = load_input(sideways, dataset.info.to_dict())  # what zoo predict gives the model
+    np.testing.assert_allclose(predicted[0], dataset.info.normalise(decoded), atol=1e-6)
+
+
+def test_webp_and_tiff_photos_are_images_not_ignored_files(tmp_path: Path) -> None:
+    photo = upright_photo()
+    for name, suffix in (("a", ".webp"), ("b", ".tif")):
+        (tmp_path / "photos" / name).mkdir(parents=True)
+        for index in range(3):
+            photo.save(tmp_path / "photos" / name / f"IMG_{index}{suffix}")
+    dataset = image_folder(str(tmp_path / "photos"), color="rgb", test_split=0.34)
+    assert len(dataset.train_files) + len(dataset.test_files) == 6
+    assert "ignored_files" not in dataset.info.extra
+    tiff = tmp_path / "photos" / "b" / "IMG_0.tif"
+    np.testing.assert_array_equal(np.asarray(dataset.decode(str(tiff))), np.asarray(photo))  # lossless
+    np.testing.assert_allclose(load_input(tiff, dataset.info.to_dict())[0], np.asarray(photo) / 255.0, atol=1e-6)
