@@ -104,3 +104,26 @@ def test_the_probe_sees_a_plugin_that_imports_numpy_at_the_top(tmp_path: Path) -
     (tmp_path / "heavy.py").write_text("import numpy  # wrong: import inside the factory\n")
     [report] = probe([["--plugins-dir", str(tmp_path), "list"]], tmp_path)
     assert report["imported"] == ["numpy"] and report["code"] == 0
+
+
+def test_loading_your_own_files_leaves_tensorflow_for_later(tmp_path: Path) -> None:
+    """image-folder and csv scan their files without TensorFlow: zoo imports it afterwards with its C++ start-up
+    logs hushed (an import in a factory printed them on every run)."""
+    code = textwrap.dedent("""
+        import sys
+        import numpy as np
+        from PIL import Image
+        from zoo_plugins.datasets.csv import csv_dataset
+        from zoo_plugins.datasets.image_folder import image_folder
+        for name in ("a", "b"):
+            (folder := __import__("pathlib").Path("photos", name)).mkdir(parents=True)
+            for index in range(5):
+                Image.fromarray(np.full((8, 8), index * 20, np.uint8)).save(folder / f"{index}.png")
+        open("t.csv", "w").write("x,y\\n" + "".join(f"{i},{'ab'[i % 2]}\\n" for i in range(20)))
+        image_folder("photos"), csv_dataset("t.csv")
+        print([m for m in ("tensorflow", "keras") if m in sys.modules])
+    """)
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=subprocess_env(),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]" and "oneDNN" not in result.stderr

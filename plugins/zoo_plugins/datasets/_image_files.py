@@ -202,7 +202,6 @@ def pixel_decoder(rgb: bool, size: tuple[int, int], where: str) -> Any:
     prepares. An image that cannot be decoded is a DataError naming it.
     """
     import numpy as np
-    import tensorflow as tf
 
     mode = "RGB" if rgb else "L"
     shape = (size[1], size[0], 3) if rgb else (size[1], size[0])
@@ -216,6 +215,8 @@ def pixel_decoder(rgb: bool, size: tuple[int, int], where: str) -> Any:
         return np.asarray(image, dtype=np.uint8).reshape(shape)
 
     def decode(file: Any) -> Any:
+        import tensorflow as tf  # here, not in the factory: zoo imports TensorFlow later, its start-up logs hushed
+
         return tf.ensure_shape(tf.numpy_function(pixels, [file], tf.uint8, stateful=False), shape)
 
     return decode
