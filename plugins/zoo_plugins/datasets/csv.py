@@ -33,10 +33,9 @@ def csv_dataset(path: str = "", test_path: str = "", test_split: TestSplit = 0.2
                 features: list[str] = [], header: Literal["auto"] | bool = "auto",  # noqa: B006
                 delimiter: str = "auto", standardise: bool = True, seed: int = 42,
                 cache: Literal["auto", "none", "memory", "disk"] = "auto") -> Any:
-    """Your own table: a CSV file, one example per row, a label column and numeric feature columns, read as
-    training goes.
+    """Your own table: a CSV file, one example per row, a label column and numeric feature columns.
 
-    Class names are the label values, sorted (numerically when they are
+    The rows are read from the file as training goes. Class names are the label values, sorted (numerically when they are
     numbers). Every cell is checked before any work: a missing value or a
     feature cell that is not a number is an error naming the file, line and
     column. With ``standardise`` each feature is scaled by the mean and

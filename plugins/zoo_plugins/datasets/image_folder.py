@@ -40,10 +40,10 @@ def image_folder(path: str = "", test_path: str = "", test_split: TestSplit = 0.
                  random_rotation: RandomRotation = 0.0, random_zoom: RandomZoom = 0.0,
                  random_translation: RandomTranslation = 0.0, random_contrast: RandomContrast = 0.0,
                  random_brightness: RandomBrightness = 0.0) -> Any:
-    """Your own images: a folder with one sub-folder of image files (PNG, JPEG, WebP, TIFF, BMP, GIF) per class,
-    read as training goes; pixels scaled to [0, 1].
+    """Your own images: a folder with one sub-folder of image files per class, read as training goes.
 
-    Class names are the sub-folder names, sorted. Files that are not images
+    PNG, JPEG, WebP, TIFF, BMP and GIF files are read; pixels are scaled to
+    [0, 1]. Class names are the sub-folder names, sorted. Files that are not images
     (README, .DS_Store, hidden files) are ignored, with a warning. Both
     splits are shuffled with the seed. ``zoo predict`` on the run's models
     takes image files of any size and colour: they are turned upright (EXIF
