@@ -27,13 +27,17 @@ def verification_slice(dataset: Dataset, samples: int) -> tuple[Any, Any]:
     return dataset.x_test[:samples], dataset.y_test[:samples]
 
 
-def keras_probabilities(model: Any, x: Any, batch_size: int = 1000) -> Any:
-    """The Keras model's class probabilities for ``x`` (inference mode, in batches), as numpy."""
+def keras_probabilities(model: Any, x: Any, batch_size: int | None = None) -> Any:
+    """The Keras model's class probabilities for ``x`` (inference mode, in batches of ``batch_size``; None: as
+    zoo_core.predict runs them, fewer examples at once for a large input), as numpy."""
     import keras
     import numpy as np
 
-    parts = [keras.ops.convert_to_numpy(model(x[start:start + batch_size], training=False))
-             for start in range(0, len(x), batch_size)]
+    from zoo_core.predict.predictors import batch_size as default_batch_size
+
+    size = batch_size or default_batch_size(tuple(x.shape[1:]))
+    parts = [keras.ops.convert_to_numpy(model(x[start:start + size], training=False))
+             for start in range(0, len(x), size)]
     return np.concatenate(parts).astype(np.float32)
 
 
