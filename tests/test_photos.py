@@ -101,3 +101,31 @@ def test_large_inputs_are_predicted_and_verified_in_smaller_batches() -> None:
 
     assert keras_probabilities(model, np.zeros((400, 96, 96, 3), np.float32)).shape == (400, 2)
     assert calls == [151, 151, 98]
+
+
+def test_predict_takes_any_photo_a_resizing_folder_trained_on(tmp_path: Path) -> None:
+    """image-folder with image_size squashes every photo to that size (as Keras' image_dataset_from_directory
+    does); zoo predict refused a photo of other proportions, even one the model was trained on."""
+    import pytest
+
+    from zoo_core.errors import DataError
+
+    for name, size in (("wide", (90, 30)), ("tall", (30, 60))):
+        (tmp_path / "photos" / name).mkdir(parents=True)
+        for index in range(3):
+            Image.fromarray(np.full((size[1], size[0], 3), 40 * index, np.uint8)).save(
+                tmp_path / "photos" / name / f"{index}.png")
+    wide = tmp_path / "photos" / "wide" / "1.png"
+    resizing = image_folder(str(tmp_path / "photos"), color="rgb", image_size=[32, 32], test_split=0.34)
+    assert resizing.info.resized and resizing.info.to_dict()["resized"] is True
+    np.testing.assert_allclose(load_input(wide, resizing.info.to_dict())[0],
+                               resizing.info.normalise(np.asarray(resizing.decode(str(wide)))), atol=1e-6)
+
+    for index in range(3):  # a folder of one size, read as it is: the model never saw other proportions
+        Image.fromarray(np.full((32, 32, 3), 9, np.uint8)).save(tmp_path / "photos" / "tall" / f"{index}.png")
+        Image.fromarray(np.full((32, 32, 3), 90, np.uint8)).save(tmp_path / "photos" / "wide" / f"{index}.png")
+    as_they_are = image_folder(str(tmp_path / "photos"), color="rgb", test_split=0.34)
+    assert not as_they_are.info.resized
+    Image.fromarray(np.zeros((30, 90, 3), np.uint8)).save(tmp_path / "new.png")
+    with pytest.raises(DataError, match="is 90x30 pixels; the model expects 32x32"):
+        load_input(tmp_path / "new.png", as_they_are.info.to_dict())

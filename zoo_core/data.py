@@ -44,6 +44,9 @@ class DatasetInfo:
         image: whether examples are images (so plots and ``zoo predict`` can show them);
             ``False`` for feature vectors.
         channels: colour channels of an image input (1 = grayscale).
+        resized: whether training resized images of any proportions to ``input_shape`` (image-folder with
+            ``image_size``), so ``zoo predict`` resizes any image as well; False: an image far from the
+            model's proportions is refused (it was not what the model learnt from).
         description: one paragraph about the data and where it came from.
         feature_names: a name per feature (the last axis), e.g. ``["alcohol", ...]``;
             optional, used by plots and as the header of ``.csv`` input.
@@ -63,6 +66,7 @@ class DatasetInfo:
     offset: float = 0.0
     image: bool = True
     channels: int = 1
+    resized: bool = False
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     feature_names: list[str] = field(default_factory=list)

@@ -18,7 +18,8 @@ from zoo_core.predict.tabular import describe_input, read_csv_rows
 if TYPE_CHECKING:
     import numpy as np
 
-#: Images whose width/height ratio differs from the model's by more than this factor are refused.
+#: Images whose width/height ratio differs from the model's by more than this factor are refused, unless the
+#: model learnt from images resized whatever their proportions (the contract's ``resized``).
 MAX_ASPECT_CHANGE = 1.5
 
 
@@ -227,7 +228,7 @@ def _load_image(path: Path, info: dict[str, Any]) -> "np.ndarray":
         from PIL import Image
 
         model_ratio, ratio = width / height, image.width / max(image.height, 1)
-        if max(ratio / model_ratio, model_ratio / ratio) > MAX_ASPECT_CHANGE:
+        if not info.get("resized", False) and max(ratio / model_ratio, model_ratio / ratio) > MAX_ASPECT_CHANGE:
             raise DataError(f"input '{path}' is {image.width}x{image.height} pixels; the model expects "
                             f"{width}x{height} (images of a similar shape are resized)",
                             hint=f"crop the image to about {width}:{height} proportions around the subject")

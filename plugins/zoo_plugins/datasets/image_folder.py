@@ -87,7 +87,7 @@ def image_folder(path: str = "", test_path: str = "", test_split: TestSplit = 0.
     else:
         train_order, test_order = stratified_split(y, test_split, seed, where)
         test_files, y_test = files, y
-    info = _info(path, test_path, names, color, (width, height), _record(skipped, len(ignored)))
+    info = _info(path, test_path, names, color, (width, height), _record(skipped, len(ignored)), bool(image_size))
     decode = pixel_decoder(color == "rgb", (width, height), where)
     augmentation = Augmentation(random_flip, random_rotation, random_zoom, random_translation, random_contrast,
                                 random_brightness)
@@ -107,14 +107,15 @@ def _check_parameters(path: str, image_size: list[int], where: str) -> None:
 
 
 def _info(path: str, test_path: str, names: list[str], color: str, size: tuple[int, int],
-          extra: dict[str, Any]) -> Any:
-    """The DatasetInfo of a folder of ``size`` (width, height) images in ``color``, classes ``names``."""
+          extra: dict[str, Any], resized: bool) -> Any:
+    """The DatasetInfo of a folder of ``size`` (width, height) images in ``color``, classes ``names``;
+    ``resized``: every image was resized to ``size``, whatever its proportions."""
     from zoo_core.data import DatasetInfo
 
     width, height = size
     return DatasetInfo(
         name="image-folder", input_shape=(height, width, 3) if color == "rgb" else (height, width),
-        num_classes=len(names), class_names=names, image=True, channels=3 if color == "rgb" else 1,
+        num_classes=len(names), class_names=names, image=True, channels=3 if color == "rgb" else 1, resized=resized,
         description=f"Images from '{path}'" + (f" (test: '{test_path}')" if test_path else "")
                     + f", {width}x{height} {color}, pixels scaled from 0..255 to 0..1.",
         extra=extra)
