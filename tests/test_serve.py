@@ -137,6 +137,31 @@ def test_an_upload_gets_the_same_figures_as_zoo_predict(models: list, trained: d
             assert top == expected["top"]  # same classes, same probabilities, same order
 
 
+def test_a_form_upload_and_a_webp_by_its_bytes_get_the_figures_of_a_raw_upload(models: list,
+                                                                                  trained: dict[str, Any]) -> None:
+    """``curl -F file=@digit.png`` sends multipart/form-data; a WebP sent as application/octet-stream is known by
+    its bytes."""
+    from PIL import Image
+
+    path, _ = trained["pngs"][0]
+    webp = io.BytesIO()
+    Image.open(path).save(webp, format="WEBP", lossless=True)
+    with client(models) as http:
+        raw = http.post("/models/mnist-mlp/top-classes?k=3", content=path.read_bytes(),
+                        headers={"Content-Type": "image/png"})
+        form = http.post("/models/mnist-mlp/top-classes?k=3", files={"file": ("digit.png", path.read_bytes(),
+                                                                             "image/png")})
+        bytes_only = http.post("/models/mnist-mlp/top-classes?k=3", content=webp.getvalue(),
+                               headers={"Content-Type": "application/octet-stream"})
+        no_file = http.post("/models/mnist-mlp/top-classes", files={"note": (None, "hello"), "other": (None, "x")})
+        empty_form = http.post("/models/mnist-mlp/top-classes", files={"file": ("digit.png", b"", "image/png")})
+    assert raw.status_code == form.status_code == bytes_only.status_code == 200, (form.text, bytes_only.text)
+    assert form.json()["top_classes"] == raw.json()["top_classes"] == bytes_only.json()["top_classes"]
+    assert no_file.status_code == 400 and "the form holds 2 field(s) and no file" in no_file.json()["error"]
+    assert "curl -F file=@photo.jpg" in no_file.json()["hint"]
+    assert empty_form.status_code == 400 and "the body is empty" in empty_form.json()["error"]
+
+
 @pytest.fixture(scope="module")
 def feature_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An untrained 4-feature, 3-class Keras model with per-feature normalisation in its sidecar contract."""

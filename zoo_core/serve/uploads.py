@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 #: How an upload is named in error messages.
 UPLOAD = "the upload"
+#: How image files start: PNG, JPEG, GIF and TIFF (both byte orders); WebP is RIFF....WEBP. (A BMP's "BM" could
+#: be the start of a CSV header: send it as image/bmp.)
+IMAGE_SIGNATURES = (b"\x89PNG", b"\xff\xd8", b"GIF8", b"II*\x00", b"MM\x00*")
 #: The suffix zoo predict reads a file by, from the Content-Type of an upload.
 SUFFIXES = {"image/png": ".png", "image/jpeg": ".jpg", "image/jpg": ".jpg", "text/csv": ".csv", "text/plain": ".csv",
             "application/x-npy": ".npy"}
@@ -32,12 +35,15 @@ def upload_examples(body: bytes, content_type: str, model: ServedModel) -> "np.n
     """The model's inputs for an uploaded image or CSV text, shape ``(n, *input_shape)``.
 
     The kind comes from ``content_type`` (image/png, image/jpeg, text/csv,
-    application/x-npy), or from the bytes when it is missing or generic (PNG,
-    JPEG and .npy signatures; anything else is read as CSV). Raises RequestError 415 for another kind, 400 for an
+    application/x-npy), or from the bytes when it is missing or generic (image
+    and .npy signatures; anything else is read as CSV). A
+    ``multipart/form-data`` body gives its file (:func:`form_file`). Raises RequestError 415 for another kind, 400 for an
     empty body and for everything ``zoo predict`` refuses in such a file
     (undecodable image, wrong shape, a CSV row with the wrong number of
     values, NaN...), with the upload named instead of the temporary file.
     """
+    if content_type.split(";")[0].strip().lower() == "multipart/form-data":
+        body, content_type = form_file(body, content_type)
     if not body:
         raise RequestError(400, "the body is empty", hint="send the image or CSV rows as the body")
     suffix = _suffix(body, content_type.split(";")[0].strip().lower())
@@ -54,6 +60,23 @@ def upload_examples(body: bytes, content_type: str, model: ServedModel) -> "np.n
             raise RequestError(400, named, hint=error.hint) from None
 
 
+def form_file(body: bytes, content_type: str) -> tuple[bytes, str]:
+    """The file of a ``multipart/form-data`` body (``curl -F file=@photo.jpg``) and its Content-Type: the first
+    part with a file name, else the only part. RequestError 400 for a form without one."""
+    from email import policy
+    from email.parser import BytesParser
+
+    message = BytesParser(policy=policy.HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+    parts = list(message.iter_parts()) if message.is_multipart() else []
+    named = [part for part in parts if part.get_filename()]
+    chosen = named[0] if named else parts[0] if len(parts) == 1 else None
+    if chosen is None:
+        raise RequestError(400, f"the form holds {len(parts)} field(s) and no file",
+                           hint="send the file as a form field: curl -F file=@photo.jpg URL, or as the whole body: "
+                                "curl --data-binary @photo.jpg -H 'Content-Type: image/jpeg' URL")
+    return chosen.get_payload(decode=True) or b"", chosen.get_content_type()
+
+
 def _suffix(body: bytes, content_type: str) -> str:
     if content_type in SUFFIXES:
         return SUFFIXES[content_type]
@@ -63,7 +86,7 @@ def _suffix(body: bytes, content_type: str) -> str:
         raise RequestError(415, f"uploads of type '{content_type}' are not read",
                            hint="send a PNG or JPEG image (Content-Type: image/png), CSV rows (text/csv) "
                                 "or a .npy array (application/x-npy)")
-    if body.startswith(b"\x89PNG") or body.startswith(b"\xff\xd8"):
+    if body.startswith(IMAGE_SIGNATURES) or (body[:4] == b"RIFF" and body[8:12] == b"WEBP"):
         return ".png"
     if body.startswith(b"\x93NUMPY"):
         return ".npy"
