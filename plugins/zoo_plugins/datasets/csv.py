@@ -78,14 +78,15 @@ def csv_dataset(path: str = "", test_path: str = "", test_split: TestSplit = 0.2
         train_order, test_order = stratified_split(y, test_split, seed, where)
         tables = [(table, columns[1:])]
     mean, std = _standardisation(table, columns, train_order, len(y), where) if standardise else (None, None)
-    decode = RowDecoder(tables, where)
+    decoder = RowDecoder(tables, where)
     if cache == "auto":
         cache = "memory" if len(train_order) * (len(columns) - 1) * 4 <= AUTO_MEMORY else "none"
     info = _info(path, test_path, table, columns, names, _value_range(rows, test_rows, mean, std), mean, std)
     info.extra["cache"] = cache
-    return StreamingDataset(RowDecoder.entries(0, rows)[train_order], y[train_order],
-                            RowDecoder.entries(1 if test_path else 0, test_rows)[test_order], y_test[test_order],
-                            decode, info, cache=cache, decode_batch=decode.decode_batch, read=decode.read)
+    entries = RowDecoder.entries(0, rows)
+    test_entries = RowDecoder.entries(1, test_rows) if test_path else entries
+    return StreamingDataset(entries[train_order], y[train_order], test_entries[test_order], y_test[test_order],
+                            decoder, info, cache=cache, decode_batch=decoder.decode_batch, read=decoder.read)
 
 
 def _check_parameters(path: str, delimiter: str, where: str) -> None:
