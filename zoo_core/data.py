@@ -44,9 +44,8 @@ class DatasetInfo:
         image: whether examples are images (so plots and ``zoo predict`` can show them);
             ``False`` for feature vectors.
         channels: colour channels of an image input (1 = grayscale).
-        resized: whether training resized images of any proportions to ``input_shape`` (image-folder with
-            ``image_size``), so ``zoo predict`` resizes any image as well; False: an image far from the
-            model's proportions is refused (it was not what the model learnt from).
+        resized: whether training resized images of any proportions to ``input_shape`` (as ``zoo predict``
+            then does); False: an image far from the model's proportions is refused.
         description: one paragraph about the data and where it came from.
         feature_names: a name per feature (the last axis), e.g. ``["alcohol", ...]``;
             optional, used by plots and as the header of ``.csv`` input.
@@ -225,13 +224,10 @@ class StreamingDataset:
             of the run directory, read back by memory mapping).
         augmentation: random changes of the training images (:class:`Augmentation`),
             made on the raw values (``info.raw_value_range``) before the scaling; None: none.
-        decode_batch: ``decode_batch(files) -> tensor``: the examples of a 1-D ``tf.string`` tensor of
-            entries, stacked, each as ``decode`` gives it; optional, for examples so small that TensorFlow's
-            call per example costs more than decoding (a table's rows: one ``tf.numpy_function`` per batch).
-            None: ``decode`` mapped over the entries, several at a time.
-        read: ``read(file) -> bytes``: the stored bytes of one entry, for the run's data fingerprint,
-            when an entry is a record inside a file (e.g. a row's byte offsets in a table); None:
-            the content of the file an entry names (its own text if it names none).
+        decode_batch: ``decode_batch(files) -> tensor``: the examples of a 1-D ``tf.string`` tensor of entries,
+            stacked, as ``decode`` gives each: one call per batch (a table's rows); None: ``decode`` mapped.
+        read: ``read(file) -> bytes``: an entry's stored bytes (the data fingerprint's), when entries are records
+            inside files (a table's rows); None: the content of the file an entry names (else its text).
 
     ``len(train_files)`` and ``len(test_files)`` are the examples per
     split. :attr:`x_train` and :attr:`x_test` are views that decode on
