@@ -78,7 +78,7 @@ def image_folder(path: str = "", test_path: str = "", test_split: TestSplit = 0.
     train, test, names = _listings(path, test_path, where)
     ignored = train.ignored + (test.ignored if test else [])
     if ignored:
-        _warn(f"{where}: ignored {len(ignored)} file(s) that are not images in a class folder ({some(ignored)})")
+        _warn(f"{where}: ignored {len(ignored)} file(s) that are not images ({some(ignored)})")
     files, y, skipped, (width, height) = _scan(train, names, color, size, skip_bad, where)
     if test is not None:
         test_files, y_test, more, _ = _scan(test, names, color, (width, height), skip_bad, where)
