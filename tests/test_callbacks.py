@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -175,13 +176,23 @@ def history(run_dir: Path) -> list[dict[str, str]]:
 NEVER_IMPROVES = ["--set", 'callbacks=["early-stopping"]', "--set", "callbacks.early-stopping.min_delta=10.0"]
 
 
-@pytest.mark.slow
-def test_early_stopping_stops_and_the_run_is_completed_and_says_why(tmp_path: Path) -> None:
-    result = zoo("run", "mnist-mlp", "--runs-dir", str(tmp_path), *TINY, "--set", "epochs=6", *NEVER_IMPROVES,
+@pytest.fixture(scope="module")
+def stopped_early(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """One run of 6 epochs that early stopping (patience 1, never improving) ends after epoch 2, and its output.
+
+    Read by the two tests below; the one that changes the run works on a copy of it."""
+    root = tmp_path_factory.mktemp("stopped-early")
+    result = zoo("run", "mnist-mlp", "--runs-dir", str(root), *TINY, "--set", "epochs=6", *NEVER_IMPROVES,
                  "--set", "callbacks.early-stopping.patience=1")
     assert result.returncode == 0, result.stderr
+    return result, only_run(root)
+
+
+@pytest.mark.slow
+def test_early_stopping_stops_and_the_run_is_completed_and_says_why(
+        stopped_early: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    result, run_dir = stopped_early
     assert re.search(r"stopped early\s+after epoch 2 of 6 by early-stopping: val_loss did not improve", result.stdout)
-    run_dir = only_run(tmp_path)
     data = manifest(run_dir)
     assert data["status"] == "completed" and data["epochs_done"] == 2
     stopped = data["stopped_early"]
@@ -202,16 +213,15 @@ def test_early_stopping_stops_and_the_run_is_completed_and_says_why(tmp_path: Pa
     assert all(np.array_equal(a, best[f"arr_{i}"]) for i, a in enumerate(model.get_weights()))
     again = zoo("resume", str(run_dir))
     assert again.returncode == 2 and "already completed" in again.stderr
-    listed = zoo("runs", "--runs-dir", str(tmp_path))
+    listed = zoo("runs", "--runs-dir", str(run_dir.parent))
     assert "completed" in listed.stdout and "interrupted" not in listed.stdout
 
 
 @pytest.mark.slow
-def test_a_run_killed_after_its_early_stop_resumes_to_completion_without_training(tmp_path: Path) -> None:
-    result = zoo("run", "mnist-mlp", "--runs-dir", str(tmp_path), *TINY, "--set", "epochs=6", *NEVER_IMPROVES,
-                 "--set", "callbacks.early-stopping.patience=1")
-    assert result.returncode == 0, result.stderr
-    run_dir = only_run(tmp_path)
+def test_a_run_killed_after_its_early_stop_resumes_to_completion_without_training(
+        stopped_early: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path) -> None:
+    run_dir = Path(shutil.copytree(stopped_early[1], tmp_path / stopped_early[1].name))  # the shared run stays as is
+    assert manifest(run_dir)["status"] == "completed" and manifest(run_dir)["stopped_early"]["epoch"] == 2
     data = manifest(run_dir)
     data.update(status="interrupted", finished=None)  # as if killed while evaluating or exporting
     (run_dir / "manifest.json").write_text(json.dumps(data), encoding="utf-8")
