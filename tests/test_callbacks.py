@@ -300,9 +300,9 @@ def test_a_killed_run_resumes_with_its_early_stopping_state(tmp_path: Path) -> N
 
 @pytest.mark.slow
 def test_the_cosine_schedule_sets_each_epoch_s_rate_and_history_records_it(tmp_path: Path) -> None:
-    result = zoo("run", "mnist-mlp", "--runs-dir", str(tmp_path), *TINY, "--set", "epochs=4",
-                 "--set", 'callbacks=["cosine-warmup"]', "--set", "callbacks.cosine-warmup.min_lr=0.0001")
-    assert result.returncode == 0, result.stderr
+    result = run_cli("run", "mnist-mlp", "--runs-dir", str(tmp_path), *TINY, "--set", "epochs=4",
+                     "--set", 'callbacks=["cosine-warmup"]', "--set", "callbacks.cosine-warmup.min_lr=0.0001")
+    assert result.exit_code == 0, result.output
     rates = [float(row["learning_rate"]) for row in history(only_run(tmp_path))]
     peak, low = 0.001, 0.0001
     expected = [peak / 2, peak, low + (peak - low) * 0.75, low + (peak - low) * 0.25]  # cos(pi/3) = 0.5
@@ -335,15 +335,16 @@ def test_the_guide_s_callback_passes_the_kit_and_runs(tmp_path: Path, monkeypatc
     from zoo_core.testing import assert_conforms
 
     folder = guide_callback(tmp_path)
-    wrong = zoo("run", "mnist-mlp", "--runs-dir", str(tmp_path / "runs"), *TINY, "--set", 'callbacks=["epoch-log"]',
-                "--set", "callbacks.epoch-log.file=../x", plugins_dir=folder)
-    assert wrong.returncode == 2 and "file must be a plain file name" in wrong.stderr
+    # in-process: test_the_guide_s_callback_registers_from_a_plugins_dir loads it in a zoo process
+    wrong = run_cli("--plugins-dir", str(folder), "run", "mnist-mlp", "--runs-dir", str(tmp_path / "runs"), *TINY,
+                    "--set", 'callbacks=["epoch-log"]', "--set", "callbacks.epoch-log.file=../x")
+    assert wrong.exit_code == 2 and "file must be a plain file name" in wrong.stderr
     catalog = load_catalog(plugins_dir=folder, allowlist=["my_callbacks"], strict=True)
     checks = {r.check: r.status for r in assert_conforms("callback", "my_callbacks:epoch-log", catalog=catalog)}
     assert checks["state_is_json"] == checks["resumes_from_state"] == checks["run_end_accepted"] == "passed"
-    result = zoo("run", "mnist-mlp", "--runs-dir", str(tmp_path / "runs"), *TINY, "--set", "epochs=2",
-                 "--set", 'callbacks=["epoch-log"]', plugins_dir=folder)
-    assert result.returncode == 0, result.stderr
+    result = run_cli("--plugins-dir", str(folder), "run", "mnist-mlp", "--runs-dir", str(tmp_path / "runs"), *TINY,
+                     "--set", "epochs=2", "--set", 'callbacks=["epoch-log"]')
+    assert result.exit_code == 0, result.output
     run_dir = only_run(tmp_path / "runs")
     lines = [json.loads(line) for line in (run_dir / "epoch-log.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [line.get("epoch") for line in lines] == [1, 2, None]
