@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from typer.testing import Result
 
 from conftest import run_cli, subprocess_env
 from zoo_core.errors import ConfigError
@@ -177,20 +178,21 @@ NEVER_IMPROVES = ["--set", 'callbacks=["early-stopping"]', "--set", "callbacks.e
 
 
 @pytest.fixture(scope="module")
-def stopped_early(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+def stopped_early(tmp_path_factory: pytest.TempPathFactory) -> tuple[Result, Path]:
     """One run of 6 epochs that early stopping (patience 1, never improving) ends after epoch 2, and its output.
 
-    Read by the two tests below; the one that changes the run works on a copy of it."""
+    Trained in-process (the resumes below are zoo processes) and read by the two tests below; the one that changes
+    the run works on a copy of it."""
     root = tmp_path_factory.mktemp("stopped-early")
-    result = zoo("run", "mnist-mlp", "--runs-dir", str(root), *TINY, "--set", "epochs=6", *NEVER_IMPROVES,
-                 "--set", "callbacks.early-stopping.patience=1")
-    assert result.returncode == 0, result.stderr
+    result = run_cli("run", "mnist-mlp", "--runs-dir", str(root), *TINY, "--set", "epochs=6", *NEVER_IMPROVES,
+                     "--set", "callbacks.early-stopping.patience=1")
+    assert result.exit_code == 0, result.output
     return result, only_run(root)
 
 
 @pytest.mark.slow
 def test_early_stopping_stops_and_the_run_is_completed_and_says_why(
-        stopped_early: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+        stopped_early: tuple[Result, Path]) -> None:
     result, run_dir = stopped_early
     assert re.search(r"stopped early\s+after epoch 2 of 6 by early-stopping: val_loss did not improve", result.stdout)
     data = manifest(run_dir)
@@ -219,7 +221,7 @@ def test_early_stopping_stops_and_the_run_is_completed_and_says_why(
 
 @pytest.mark.slow
 def test_a_run_killed_after_its_early_stop_resumes_to_completion_without_training(
-        stopped_early: tuple[subprocess.CompletedProcess[str], Path], tmp_path: Path) -> None:
+        stopped_early: tuple[Result, Path], tmp_path: Path) -> None:
     run_dir = Path(shutil.copytree(stopped_early[1], tmp_path / stopped_early[1].name))  # the shared run stays as is
     assert manifest(run_dir)["status"] == "completed" and manifest(run_dir)["stopped_early"]["epoch"] == 2
     data = manifest(run_dir)
