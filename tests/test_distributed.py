@@ -338,13 +338,10 @@ def model_digest(path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def single_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The reference: the same slice trained by one process without a strategy."""
+    """The reference: the same slice trained by one process without a strategy (this one: in-process)."""
     folder = tmp_path_factory.mktemp("single")
-    zoo = Zoo("single", ["run", "mnist-mlp", *SLICE, "--runs-dir", str(folder / "runs"), "--quiet"], folder)
-    try:
-        assert zoo.wait() == 0, zoo.output()
-    finally:
-        zoo.kill()
+    result = run_cli("run", "mnist-mlp", *SLICE, "--runs-dir", str(folder / "runs"), "--quiet")
+    assert result.exit_code == 0, result.output
     (run,) = run_dirs(folder / "runs")
     return run
 
