@@ -1,5 +1,5 @@
 """The convolutional architectures (cnn, mobilenet, resnet): any image shape, declared and checked parameters,
-and, trained for three epochs on 2,000 MNIST images, verified exports to SavedModel and every TFLite variant
+and, trained for two or three epochs on 4,000 MNIST images, verified exports to SavedModel and every TFLite variant
 (mobilenet at the mnist-mobilenet recipe's own settings, whose int8 file must stay under 100 KB)."""
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ SMALL = {"cnn": {"filters": [16, 32], "convs_per_block": 1, "dense": 64, "block_
 #: Exporters of zoo's registry.toml: the SavedModel, every TFLite variant and ONNX.
 EXPORTERS = ("savedmodel", "tflite", "tflite-float16", "tflite-dynamic", "tflite-int8", "onnx")
 INT8_LIMIT_BYTES = 100 * 1024
+#: Epochs on the 4,000 training images: enough for a model sure enough of its answers that int8 agrees with Keras
+#: on at least 99% of the 500 test images. Measured (x86_64, AVX-512/AMX): cnn agreed on 0.996 after 3 epochs but
+#: 0.994 after 2; mobilenet on 0.998 and resnet on 0.996 after 2 (mobilenet's third epoch cost about 8 s).
+EPOCHS = {"cnn": 3, "mobilenet": 2, "resnet": 2}
 
 
 @pytest.fixture(scope="module")
@@ -212,12 +216,12 @@ def test_trains_and_exports_to_savedmodel_every_tflite_variant_and_onnx(name: st
     keras.utils.set_random_seed(42)
     model = factory(name)(dataset.info.input_shape, 10, **params)
     model.compile(optimizer=keras.optimizers.Adam(0.003), loss="sparse_categorical_crossentropy")
-    model.fit(dataset.x_train, dataset.y_train, epochs=3, batch_size=16, verbose=0)
+    model.fit(dataset.x_train, dataset.y_train, epochs=EPOCHS[name], batch_size=16, verbose=0)
     context = ExportContext(model=model, dataset=dataset, destination=tmp_path, model_name=f"mnist-{name}",
                             metadata={"run": "run-20260101-000000", "recipe": f"mnist-{name}"})
     results = {exporter: registry.resolve("exporter", exporter, "test").build(context) for exporter in EXPORTERS}
     keras_accuracy = results["savedmodel"].figures["keras_accuracy"]
-    assert keras_accuracy > 0.8, keras_accuracy  # three epochs on 4,000 images: a model worth quantising
+    assert keras_accuracy > 0.8, keras_accuracy  # 0.93-0.95 after EPOCHS on 4,000 images: worth quantising
     variants = {exporter: (result.format, result.variant, result.status) for exporter, result in results.items()}
     assert variants == {"savedmodel": ("savedmodel", "float32", "ok"), "tflite": ("tflite", "float32", "ok"),
                         "tflite-float16": ("tflite", "float16", "ok"), "tflite-dynamic": ("tflite", "dynamic", "ok"),

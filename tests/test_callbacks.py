@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from typer.testing import Result
 
 from conftest import run_cli, subprocess_env
 from zoo_core.errors import ConfigError
@@ -175,13 +177,23 @@ def history(run_dir: Path) -> list[dict[str, str]]:
 NEVER_IMPROVES = ["--set", 'callbacks=["early-stopping"]', "--set", "callbacks.early-stopping.min_delta=10.0"]
 
 
+@pytest.fixture(scope="module")
+def stopped_early(tmp_path_factory: pytest.TempPathFactory) -> tuple[Result, Path]:
+    """One run of 6 epochs that early stopping (patience 1, never improving) ends after epoch 2, and its output.
+
+    Trained in-process and read by the two tests below; the one that changes the run works on a copy of it."""
+    root = tmp_path_factory.mktemp("stopped-early")
+    result = run_cli("run", "mnist-mlp", "--runs-dir", str(root), *TINY, "--set", "epochs=6", *NEVER_IMPROVES,
+                     "--set", "callbacks.early-stopping.patience=1")
+    assert result.exit_code == 0, result.output
+    return result, only_run(root)
+
+
 @pytest.mark.slow
-def test_early_stopping_stops_and_the_run_is_completed_and_says_why(tmp_path: Path) -> None:
-    result = zoo("run", "mnist-mlp", "--runs-dir", str(tmp_path), *TINY, "--set", "epochs=6", *NEVER_IMPROVES,
-                 "--set", "callbacks.early-stopping.patience=1")
-    assert result.returncode == 0, result.stderr
+def test_early_stopping_stops_and_the_run_is_completed_and_says_why(
+        stopped_early: tuple[Result, Path]) -> None:
+    result, run_dir = stopped_early
     assert re.search(r"stopped early\s+after epoch 2 of 6 by early-stopping: val_loss did not improve", result.stdout)
-    run_dir = only_run(tmp_path)
     data = manifest(run_dir)
     assert data["status"] == "completed" and data["epochs_done"] == 2
     stopped = data["stopped_early"]
@@ -202,23 +214,22 @@ def test_early_stopping_stops_and_the_run_is_completed_and_says_why(tmp_path: Pa
     assert all(np.array_equal(a, best[f"arr_{i}"]) for i, a in enumerate(model.get_weights()))
     again = zoo("resume", str(run_dir))
     assert again.returncode == 2 and "already completed" in again.stderr
-    listed = zoo("runs", "--runs-dir", str(tmp_path))
+    listed = zoo("runs", "--runs-dir", str(run_dir.parent))
     assert "completed" in listed.stdout and "interrupted" not in listed.stdout
 
 
 @pytest.mark.slow
-def test_a_run_killed_after_its_early_stop_resumes_to_completion_without_training(tmp_path: Path) -> None:
-    result = zoo("run", "mnist-mlp", "--runs-dir", str(tmp_path), *TINY, "--set", "epochs=6", *NEVER_IMPROVES,
-                 "--set", "callbacks.early-stopping.patience=1")
-    assert result.returncode == 0, result.stderr
-    run_dir = only_run(tmp_path)
+def test_a_run_killed_after_its_early_stop_resumes_to_completion_without_training(
+        stopped_early: tuple[Result, Path], tmp_path: Path) -> None:
+    run_dir = Path(shutil.copytree(stopped_early[1], tmp_path / stopped_early[1].name))  # the shared run stays as is
+    assert manifest(run_dir)["status"] == "completed" and manifest(run_dir)["stopped_early"]["epoch"] == 2
     data = manifest(run_dir)
     data.update(status="interrupted", finished=None)  # as if killed while evaluating or exporting
     (run_dir / "manifest.json").write_text(json.dumps(data), encoding="utf-8")
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
     (run_dir / "metrics.json").unlink()
-    resumed = zoo("resume", str(run_dir))
-    assert resumed.returncode == 0, resumed.stderr
+    resumed = run_cli("resume", str(run_dir))  # in-process: the kill is only simulated
+    assert resumed.exit_code == 0, resumed.output
     after = manifest(run_dir)
     assert after["status"] == "completed" and after["epochs_done"] == 2 and after["stopped_early"]["epoch"] == 2
     assert len(history(run_dir)) == 2
@@ -281,8 +292,8 @@ def test_a_killed_run_resumes_with_its_early_stopping_state(tmp_path: Path) -> N
     run_dir = only_run(runs)
     state = json.loads((run_dir / "checkpoint" / "state.json").read_text(encoding="utf-8"))
     assert state["epochs_done"] == 2 and state["callbacks"]["early-stopping"]["wait"] == 1
-    resumed = zoo("resume", str(run_dir), plugins_dir=plugins)
-    assert resumed.returncode == 0, resumed.stderr
+    resumed = run_cli("--plugins-dir", str(plugins), "resume", str(run_dir))  # in-process, after the real kill
+    assert resumed.exit_code == 0, resumed.output
     data = manifest(run_dir)
     assert data["status"] == "completed" and data["epochs_done"] == 3 and data["stopped_early"]["epoch"] == 3
     assert [row["epoch"] for row in history(run_dir)] == ["1", "2", "3"]
@@ -290,9 +301,9 @@ def test_a_killed_run_resumes_with_its_early_stopping_state(tmp_path: Path) -> N
 
 @pytest.mark.slow
 def test_the_cosine_schedule_sets_each_epoch_s_rate_and_history_records_it(tmp_path: Path) -> None:
-    result = zoo("run", "mnist-mlp", "--runs-dir", str(tmp_path), *TINY, "--set", "epochs=4",
-                 "--set", 'callbacks=["cosine-warmup"]', "--set", "callbacks.cosine-warmup.min_lr=0.0001")
-    assert result.returncode == 0, result.stderr
+    result = run_cli("run", "mnist-mlp", "--runs-dir", str(tmp_path), *TINY, "--set", "epochs=4",
+                     "--set", 'callbacks=["cosine-warmup"]', "--set", "callbacks.cosine-warmup.min_lr=0.0001")
+    assert result.exit_code == 0, result.output
     rates = [float(row["learning_rate"]) for row in history(only_run(tmp_path))]
     peak, low = 0.001, 0.0001
     expected = [peak / 2, peak, low + (peak - low) * 0.75, low + (peak - low) * 0.25]  # cos(pi/3) = 0.5
@@ -325,15 +336,16 @@ def test_the_guide_s_callback_passes_the_kit_and_runs(tmp_path: Path, monkeypatc
     from zoo_core.testing import assert_conforms
 
     folder = guide_callback(tmp_path)
-    wrong = zoo("run", "mnist-mlp", "--runs-dir", str(tmp_path / "runs"), *TINY, "--set", 'callbacks=["epoch-log"]',
-                "--set", "callbacks.epoch-log.file=../x", plugins_dir=folder)
-    assert wrong.returncode == 2 and "file must be a plain file name" in wrong.stderr
+    # in-process: test_the_guide_s_callback_registers_from_a_plugins_dir loads it in a zoo process
+    wrong = run_cli("--plugins-dir", str(folder), "run", "mnist-mlp", "--runs-dir", str(tmp_path / "runs"), *TINY,
+                    "--set", 'callbacks=["epoch-log"]', "--set", "callbacks.epoch-log.file=../x")
+    assert wrong.exit_code == 2 and "file must be a plain file name" in wrong.stderr
     catalog = load_catalog(plugins_dir=folder, allowlist=["my_callbacks"], strict=True)
     checks = {r.check: r.status for r in assert_conforms("callback", "my_callbacks:epoch-log", catalog=catalog)}
     assert checks["state_is_json"] == checks["resumes_from_state"] == checks["run_end_accepted"] == "passed"
-    result = zoo("run", "mnist-mlp", "--runs-dir", str(tmp_path / "runs"), *TINY, "--set", "epochs=2",
-                 "--set", 'callbacks=["epoch-log"]', plugins_dir=folder)
-    assert result.returncode == 0, result.stderr
+    result = run_cli("--plugins-dir", str(folder), "run", "mnist-mlp", "--runs-dir", str(tmp_path / "runs"), *TINY,
+                     "--set", "epochs=2", "--set", 'callbacks=["epoch-log"]')
+    assert result.exit_code == 0, result.output
     run_dir = only_run(tmp_path / "runs")
     lines = [json.loads(line) for line in (run_dir / "epoch-log.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [line.get("epoch") for line in lines] == [1, 2, None]

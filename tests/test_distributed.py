@@ -18,11 +18,13 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -336,13 +338,10 @@ def model_digest(path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def single_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The reference: the same slice trained by one process without a strategy."""
+    """The reference: the same slice trained by one process without a strategy (this one: in-process)."""
     folder = tmp_path_factory.mktemp("single")
-    zoo = Zoo("single", ["run", "mnist-mlp", *SLICE, "--runs-dir", str(folder / "runs"), "--quiet"], folder)
-    try:
-        assert zoo.wait() == 0, zoo.output()
-    finally:
-        zoo.kill()
+    result = run_cli("run", "mnist-mlp", *SLICE, "--runs-dir", str(folder / "runs"), "--quiet")
+    assert result.exit_code == 0, result.output
     (run,) = run_dirs(folder / "runs")
     return run
 
@@ -418,12 +417,40 @@ def kill_worker_1_after_epoch_1(processes: list[Zoo], folder: Path, runs: Path, 
     return chief, run, failed
 
 
+@dataclass(frozen=True)
+class KilledCluster:
+    """What :func:`killed_cluster` leaves: the chief's stderr, its failed run and manifest, a copy of the runs root."""
+
+    stderr: str
+    run: Path
+    failed: dict
+    pristine: Path  #: the runs root as the kill left it (the run and worker 1's backup), copied before any test
+
+
+@pytest.fixture(scope="module")
+def killed_cluster(tmp_path_factory: pytest.TempPathFactory) -> KilledCluster:
+    """Two workers train 4 epochs; worker 1 is killed after epoch 1 and the chief exits 75 (checked as it happens).
+
+    The two tests below each resume it in their own way: one resumes the run itself (the chief's message names
+    its path), the other a copy of the runs root, so that neither depends on the other or on their order."""
+    folder = tmp_path_factory.mktemp("killed")
+    started: list[Zoo] = []
+    try:
+        chief, run, failed = kill_worker_1_after_epoch_1(started, folder, folder / "runs",
+                                                         ["run", "mnist-mlp", *SLICE, "--set", "epochs=4"])
+    finally:
+        for process in started:
+            process.kill()
+    pristine = Path(shutil.copytree(folder / "runs", folder / "pristine"))
+    return KilledCluster(chief.stderr, run, failed, pristine)
+
+
 @pytest.mark.slow
-def test_a_killed_worker_stops_the_other_and_both_resume(tmp_path: Path, processes: list[Zoo]) -> None:
-    runs = tmp_path / "runs"
-    chief, run, failed = kill_worker_1_after_epoch_1(processes, tmp_path, runs,
-                                                     ["run", "mnist-mlp", *SLICE, "--set", "epochs=4"])
-    assert "zoo resume" in chief.stderr
+def test_a_killed_worker_stops_the_other_and_both_resume(killed_cluster: KilledCluster, tmp_path: Path,
+                                                         processes: list[Zoo]) -> None:
+    runs = Path(shutil.copytree(killed_cluster.pristine, tmp_path / "runs"))
+    run, failed = runs / killed_cluster.run.name, killed_cluster.failed
+    assert "zoo resume" in killed_cluster.stderr
 
     # workers given different --set options: the worker names the setting and stops before training
     workers = ",".join(free_ports(2))
@@ -452,14 +479,14 @@ def test_a_killed_worker_stops_the_other_and_both_resume(tmp_path: Path, process
 
 
 @pytest.mark.slow
-def test_a_machine_lost_for_good_the_run_finishes_on_the_survivor_alone(tmp_path: Path, processes: list[Zoo]) -> None:
+def test_a_machine_lost_for_good_the_run_finishes_on_the_survivor_alone(killed_cluster: KilledCluster, tmp_path: Path,
+                                                                         processes: list[Zoo]) -> None:
     """Worker 1 is gone for good: the command the chief's message suggests finishes the run as one process."""
-    runs = tmp_path / "runs"
-    chief, run, failed = kill_worker_1_after_epoch_1(processes, tmp_path, runs,
-                                                     ["run", "mnist-mlp", *SLICE, "--set", "epochs=4"])
+    run, failed = killed_cluster.run, killed_cluster.failed
+    runs = run.parent
     done_before = failed["epochs_done"]
-    suggested = re.search(r"zoo resume (\S+) --set strategy=none", chief.stderr)
-    assert suggested, chief.output()
+    suggested = re.search(r"zoo resume (\S+) --set strategy=none", killed_cluster.stderr)
+    assert suggested, killed_cluster.stderr
     command = shlex.split(suggested.group(0))
     assert Path(command[2]) == run  # the run's directory: it works from any folder, without --runs-dir
 

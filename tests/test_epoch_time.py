@@ -49,40 +49,44 @@ def timed_run(tmp_path: Path) -> tuple[list[float], dict[str, Any]]:
     return seconds, json.loads((run_dir / "manifest.json").read_text())["timings"]
 
 
-def epoch_seconds(tmp_path: Path) -> list[float]:
-    return timed_run(tmp_path)[0]
+def slow_commit(real: Any) -> Any:
+    """``real`` commit_checkpoint made DELAY slower after epochs 1 .. EPOCHS-1, and LAST_DELAY after the last."""
 
-
-def test_an_epoch_s_time_includes_the_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import zoo_core.training.checkpointing as callbacks
-
-    real = callbacks.commit_checkpoint
-
-    def slow_commit(*args: Any, **kwargs: Any) -> Any:
-        time.sleep(DELAY)
-        return real(*args, **kwargs)
-
-    fast = epoch_seconds(tmp_path / "fast")
-    monkeypatch.setattr(callbacks, "commit_checkpoint", slow_commit)
-    slow = epoch_seconds(tmp_path / "slow")
-    assert max(fast[1:]) < DELAY  # 540 images: well under the delay without it
-    for before, after in zip(fast[1:], slow[1:]):
-        assert after >= DELAY and after - before >= 0.8 * DELAY, (fast, slow)
-
-
-def test_the_last_epoch_s_checkpoint_is_counted_in_the_training_phase(tmp_path: Path,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    """The last checkpoint is in no epoch's row (epoch 3 holds epoch 2's), but in timings["training"]: not lost."""
-    import zoo_core.training.checkpointing as callbacks
-
-    real = callbacks.commit_checkpoint
-
-    def slow_commit(directory: Path, epochs_done: int, *args: Any, **kwargs: Any) -> Any:
+    def commit(directory: Path, epochs_done: int, *args: Any, **kwargs: Any) -> Any:
         time.sleep(LAST_DELAY if epochs_done == EPOCHS else DELAY if epochs_done else 0)
         return real(directory, epochs_done, *args, **kwargs)
 
-    monkeypatch.setattr(callbacks, "commit_checkpoint", slow_commit)
-    seconds, timings = timed_run(tmp_path)
+    return commit
+
+
+@pytest.fixture(scope="module")
+def fast(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[float], dict[str, Any]]:
+    """The tiny run as it is."""
+    return timed_run(tmp_path_factory.mktemp("fast"))
+
+
+@pytest.fixture(scope="module")
+def slow(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[float], dict[str, Any]]:
+    """The same run with slow checkpoint commits (see :func:`slow_commit`); both tests below read it."""
+    import zoo_core.training.checkpointing as callbacks
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(callbacks, "commit_checkpoint", slow_commit(callbacks.commit_checkpoint))
+        return timed_run(tmp_path_factory.mktemp("slow"))
+
+
+def test_an_epoch_s_time_includes_the_checkpoint(fast: tuple[list[float], dict[str, Any]],
+                                                 slow: tuple[list[float], dict[str, Any]]) -> None:
+    """Epochs 2 and 3 each hold one earlier checkpoint, made DELAY slower: their times grow by it."""
+    fast_seconds, slow_seconds = fast[0], slow[0]
+    assert max(fast_seconds[1:]) < DELAY  # 540 images: well under the delay without it
+    for before, after in zip(fast_seconds[1:], slow_seconds[1:], strict=True):
+        assert after >= DELAY and after - before >= 0.8 * DELAY, (fast_seconds, slow_seconds)
+
+
+def test_the_last_epoch_s_checkpoint_is_counted_in_the_training_phase(slow: tuple[list[float], dict[str, Any]]) -> None:
+    """The last checkpoint is in no epoch's row (epoch 3 holds epoch 2's), but in timings["training"]: not lost."""
+    seconds, timings = slow
     assert len(seconds) == EPOCHS
     for after in seconds[1:]:  # epochs 2 and 3 each hold one earlier checkpoint, at DELAY, not the last one
         assert DELAY <= after < LAST_DELAY, seconds

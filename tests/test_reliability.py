@@ -306,12 +306,13 @@ def test_a_lock_on_a_file_that_was_removed_meanwhile_is_taken_again(tmp_path: Pa
     lock.release()
 
 
-def test_a_finished_run_has_no_lock_file(tmp_path: Path) -> None:
-    result = zoo("run", "mnist-mlp", "--runs-dir", str(tmp_path), *TINY)
-    assert result.returncode == 0, result.stderr
-    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
-    assert manifest(run_dir)["status"] == "completed" and not (run_dir / LOCK_FILE).exists()
-    assert [run.status() for run in list_runs(tmp_path)] == ["completed"]
+@pytest.mark.slow
+def test_a_finished_run_has_no_lock_file(simultaneous: tuple[Path, list[Path]]) -> None:
+    """The two runs of ``simultaneous``, each finished by its own ``zoo`` process."""
+    root, runs = simultaneous
+    for run_dir in runs:
+        assert manifest(run_dir)["status"] == "completed" and not (run_dir / LOCK_FILE).exists()
+    assert [run.status() for run in list_runs(root)] == ["completed", "completed"]
 
 
 # -- unwritable root, full disk ------------------------------------------------------------

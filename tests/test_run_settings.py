@@ -1,8 +1,9 @@
 """The run settings that change how a run trains or what it shows: deterministic, threads, tensorboard, progress.
 
-Each runs the real ``zoo`` (or zoo's Python API) in a fresh process, since
+Deterministic and threads run zoo's Python API in fresh processes, since
 TensorFlow's thread pools and op determinism are process-wide and cannot be
-changed once its runtime has started.
+changed once its runtime has started; progress runs the real ``zoo`` on a
+pseudo-terminal; tensorboard, which needs neither, runs in-process.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import subprocess_env
+from conftest import run_cli, subprocess_env
 
 pytestmark = pytest.mark.slow
 
@@ -106,9 +107,8 @@ def test_threads_sets_both_tensorflow_pools_and_the_manifest_says_so(probes: dic
 def test_tensorboard_writes_the_epoch_losses_of_history_csv(tmp_path: Path) -> None:
     import tensorflow as tf
 
-    result = subprocess.run([ZOO, "run", "mnist-mlp", "--runs-dir", str(tmp_path), *TINY, "--set", "tensorboard=true",
-                             "--quiet"], capture_output=True, text=True, timeout=300, env=subprocess_env())
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_cli("run", "mnist-mlp", "--runs-dir", str(tmp_path), *TINY, "--set", "tensorboard=true", "--quiet")
+    assert result.exit_code == 0, result.output[-3000:]
     (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     events = sorted((run_dir / "tensorboard" / "train").glob("events.out.tfevents.*"))
     assert events, sorted(str(p.relative_to(run_dir)) for p in (run_dir / "tensorboard").rglob("*"))

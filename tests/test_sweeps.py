@@ -151,7 +151,8 @@ def test_two_processes_split_one_study_without_losing_or_repeating_a_trial(tmp_p
 
 
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
-def test_a_killed_sweep_continues_and_counts_the_killed_trial_once(tmp_path: Path, signum: int) -> None:
+def test_a_killed_sweep_continues_and_counts_the_killed_trial_once(tmp_path: Path, signum: int,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     registry(tmp_path, SHARED.replace("trials = 4", "trials = 2").replace("epochs = 2", "epochs = 40"))
     root = tmp_path / "runs"
     first = _start(tmp_path, root)
@@ -167,9 +168,11 @@ def test_a_killed_sweep_continues_and_counts_the_killed_trial_once(tmp_path: Pat
     assert first.returncode == (-signal.SIGKILL if signum == signal.SIGKILL else 143)
     assert states(study_of(root, "shared")) == (["RUNNING"] if signum == signal.SIGKILL else ["FAIL", "WAITING"])
 
-    second = _start(tmp_path, root, "--set", "epochs=2")  # --set for every trial: the study goes on
-    out, err = second.communicate(timeout=300)
-    assert second.returncode == 0, err
+    # --set for every trial: the study goes on (in-process: the killed process is what the test is about)
+    monkeypatch.chdir(tmp_path)
+    second = run_cli("sweep", "shared", "--runs-dir", str(root), "--set", "epochs=2")
+    assert second.exit_code == 0, second.output
+    out = second.stdout
     study = study_of(root, "shared")
     assert states(study) == ["FAIL", "COMPLETE", "COMPLETE"]  # the killed one failed, queued again, counted once
     killed, retried = study.trials[0], study.trials[1]
