@@ -119,41 +119,58 @@ def _input(session: RunSession, live_progress: bool) -> _Input:
     """The batch stream of the remaining epochs, validation data, and steps per call into TensorFlow."""
     prepared, strategy = session.prepared, session.strategy
     settings, info, split, loss = session.config.settings, prepared.dataset.info, prepared.split, prepared.loss
-    batch_size, in_graph = settings["batch_size"], strategy.tf_strategy is None
     y_train = input_pipeline.one_hot_if_needed(loss, split.y_train, info.num_classes)
     if is_streaming(prepared.dataset):
         return _streaming_input(session, y_train, live_progress)
-    augmentation = prepared.dataset.augmentation
-    if augmentation is not None and not augmentation.changes_anything():
-        augmentation = None
-    value_range = tuple(info.value_range)
-    stream, steps = None, math.ceil(len(split.x_train) / batch_size)
-    if not in_graph:
-        stream, steps = input_pipeline.training_dataset(split.x_train, y_train, batch_size, settings["seed"],
-                                                        settings["shuffle"], prepared.first_epoch, settings["epochs"],
-                                                        tf_strategy=strategy.tf_strategy, augmentation=augmentation,
-                                                        value_range=value_range)
-    steps_per_execution = execution.choose_steps_per_execution(
-        steps, settings["steps_per_execution"], live_progress=live_progress,
-        step_seconds=execution.estimate_step_seconds(prepared.model.count_params(), batch_size),
-        cap=strategy.max_steps_per_execution)
     validation = None
     if split.x_val is not None:
         keep = input_pipeline.replica_multiple(len(split.x_val), strategy.tf_strategy)  # an even split over replicas
         validation = (split.x_val[:keep], input_pipeline.one_hot_if_needed(loss, split.y_val[:keep], info.num_classes))
+    if strategy.tf_strategy is None:
+        return _in_graph_input(session, split.x_train, y_train, validation, tuple(info.value_range), live_progress)
     from zoo_core.training import loop
 
-    if not in_graph:
-        loop.install_keras_train_function(prepared.model)
-        return _Input(stream, steps, validation, steps_per_execution, [])
+    stream, steps = input_pipeline.training_dataset(split.x_train, y_train, settings["batch_size"], settings["seed"],
+                                                    settings["shuffle"], prepared.first_epoch, settings["epochs"],
+                                                    tf_strategy=strategy.tf_strategy,
+                                                    augmentation=_augmentation(prepared.dataset),
+                                                    value_range=tuple(info.value_range))
+    loop.install_keras_train_function(prepared.model)
+    return _Input(stream, steps, validation, _steps_per_execution(session, steps, live_progress), [])
+
+
+def _in_graph_input(session: RunSession, x: Any, y_train: Any, validation: tuple[Any, Any] | None,
+                    value_range: tuple[float, float], live_progress: bool, scale: Any = None) -> _Input:
+    """The input of a run in one process whose training examples ``x`` are in memory: index blocks, each trained
+    in one call with batches gathered in the graph (zoo_core.training.loop). ``scale``: ``x`` holds raw examples
+    (a streaming dataset's memory cache) that it turns into model inputs, batch by batch."""
+    from zoo_core.training import loop
     from zoo_core.training.callbacks.validation import Validation
 
-    stream = loop.index_blocks(len(split.x_train), batch_size, steps_per_execution, settings["seed"],
-                               settings["shuffle"], prepared.first_epoch, settings["epochs"])
-    loop.install_train_function(prepared.model, split.x_train, y_train, batch_size, augmentation,
-                                settings["seed"], value_range)
+    prepared, settings, batch_size = session.prepared, session.config.settings, session.config.settings["batch_size"]
+    steps = math.ceil(len(x) / batch_size)
+    steps_per_execution = _steps_per_execution(session, steps, live_progress)
+    stream = loop.index_blocks(len(x), batch_size, steps_per_execution, settings["seed"], settings["shuffle"],
+                               prepared.first_epoch, settings["epochs"])
+    loop.install_train_function(prepared.model, x, y_train, batch_size, _augmentation(prepared.dataset),
+                                settings["seed"], value_range, scale=scale)
     first = [Validation(*validation, batch_size=max(batch_size, 1024))] if validation is not None else []
     return _Input(stream, steps, None, steps_per_execution, first)
+
+
+def _steps_per_execution(session: RunSession, steps: int, live_progress: bool) -> int:
+    """Training steps per call into TensorFlow for an epoch of ``steps`` (zoo_core.training.execution)."""
+    settings = session.config.settings
+    return execution.choose_steps_per_execution(
+        steps, settings["steps_per_execution"], live_progress=live_progress,
+        step_seconds=execution.estimate_step_seconds(session.prepared.model.count_params(), settings["batch_size"]),
+        cap=session.strategy.max_steps_per_execution)
+
+
+def _augmentation(dataset: Any) -> Any:
+    """The dataset's augmentation, None if it changes nothing."""
+    augmentation = dataset.augmentation
+    return augmentation if augmentation is not None and augmentation.changes_anything() else None
 
 
 def _streaming_input(session: RunSession, y_train: Any, live_progress: bool) -> _Input:
@@ -170,10 +187,7 @@ def _streaming_input(session: RunSession, y_train: Any, live_progress: bool) -> 
         stream, steps = streaming.training_stream(dataset, split.x_train, y_train, batch_size, settings["seed"],
                                                   settings["shuffle"], prepared.first_epoch, settings["epochs"],
                                                   tf_strategy=strategy.tf_strategy, cache_dir=cache_dir)
-    steps_per_execution = execution.choose_steps_per_execution(
-        steps, settings["steps_per_execution"], live_progress=live_progress,
-        step_seconds=execution.estimate_step_seconds(prepared.model.count_params(), batch_size),
-        cap=strategy.max_steps_per_execution)
+    steps_per_execution = _steps_per_execution(session, steps, live_progress)
     validation, first, meter = None, [], None
     if split.x_val is not None:
         y_val = input_pipeline.one_hot_if_needed(prepared.loss, split.y_val, dataset.info.num_classes)
@@ -197,28 +211,18 @@ def _streaming_input(session: RunSession, y_train: Any, live_progress: bool) -> 
 
 def _memory_input(session: RunSession, y_train: Any, live_progress: bool) -> _Input:
     """The input of a streaming dataset whose ``cache`` is ``memory``, in one process: its raw examples decoded
-    once, then trained as arrays are (zoo_core.training.loop), scaled and changed batch by batch in the graph."""
-    from zoo_core.training import loop, streaming
-    from zoo_core.training.callbacks.validation import Validation
+    once, then trained as arrays are, scaled and changed batch by batch in the graph."""
+    from zoo_core.training import streaming
 
-    prepared, settings = session.prepared, session.config.settings
-    dataset, split, batch_size, info = prepared.dataset, prepared.split, settings["batch_size"], prepared.dataset.info
-    augmentation = dataset.augmentation if dataset.augmentation and dataset.augmentation.changes_anything() else None
+    prepared, info = session.prepared, session.prepared.dataset.info
+    dataset, split = prepared.dataset, prepared.split
     with streaming.data_errors():
         raw = streaming.cached_examples(dataset, split.x_train)
         validation = None if split.x_val is None else (
             streaming.decoded_examples(dataset, split.x_val),
             input_pipeline.one_hot_if_needed(prepared.loss, split.y_val, info.num_classes))
-    steps = math.ceil(len(raw) / batch_size)
-    steps_per_execution = execution.choose_steps_per_execution(
-        steps, settings["steps_per_execution"], live_progress=live_progress,
-        step_seconds=execution.estimate_step_seconds(prepared.model.count_params(), batch_size))
-    stream = loop.index_blocks(len(raw), batch_size, steps_per_execution, settings["seed"], settings["shuffle"],
-                               prepared.first_epoch, settings["epochs"])
-    loop.install_train_function(prepared.model, raw, y_train, batch_size, augmentation, settings["seed"],
-                                tuple(info.raw_value_range), scale=lambda values: streaming.scaled(values, info))
-    first = [Validation(*validation, batch_size=max(batch_size, 1024))] if validation is not None else []
-    return _Input(stream, steps, None, steps_per_execution, first)
+    return _in_graph_input(session, raw, y_train, validation, tuple(info.raw_value_range), live_progress,
+                           scale=lambda values: streaming.scaled(values, info))
 
 
 def _fit(session: RunSession, data: _Input, callbacks: RunCallbacks) -> None:
