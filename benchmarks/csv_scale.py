@@ -36,7 +36,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import PYTHON, ZOO, measured  # noqa: E402 - benchmarks/run.py: one child, its own peak RSS
+from run import script_run, zoo_run  # noqa: E402 - benchmarks/run.py: one child, its own peak RSS
 
 FEATURES = 20
 CLASSES = 10
@@ -73,31 +73,18 @@ def head(source: Path, rows: int, folder: Path) -> Path:
 
 
 def zoo_train(table: Path, runs: Path, cache: str) -> dict:
-    """One ``zoo train`` on the table: its peak RSS, epoch time and accuracy."""
-    before = set(runs.iterdir()) if runs.exists() else set()
-    command = [ZOO, "train", "-d", "csv", "-a", "mlp", "--runs-dir", str(runs), "--quiet",
-               "--set", f"dataset.path={table}", "--set", f"dataset.cache={cache}", "--set", "epochs=1",
-               "--set", "exporters=[]", "--set", "validation_split=0"]
-    seconds, peak_mb, tail = measured(command)
-    (run_dir,) = set(runs.iterdir()) - before
-    if not (run_dir / "metrics.json").is_file():
-        raise RuntimeError(f"zoo train failed:\n{tail}")
-    with open(run_dir / "history.csv", newline="") as handle:
-        epoch = [float(row["seconds"]) for row in csv.DictReader(handle)][0]
-    return {"peak_rss_mb": peak_mb, "epoch_seconds": epoch, "wall_seconds": seconds,
-            "accuracy": json.loads((run_dir / "metrics.json").read_text())["accuracy"]}
+    """One ``zoo train`` on the table: its peak RSS, first epoch's time and accuracy."""
+    run = zoo_run(runs, f"dataset.path={table}", f"dataset.cache={cache}", "epochs=1", "validation_split=0",
+                  train=["-d", "csv", "-a", "mlp"])
+    return {**run, "epoch_seconds": run["epoch_seconds"][0]}
 
 
 def keras_train(table: Path, work: Path, way: str) -> dict:
-    """One Keras run (this file as a child: ``--keras-child WAY TABLE RESULT``)."""
-    result = work / f"keras-{time.monotonic_ns()}.json"
-    seconds, peak_mb, tail = measured([PYTHON, __file__, "--keras-child", way, str(table), str(result)])
-    if not result.is_file():
-        raise RuntimeError(f"the Keras run failed:\n{tail}")
-    return {**json.loads(result.read_text()), "peak_rss_mb": peak_mb, "wall_seconds": seconds}
+    """One Keras run (this file as a child: ``RESULT --keras-child WAY TABLE``)."""
+    return script_run(Path(__file__).name, work, "--keras-child", way, str(table))
 
 
-def keras_child(way: str, table: str, result: str) -> None:
+def keras_child(result: str, way: str, table: str) -> None:
     """Keras on the first 80 % of the rows, streamed (make_csv_dataset) or held (arrays), one epoch, timed."""
     import keras
     import numpy as np
@@ -151,8 +138,8 @@ def keras_child(way: str, table: str, result: str) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) == 5 and sys.argv[1] == "--keras-child":
-        keras_child(*sys.argv[2:])
+    if len(sys.argv) == 5 and sys.argv[2] == "--keras-child":
+        keras_child(sys.argv[1], *sys.argv[3:])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default=",".join(map(str, ROWS)), help="comma-separated row counts")

@@ -29,7 +29,6 @@ size); writes ``benchmarks/results/data_scale.json``.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -39,7 +38,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import PYTHON, ZOO, measured  # noqa: E402 - benchmarks/run.py: one child, its own peak RSS
+from run import script_run, zoo_run  # noqa: E402 - benchmarks/run.py: one child, its own peak RSS
 
 CLASSES = 10
 SIDE = 128
@@ -80,33 +79,18 @@ def folder_of(pool: Path, root: Path, size: int) -> Path:
 
 
 def zoo_train(folder: Path, runs: Path) -> dict:
-    """One ``zoo train`` on the folder: its peak RSS, epoch time, accuracy and input figures."""
-    before = set(runs.iterdir()) if runs.exists() else set()
-    command = [ZOO, "train", "-d", "image-folder", "-a", "mlp", "--runs-dir", str(runs), "--quiet",
-               "--set", f"dataset.path={folder}", "--set", "dataset.color=rgb", "--set", "epochs=1",
-               "--set", "exporters=[]", "--set", "validation_split=0"]
-    seconds, peak_mb, tail = measured(command)
-    (run_dir,) = set(runs.iterdir()) - before
-    if not (run_dir / "metrics.json").is_file():
-        raise RuntimeError(f"zoo train failed:\n{tail}")
-    with open(run_dir / "history.csv", newline="") as handle:
-        epoch = [float(row["seconds"]) for row in csv.DictReader(handle)][0]
-    manifest = json.loads((run_dir / "manifest.json").read_text())
-    return {"peak_rss_mb": peak_mb, "epoch_seconds": epoch, "wall_seconds": seconds,
-            "accuracy": json.loads((run_dir / "metrics.json").read_text())["accuracy"],
-            "input_pipeline": manifest.get("input_pipeline"), "timings": manifest.get("timings")}
+    """One ``zoo train`` on the folder: its peak RSS, first epoch's time, accuracy and input figures."""
+    run = zoo_run(runs, f"dataset.path={folder}", "dataset.color=rgb", "epochs=1", "validation_split=0",
+                  train=["-d", "image-folder", "-a", "mlp"])
+    return {**run, "epoch_seconds": run["epoch_seconds"][0]}
 
 
 def keras_train(folder: Path, work: Path) -> dict:
-    """One Keras run on the folder (this file as a child: ``--keras-child FOLDER RESULT``)."""
-    result = work / f"keras-{time.monotonic_ns()}.json"
-    seconds, peak_mb, tail = measured([PYTHON, __file__, "--keras-child", str(folder), str(result)])
-    if not result.is_file():
-        raise RuntimeError(f"the Keras run failed:\n{tail}")
-    return {**json.loads(result.read_text()), "peak_rss_mb": peak_mb, "wall_seconds": seconds}
+    """One Keras run on the folder (this file as a child: ``RESULT --keras-child FOLDER``)."""
+    return script_run(Path(__file__).name, work, "--keras-child", str(folder))
 
 
-def keras_child(folder: str, result: str) -> None:
+def keras_child(result: str, folder: str) -> None:
     """Keras' own way: image_dataset_from_directory + fit of zoo's default mlp, one epoch, timed as zoo times it."""
     import keras
     import tensorflow as tf
@@ -134,8 +118,8 @@ def keras_child(folder: str, result: str) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) == 4 and sys.argv[1] == "--keras-child":
-        keras_child(sys.argv[2], sys.argv[3])
+    if len(sys.argv) == 4 and sys.argv[2] == "--keras-child":
+        keras_child(sys.argv[1], sys.argv[3])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="comma-separated image counts")

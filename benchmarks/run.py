@@ -86,10 +86,13 @@ def measured(command: list[str], cwd: Path | None = None) -> tuple[float, int, s
     return seconds, usage.ru_maxrss // 1024, tail
 
 
-def zoo_run(root: Path, *settings: str, recipe: str = "mnist-mlp", exporters: bool = False) -> dict:
-    """One ``zoo run``; returns epoch times, accuracy, wall time, peak RSS and the manifest's phase timings."""
+def zoo_run(root: Path, *settings: str, recipe: str = "mnist-mlp", exporters: bool = False,
+            train: list[str] | None = None) -> dict:
+    """One ``zoo run`` (with ``train``, e.g. ``["-d", "csv", "-a", "mlp"]``: one ``zoo train`` instead); returns
+    epoch times, accuracy, wall time, peak RSS and the manifest's phase timings and input pipeline."""
     before = set(root.iterdir()) if root.exists() else set()
-    command = [ZOO, "run", recipe, "--runs-dir", str(root), "--quiet"]
+    words = ["train", *train] if train is not None else ["run", recipe]
+    command = [ZOO, *words, "--runs-dir", str(root), "--quiet"]
     if not exporters:
         command += ["--set", "exporters=[]"]
     for setting in settings:
@@ -106,12 +109,14 @@ def zoo_run(root: Path, *settings: str, recipe: str = "mnist-mlp", exporters: bo
     return {"epoch_seconds": epochs, "accuracy": metrics["accuracy"], "wall_seconds": seconds,
             "samples_train": manifest.get("samples", {}).get("train"),
             "peak_rss_mb": peak_mb, "run_dir": str(run_dir), "engine": manifest.get("engine", {}),
-            "timings": timings, "after_training_seconds": sum(timings.get(name, 0.0) for name in AFTER_TRAINING),
+            "timings": timings, "input_pipeline": manifest.get("input_pipeline"),
+            "after_training_seconds": sum(timings.get(name, 0.0) for name in AFTER_TRAINING),
             "export_seconds": sum(v for k, v in timings.items() if k.startswith("export "))}
 
 
 def script_run(script: str, work: Path, *arguments: str) -> dict:
-    """One run of a benchmark script that writes a JSON result (tutorial.py, floor.py, cnn.py)."""
+    """One run of a benchmark script that writes a JSON result, its path the first argument (tutorial.py, floor.py,
+    cnn.py, and the Keras children of data_scale.py and csv_scale.py)."""
     result = work / f"{Path(script).stem}-{time.monotonic_ns()}.json"
     seconds, peak_mb, tail = measured([PYTHON, str(HERE / script), str(result), *arguments])
     if not result.is_file():
